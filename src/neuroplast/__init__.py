@@ -1,0 +1,30 @@
+"""neuroplast: neural networks you can train, prune, trust and see into.
+
+Example:
+    >>> import neuroplast
+    >>> run = neuroplast.run("digits-cnn")          # train, evaluate, write runs/digits-cnn-*/
+    >>> run.metrics["test"]["accuracy"]
+    >>> neuroplast.load(run.dir).predict(["seven.png"])
+"""
+
+from neuroplast.errors import DataError, TrainingDiverged, UserError
+from neuroplast.runs import Run, load, resume, run
+from neuroplast.runs import fit_module as fit
+from neuroplast.spec import ExperimentSpec, available_specs, load_spec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DataError",
+    "ExperimentSpec",
+    "Run",
+    "TrainingDiverged",
+    "UserError",
+    "__version__",
+    "available_specs",
+    "fit",
+    "load",
+    "load_spec",
+    "resume",
+    "run",
+]

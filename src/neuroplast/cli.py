@@ -1,0 +1,145 @@
+"""The ``neuroplast`` command: a thin layer from argv to a spec and a library call.
+
+Bad input (a spec key, a file, a shape) prints one line and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from neuroplast.errors import TrainingDiverged, UserError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="neuroplast", description="Train, evaluate and use neural networks.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    r = sub.add_parser("run", help="train the network a spec describes and write its run folder")
+    r.add_argument("spec", nargs="?", default=None, help="spec file or shipped name (default: digits-cnn)")
+    r.add_argument("--out", type=Path, help="run folder (default: runs/<name>-<time>)")
+    r.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec value, e.g. --set train.lr=3e-4 (repeatable)")
+    r.add_argument("--data-dir", type=Path, help="folder with the data files (sets data.dir)")
+    r.add_argument("--quiet", action="store_true", help="no progress output")
+
+    s = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
+    s.add_argument("run_dir", type=Path)
+    s.add_argument("--quiet", action="store_true")
+
+    e = sub.add_parser("evaluate", help="re-measure a run on its test split")
+    e.add_argument("run_dir", type=Path)
+    e.add_argument("--split", choices=("test", "val", "train"), default="test")
+
+    pr = sub.add_parser("predict", help="classify images (PNG/JPG) or CSV rows with a trained run")
+    pr.add_argument("run_dir", type=Path)
+    pr.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
+    pr.add_argument("--top", type=int, default=3, help="how many classes to list per input")
+
+    m = sub.add_parser("summary", help="layers, output shapes, parameters and MACs of a spec's model")
+    m.add_argument("spec", nargs="?", default=None)
+    m.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    m.add_argument("--data-dir", type=Path)
+
+    sub.add_parser("configs", help="list the shipped specs")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, TrainingDiverged) as e:
+        print(f"neuroplast: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neuroplast: interrupted; `neuroplast resume RUN_DIR` continues from the last epoch.",
+              file=sys.stderr)
+        return 130
+
+
+def _spec(args: argparse.Namespace):
+    from neuroplast.spec import load_spec
+
+    spec = load_spec(args.spec, list(args.overrides))
+    if getattr(args, "data_dir", None) is not None:
+        spec = spec.updated(data={"dir": str(args.data_dir.resolve())})
+    return spec
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from neuroplast.runs import run
+
+    spec = _spec(args)
+    result = run(spec, out=args.out, progress=not args.quiet)
+    _print_result(result)
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from neuroplast.runs import resume
+
+    _print_result(resume(args.run_dir, progress=not args.quiet))
+    return 0
+
+
+def _print_result(result) -> None:
+    test = result.metrics["test"]
+    score = (f"test accuracy {test['accuracy']:.4f}" if "accuracy" in test
+             else f"test rmse {test['rmse']:.4g}, r2 {test['r2']:.4f}")
+    print(f"{score}, {result.metrics['train']['seconds']:.1f} s training on {result.metrics['device']}")
+    print(f"run folder: {result.dir}")
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from neuroplast.runs import load
+
+    metrics = load(args.run_dir).evaluate(args.split)
+    metrics.pop("confusion_matrix", None)
+    print(json.dumps({args.split: metrics}, indent=2))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from neuroplast.runs import load
+
+    run = load(args.run_dir)
+    for path in args.inputs:
+        if run.objective.kind == "regression":
+            values = run.predict([path])
+            for i, v in enumerate(values):
+                print(f"{path}{f'[{i}]' if len(values) > 1 else ''}: {v:.6g}")
+            continue
+        proba = run.predict_proba([path])
+        names = run.class_names or [str(i) for i in range(proba.shape[1])]
+        for i, row in enumerate(proba):
+            order = row.argsort()[::-1][: args.top]
+            top = ", ".join(f"{names[k]} {row[k]:.3f}" for k in order)
+            print(f"{path}{f'[{i}]' if len(proba) > 1 else ''}: {names[order[0]]} ({top})")
+    return 0
+
+
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from neuroplast.summary import spec_summary
+
+    print(spec_summary(_spec(args)))
+    return 0
+
+
+def _cmd_configs(args: argparse.Namespace) -> int:
+    from neuroplast.spec import available_specs, load_spec
+
+    for name in available_specs():
+        spec = load_spec(name)
+        print(f"{name:28s} {spec.description}")
+    return 0
+
+
+COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
+            "summary": _cmd_summary, "configs": _cmd_configs}

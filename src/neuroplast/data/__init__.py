@@ -1,0 +1,12 @@
+"""Data sources: each turns a :class:`~neuroplast.spec.DataSpec` into in-memory tensors.
+
+Batches are later taken from these tensors by indexing (no per-sample DataLoader), on the
+training device.
+"""
+
+from __future__ import annotations
+
+from neuroplast.data.base import SOURCES, Dataset, load_dataset
+from neuroplast.data import digits, idx, tabular, folder  # noqa: F401  (fill SOURCES)
+
+__all__ = ["SOURCES", "Dataset", "load_dataset"]

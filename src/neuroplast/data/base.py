@@ -1,0 +1,125 @@
+"""The in-memory :class:`Dataset`, the source registry and deterministic splits."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from sklearn.model_selection import train_test_split
+
+from neuroplast.errors import UserError
+from neuroplast.registry import Registry
+from neuroplast.spec import DataSpec
+
+Task = Literal["classification", "regression"]
+
+
+@dataclass
+class Dataset:
+    """Train/validation/test tensors plus what a model and a predictor need to know about them.
+
+    ``x_*`` are preprocessed float32 tensors of shape ``(N, *input_shape)``; ``y_*`` are int64 class
+    indices (classification) or standardized float32 targets of shape ``(N, num_targets)``.
+    ``preprocess`` is a JSON-able description of how raw inputs become ``x`` (saved in the run folder).
+    """
+
+    name: str
+    task: Task
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    class_names: list[str] | None = None
+    preprocess: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None  # the file or folder it was read from, if any
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names) if self.class_names else 0
+
+    @property
+    def num_outputs(self) -> int:
+        if self.task == "classification":
+            return self.num_classes
+        return self.y_train.shape[1] if self.y_train.ndim > 1 else 1
+
+    def to(self, device: torch.device | str) -> Dataset:
+        moved = {k: getattr(self, k).to(device) for k in
+                 ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+        return replace(self, **moved)
+
+    def __repr__(self) -> str:
+        return (f"Dataset({self.name!r}, task={self.task!r}, input_shape={self.input_shape}, "
+                f"train={len(self.x_train)}, val={len(self.x_val)}, test={len(self.x_test)})")
+
+
+Loader = Callable[[DataSpec, int], Dataset]
+SOURCES: Registry[Loader] = Registry("data source")
+
+
+def load_dataset(spec: DataSpec, seed: int = 0) -> Dataset:
+    """Load the source named by ``spec.source`` with splits fixed by ``seed``."""
+    data = SOURCES.get(spec.source)(spec, seed)
+    if spec.max_train_samples is not None and spec.max_train_samples < len(data.x_train):
+        n = spec.max_train_samples
+        data = replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+    return data
+
+
+def split_indices(y: np.ndarray, spec: DataSpec, seed: int, stratify: bool,
+                  with_test: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deterministic (stratified for classes) train/val/test index arrays from ``seed``."""
+    idx = np.arange(len(y))
+    strat = y if stratify else None
+    test = np.array([], dtype=np.int64)
+    if with_test:
+        idx, test = train_test_split(idx, test_size=spec.test_fraction, random_state=seed, stratify=strat)
+        strat = y[idx] if stratify else None
+    val = np.array([], dtype=np.int64)
+    if spec.val_fraction > 0:
+        idx, val = train_test_split(idx, test_size=spec.val_fraction, random_state=seed, stratify=strat)
+    return idx, val, test
+
+
+def find_data_dir(spec: DataSpec, files: list[str]) -> Path:
+    """The directory holding ``files``: ``data.dir`` (``--data-dir``), else ``$NEUROPLAST_DATA``.
+
+    Either may be the directory itself or a parent with a sub-folder named after the source.
+    """
+    candidates: list[Path] = []
+    roots = [spec.dir] if spec.dir is not None else []
+    if not roots and os.environ.get("NEUROPLAST_DATA"):
+        roots = [Path(os.environ["NEUROPLAST_DATA"])]
+    for root in roots:
+        candidates += [Path(root), Path(root) / spec.source]
+    for c in candidates:
+        if all(_present(c, f) for f in files):
+            return c
+    looked = ", ".join(str(c) for c in candidates) or "nowhere (no data.dir, --data-dir or NEUROPLAST_DATA given)"
+    raise UserError(
+        f"{spec.source}: expected the files {', '.join(f + '[.gz]' for f in files)}; looked in {looked}. "
+        f"Pass --data-dir DIR (or set data.dir, or NEUROPLAST_DATA) to the folder that holds them."
+    )
+
+
+def _present(d: Path, name: str) -> bool:
+    return (d / name).is_file() or (d / f"{name}.gz").is_file()
+
+
+def to_tensors(x: np.ndarray, y: np.ndarray, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
+    xt = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32)
+    if task == "classification":
+        return xt, torch.as_tensor(y, dtype=torch.int64)
+    yt = torch.as_tensor(y, dtype=torch.float32)
+    return xt, yt.reshape(len(yt), -1)

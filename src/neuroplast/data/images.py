@@ -1,0 +1,108 @@
+"""Image datasets from arrays, and the MNIST-style preprocessing of image files for prediction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuroplast.data.base import Dataset, split_indices, to_tensors
+from neuroplast.errors import DataError
+from neuroplast.spec import DataSpec
+
+
+def image_dataset(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, seed: int,
+                  class_names: list[str], style: str,
+                  test: tuple[np.ndarray, np.ndarray] | None = None) -> Dataset:
+    """Split images ``x`` (N, C, H, W) in [0, 1] and standardize them with training-split statistics.
+
+    ``style`` says how a raw image file becomes such an array at prediction time: ``"mnist"`` (28x28
+    digit centred by mass), ``"digits"`` (8x8, ink fills the frame) or ``"resize"``.
+    """
+    train, val, test_idx = split_indices(y, spec, seed, stratify=True, with_test=test is None)
+    x_test, y_test = (x[test_idx], y[test_idx]) if test is None else test
+    mean = float(x[train].mean())
+    std = float(x[train].std()) or 1.0
+
+    def norm(a: np.ndarray) -> np.ndarray:
+        return (a.astype(np.float32) - mean) / std
+
+    xs = [to_tensors(norm(x[i]), y[i], "classification") for i in (train, val)]
+    xt = to_tensors(norm(x_test), y_test, "classification")
+    preprocess: dict[str, Any] = {"kind": "image", "style": style, "shape": list(x.shape[1:]),
+                                  "mean": mean, "std": std}
+    return Dataset(name, "classification", xs[0][0], xs[0][1], xs[1][0], xs[1][1], xt[0], xt[1],
+                   class_names=class_names, preprocess=preprocess)
+
+
+def read_image(path: str | Path, channels: int = 1) -> np.ndarray:
+    """Decode an image file into a float array in [0, 1], (H, W) for grayscale or (H, W, 3)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im = im.convert("L" if channels == 1 else "RGB")
+            return np.asarray(im, dtype=np.float32) / 255.0
+    except FileNotFoundError:
+        raise DataError(f"Image file {path} does not exist. Check the path.") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"Cannot decode image {path} ({type(e).__name__}: {e}). "
+                        "Pass a valid PNG or JPEG file.") from None
+
+
+def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an array in [0, 1] ((H, W) or (H, W, C)) to ``size`` = (H, W) with antialiasing."""
+    from PIL import Image
+
+    im = Image.fromarray(np.clip(a * 255.0, 0, 255).astype(np.uint8))
+    return np.asarray(im.resize((size[1], size[0]), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+
+
+def mnist_style(gray: np.ndarray, canvas: int = 28, box: int = 20, by_mass: bool = True) -> np.ndarray:
+    """Turn a grayscale photo or drawing of a digit into MNIST's format.
+
+    Light background is inverted (ink becomes bright), the image is cropped to the ink's bounding
+    box, scaled so its longer side fits ``box`` pixels, and placed in a ``canvas``-sized square,
+    centred by centre of mass (MNIST) or by bounding box (8x8 digits, ``by_mass=False``).
+    """
+    a = gray.astype(np.float32)
+    border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
+    if border.mean() > 0.5:
+        a = 1.0 - a
+        border = 1.0 - border
+    a = np.clip(a - np.median(border), 0.0, None)  # remove paper tone
+    if a.max() <= 0:
+        return np.zeros((canvas, canvas), dtype=np.float32)
+    a = a / a.max()
+    rows, cols = np.nonzero(a > 0.1)
+    a = a[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    h, w = a.shape
+    scale = box / max(h, w)
+    a = resize(a, (max(1, round(h * scale)), max(1, round(w * scale))))
+    out = np.zeros((canvas, canvas), dtype=np.float32)
+    h, w = a.shape
+    top, left = (canvas - h) // 2, (canvas - w) // 2
+    out[top: top + h, left: left + w] = a
+    if by_mass and out.sum() > 0:
+        ys, xs = np.indices(out.shape)
+        dy = int(round(canvas / 2 - 0.5 - (ys * out).sum() / out.sum()))
+        dx = int(round(canvas / 2 - 0.5 - (xs * out).sum() / out.sum()))
+        out = np.roll(out, (dy, dx), axis=(0, 1))
+    return out
+
+
+def image_to_input(path: str | Path, preprocess: dict[str, Any]) -> torch.Tensor:
+    """Read an image file and apply the run's preprocessing: returns a (1, C, H, W) tensor."""
+    channels, height, width = preprocess["shape"]
+    raw = read_image(path, channels)
+    style = preprocess["style"]
+    if style == "mnist":
+        a = mnist_style(raw, canvas=height, box=round(height * 20 / 28))
+    elif style == "digits":
+        a = mnist_style(raw, canvas=height, box=height, by_mass=False)
+    else:
+        a = resize(raw, (height, width))
+    a = a.reshape(height, width, -1).transpose(2, 0, 1)
+    return torch.from_numpy((a - preprocess["mean"]) / preprocess["std"]).float().unsqueeze(0)

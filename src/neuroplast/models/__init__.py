@@ -1,0 +1,11 @@
+"""Model families, one readable file each. ``build_model`` sizes inputs and outputs from the data."""
+
+from __future__ import annotations
+
+from neuroplast.models.base import MODELS, build_model, count_parameters
+from neuroplast.models import perceptron, mlp, cnn  # noqa: F401  (fill MODELS)
+from neuroplast.models.cnn import CNN
+from neuroplast.models.mlp import MLP
+from neuroplast.models.perceptron import Perceptron
+
+__all__ = ["CNN", "MLP", "MODELS", "Perceptron", "build_model", "count_parameters"]

@@ -1,0 +1,57 @@
+"""PNG plots for a run folder: learning curves and the confusion matrix (matplotlib, no display)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> None:
+    """Loss (and accuracy, when there is one) per epoch, training against validation."""
+    plt = _pyplot()
+    has_acc = any("val_accuracy" in h or "train_accuracy" in h for h in history)
+    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.6), squeeze=False)
+    epochs = [h["epoch"] for h in history]
+    panels = [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else [])
+    for ax, (key, label) in zip(axes[0], panels, strict=True):
+        for split in ("train", "val"):
+            values = [h.get(f"{split}_{key}") for h in history]
+            if any(v is not None for v in values):
+                ax.plot(epochs, values, marker="o", markersize=3, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path: Path) -> None:
+    """Rows are true classes, columns predicted classes; counts written in each cell."""
+    plt = _pyplot()
+    k = len(matrix)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k))
+    ax.imshow(matrix, cmap="Blues")
+    names = class_names if len(class_names) == k else [str(i) for i in range(k)]
+    ax.set_xticks(range(k), names, rotation=45, ha="right")
+    ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    top = max(max(row) for row in matrix) or 1
+    for i in range(k):
+        for j in range(k):
+            ax.text(j, i, matrix[i][j], ha="center", va="center", fontsize=8,
+                    color="white" if matrix[i][j] > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

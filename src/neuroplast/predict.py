@@ -1,0 +1,65 @@
+"""Raw inputs -> model input tensors, using a run's ``preprocess.json``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuroplast.errors import UserError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+
+
+def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
+    """Accepts file paths (images, CSV), raw arrays (pixels in [0, 1]; table rows in original units),
+    lists of dicts (table rows by column name) or a preprocessed tensor (returned as is)."""
+    if isinstance(x, torch.Tensor):
+        return x.float()
+    if isinstance(x, (str, Path)):
+        x = [x]
+    if isinstance(x, Sequence) and x and all(isinstance(v, (str, Path)) for v in x):
+        return torch.cat([_file_inputs(Path(p), preprocess) for p in x])
+    if preprocess["kind"] == "table":
+        from neuroplast.data.tabular import encode_rows
+
+        if isinstance(x, Sequence) and x and isinstance(x[0], dict):
+            return torch.from_numpy(encode_rows(list(x), preprocess))
+        arr = np.asarray(x, dtype=np.float64)
+        arr = arr[None] if arr.ndim == 1 else arr
+        names = [c["name"] for c in preprocess["columns"]]
+        if arr.ndim != 2 or arr.shape[1] != len(names):
+            raise UserError(f"Expected table rows of {len(names)} values ({', '.join(names)}); received "
+                            f"shape {arr.shape}.")
+        return torch.from_numpy(encode_rows([dict(zip(names, row, strict=True)) for row in arr], preprocess))
+    arr = np.asarray(x, dtype=np.float32)
+    shape = tuple(preprocess["shape"])
+    if arr.shape[-len(shape):] != shape and arr.shape[-2:] == shape[-2:] and shape[0] == 1:
+        arr = arr.reshape(-1, *shape)
+    if arr.shape == shape:
+        arr = arr[None]
+    if arr.shape[1:] != shape:
+        raise UserError(f"Expected images of shape {shape} (pixels in [0, 1]); received {arr.shape}. "
+                        "Pass image files to get MNIST-style preprocessing.")
+    return torch.from_numpy((arr - preprocess["mean"]) / preprocess["std"]).float()
+
+
+def _file_inputs(path: Path, preprocess: dict[str, Any]) -> torch.Tensor:
+    if not path.is_file():
+        raise UserError(f"Input file {path} does not exist.")
+    if preprocess["kind"] == "image":
+        if path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise UserError(f"{path}: this model reads images ({', '.join(sorted(IMAGE_SUFFIXES))}).")
+        from neuroplast.data.images import image_to_input
+
+        return image_to_input(path, preprocess)
+    if path.suffix.lower() != ".csv":
+        raise UserError(f"{path}: this model reads table rows; pass a .csv file with a header row.")
+    from neuroplast.data.tabular import encode_rows, read_csv
+
+    header, columns = read_csv(path)
+    rows = [{h: columns[h][i] for h in header} for i in range(len(columns[header[0]]))]
+    return torch.from_numpy(encode_rows(rows, preprocess))

@@ -1,0 +1,308 @@
+"""The typed experiment spec: one TOML file (or Python call) describes data, model and training.
+
+Flow: ``configs/digits-cnn.toml`` -> :func:`load_spec` (with ``--set train.lr=3e-4`` overrides)
+-> :class:`ExperimentSpec`; each stage then sees only its own part (``spec.data``, ``spec.model``,
+``spec.train``). Unknown keys and wrong types fail here, naming the dotted key and the fix.
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+
+from neuroplast.errors import UserError
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+DEFAULT_SPEC = "digits-cnn"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- data
+class AugmentSpec(_Spec):
+    shift: int = Field(0, ge=0, le=8, description="Random translation of images by up to this many pixels.")
+
+
+class DataSpec(_Spec):
+    source: str = Field("digits", description="Data source: digits, mnist, fashion-mnist, iris, wine, "
+                        "breast_cancer, diabetes, csv or folder.")
+    dir: Path | None = Field(None, description="Directory with the IDX files (mnist, fashion-mnist) or "
+                             "with one sub-folder of images per class (folder).")
+    path: Path | None = Field(None, description="CSV file (source = 'csv').")
+    target: str | None = Field(None, description="Name of the CSV column to predict.")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="CSV only: 'auto' treats a non-numeric or few-valued integer target as classes.")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of training data held out for validation.")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
+                                 description="Share held out for testing (sets with an official test split keep it).")
+    max_train_samples: PositiveInt | None = Field(None, description="Use at most this many training samples.")
+    image_size: tuple[PositiveInt, PositiveInt] = Field((28, 28), description="Folder images are resized to (H, W).")
+    channels: Literal[1, 3] = Field(1, description="Folder images: 1 = grayscale, 3 = RGB.")
+    augment: AugmentSpec | None = None
+
+
+# --------------------------------------------------------------------------- models
+Activation = Literal["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu"]
+
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    # LeCun et al. 1998, the fully connected baseline: 784-300-100-10.
+    "lenet-300-100": {"hidden": (300, 100), "activation": "tanh", "dropout": 0.0, "norm": "none"},
+    # LeCun et al. 1998: conv 6@5x5 -> pool -> conv 16@5x5 -> pool -> 120 -> 84 -> classes.
+    "lenet5": {"channels": (6, 16), "kernel_size": 5, "padding": "valid", "pool": "avg",
+               "hidden": (120, 84), "activation": "tanh", "dropout": 0.0, "batch_norm": False,
+               "convs_per_block": 1},
+}
+
+
+class _ModelSpec(_Spec):
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("preset"):
+            preset = values["preset"]
+            if preset not in MODEL_PRESETS:
+                return values  # the Literal check reports it
+            return {**MODEL_PRESETS[preset], **values}
+        return values
+
+
+class PerceptronSpec(_ModelSpec):
+    """Rosenblatt's single neuron: weighted sum + bias + activation, for two classes."""
+
+    family: Literal["perceptron"] = "perceptron"
+    activation: Literal["sigmoid", "step"] = Field(
+        "sigmoid", description="'sigmoid' trains with logistic loss; 'step' with the perceptron criterion.")
+
+
+class MLPSpec(_ModelSpec):
+    """Fully connected layers: tables, flattened images."""
+
+    family: Literal["mlp"] = "mlp"
+    preset: Literal["lenet-300-100"] | None = None
+    hidden: tuple[PositiveInt, ...] = Field((128, 64), description="Width of each hidden layer.")
+    activation: Activation = "relu"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Probability of zeroing a hidden unit in training.")
+    norm: Literal["none", "batch", "layer"] = Field("none", description="Normalization after each hidden layer.")
+
+
+class CNNSpec(_ModelSpec):
+    """Convolution -> activation -> pooling blocks, then fully connected layers."""
+
+    family: Literal["cnn"] = "cnn"
+    preset: Literal["lenet5"] | None = None
+    channels: tuple[PositiveInt, ...] = Field((32, 64), description="Output channels of each conv block.")
+    convs_per_block: PositiveInt = Field(1, description="Convolutions before each pooling layer.")
+    kernel_size: PositiveInt = 3
+    padding: Literal["same", "valid"] = "same"
+    pool: Literal["max", "avg"] = "max"
+    hidden: tuple[PositiveInt, ...] = Field((128,), description="Fully connected layers after the convolutions.")
+    activation: Activation = "relu"
+    batch_norm: bool = True
+    dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before each fully connected layer.")
+
+
+ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec], Field(discriminator="family")]  # noqa: UP007
+
+
+# --------------------------------------------------------------------------- training
+class EarlyStoppingSpec(_Spec):
+    patience: PositiveInt = Field(10, description="Epochs without improvement before stopping.")
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    min_delta: float = Field(0.0, ge=0.0)
+    restore_best: bool = Field(True, description="Put back the weights of the best epoch at the end.")
+
+
+class TrainSpec(_Spec):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    lr: float = Field(1e-3, gt=0.0, description="Learning rate (the peak rate for 'onecycle').")
+    optimizer: Literal["sgd", "adam", "adamw"] = "adam"
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0.0)
+    schedule: Literal["none", "step", "cosine", "onecycle"] = "none"
+    step_size: PositiveInt = Field(10, description="'step' schedule: epochs between decays.")
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="'step' schedule: decay factor.")
+    grad_clip: float | None = Field(None, gt=0.0, description="Clip the gradient norm to this value.")
+    loss: Literal["auto", "cross_entropy", "bce", "perceptron", "mse", "huber"] = "auto"
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    early_stopping: EarlyStoppingSpec | None = None
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: Literal["none", "bf16", "fp16"] = Field("none", description="Mixed precision autocast dtype.")
+    compile: bool = Field(False, description="torch.compile the model (slow start; helps large models on GPU).")
+    threads: PositiveInt | None = Field(None, description="CPU threads for torch (None: torch's default).")
+    eval_batch_size: PositiveInt = 1024
+    checkpoint: bool = Field(True, description="Write an exact-resume checkpoint after every epoch.")
+
+
+# --------------------------------------------------------------------------- experiment
+class ExperimentSpec(_Spec):
+    """Everything one run needs. Later stages (prune, uncertainty, explain) add optional sections."""
+
+    name: str = "experiment"
+    description: str = ""
+    seed: int = 0
+    data: DataSpec = DataSpec()
+    model: ModelSpec = CNNSpec()
+    train: TrainSpec = TrainSpec()
+
+    def to_toml(self) -> str:
+        return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))
+
+    def updated(self, **changes: Any) -> ExperimentSpec:
+        """A copy with nested changes, e.g. ``spec.updated(train={"epochs": 2})``, validated again."""
+        return spec_from_dict(_deep_merge(self.model_dump(mode="json"), changes))
+
+
+# --------------------------------------------------------------------------- loading
+def available_specs() -> list[str]:
+    """Names of the shipped example specs (``neuroplast configs``)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.toml"))
+
+
+def resolve_spec_path(spec: str | Path | None) -> Path:
+    """A file path, or the name of a shipped spec."""
+    if spec is None:
+        spec = DEFAULT_SPEC
+    path = Path(spec)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / f"{spec}.toml"
+    if shipped.is_file():
+        return shipped
+    names = available_specs()
+    close = difflib.get_close_matches(str(spec), names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise UserError(f"No spec file or shipped spec named {str(spec)!r}. Shipped specs: {', '.join(names)}.{hint}")
+
+
+def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
+    """Read a TOML spec (file or shipped name) and apply dotted ``key=value`` overrides."""
+    path = resolve_spec_path(spec)
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"Spec file {path} is not valid TOML: {e}. Fix the syntax at that line.") from None
+    for item in overrides:
+        _apply_override(raw, item)
+    return spec_from_dict(raw, source=str(path))
+
+
+def spec_from_dict(raw: dict[str, Any], source: str = "spec") -> ExperimentSpec:
+    try:
+        return ExperimentSpec.model_validate(raw)
+    except ValidationError as e:
+        raise UserError(_one_line(e, raw, source)) from None
+
+
+def parse_value(text: str) -> Any:
+    """A TOML value (``3e-4``, ``true``, ``[64, 32]``, ``"adam"``), or the bare text as a string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def _apply_override(raw: dict[str, Any], item: str) -> None:
+    if "=" not in item:
+        raise UserError(f"--set expects KEY=VALUE (e.g. train.lr=3e-4); received {item!r}.")
+    key, _, text = item.partition("=")
+    parts = key.strip().split(".")
+    _check_key(parts, raw, item)
+    node = raw
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise UserError(f"--set {item!r}: {part!r} is not a section.")
+    node[parts[-1]] = parse_value(text.strip())
+
+
+def _check_key(parts: list[str], raw: dict[str, Any], item: str) -> None:
+    """Reject ``--set`` on a key that the schema does not have, suggesting the nearest."""
+    cls: type[BaseModel] = ExperimentSpec
+    node: Any = raw
+    for depth, part in enumerate(parts):
+        fields = _field_names(cls, node)
+        if part not in fields:
+            where = ".".join(parts[:depth]) or "the spec"
+            close = difflib.get_close_matches(part, fields, n=1)
+            hint = f" Did you mean {'.'.join([*parts[:depth], close[0]])!r}?" if close else ""
+            raise UserError(f"--set {item!r}: {where} has no key {part!r}.{hint} Known: {', '.join(fields)}.")
+        sub = _model_class(cls, part, node.get(part) if isinstance(node, dict) else None)
+        if sub is None:
+            if depth != len(parts) - 1:
+                raise UserError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is a value, not a section.")
+            return
+        cls, node = sub, (node.get(part, {}) if isinstance(node, dict) else {})
+
+
+def _field_names(cls: type[BaseModel], node: Any) -> list[str]:
+    return list(cls.model_fields)
+
+
+def _model_class(cls: type[BaseModel], name: str, value: Any) -> type[BaseModel] | None:
+    """The spec class of field ``name`` (picking the model family from ``value``), or None for a leaf."""
+    annotation = cls.model_fields[name].annotation
+    candidates = [a for a in _flatten(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+    family = value.get("family", "cnn") if isinstance(value, dict) else "cnn"
+    for c in candidates:
+        if c.model_fields["family"].default == family:
+            return c
+    return candidates[0]
+
+
+def _flatten(annotation: Any) -> list[Any]:
+    if get_origin(annotation) is Annotated:
+        return _flatten(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType")):
+        return [x for a in get_args(annotation) for x in _flatten(a)]
+    return [annotation]
+
+
+def _one_line(error: ValidationError, raw: dict[str, Any], source: str) -> str:
+    err = error.errors()[0]
+    loc = [str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("perceptron", "mlp", "cnn"))]
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        cls: type[BaseModel] = ExperimentSpec
+        node: Any = raw
+        for part in loc[:-1]:
+            sub = _model_class(cls, part, node.get(part) if isinstance(node, dict) else None)
+            if sub is None:
+                break
+            cls, node = sub, node.get(part, {}) if isinstance(node, dict) else {}
+        fields = list(cls.model_fields)
+        close = difflib.get_close_matches(loc[-1], fields, n=1)
+        hint = f" Did you mean {'.'.join([*loc[:-1], close[0]])!r}?" if close else ""
+        return f"{source}: unknown key {key!r}.{hint} Known keys here: {', '.join(fields)}."
+    if err["type"] == "union_tag_invalid":
+        return (f"{source}: unknown model family {err['input'].get('family')!r} at {key or 'model'}.family; "
+                "expected one of: perceptron, mlp, cnn.")
+    received = err.get("input")
+    return f"{source}: invalid value for {key!r}: {err['msg']}. Received {received!r}."
+
+
+def _drop_none(d: Any) -> Any:
+    if isinstance(d, dict):
+        return {k: _drop_none(v) for k, v in d.items() if v is not None}
+    if isinstance(d, list):
+        return [_drop_none(v) for v in d]
+    return d
+
+
+def _deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in changes.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -1,0 +1,26 @@
+"""``neuroplast summary``: layers, output shapes, parameter counts and MACs (via torchinfo)."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> str:
+    """A table of the model's layers for one input of ``input_shape`` (no batch dimension)."""
+    from torchinfo import summary
+
+    stats = summary(model, input_size=(1, *input_shape), verbose=0, device="cpu",
+                    col_names=("output_size", "num_params", "mult_adds"), row_settings=("var_names",))
+    return str(stats)
+
+
+def spec_summary(spec) -> str:
+    """Build the model a spec describes (loading its data for the shapes) and summarise it."""
+    from neuroplast.data import load_dataset
+    from neuroplast.models import build_model
+
+    data = load_dataset(spec.data, spec.seed)
+    model = build_model(spec.model, data.input_shape, data.num_outputs)
+    head = (f"{spec.name}: {spec.model.family} on {data.name} ({data.task}, input {data.input_shape}, "
+            f"{data.num_outputs} outputs)")
+    return head + "\n" + summarize(model, data.input_shape)

@@ -1,0 +1,281 @@
+"""The training loop: backpropagation and gradient descent over in-memory tensors, read top to bottom.
+
+Each epoch shuffles the training indices with a seeded generator and takes batches by indexing the
+resident tensors (no per-sample DataLoader). Losses are accumulated on the device and read back once
+per epoch. After every epoch an exact-resume checkpoint (model, optimizer, scheduler, RNG states,
+history) is written atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuroplast.data.base import Dataset
+from neuroplast.errors import TrainingDiverged, UserError
+from neuroplast.spec import TrainSpec
+from neuroplast.train.checkpoint import save_checkpoint
+from neuroplast.train.evaluate import evaluate, predict_outputs
+from neuroplast.train.objective import Objective, make_objective
+from neuroplast.train.progress import PlainProgress, make_progress
+
+
+class Callback(Protocol):
+    """Called after each epoch with the epoch's logs; return True to stop training."""
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> bool | None: ...
+
+
+@dataclass
+class FitResult:
+    """What training produced besides the weights (which stay in the model)."""
+
+    history: list[dict[str, Any]]
+    best_epoch: int
+    seconds: float
+    samples_per_second: float
+    device: str
+    objective: Objective
+    stopped_early: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError("train.device = 'cuda' but PyTorch sees no CUDA GPU. Use device = 'auto' or 'cpu'.")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("train.device = 'mps' but MPS is not available. Use device = 'auto' or 'cpu'.")
+    return torch.device(name)
+
+
+def make_optimizer(model: nn.Module, spec: TrainSpec) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if spec.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=spec.lr, momentum=spec.momentum, nesterov=spec.nesterov,
+                               weight_decay=spec.weight_decay)
+    if spec.optimizer == "adam":
+        return torch.optim.Adam(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    return torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+
+
+def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int):
+    """A per-step learning-rate schedule (``None`` for a constant rate)."""
+    total = spec.epochs * steps_per_epoch
+    if spec.schedule == "step":
+        return torch.optim.lr_scheduler.StepLR(opt, spec.step_size * steps_per_epoch, spec.gamma)
+    if spec.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
+    if spec.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec.lr, total_steps=total)
+    return None
+
+
+def _rng_state(gen: torch.Generator) -> dict[str, Any]:
+    state = {"torch": torch.get_rng_state(), "shuffle": gen.get_state(),
+             "numpy": torch.from_numpy(np.frombuffer(np.random.get_state()[1].tobytes(), dtype=np.uint8).copy()),
+             "python": torch.tensor(list(random.getstate()[1]), dtype=torch.int64)}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
+    torch.set_rng_state(state["torch"])
+    gen.set_state(state["shuffle"])
+    keys = np.frombuffer(state["numpy"].numpy().tobytes(), dtype=np.uint32)
+    np.random.set_state(("MT19937", keys[:624], 624, 0, 0.0))
+    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed: int = 0,
+        checkpoint_path: Path | None = None, resume: dict[str, Any] | None = None,
+        callbacks: Sequence[Callback] = (), progress: bool | PlainProgress = True,
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> FitResult:
+    """Train ``model`` on ``data`` as ``spec`` says; the model ends with the best (or last) weights.
+
+    Args:
+        model: any ``nn.Module`` mapping a batch of ``data.x_*`` to logits / targets.
+        data: the in-memory :class:`~neuroplast.data.Dataset`.
+        spec: optimizer, schedule, epochs, device...; defaults to ``TrainSpec()``.
+        seed: seeds the shuffling generator (the model's initialisation is the caller's).
+        checkpoint_path: where to write the exact-resume checkpoint after every epoch.
+        resume: a checkpoint dict from :func:`~neuroplast.train.checkpoint.load_checkpoint`.
+        callbacks: objects with ``on_epoch_end(epoch, logs)``; returning True stops training.
+        progress: True for a bar (terminal) or per-epoch lines; False for silence.
+        augment: ``augment(batch, generator) -> batch`` applied to training batches only.
+    """
+    spec = spec or TrainSpec()
+    if spec.threads:
+        torch.set_num_threads(spec.threads)
+    device = resolve_device(spec.device)
+    model.to(device)
+    data = data.to(device)
+    if len(data.x_train) == 0:
+        raise UserError("The training split is empty. Lower data.val_fraction / data.test_fraction or add data.")
+    out_width = predict_outputs(model, data.x_train[:2]).shape[-1]
+    objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
+    steps_per_epoch = math.ceil(len(data.x_train) / spec.batch_size)
+    optimizer = make_optimizer(model, spec)
+    scheduler = make_scheduler(optimizer, spec, steps_per_epoch)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.amp)
+    train_model = torch.compile(model) if spec.compile else model
+    stopper = _EarlyStopping(spec)
+    history: list[dict[str, Any]] = []
+    start_epoch, seconds = 0, 0.0
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scheduler is not None and resume.get("scheduler"):
+            scheduler.load_state_dict(resume["scheduler"])
+        if scaler is not None and resume.get("scaler"):
+            scaler.load_state_dict(resume["scaler"])
+        history, start_epoch, seconds = list(resume["history"]), resume["epoch"], resume["seconds"]
+        stopper.load_state_dict(resume["early_stopping"])
+        _set_rng_state(resume["rng"], gen)
+    bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
+    bar.start(spec.epochs, steps_per_epoch, start_epoch)
+    stopped = stopper.should_stop
+    try:
+        for epoch in range(start_epoch, spec.epochs):
+            if stopped:
+                break
+            t0 = time.perf_counter()
+            model.train()
+            perm = torch.randperm(len(data.x_train), generator=gen, device=device)
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            for i in range(0, len(perm), spec.batch_size):
+                idx = perm[i: i + spec.batch_size]
+                xb, yb = data.x_train[idx], data.y_train[idx]
+                if augment is not None:
+                    xb = augment(xb, gen)
+                with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
+                    out = train_model(xb)
+                    loss = objective.loss(out, yb)
+                optimizer.zero_grad(set_to_none=True)
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
+                if spec.grad_clip:
+                    nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
+                if scaler is not None:
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                with torch.no_grad():
+                    loss_sum += loss.detach().float() * len(idx)
+                    if objective.kind != "regression":
+                        correct += objective.correct(out.detach(), yb)
+                bar.step()
+            train_loss = loss_sum.item() / len(perm)  # the one host-device sync of the epoch
+            if not math.isfinite(train_loss):
+                raise TrainingDiverged(
+                    f"The training loss became {train_loss} in epoch {epoch + 1}. The last good checkpoint "
+                    f"(epoch {epoch}) is kept. Lower train.lr, set train.grad_clip, or check the data "
+                    "for NaN/inf values.")
+            logs: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
+            if objective.kind != "regression":
+                logs["train_accuracy"] = correct.item() / len(perm)
+            val = evaluate(model, data.x_val, data.y_val, objective, spec.eval_batch_size, data.preprocess,
+                           data.num_classes)
+            for key in ("loss", "accuracy", "rmse", "r2"):
+                if key in val:
+                    logs[f"val_{key}"] = val[key]
+            logs["lr"] = optimizer.param_groups[0]["lr"]
+            epoch_seconds = time.perf_counter() - t0
+            seconds += epoch_seconds
+            logs["seconds"] = epoch_seconds
+            history.append(logs)
+            stopped = stopper.update(epoch + 1, logs, model)
+            for cb in callbacks:
+                stopped = bool(cb.on_epoch_end(epoch + 1, logs)) or stopped
+            bar.epoch_end(logs)
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, {
+                    "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
+                    "scaler": scaler.state_dict() if scaler is not None else {},
+                    "epoch": epoch + 1, "history": history, "seconds": seconds,
+                    "early_stopping": stopper.state_dict(stopped), "rng": _rng_state(gen),
+                })
+    finally:
+        bar.close()
+    stopper.restore(model)
+    samples = len(data.x_train) * len(history)
+    return FitResult(history, stopper.best_epoch or len(history), seconds,
+                     samples / seconds if seconds > 0 else 0.0, str(device), objective,
+                     stopped_early=len(history) < spec.epochs)
+
+
+class _EarlyStopping:
+    """Tracks the best epoch (always) and stops after ``patience`` epochs without improvement
+    (only when ``train.early_stopping`` is set), restoring the best weights if asked."""
+
+    def __init__(self, spec: TrainSpec) -> None:
+        self.cfg = spec.early_stopping
+        self.monitor = self.cfg.monitor if self.cfg else "val_loss"
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.should_stop = False
+
+    def update(self, epoch: int, logs: dict[str, Any], model: nn.Module) -> bool:
+        value = logs.get(self.monitor, logs.get("val_loss", logs["train_loss"]))
+        sign = -1.0 if self.monitor == "val_accuracy" and self.monitor in logs else 1.0
+        delta = self.cfg.min_delta if self.cfg else 0.0
+        if self.best is None or sign * value < sign * self.best - delta:
+            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
+            if self.cfg and self.cfg.restore_best:
+                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            self.bad_epochs += 1
+        self.should_stop = bool(self.cfg) and self.bad_epochs >= self.cfg.patience
+        return self.should_stop
+
+    def restore(self, model: nn.Module) -> None:
+        if self.best_state is not None:
+            model.load_state_dict(self.best_state)
+
+    def state_dict(self, stopped: bool) -> dict[str, Any]:
+        best_state = {k: v.cpu() for k, v in self.best_state.items()} if self.best_state else {}
+        return {"best": self.best if self.best is not None else float("nan"), "best_epoch": self.best_epoch,
+                "bad_epochs": self.bad_epochs, "best_state": best_state, "stopped": stopped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best = None if math.isnan(state["best"]) else state["best"]
+        self.best_epoch, self.bad_epochs = state["best_epoch"], state["bad_epochs"]
+        self.best_state = copy.copy(state["best_state"]) or None
+        self.should_stop = state["stopped"]

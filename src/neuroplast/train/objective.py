@@ -1,0 +1,67 @@
+"""What the network's outputs mean: the loss to train with, and how outputs become predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from neuroplast.errors import UserError
+
+
+@dataclass(frozen=True)
+class Objective:
+    """``kind`` is ``"multiclass"`` (softmax over logits), ``"binary"`` (one logit) or ``"regression"``."""
+
+    kind: str
+    loss_name: str
+    label_smoothing: float = 0.0
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.kind == "multiclass":
+            return F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
+        if self.kind == "binary":
+            z = out.squeeze(1)
+            if self.loss_name == "perceptron":  # Rosenblatt's criterion: max(0, -t z), t in {-1, +1}
+                return F.relu(-(2.0 * y.to(z.dtype) - 1.0) * z).mean()
+            return F.binary_cross_entropy_with_logits(z, y.to(z.dtype))
+        if self.loss_name == "huber":
+            return F.huber_loss(out, y)
+        return F.mse_loss(out, y)
+
+    def proba(self, out: torch.Tensor) -> torch.Tensor:
+        """Class probabilities, (batch, classes)."""
+        if self.kind == "binary":
+            p = torch.sigmoid(out.float()) if self.loss_name != "perceptron" else (out.float() > 0).float()
+            return torch.cat([1 - p, p], dim=1)
+        return torch.softmax(out.float(), dim=1)
+
+    def predict(self, out: torch.Tensor) -> torch.Tensor:
+        if self.kind == "binary":
+            return (out.squeeze(1) > 0).long()
+        if self.kind == "multiclass":
+            return out.argmax(1)
+        return out
+
+    def correct(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return (self.predict(out) == y).sum()
+
+
+def make_objective(task: str, output_width: int, loss: str = "auto", label_smoothing: float = 0.0,
+                   num_classes: int = 0) -> Objective:
+    """Pick the objective from the task and the model's output width (1 logit = binary)."""
+    if task == "regression":
+        name = "mse" if loss == "auto" else loss
+        if name not in ("mse", "huber"):
+            raise UserError(f"train.loss = {loss!r} does not fit a regression task; use 'mse' or 'huber'.")
+        return Objective("regression", name)
+    kind = "binary" if output_width == 1 else "multiclass"
+    if output_width not in (1, num_classes) and num_classes:
+        raise UserError(f"The model gives {output_width} outputs but the data has {num_classes} classes. "
+                        f"Make its last layer output {num_classes} logits (or 1 for two classes).")
+    allowed = ("auto", "bce", "perceptron") if kind == "binary" else ("auto", "cross_entropy")
+    if loss not in allowed:
+        raise UserError(f"train.loss = {loss!r} does not fit a {kind} classifier; use one of {allowed}.")
+    name = {"binary": "bce", "multiclass": "cross_entropy"}[kind] if loss == "auto" else loss
+    return Objective(kind, name, label_smoothing)
