@@ -157,8 +157,15 @@ class ExperimentSpec(_Spec):
         return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))
 
     def updated(self, **changes: Any) -> ExperimentSpec:
-        """A copy with nested changes, e.g. ``spec.updated(train={"epochs": 2})``, validated again."""
-        return spec_from_dict(_deep_merge(self.model_dump(mode="json"), changes))
+        """A copy with nested changes, e.g. ``spec.updated(train={"epochs": 2})``, validated again.
+
+        A change of ``model.family`` replaces the model section instead of merging into it.
+        """
+        base = self.model_dump(mode="json")
+        new_family = changes.get("model", {}).get("family") if isinstance(changes.get("model"), dict) else None
+        if new_family and new_family != base["model"]["family"]:
+            base["model"] = {}
+        return spec_from_dict(_deep_merge(base, changes))
 
 
 # --------------------------------------------------------------------------- loading
@@ -229,7 +236,7 @@ def _check_key(parts: list[str], raw: dict[str, Any], item: str) -> None:
     cls: type[BaseModel] = ExperimentSpec
     node: Any = raw
     for depth, part in enumerate(parts):
-        fields = _field_names(cls, node)
+        fields = list(cls.model_fields)
         if part not in fields:
             where = ".".join(parts[:depth]) or "the spec"
             close = difflib.get_close_matches(part, fields, n=1)
@@ -241,10 +248,6 @@ def _check_key(parts: list[str], raw: dict[str, Any], item: str) -> None:
                 raise UserError(f"--set {item!r}: {'.'.join(parts[: depth + 1])} is a value, not a section.")
             return
         cls, node = sub, (node.get(part, {}) if isinstance(node, dict) else {})
-
-
-def _field_names(cls: type[BaseModel], node: Any) -> list[str]:
-    return list(cls.model_fields)
 
 
 def _model_class(cls: type[BaseModel], name: str, value: Any) -> type[BaseModel] | None:

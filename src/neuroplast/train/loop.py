@@ -169,7 +169,6 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             model.train()
             perm = torch.randperm(len(data.x_train), generator=gen, device=device)
             loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
             for i in range(0, len(perm), spec.batch_size):
                 idx = perm[i: i + spec.batch_size]
                 xb, yb = data.x_train[idx], data.y_train[idx]
@@ -193,10 +192,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                     optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                with torch.no_grad():
-                    loss_sum += loss.detach().float() * len(idx)
-                    if objective.kind != "regression":
-                        correct += objective.correct(out.detach(), yb)
+                loss_sum.add_(loss.detach(), alpha=len(idx))  # stays on the device: no sync
                 bar.step()
             train_loss = loss_sum.item() / len(perm)  # the one host-device sync of the epoch
             if not math.isfinite(train_loss):
@@ -205,8 +201,6 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                     f"(epoch {epoch}) is kept. Lower train.lr, set train.grad_clip, or check the data "
                     "for NaN/inf values.")
             logs: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
-            if objective.kind != "regression":
-                logs["train_accuracy"] = correct.item() / len(perm)
             val = evaluate(model, data.x_val, data.y_val, objective, spec.eval_batch_size, data.preprocess,
                            data.num_classes)
             for key in ("loss", "accuracy", "rmse", "r2"):

@@ -44,9 +44,6 @@ class Objective:
             return out.argmax(1)
         return out
 
-    def correct(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return (self.predict(out) == y).sum()
-
 
 def make_objective(task: str, output_width: int, loss: str = "auto", label_smoothing: float = 0.0,
                    num_classes: int = 0) -> Objective:

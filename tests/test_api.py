@@ -1,0 +1,75 @@
+"""The Python API: run / load / predict, and a hand-written nn.Module as in the PyTorch tutorial."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from torch import nn
+
+import neuroplast
+
+
+class Net(nn.Module):
+    """Written the way the classic PyTorch tutorial writes one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.fc1 = nn.Linear(8 * 4 * 4, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = torch.flatten(x, 1)
+        return self.fc2(F.relu(self.fc1(x)))
+
+
+def test_run_load_predict_round_trip(tmp_path) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "r", train={"epochs": 4}, progress=False)
+    assert run.metrics["test"]["accuracy"] > 0.85
+    loaded = neuroplast.load(tmp_path / "r")
+    assert loaded.spec == run.spec and loaded.metrics == run.metrics and len(loaded.history) == 4
+    images = load_digits().images[:20] / 16.0  # raw pixels in [0, 1]
+    proba = loaded.predict_proba(images)
+    assert proba.shape == (20, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
+    assert np.array_equal(loaded.predict(images), proba.argmax(1))
+    assert np.array_equal(run.predict(images), loaded.predict(images))  # weights survive safetensors
+
+
+def test_regression_predictions_are_in_target_units(tmp_path) -> None:
+    run = neuroplast.run("diabetes-mlp", out=tmp_path / "d", train={"epochs": 30}, progress=False)
+    from sklearn.datasets import load_diabetes
+
+    x, y = load_diabetes(return_X_y=True)
+    pred = neuroplast.load(tmp_path / "d").predict(x)
+    assert pred.shape == (len(y),) and 50 < pred.mean() < 250  # disease progression is ~25..346
+    assert np.corrcoef(pred, y)[0, 1] > 0.5
+
+
+def test_fit_a_hand_written_module() -> None:
+    torch.manual_seed(0)
+    run = neuroplast.fit(Net(), "digits", epochs=6, lr=3e-3, progress=False)
+    assert run.metrics["test"]["accuracy"] > 0.9
+    assert run.predict(load_digits().images[:5] / 16.0).shape == (5,)
+
+
+def test_fit_on_arrays_and_save_reload_with_the_module(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 2))
+    y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)  # XOR: needs a hidden layer
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2))
+    run = neuroplast.fit(model, (x, y), epochs=150, lr=0.03, out=tmp_path / "xor", progress=False)
+    assert run.metrics["test"]["accuracy"] > 0.9
+    with pytest.raises(neuroplast.UserError, match="pass it: neuroplast.load"):
+        neuroplast.load(tmp_path / "xor")
+    again = neuroplast.load(tmp_path / "xor", model=nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2)))
+    assert np.array_equal(again.predict(x), run.predict(x))
+
+
+def test_fit_rejects_an_unknown_option() -> None:
+    with pytest.raises(neuroplast.UserError, match=r"invalid train option 'epoch'"):
+        neuroplast.fit(Net(), "digits", epoch=3)

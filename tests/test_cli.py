@@ -1,0 +1,173 @@
+"""The command line: the main commands end to end, and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from neuroplast.cli import main
+
+FAST = ["--set", "train.epochs=3", "--quiet"]
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code: int, err: str, pattern: str) -> None:
+    import re
+
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("neuroplast: error: ")
+    assert re.search(pattern, lines[0]), lines[0]
+
+
+def test_run_evaluate_predict_summary_and_configs(capsys, tmp_path) -> None:
+    out_dir = tmp_path / "run"
+    code, out, _ = cli(capsys, "run", "digits-cnn", "--out", out_dir, *FAST)
+    assert code == 0 and f"run folder: {out_dir}" in out
+    for name in ("spec.toml", "model.json", "model.safetensors", "preprocess.json", "metrics.json",
+                 "history.csv", "checkpoint/last.pt", "learning_curves.png", "confusion_matrix.png"):
+        assert (out_dir / name).is_file(), name
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert metrics["task"] == "classification" and metrics["train"]["epochs"] == 3
+    for key in ("seconds", "samples_per_second"):
+        assert metrics["train"][key] > 0
+    assert {"accuracy", "loss"} <= set(metrics["test"]) and metrics["seed"] == 0
+    assert metrics["device"] == "cpu" and "torch" in metrics["versions"] and 1 <= metrics["best_epoch"] <= 3
+
+    code, out, _ = cli(capsys, "evaluate", out_dir)
+    assert code == 0 and json.loads(out)["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
+    # a drawn "1": a dark vertical bar on white paper, larger than 8x8
+    page = np.full((64, 64), 255, dtype=np.uint8)
+    page[8:56, 28:36] = 0
+    Image.fromarray(page).save(tmp_path / "one.png")
+    code, out, _ = cli(capsys, "predict", out_dir, tmp_path / "one.png")
+    assert code == 0 and out.startswith(f"{tmp_path / 'one.png'}: ")
+
+    code, out, _ = cli(capsys, "summary", "mnist-lenet5", "--set", "data.source=digits",
+                       "--set", "model.padding=same")
+    assert code == 0 and "Total params" in out and "Total mult-adds" in out
+
+    code, out, _ = cli(capsys, "configs")
+    assert code == 0 and "digits-cnn" in out and "diabetes-mlp" in out
+
+
+def test_regression_run_and_csv_prediction(capsys, tmp_path) -> None:
+    out_dir = tmp_path / "reg"
+    code, out, _ = cli(capsys, "run", "diabetes-mlp", "--out", out_dir, "--set", "train.epochs=5", "--quiet")
+    assert code == 0 and "r2" in out
+    metrics = json.loads((out_dir / "metrics.json").read_text())
+    assert {"rmse", "mae", "r2", "loss"} <= set(metrics["test"]) and metrics["task"] == "regression"
+    from sklearn.datasets import load_diabetes
+
+    bunch = load_diabetes()
+    header = ",".join(bunch.feature_names)
+    rows = "\n".join(",".join(f"{v:.6f}" for v in r) for r in bunch.data[:3])
+    (tmp_path / "rows.csv").write_text(f"{header}\n{rows}\n")
+    code, out, _ = cli(capsys, "predict", out_dir, tmp_path / "rows.csv")
+    assert code == 0 and len(out.strip().splitlines()) == 3
+
+
+@pytest.mark.parametrize(("args", "pattern"), [
+    (["run", "--set", "train.lrr=0.1"], r"train has no key 'lrr'\. Did you mean 'train\.lr'\?"),
+    (["run", "--set", "train.epochs=many"], r"invalid value for 'train\.epochs'.*Received 'many'"),
+    (["run", "nosuchspec"], r"No spec file or shipped spec named 'nosuchspec'"),
+    (["run", "mnist-cnn", "--data-dir", "/nonexistent/mnist"],
+     r"mnist: expected the files .* looked in /nonexistent/mnist.*Pass --data-dir"),
+    (["evaluate", "/nonexistent/run"], r"is not a neuroplast run folder"),
+])
+def test_bad_input_is_one_line_with_exit_code_2(capsys, args, pattern) -> None:
+    code, _, err = cli(capsys, *args)
+    assert_one_line_error(code, err, pattern)
+
+
+def test_bad_spec_file_keys(capsys, tmp_path) -> None:
+    spec = tmp_path / "bad.toml"
+    spec.write_text('[model]\nfamily = "cnn"\nchanels = [8]\n')
+    code, _, err = cli(capsys, "run", spec)
+    assert_one_line_error(code, err, r"unknown key 'model\.chanels'\. Did you mean 'model\.channels'\?")
+
+
+def test_csv_without_target_and_undecodable_image(capsys, tmp_path) -> None:
+    (tmp_path / "t.csv").write_text("a,b\n1,2\n3,4\n")
+    code, _, err = cli(capsys, "run", "wine-mlp", "--set", "data.source=csv", "--set",
+                       f'data.path="{tmp_path / "t.csv"}"', "--set", "data.target=c")
+    assert_one_line_error(code, err, r"has no target column 'c'\. Columns: a, b\. Set data\.target")
+    run_dir = tmp_path / "run"
+    assert cli(capsys, "run", "digits-mlp", "--out", run_dir, *FAST)[0] == 0
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    code, _, err = cli(capsys, "predict", run_dir, tmp_path / "bad.png")
+    assert_one_line_error(code, err, r"Cannot decode image .*bad\.png.*Pass a valid PNG or JPEG")
+    weights = run_dir / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    code, _, err = cli(capsys, "predict", run_dir, tmp_path / "bad.png")
+    assert_one_line_error(code, err, r"Weights file .*model\.safetensors is corrupt")
+
+
+def test_real_process_prints_no_traceback(tmp_path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "neuroplast", "run", "--set", "model.famly=1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "Did you mean 'model.family'?" in proc.stderr
+
+
+KILLABLE = """
+import sys, time
+import neuroplast
+
+class Slow:
+    def on_epoch_end(self, epoch, logs):
+        time.sleep(0.4)
+
+neuroplast.run("digits-mlp", out=sys.argv[1], overrides=sys.argv[2:], callbacks=[Slow()], progress=False)
+"""
+
+
+def test_kill_9_then_resume_matches_an_uninterrupted_run(capsys, tmp_path) -> None:
+    overrides = ["train.epochs=8", "model.hidden=[64]", "data.augment.shift=1"]
+    script = tmp_path / "killable.py"
+    script.write_text(KILLABLE)
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(script), str(killed), *overrides])
+    deadline = time.time() + 120
+    while not (killed / "checkpoint" / "last.pt").exists():
+        assert proc.poll() is None and time.time() < deadline, "the run ended before its first checkpoint"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "metrics.json").exists()  # it really was interrupted
+
+    code, _, _ = cli(capsys, "resume", killed, "--quiet")
+    assert code == 0
+    whole = tmp_path / "whole"
+    assert cli(capsys, "run", "digits-mlp", "--out", whole, "--quiet",
+               *[a for o in overrides for a in ("--set", o)])[0] == 0
+    a = json.loads((killed / "metrics.json").read_text())
+    b = json.loads((whole / "metrics.json").read_text())
+    assert a["train"]["epochs"] == b["train"]["epochs"] == 8
+    assert a["test"]["loss"] == b["test"]["loss"] and a["test"]["accuracy"] == b["test"]["accuracy"]
+    assert (killed / "history.csv").read_text().splitlines()[0] == (whole / "history.csv").read_text().splitlines()[0]
+    import csv
+
+    def losses(d: Path) -> list[str]:
+        with open(d / "history.csv") as f:
+            return [(r["train_loss"], r["val_loss"]) for r in csv.DictReader(f)]
+
+    assert losses(killed) == losses(whole)

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import gzip
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from neuroplast.data import load_dataset
+from neuroplast.data.augment import random_shift
+from neuroplast.data.idx import read_idx
+from neuroplast.data.images import mnist_style
+from neuroplast.errors import DataError, UserError
+from neuroplast.spec import DataSpec
+
+
+def test_digits_splits_are_deterministic_stratified_and_disjoint() -> None:
+    a = load_dataset(DataSpec(source="digits"), seed=3)
+    b = load_dataset(DataSpec(source="digits"), seed=3)
+    c = load_dataset(DataSpec(source="digits"), seed=4)
+    assert torch.equal(a.x_test, b.x_test) and not torch.equal(a.x_test, c.x_test)
+    assert len(a.x_train) + len(a.x_val) + len(a.x_test) == 1797
+    assert len(a.x_test) == 360 and a.input_shape == (1, 8, 8) and a.num_classes == 10
+    counts = torch.bincount(a.y_test, minlength=10)
+    assert counts.min() >= 35 and counts.max() <= 37  # stratified: ~36 per class
+    # standardized with training statistics only
+    assert abs(float(a.x_train.mean())) < 1e-4 and abs(float(a.x_train.std()) - 1) < 1e-3
+    rows = {tuple(r.flatten().tolist()) for r in a.x_train[:50]}
+    assert not rows & {tuple(r.flatten().tolist()) for r in a.x_test}
+
+
+def test_mnist_from_the_real_idx_files(mnist_dir: Path) -> None:
+    data = load_dataset(DataSpec(source="mnist", dir=mnist_dir, val_fraction=0.1), seed=0)
+    assert data.x_test.shape == (10000, 1, 28, 28) and len(data.x_train) == 54000
+    assert data.y_test[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the official test set, in order
+    assert torch.bincount(data.y_test).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert abs(data.preprocess["mean"] - 0.1307) < 2e-3
+
+
+def test_data_dir_from_environment_parent_folder(mnist_dir: Path, monkeypatch) -> None:
+    monkeypatch.setenv("NEUROPLAST_DATA", str(mnist_dir.parent))
+    assert load_dataset(DataSpec(source="mnist", max_train_samples=10), seed=0).origin == str(mnist_dir)
+
+
+def test_missing_data_dir_names_the_files_and_the_places(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("NEUROPLAST_DATA", raising=False)
+    with pytest.raises(UserError, match=r"mnist: expected the files train-images-idx3-ubyte\[\.gz\].*"
+                                        r"looked in .*empty.*--data-dir"):
+        load_dataset(DataSpec(source="mnist", dir=tmp_path / "empty"), seed=0)
+
+
+def _copy_mnist(src: Path, dst: Path) -> Path:
+    dst.mkdir()
+    for f in src.glob("*.gz"):
+        shutil.copy(f, dst / f.name)
+    return dst
+
+
+def test_truncated_idx_file(mnist_dir: Path, tmp_path) -> None:
+    d = _copy_mnist(mnist_dir, tmp_path / "m")
+    raw = gzip.decompress((d / "t10k-labels-idx1-ubyte.gz").read_bytes())
+    (d / "t10k-labels-idx1-ubyte.gz").unlink()
+    (d / "t10k-labels-idx1-ubyte").write_bytes(raw[:5000])  # raw IDX, cut short
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte is truncated or corrupt: its header says "
+                                        r"10000 = 10000 bytes of data but it holds 4992\. Download it again"):
+        load_dataset(DataSpec(source="mnist", dir=d), seed=0)
+
+
+def test_corrupt_gzip_file(mnist_dir: Path, tmp_path) -> None:
+    d = _copy_mnist(mnist_dir, tmp_path / "m")
+    blob = (d / "t10k-images-idx3-ubyte.gz").read_bytes()
+    (d / "t10k-images-idx3-ubyte.gz").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz is not a valid gzip file.*Download it again"):
+        load_dataset(DataSpec(source="mnist", dir=d), seed=0)
+
+
+def test_read_idx_rejects_a_wrong_magic_number(tmp_path) -> None:
+    (tmp_path / "x").write_bytes(b"\x00\x00\x00\x07" + bytes(20))
+    with pytest.raises(DataError, match="IDX magic number"):
+        read_idx(tmp_path / "x")
+
+
+def _write_csv(path: Path, header: str, rows: list[str]) -> Path:
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+def test_csv_numeric_and_categorical_columns(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    rows = [f"{x:.3f},{c},{'yes' if x + (c == 'b') > 0.5 else 'no'}"
+            for x, c in zip(rng.normal(size=120), rng.choice(["a", "b", "c"], 120), strict=True)]
+    path = _write_csv(tmp_path / "t.csv", "x,colour,label", rows)
+    data = load_dataset(DataSpec(source="csv", path=path, target="label"), seed=0)
+    assert data.task == "classification" and data.class_names == ["no", "yes"]
+    assert data.input_shape == (4,)  # x + one-hot(a, b, c)
+    cols = data.preprocess["columns"]
+    assert cols[1] == {"name": "colour", "type": "categorical", "categories": ["a", "b", "c"]}
+    # scaling fitted on the training split only
+    assert torch.allclose(data.x_train.mean(0), torch.zeros(4), atol=1e-5)
+
+
+def test_csv_regression_target_is_standardized(tmp_path) -> None:
+    rows = [f"{i},{2.5 * i + 0.1}" for i in range(50)]
+    data = load_dataset(DataSpec(source="csv", path=_write_csv(tmp_path / "r.csv", "x,y", rows), target="y"),
+                        seed=0)
+    assert data.task == "regression" and data.y_train.shape[1] == 1
+    assert abs(float(data.y_train.mean())) < 1e-5
+
+
+def test_csv_without_the_target_column(tmp_path) -> None:
+    path = _write_csv(tmp_path / "t.csv", "a,b,lable", ["1,2,x", "3,4,y"])
+    with pytest.raises(DataError, match=r"has no target column 'label'\. Did you mean 'lable'\? Columns: a, b, lable"):
+        load_dataset(DataSpec(source="csv", path=path, target="label"), seed=0)
+
+
+def test_image_folder_and_an_undecodable_image(tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    for cls in ("cat", "dog"):
+        (tmp_path / cls).mkdir()
+        for i in range(10):
+            Image.fromarray(rng.integers(0, 255, (12, 10), dtype=np.uint8)).save(tmp_path / cls / f"{i}.png")
+    data = load_dataset(DataSpec(source="folder", dir=tmp_path, image_size=(16, 16)), seed=0)
+    assert data.class_names == ["cat", "dog"] and data.input_shape == (1, 16, 16)
+    (tmp_path / "dog" / "broken.png").write_bytes(b"not a png at all")
+    with pytest.raises(DataError, match=r"Cannot decode image .*broken\.png"):
+        load_dataset(DataSpec(source="folder", dir=tmp_path), seed=0)
+
+
+def test_mnist_style_crops_scales_and_centres_by_mass() -> None:
+    page = np.ones((100, 80), dtype=np.float32)  # white paper
+    page[10:60, 50:60] = 0.0  # a dark vertical stroke, off-centre
+    out = mnist_style(page)
+    assert out.shape == (28, 28)
+    rows, cols = np.nonzero(out > 0.5)
+    assert rows.max() - rows.min() + 1 == 20  # the longer side fits the 20-pixel box
+    ys, xs = np.indices(out.shape)
+    assert abs((ys * out).sum() / out.sum() - 13.5) <= 0.5 and abs((xs * out).sum() / out.sum() - 13.5) <= 0.5
+
+
+def test_random_shift_moves_each_image_within_bounds() -> None:
+    x = torch.zeros(64, 1, 8, 8)
+    x[:, :, 4, 4] = 1.0
+    out = random_shift(2)(x, torch.Generator().manual_seed(0))
+    pos = out.flatten(1).argmax(1)
+    rows, cols = pos // 8, pos % 8
+    assert out.sum() == 64  # nothing lost: every dot moves at most 2 px
+    assert set(rows.tolist()) == {2, 3, 4, 5, 6} and set(cols.tolist()) == {2, 3, 4, 5, 6}

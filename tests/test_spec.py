@@ -1,0 +1,81 @@
+from __future__ import annotations
+
+import pytest
+
+from neuroplast import ExperimentSpec, UserError, available_specs, load_spec
+from neuroplast.spec import CNNSpec, MLPSpec, parse_value
+
+REQUIRED = {"digits-cnn", "digits-mlp", "mnist-cnn", "mnist-mlp", "mnist-lenet5", "mnist-lenet-300-100",
+            "fashion-cnn", "breast-cancer-perceptron", "wine-mlp", "breast-cancer-mlp", "diabetes-mlp"}
+
+
+def test_required_specs_are_shipped() -> None:
+    assert REQUIRED <= set(available_specs())
+
+
+@pytest.mark.parametrize("name", available_specs())
+def test_every_shipped_spec_loads_and_round_trips(name: str) -> None:
+    spec = load_spec(name)
+    assert spec.name == name
+    assert spec.description
+    again = ExperimentSpec.model_validate(__import__("tomllib").loads(spec.to_toml()))
+    assert again == spec
+
+
+def test_default_is_digits_cnn() -> None:
+    spec = load_spec()
+    assert spec.name == "digits-cnn" and spec.data.source == "digits" and spec.model.family == "cnn"
+
+
+def test_overrides_are_parsed_as_toml_values() -> None:
+    spec = load_spec("digits-mlp", ["train.lr=3e-4", "model.hidden=[32, 16]", "train.optimizer=sgd",
+                                     "data.augment.shift=1", "seed=7"])
+    assert spec.train.lr == 3e-4 and spec.model.hidden == (32, 16) and spec.train.optimizer == "sgd"
+    assert spec.data.augment.shift == 1 and spec.seed == 7
+    assert parse_value("true") is True and parse_value("adam") == "adam"
+
+
+def test_unknown_key_suggests_the_nearest(tmp_path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[train]\nlrr = 0.1\n')
+    with pytest.raises(UserError, match=r"unknown key 'train.lrr'\. Did you mean 'train.lr'\?"):
+        load_spec(path)
+
+
+def test_unknown_model_key_names_the_family_fields(tmp_path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[model]\nfamily = "mlp"\nhiden = [3]\n')
+    with pytest.raises(UserError, match=r"unknown key 'model.hiden'\. Did you mean 'model.hidden'\?"):
+        load_spec(path)
+
+
+def test_wrong_type_names_the_key_and_the_value(tmp_path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('[train]\nepochs = "many"\n')
+    with pytest.raises(UserError, match=r"invalid value for 'train.epochs'.*Received 'many'"):
+        load_spec(path)
+
+
+def test_set_on_a_missing_key_is_refused() -> None:
+    with pytest.raises(UserError, match=r"--set 'train.epoch=3': train has no key 'epoch'\. Did you mean "
+                                        r"'train.epochs'\?"):
+        load_spec("digits-cnn", ["train.epoch=3"])
+    with pytest.raises(UserError, match=r"the spec has no key 'trian'\. Did you mean 'train'\?"):
+        load_spec("digits-cnn", ["trian.lr=1"])
+
+
+def test_unknown_spec_name_suggests_a_shipped_one() -> None:
+    with pytest.raises(UserError, match=r"Did you mean 'digits-cnn'\?"):
+        load_spec("digit-cnn")
+
+
+def test_presets_fill_the_classic_architectures() -> None:
+    lenet = CNNSpec(preset="lenet5")
+    assert lenet.channels == (6, 16) and lenet.kernel_size == 5 and lenet.hidden == (120, 84)
+    assert MLPSpec(preset="lenet-300-100").hidden == (300, 100)
+    assert MLPSpec(preset="lenet-300-100", dropout=0.5).dropout == 0.5  # explicit keys win
+
+
+def test_updated_switches_model_family() -> None:
+    spec = load_spec("digits-cnn").updated(model={"family": "mlp", "hidden": [8]})
+    assert spec.model.family == "mlp" and spec.model.hidden == (8,)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from neuroplast.data import Dataset, load_dataset
+from neuroplast.errors import TrainingDiverged
+from neuroplast.models import MLP
+from neuroplast.spec import DataSpec, EarlyStoppingSpec, TrainSpec
+from neuroplast.train import fit, make_objective
+
+
+def _dataset(x: torch.Tensor, y: torch.Tensor, task: str, classes: list[str] | None = None) -> Dataset:
+    n = len(x)
+    tr, va = slice(0, int(n * 0.8)), slice(int(n * 0.8), n)
+    return Dataset("toy", task, x[tr], y[tr], x[va], y[va], x[va], y[va], class_names=classes)
+
+
+def test_losses_by_hand() -> None:
+    ce = make_objective("classification", 2, num_classes=2)
+    # logits (0, ln 3): p = (1/4, 3/4); CE for class 1 = -ln(3/4)
+    assert ce.loss(torch.tensor([[0.0, math.log(3)]]), torch.tensor([1])).item() == pytest.approx(-math.log(0.75))
+    bce = make_objective("classification", 1, num_classes=2)
+    assert bce.loss(torch.tensor([[0.0]]), torch.tensor([1])).item() == pytest.approx(math.log(2))
+    per = make_objective("classification", 1, loss="perceptron", num_classes=2)
+    # t = +1, z = -2 -> max(0, 2) = 2; t = -1, z = -3 -> 0 ; mean = 1
+    assert per.loss(torch.tensor([[-2.0], [-3.0]]), torch.tensor([1, 0])).item() == pytest.approx(1.0)
+    huber = make_objective("regression", 1, loss="huber")
+    # |e| = 3 > 1: 3 - 0.5 = 2.5 ; |e| = 0.5: 0.5 * 0.25 = 0.125 ; mean = 1.3125
+    assert huber.loss(torch.tensor([[3.0], [0.5]]), torch.zeros(2, 1)).item() == pytest.approx(1.3125)
+
+
+def test_gradient_descent_finds_least_squares() -> None:
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(400, 3, generator=g)
+    y = x @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3 + 0.01 * torch.randn(400, 1, generator=g)
+    data = _dataset(x, y, "regression")
+    model = nn.Linear(3, 1)
+    fit(model, data, TrainSpec(epochs=60, batch_size=32, optimizer="sgd", lr=0.05, momentum=0.9,
+                               checkpoint=False), progress=False)
+    a = torch.cat([data.x_train, torch.ones(len(data.x_train), 1)], 1).double().numpy()
+    coef = np.linalg.lstsq(a, data.y_train.double().numpy(), rcond=None)[0].ravel()
+    assert np.allclose(model.weight.detach().numpy().ravel(), coef[:3], atol=2e-2)
+    assert model.bias.item() == pytest.approx(coef[3], abs=2e-2)
+
+
+def test_perceptron_rule_separates_linearly_separable_points() -> None:
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(300, 2, generator=g)
+    y = (x[:, 0] + 2 * x[:, 1] > 0).long()
+    model = nn.Linear(2, 1)
+    result = fit(model, _dataset(x, y, "classification", ["neg", "pos"]),
+                 TrainSpec(epochs=30, batch_size=1, optimizer="sgd", lr=1.0, momentum=0.0, loss="perceptron",
+                           checkpoint=False), progress=False)
+    assert result.history[-1]["val_accuracy"] >= 0.98
+
+
+def test_same_seed_same_history() -> None:
+    data = load_dataset(DataSpec(source="digits"), seed=0)
+
+    def history() -> list[float]:
+        torch.manual_seed(0)
+        model = MLP(64, 10, hidden=(32,), dropout=0.2)
+        res = fit(model, data, TrainSpec(epochs=3, checkpoint=False), seed=0, progress=False)
+        return [h["train_loss"] for h in res.history] + [h["val_loss"] for h in res.history]
+
+    assert history() == history()
+
+
+def test_early_stopping_stops_and_restores_the_best_weights() -> None:
+    data = load_dataset(DataSpec(source="digits"), seed=0)
+    torch.manual_seed(0)
+    model = MLP(64, 10, hidden=(64,))
+    snapshots = {}
+
+    class Keep:
+        def on_epoch_end(self, epoch, logs):
+            snapshots[epoch] = {k: v.clone() for k, v in model.state_dict().items()}
+
+    spec = TrainSpec(epochs=200, lr=0.05, early_stopping=EarlyStoppingSpec(patience=3), checkpoint=False)
+    res = fit(model, data, spec, progress=False, callbacks=[Keep()])
+    assert res.stopped_early and res.epochs == res.best_epoch + 3
+    best = min(res.history, key=lambda h: h["val_loss"])
+    assert best["epoch"] == res.best_epoch
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, snapshots[res.best_epoch][k])
+
+
+def test_nan_loss_stops_with_a_clear_message(tmp_path) -> None:
+    x = torch.randn(64, 2)
+    x[5, 0] = float("nan")
+    y = torch.randn(64, 1)
+    with pytest.raises(TrainingDiverged, match=r"training loss became nan in epoch 1.*Lower train\.lr"):
+        fit(nn.Linear(2, 1), _dataset(x, y, "regression"), TrainSpec(epochs=2),
+            checkpoint_path=tmp_path / "ck.pt", progress=False)
+    assert not (tmp_path / "ck.pt").exists()  # nothing bad was written
+
+
+@pytest.mark.parametrize("schedule", ["step", "cosine", "onecycle"])
+def test_schedules_step_per_batch(schedule: str) -> None:
+    data = load_dataset(DataSpec(source="iris"), seed=0)
+    res = fit(MLP(4, 3, hidden=(8,)), data, TrainSpec(epochs=4, lr=0.1, schedule=schedule, step_size=2,
+                                                      gamma=0.5, checkpoint=False), progress=False)
+    lrs = [h["lr"] for h in res.history]
+    if schedule == "step":
+        assert lrs == pytest.approx([0.1, 0.05, 0.05, 0.025])
+    else:
+        assert lrs[-1] < 0.01 * 0.1 + 1e-6 or lrs[-1] < lrs[0]
