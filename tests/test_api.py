@@ -40,7 +40,7 @@ def test_run_load_predict_round_trip(tmp_path) -> None:
 
 
 def test_regression_predictions_are_in_target_units(tmp_path) -> None:
-    run = neuroplast.run("diabetes-mlp", out=tmp_path / "d", train={"epochs": 30}, progress=False)
+    neuroplast.run("diabetes-mlp", out=tmp_path / "d", train={"epochs": 30}, progress=False)
     from sklearn.datasets import load_diabetes
 
     x, y = load_diabetes(return_X_y=True)

@@ -27,7 +27,13 @@ from neuroplast.errors import UserError
 from neuroplast.models import build_model, count_parameters
 from neuroplast.spec import ExperimentSpec, TrainSpec, load_spec
 from neuroplast.train import Callback, FitResult, evaluate, fit, make_objective, predict_outputs
-from neuroplast.train.checkpoint import atomic_write, load_checkpoint, load_weights, save_json, save_weights
+from neuroplast.train.checkpoint import (
+    atomic_write,
+    load_checkpoint,
+    load_weights,
+    save_json,
+    save_weights,
+)
 
 METRICS_SCHEMA_VERSION = 1
 CHECKPOINT = Path("checkpoint") / "last.pt"

@@ -268,7 +268,7 @@ def _model_class(cls: type[BaseModel], name: str, value: Any) -> type[BaseModel]
 def _flatten(annotation: Any) -> list[Any]:
     if get_origin(annotation) is Annotated:
         return _flatten(get_args(annotation)[0])
-    if get_origin(annotation) in (Union, getattr(__import__("types"), "UnionType")):
+    if get_origin(annotation) in (Union, __import__("types").UnionType):
         return [x for a in get_args(annotation) for x in _flatten(a)]
     return [annotation]
 

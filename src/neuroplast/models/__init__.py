@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from neuroplast.models import cnn, mlp, perceptron  # noqa: F401  (fill MODELS)
 from neuroplast.models.base import MODELS, build_model, count_parameters
-from neuroplast.models import perceptron, mlp, cnn  # noqa: F401  (fill MODELS)
 from neuroplast.models.cnn import CNN
 from neuroplast.models.mlp import MLP
 from neuroplast.models.perceptron import Perceptron
