@@ -73,3 +73,10 @@ def test_fit_on_arrays_and_save_reload_with_the_module(tmp_path) -> None:
 def test_fit_rejects_an_unknown_option() -> None:
     with pytest.raises(neuroplast.UserError, match=r"invalid train option 'epoch'"):
         neuroplast.fit(Net(), "digits", epoch=3)
+
+
+def test_load_rebuilds_from_model_json_without_the_spec(tmp_path) -> None:
+    run = neuroplast.run("digits-cnn", out=tmp_path / "r", train={"epochs": 1}, progress=False)
+    (tmp_path / "r" / "spec.toml").unlink()
+    images = load_digits().images[:8] / 16.0
+    assert np.array_equal(neuroplast.load(tmp_path / "r").predict(images), run.predict(images))

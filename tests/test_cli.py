@@ -171,3 +171,9 @@ def test_kill_9_then_resume_matches_an_uninterrupted_run(capsys, tmp_path) -> No
             return [(r["train_loss"], r["val_loss"]) for r in csv.DictReader(f)]
 
     assert losses(killed) == losses(whole)
+
+
+def test_output_into_a_closed_pipe_is_not_an_error() -> None:
+    proc = subprocess.run(f"{sys.executable} -m neuroplast configs | head -1", shell=True,
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in proc.stderr and proc.stdout.count("\n") == 1

@@ -42,7 +42,8 @@ def test_mnist_from_the_real_idx_files(mnist_dir: Path) -> None:
 
 def test_data_dir_from_environment_parent_folder(mnist_dir: Path, monkeypatch) -> None:
     monkeypatch.setenv("NEUROPLAST_DATA", str(mnist_dir.parent))
-    assert load_dataset(DataSpec(source="mnist", max_train_samples=10), seed=0).origin == str(mnist_dir)
+    origin = load_dataset(DataSpec(source="mnist", max_train_samples=10), seed=0).origin
+    assert Path(origin) == mnist_dir.resolve()
 
 
 def test_missing_data_dir_names_the_files_and_the_places(tmp_path, monkeypatch) -> None:

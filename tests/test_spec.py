@@ -79,3 +79,14 @@ def test_presets_fill_the_classic_architectures() -> None:
 def test_updated_switches_model_family() -> None:
     spec = load_spec("digits-cnn").updated(model={"family": "mlp", "hidden": [8]})
     assert spec.model.family == "mlp" and spec.model.hidden == (8,)
+
+
+def test_set_model_family_replaces_the_model_section() -> None:
+    spec = load_spec("digits-cnn", ["model.family=mlp", "model.hidden=[16]"])
+    assert spec.model.family == "mlp" and spec.model.hidden == (16,)
+
+
+def test_relative_paths_in_a_spec_file_are_relative_to_the_file(tmp_path) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "s.toml").write_text('[data]\nsource = "csv"\npath = "t.csv"\ntarget = "y"\n')
+    assert load_spec(tmp_path / "sub" / "s.toml").data.path == tmp_path / "sub" / "t.csv"

@@ -58,6 +58,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, TrainingDiverged) as e:
         print(f"neuroplast: error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `neuroplast configs | head -2`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("neuroplast: interrupted; `neuroplast resume RUN_DIR` continues from the last epoch.",
               file=sys.stderr)

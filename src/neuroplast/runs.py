@@ -186,10 +186,15 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
     info = json.loads((run_dir / "model.json").read_text())
     spec = load_spec(run_dir / "spec.toml") if (run_dir / "spec.toml").is_file() else None
     if model is None:
-        if spec is None:
+        if info["family"] == "custom":
             raise UserError(f"{run_dir} holds a hand-written module ({info.get('class')}); pass it: "
                             "neuroplast.load(run_dir, model=MyNet()).")
-        model = build_model(spec.model, tuple(info["input_shape"]), info["num_outputs"])
+        from pydantic import TypeAdapter
+
+        from neuroplast.spec import ModelSpec
+
+        model_spec = TypeAdapter(ModelSpec).validate_python(info["config"])
+        model = build_model(model_spec, tuple(info["input_shape"]), info["num_outputs"])
     state = load_weights(run_dir / "model.safetensors")
     try:
         model.load_state_dict(state)

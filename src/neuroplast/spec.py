@@ -197,6 +197,11 @@ def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, 
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"Spec file {path} is not valid TOML: {e}. Fix the syntax at that line.") from None
+    data = raw.get("data")
+    if isinstance(data, dict):  # relative paths in a spec file are relative to that file
+        for key in ("dir", "path"):
+            if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
+                data[key] = str(path.parent / data[key])
     for item in overrides:
         _apply_override(raw, item)
     return spec_from_dict(raw, source=str(path))
@@ -223,12 +228,15 @@ def _apply_override(raw: dict[str, Any], item: str) -> None:
     key, _, text = item.partition("=")
     parts = key.strip().split(".")
     _check_key(parts, raw, item)
+    value = parse_value(text.strip())
+    if parts == ["model", "family"] and raw.get("model", {}).get("family", "cnn") != value:
+        raw["model"] = {}  # another family: the old family's keys do not apply
     node = raw
     for part in parts[:-1]:
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
             raise UserError(f"--set {item!r}: {part!r} is not a section.")
-    node[parts[-1]] = parse_value(text.strip())
+    node[parts[-1]] = value
 
 
 def _check_key(parts: list[str], raw: dict[str, Any], item: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from torch import nn
 
 
@@ -11,7 +13,8 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> str:
 
     stats = summary(model, input_size=(1, *input_shape), verbose=0, device="cpu",
                     col_names=("output_size", "num_params", "mult_adds"), row_settings=("var_names",))
-    return str(stats)
+    # torchinfo 1.8 prints its unit enum ("Units.MEGABYTES") for the mult-adds total
+    return re.sub(r"\(Units\.(\w)\w*\)", r"(\1)", str(stats))
 
 
 def spec_summary(spec) -> str:
