@@ -110,3 +110,25 @@ def test_schedules_step_per_batch(schedule: str) -> None:
         assert lrs == pytest.approx([0.1, 0.05, 0.05, 0.025])
     else:
         assert lrs[-1] < 0.01 * 0.1 + 1e-6 or lrs[-1] < lrs[0]
+
+
+def test_bf16_autocast_trains_on_cpu() -> None:
+    data = load_dataset(DataSpec(source="digits"), seed=0)
+    torch.manual_seed(0)
+    res = fit(MLP(64, 10, hidden=(64,)), data, TrainSpec(epochs=3, amp="bf16", checkpoint=False),
+              progress=False)
+    assert res.history[-1]["val_accuracy"] > 0.85 and res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+
+
+def test_plain_progress_prints_one_line_per_epoch() -> None:
+    import io
+
+    from neuroplast.train.progress import PlainProgress, make_progress
+
+    stream = io.StringIO()
+    assert type(make_progress(True, stream)) is PlainProgress  # not a terminal: no bar
+    data = load_dataset(DataSpec(source="iris"), seed=0)
+    fit(MLP(4, 3, hidden=(8,)), data, TrainSpec(epochs=3, checkpoint=False), progress=PlainProgress(stream))
+    lines = stream.getvalue().splitlines()
+    assert [line.split()[1] for line in lines] == ["1/3", "2/3", "3/3"]
+    assert all("train_loss=" in line and "val_accuracy=" in line for line in lines)

@@ -115,6 +115,25 @@ def _set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _backward_and_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
+                       scaler: torch.amp.GradScaler | None, grad_clip: float | None) -> None:
+    """Backpropagate, clip the gradient norm if asked, and take one gradient-descent step
+    (through the fp16 loss scaler when there is one)."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is None:
+        loss.backward()
+    else:
+        scaler.scale(loss).backward()
+        scaler.unscale_(optimizer)
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler is None:
+        optimizer.step()
+    else:
+        scaler.step(optimizer)
+        scaler.update()
+
+
 def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed: int = 0,
         checkpoint_path: Path | None = None, resume: dict[str, Any] | None = None,
         callbacks: Sequence[Callback] = (), progress: bool | PlainProgress = True,
@@ -181,19 +200,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                 with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
                     out = train_model(xb)
                     loss = objective.loss(out, yb)
-                optimizer.zero_grad(set_to_none=True)
-                if scaler is not None:
-                    scaler.scale(loss).backward()
-                    scaler.unscale_(optimizer)
-                else:
-                    loss.backward()
-                if spec.grad_clip:
-                    nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
-                if scaler is not None:
-                    scaler.step(optimizer)
-                    scaler.update()
-                else:
-                    optimizer.step()
+                _backward_and_step(loss, model, optimizer, scaler, spec.grad_clip)
                 if scheduler is not None:
                     scheduler.step()
                 loss_sum.add_(loss.detach(), alpha=len(idx))  # stays on the device: no sync
