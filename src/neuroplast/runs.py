@@ -147,7 +147,7 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
         spec = spec.updated(data={"path": data.origin})
     run_dir = Path(out) if out is not None else _new_run_dir(spec.name)
     run_dir.mkdir(parents=True, exist_ok=True)
-    model = build_model(spec.model, data.input_shape, data.num_outputs)
+    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
     info = _model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model, spec.train)
     atomic_write(run_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
     save_json(run_dir / "preprocess.json", data.preprocess)
@@ -168,7 +168,7 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
     state = load_checkpoint(run_dir / CHECKPOINT)
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
-    model = build_model(spec.model, data.input_shape, data.num_outputs)
+    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
     info = json.loads((run_dir / "model.json").read_text())
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
                  resume=state, callbacks=callbacks, progress=progress,
@@ -194,7 +194,8 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
         from neuroplast.spec import ModelSpec
 
         model_spec = TypeAdapter(ModelSpec).validate_python(info["config"])
-        model = build_model(model_spec, tuple(info["input_shape"]), info["num_outputs"])
+        model = build_model(model_spec, tuple(info["input_shape"]), info["num_outputs"], info["task"],
+                            info.get("vocab_size", 0))
     state = load_weights(run_dir / "model.safetensors")
     try:
         model.load_state_dict(state)
@@ -303,6 +304,7 @@ def _model_info(family: str, config: dict[str, Any], data: Dataset, model: nn.Mo
     width = predict_outputs(model, data.x_train[:2]).shape[-1]
     return {"family": family, "config": config, "input_shape": list(data.input_shape),
             "num_outputs": data.num_outputs, "output_width": int(width), "task": data.task,
+            "vocab_size": data.vocab_size,
             "class_names": data.class_names, "loss": train.loss,
             **({"class": config["class"]} if family == "custom" else {})}
 

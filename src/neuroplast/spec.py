@@ -46,6 +46,16 @@ class DataSpec(_Spec):
     image_size: tuple[PositiveInt, PositiveInt] = Field((28, 28), description="Folder images are resized to (H, W).")
     channels: Literal[1, 3] = Field(1, description="Folder images: 1 = grayscale, 3 = RGB.")
     augment: AugmentSpec | None = None
+    # sequences: text, time series
+    text_column: str | None = Field(None, description="text-csv: the column holding the text to classify.")
+    tokens: Literal["char", "word"] = Field("char", description="text-csv: character or word vocabulary.")
+    block_size: PositiveInt = Field(128, description="text: characters per training sequence (the context); "
+                                    "text-csv: tokens kept per text.")
+    column: str | None = Field(None, description="series: the CSV column holding the time series.")
+    window: PositiveInt = Field(24, description="series: past steps the model sees.")
+    horizon: PositiveInt = Field(1, description="series: steps ahead to forecast.")
+    season: PositiveInt | None = Field(None, description="series: season length for the seasonal-naive "
+                                       "baseline (sunspots: 11 years).")
 
 
 # --------------------------------------------------------------------------- models
@@ -108,7 +118,35 @@ class CNNSpec(_ModelSpec):
     dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before each fully connected layer.")
 
 
-ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec], Field(discriminator="family")]  # noqa: UP007
+class RecurrentSpec(_ModelSpec):
+    """Elman RNN, LSTM or GRU layers over a sequence (tokens, time steps, or image rows)."""
+
+    family: Literal["rnn", "lstm", "gru"] = "lstm"
+    hidden_size: PositiveInt = 128
+    num_layers: PositiveInt = 1
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between recurrent layers and before "
+                           "the output layer.")
+    bidirectional: bool = Field(False, description="Read the sequence both ways (classification only).")
+    embedding_dim: PositiveInt = Field(64, description="Size of the token embedding (token inputs only).")
+
+
+class TransformerSpec(_ModelSpec):
+    """Pre-norm Transformer blocks of multi-head self-attention and an MLP."""
+
+    family: Literal["transformer"] = "transformer"
+    d_model: PositiveInt = Field(128, description="Width of the token vectors.")
+    num_heads: PositiveInt = 4
+    num_layers: PositiveInt = 4
+    mlp_ratio: PositiveInt = Field(4, description="MLP hidden width as a multiple of d_model.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    positional: Literal["learned", "sinusoidal"] = "learned"
+    pooling: Literal["mean", "cls"] = Field("mean", description="Classification: average the tokens or "
+                                            "read a [CLS] token.")
+
+
+ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec],  # noqa: UP007
+                      Field(discriminator="family")]
+FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer")
 
 
 # --------------------------------------------------------------------------- training
@@ -132,6 +170,8 @@ class TrainSpec(_Spec):
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="'step' schedule: decay factor.")
     grad_clip: float | None = Field(None, gt=0.0, description="Clip the gradient norm to this value.")
     loss: Literal["auto", "cross_entropy", "bce", "perceptron", "mse", "huber"] = "auto"
+    max_steps_per_epoch: PositiveInt | None = Field(None, description="Cap the batches per epoch (an "
+                                                    "'epoch' of a long text is then a sample of it).")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
     early_stopping: EarlyStoppingSpec | None = None
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
@@ -268,7 +308,7 @@ def _model_class(cls: type[BaseModel], name: str, value: Any) -> type[BaseModel]
         return candidates[0]
     family = value.get("family", "cnn") if isinstance(value, dict) else "cnn"
     for c in candidates:
-        if c.model_fields["family"].default == family:
+        if family in get_args(c.model_fields["family"].annotation):
             return c
     return candidates[0]
 
@@ -283,7 +323,7 @@ def _flatten(annotation: Any) -> list[Any]:
 
 def _one_line(error: ValidationError, raw: dict[str, Any], source: str) -> str:
     err = error.errors()[0]
-    loc = [str(p) for p in err["loc"] if not (isinstance(p, str) and p in ("perceptron", "mlp", "cnn"))]
+    loc = [str(p) for p in err["loc"] if not (isinstance(p, str) and p in FAMILIES)]
     key = ".".join(loc)
     if err["type"] == "extra_forbidden":
         cls: type[BaseModel] = ExperimentSpec
@@ -299,7 +339,7 @@ def _one_line(error: ValidationError, raw: dict[str, Any], source: str) -> str:
         return f"{source}: unknown key {key!r}.{hint} Known keys here: {', '.join(fields)}."
     if err["type"] == "union_tag_invalid":
         return (f"{source}: unknown model family {err['input'].get('family')!r} at {key or 'model'}.family; "
-                "expected one of: perceptron, mlp, cnn.")
+                f"expected one of: {', '.join(FAMILIES)}.")
     received = err.get("input")
     return f"{source}: invalid value for {key!r}: {err['msg']}. Received {received!r}."
 

@@ -23,7 +23,7 @@ def spec_summary(spec) -> str:
     from neuroplast.models import build_model
 
     data = load_dataset(spec.data, spec.seed)
-    model = build_model(spec.model, data.input_shape, data.num_outputs)
+    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
     head = (f"{spec.name}: {spec.model.family} on {data.name} ({data.task}, input {data.input_shape}, "
             f"{data.num_outputs} outputs)")
     return head + "\n" + summarize(model, data.input_shape)

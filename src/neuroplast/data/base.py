@@ -16,7 +16,7 @@ from neuroplast.errors import UserError
 from neuroplast.registry import Registry
 from neuroplast.spec import DataSpec
 
-Task = Literal["classification", "regression"]
+Task = Literal["classification", "regression", "forecast", "language-model"]
 
 
 @dataclass
@@ -39,6 +39,8 @@ class Dataset:
     class_names: list[str] | None = None
     preprocess: dict[str, Any] = field(default_factory=dict)
     origin: str | None = None  # the file or folder it was read from, if any
+    vocab_size: int = 0  # > 0: inputs are token ids (text)
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. forecast baselines, computed at load
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -50,7 +52,7 @@ class Dataset:
 
     @property
     def num_outputs(self) -> int:
-        if self.task == "classification":
+        if self.task in ("classification", "language-model"):
             return self.num_classes
         return self.y_train.shape[1] if self.y_train.ndim > 1 else 1
 

@@ -68,7 +68,7 @@ class CNN(nn.Module):
 
 
 @MODELS.register("cnn")
-def _build(spec, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+def _build(spec, input_shape: tuple[int, ...], num_outputs: int, **_) -> nn.Module:
     if len(input_shape) != 3:
         raise UserError(f"model.family = 'cnn' needs images (channels, height, width); the data gives "
                         f"rows of shape {input_shape}. Use family = 'mlp' for tables.")

@@ -52,5 +52,5 @@ class MLP(nn.Module):
 
 
 @MODELS.register("mlp")
-def _build(spec, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+def _build(spec, input_shape: tuple[int, ...], num_outputs: int, **_) -> nn.Module:
     return MLP(math.prod(input_shape), num_outputs, spec.hidden, spec.activation, spec.dropout, spec.norm)

@@ -39,7 +39,7 @@ class Perceptron(nn.Module):
 
 
 @MODELS.register("perceptron")
-def _build(spec, input_shape: tuple[int, ...], num_outputs: int) -> nn.Module:
+def _build(spec, input_shape: tuple[int, ...], num_outputs: int, **_) -> nn.Module:
     if num_outputs not in (1, 2):
         raise UserError(f"model.family = 'perceptron' separates two classes; the data has {num_outputs}. "
                         "Use family = 'mlp' (hidden = [] is softmax regression) for more classes.")
