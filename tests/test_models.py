@@ -6,11 +6,15 @@ from torch import nn
 
 from neuroplast.errors import UserError
 from neuroplast.models import CNN, MLP, MODELS, Perceptron, build_model, count_parameters
-from neuroplast.spec import CNNSpec, MLPSpec, PerceptronSpec
+from neuroplast.spec import CNNSpec, MLPSpec, PerceptronSpec, RecurrentSpec, TransformerSpec
 
 TINY = {"perceptron": (PerceptronSpec(), (1, 4, 4), 2),
         "mlp": (MLPSpec(hidden=(8,)), (1, 4, 4), 3),
-        "cnn": (CNNSpec(channels=(4,), hidden=(8,)), (1, 4, 4), 3)}
+        "cnn": (CNNSpec(channels=(4,), hidden=(8,)), (1, 4, 4), 3),
+        "rnn": (RecurrentSpec(family="rnn", hidden_size=8), (5, 3), 3),
+        "lstm": (RecurrentSpec(family="lstm", hidden_size=8, num_layers=2), (5, 3), 3),
+        "gru": (RecurrentSpec(family="gru", hidden_size=8, bidirectional=True), (5, 3), 3),
+        "transformer": (TransformerSpec(d_model=8, num_heads=2, num_layers=1), (5, 3), 3)}
 
 
 @pytest.mark.parametrize("family", MODELS.names())
@@ -18,6 +22,7 @@ def test_every_family_builds_trains_and_has_a_gradient(family: str) -> None:
     spec, shape, classes = TINY[family]
     model = build_model(spec, shape, classes).double()
     x = torch.randn(5, *shape, dtype=torch.float64)
+    model.train()
     out = model(x)
     assert out.shape == (5, 1 if family == "perceptron" else classes)
     out.sum().backward()

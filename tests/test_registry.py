@@ -9,9 +9,9 @@ from neuroplast.registry import Registry
 
 
 def test_registry_names_are_pinned() -> None:
-    assert MODELS.names() == ["cnn", "mlp", "perceptron"]
+    assert MODELS.names() == ["cnn", "gru", "lstm", "mlp", "perceptron", "rnn", "transformer"]
     assert SOURCES.names() == ["breast_cancer", "csv", "diabetes", "digits", "fashion-mnist", "folder", "iris",
-                               "mnist", "wine"]
+                               "mnist", "series", "sunspots", "text", "text-csv", "wine"]
 
 
 def test_unknown_name_suggests_nearest_and_duplicates_are_refused() -> None:

@@ -44,6 +44,14 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     m.add_argument("--data-dir", type=Path)
 
+    g = sub.add_parser("generate", help="sample text from a character language model run")
+    g.add_argument("run_dir", type=Path)
+    g.add_argument("--prompt", default="", help="text to continue")
+    g.add_argument("--tokens", type=int, default=300, help="characters to generate")
+    g.add_argument("--temperature", type=float, default=0.8)
+    g.add_argument("--top-k", type=int, default=None)
+    g.add_argument("--seed", type=int, default=0)
+
     sub.add_parser("configs", help="list the shipped specs")
     return p
 
@@ -95,9 +103,15 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _print_result(result) -> None:
-    test = result.metrics["test"]
-    score = (f"test accuracy {test['accuracy']:.4f}" if "accuracy" in test
-             else f"test rmse {test['rmse']:.4g}, r2 {test['r2']:.4f}")
+    test, val = result.metrics["test"], result.metrics["val"]
+    if result.metrics["task"] == "language-model":
+        score = f"val loss {val['loss']:.4f} nats/char ({val['bits_per_char']:.3f} bits/char)"
+    elif "accuracy" in test:
+        score = f"test accuracy {test['accuracy']:.4f}"
+    else:
+        score = f"test rmse {test['rmse']:.4g}, mae {test['mae']:.4g}, r2 {test['r2']:.4f}"
+        for name, b in result.metrics.get("baselines", {}).items():
+            score += f"; {name} rmse {b['rmse']:.4g}"
     print(f"{score}, {result.metrics['train']['seconds']:.1f} s training on {result.metrics['device']}")
     print(f"run folder: {result.dir}")
 
@@ -130,6 +144,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from neuroplast.generate import generate
+    from neuroplast.runs import load
+
+    print(generate(load(args.run_dir), args.prompt, args.tokens, args.temperature, args.top_k, args.seed))
+    return 0
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from neuroplast.summary import spec_summary
 
@@ -147,4 +169,4 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-            "summary": _cmd_summary, "configs": _cmd_configs}
+            "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate}

@@ -21,6 +21,8 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
         return x.float()
     if isinstance(x, (str, Path)):
         x = [x]
+    if preprocess["kind"] == "text":
+        return _text_inputs(list(x), preprocess)
     if isinstance(x, Sequence) and x and all(isinstance(v, (str, Path)) for v in x):
         return torch.cat([_file_inputs(Path(p), preprocess) for p in x])
     if preprocess["kind"] == "table":
@@ -63,3 +65,22 @@ def _file_inputs(path: Path, preprocess: dict[str, Any]) -> torch.Tensor:
     header, columns = read_csv(path)
     rows = [{h: columns[h][i] for h in header} for i in range(len(columns[header[0]]))]
     return torch.from_numpy(encode_rows(rows, preprocess))
+
+
+def _text_inputs(texts: list[str], preprocess: dict[str, Any]) -> torch.Tensor:
+    """Strings -> token ids: characters of a language model's vocabulary, or a classifier's tokens."""
+    from neuroplast.data.text import encode_texts
+
+    if preprocess["mode"] == "classify":
+        return encode_texts([str(t) for t in texts], preprocess)
+    return encode_chars("".join(str(t) for t in texts), preprocess["vocab"])[None]
+
+
+def encode_chars(text: str, vocab: list[str]) -> torch.Tensor:
+    """Character ids of ``text``; characters the model never saw are a one-line error naming them."""
+    index = {c: i for i, c in enumerate(vocab)}
+    unknown = sorted({c for c in text if c not in index})
+    if unknown:
+        raise UserError(f"The text has characters outside the model's vocabulary: {''.join(unknown)!r}. "
+                        f"Use only these: {''.join(vocab)!r}.")
+    return torch.tensor([index[c] for c in text], dtype=torch.int64)

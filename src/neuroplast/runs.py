@@ -85,7 +85,7 @@ class Run:
     def predict(self, x: Any) -> np.ndarray:
         """Class indices (classification) or values in the target's units (regression)."""
         out = self.outputs(x)
-        if self.objective.kind == "regression":
+        if self.objective.kind == "regression":  # also forecasts: (N, horizon)
             std = np.asarray(self.preprocess.get("target_std", [1.0]))
             mean = np.asarray(self.preprocess.get("target_mean", [0.0]))
             values = out.numpy() * std + mean
@@ -143,7 +143,7 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     data = load_dataset(spec.data, spec.seed)
     if data.origin and spec.data.source in ("mnist", "fashion-mnist", "folder"):
         spec = spec.updated(data={"dir": data.origin})
-    elif data.origin:
+    elif data.origin:  # a file: record it so resume/evaluate find it from anywhere
         spec = spec.updated(data={"path": data.origin})
     run_dir = Path(out) if out is not None else _new_run_dir(spec.name)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -287,6 +287,7 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "train": {"seconds": result.seconds, "samples_per_second": result.samples_per_second,
                   "epochs": result.epochs, "final_loss": result.history[-1]["train_loss"] if result.history
                   else None, "stopped_early": result.stopped_early},
+        **({"baselines": data.extra["baselines"]} if "baselines" in data.extra else {}),
         "best_epoch": result.best_epoch,
         "seed": seed,
         "device": result.device,

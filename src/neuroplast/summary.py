@@ -7,11 +7,14 @@ import re
 from torch import nn
 
 
-def summarize(model: nn.Module, input_shape: tuple[int, ...]) -> str:
-    """A table of the model's layers for one input of ``input_shape`` (no batch dimension)."""
+def summarize(model: nn.Module, input_shape: tuple[int, ...], tokens: bool = False) -> str:
+    """A table of the model's layers for one input of ``input_shape`` (no batch dimension);
+    ``tokens`` says the input is integer token ids."""
+    import torch
     from torchinfo import summary
 
-    stats = summary(model, input_size=(1, *input_shape), verbose=0, device="cpu",
+    x = torch.zeros(1, *input_shape, dtype=torch.int64 if tokens else torch.float32)
+    stats = summary(model, input_data=[x], verbose=0, device="cpu",
                     col_names=("output_size", "num_params", "mult_adds"), row_settings=("var_names",))
     # torchinfo 1.8 prints its unit enum ("Units.MEGABYTES") for the mult-adds total
     return re.sub(r"\(Units\.(\w)\w*\)", r"(\1)", str(stats))
@@ -26,4 +29,4 @@ def spec_summary(spec) -> str:
     model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
     head = (f"{spec.name}: {spec.model.family} on {data.name} ({data.task}, input {data.input_shape}, "
             f"{data.num_outputs} outputs)")
-    return head + "\n" + summarize(model, data.input_shape)
+    return head + "\n" + summarize(model, data.input_shape, tokens=data.vocab_size > 0)

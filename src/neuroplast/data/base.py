@@ -94,17 +94,18 @@ def split_indices(y: np.ndarray, spec: DataSpec, seed: int, stratify: bool,
     return idx, val, test
 
 
-def find_data_dir(spec: DataSpec, files: list[str]) -> Path:
+def find_data_dir(spec: DataSpec, files: list[str], subdir: str | None = None) -> Path:
     """The directory holding ``files``: ``data.dir`` (``--data-dir``), else ``$NEUROPLAST_DATA``.
 
-    Either may be the directory itself or a parent with a sub-folder named after the source.
+    Either may be the directory itself or a parent with a sub-folder named ``subdir`` (default: the
+    source's name).
     """
     candidates: list[Path] = []
     roots = [spec.dir] if spec.dir is not None else []
     if not roots and os.environ.get("NEUROPLAST_DATA"):
         roots = [Path(os.environ["NEUROPLAST_DATA"])]
     for root in roots:
-        candidates += [Path(root), Path(root) / spec.source]
+        candidates += [Path(root), Path(root) / (subdir or spec.source)]
     for c in candidates:
         if all(_present(c, f) for f in files):
             return c

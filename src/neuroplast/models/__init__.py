@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from neuroplast.models import cnn, mlp, perceptron  # noqa: F401  (fill MODELS)
+from neuroplast.models import cnn, mlp, perceptron, rnn  # noqa: F401  (fill MODELS)
 from neuroplast.models.base import MODELS, build_model, count_parameters
 from neuroplast.models.cnn import CNN
 from neuroplast.models.mlp import MLP
 from neuroplast.models.perceptron import Perceptron
+from neuroplast.models.rnn import Recurrent
 
-__all__ = ["CNN", "MLP", "MODELS", "Perceptron", "build_model", "count_parameters"]
+__all__ = ["CNN", "MLP", "MODELS", "Perceptron", "Recurrent", "build_model", "count_parameters"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
@@ -40,6 +41,9 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, objective: Obje
         return metrics
     pred = objective.predict(out)
     metrics["accuracy"] = (pred == y).float().mean().item()
+    if objective.kind == "language-model":  # loss in nats per character
+        metrics["bits_per_char"] = metrics["loss"] / math.log(2)
+        return metrics
     k = max(num_classes, 2)
     cm = torch.bincount(y * k + pred, minlength=k * k).reshape(k, k)
     metrics["confusion_matrix"] = cm.cpu().tolist()

@@ -162,6 +162,9 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
     out_width = predict_outputs(model, data.x_train[:2]).shape[-1]
     objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
     steps_per_epoch = math.ceil(len(data.x_train) / spec.batch_size)
+    if spec.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, spec.max_steps_per_epoch)
+    samples_per_epoch = min(len(data.x_train), steps_per_epoch * spec.batch_size)
     optimizer = make_optimizer(model, spec)
     scheduler = make_scheduler(optimizer, spec, steps_per_epoch)
     gen = torch.Generator(device=device).manual_seed(seed)
@@ -190,7 +193,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                 break
             t0 = time.perf_counter()
             model.train()
-            perm = torch.randperm(len(data.x_train), generator=gen, device=device)
+            perm = torch.randperm(len(data.x_train), generator=gen, device=device)[:samples_per_epoch]
             loss_sum = torch.zeros((), device=device)
             for i in range(0, len(perm), spec.batch_size):
                 idx = perm[i: i + spec.batch_size]
@@ -214,7 +217,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             logs: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
             val = evaluate(model, data.x_val, data.y_val, objective, spec.eval_batch_size, data.preprocess,
                            data.num_classes)
-            for key in ("loss", "accuracy", "rmse", "r2"):
+            for key in ("loss", "accuracy", "bits_per_char", "rmse", "r2"):
                 if key in val:
                     logs[f"val_{key}"] = val[key]
             logs["lr"] = optimizer.param_groups[0]["lr"]
@@ -238,7 +241,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
     finally:
         bar.close()
     stopper.restore(model)
-    samples = len(data.x_train) * len(history)
+    samples = samples_per_epoch * len(history)
     return FitResult(history, stopper.best_epoch or len(history), seconds,
                      samples / seconds if seconds > 0 else 0.0, str(device), objective,
                      stopped_early=len(history) < spec.epochs)

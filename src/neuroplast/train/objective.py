@@ -12,13 +12,16 @@ from neuroplast.errors import UserError
 
 @dataclass(frozen=True)
 class Objective:
-    """``kind`` is ``"multiclass"`` (softmax over logits), ``"binary"`` (one logit) or ``"regression"``."""
+    """``kind`` is ``"multiclass"`` (softmax over logits), ``"binary"`` (one logit), ``"regression"``
+    (also forecasting) or ``"language-model"`` (softmax over the vocabulary at every position)."""
 
     kind: str
     loss_name: str
     label_smoothing: float = 0.0
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if self.kind == "language-model":  # (B, T, V) logits against (B, T) next tokens
+            return F.cross_entropy(out.flatten(0, -2), y.flatten(), label_smoothing=self.label_smoothing)
         if self.kind == "multiclass":
             return F.cross_entropy(out, y, label_smoothing=self.label_smoothing)
         if self.kind == "binary":
@@ -35,20 +38,24 @@ class Objective:
         if self.kind == "binary":
             p = torch.sigmoid(out.float()) if self.loss_name != "perceptron" else (out.float() > 0).float()
             return torch.cat([1 - p, p], dim=1)
-        return torch.softmax(out.float(), dim=1)
+        return torch.softmax(out.float(), dim=-1)
 
     def predict(self, out: torch.Tensor) -> torch.Tensor:
         if self.kind == "binary":
             return (out.squeeze(1) > 0).long()
-        if self.kind == "multiclass":
-            return out.argmax(1)
+        if self.kind in ("multiclass", "language-model"):
+            return out.argmax(-1)
         return out
 
 
 def make_objective(task: str, output_width: int, loss: str = "auto", label_smoothing: float = 0.0,
                    num_classes: int = 0) -> Objective:
     """Pick the objective from the task and the model's output width (1 logit = binary)."""
-    if task == "regression":
+    if task == "language-model":
+        if loss not in ("auto", "cross_entropy"):
+            raise UserError(f"train.loss = {loss!r} does not fit a language model; use 'cross_entropy'.")
+        return Objective("language-model", "cross_entropy", label_smoothing)
+    if task in ("regression", "forecast"):
         name = "mse" if loss == "auto" else loss
         if name not in ("mse", "huber"):
             raise UserError(f"train.loss = {loss!r} does not fit a regression task; use 'mse' or 'huber'.")

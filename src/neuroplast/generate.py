@@ -1,0 +1,43 @@
+"""Sampling text from a character-level language model, one character at a time."""
+
+from __future__ import annotations
+
+import torch
+
+from neuroplast.errors import UserError
+from neuroplast.predict import encode_chars
+
+
+@torch.inference_mode()
+def generate(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
+             seed: int | None = 0) -> str:
+    """Continue ``prompt`` by ``tokens`` characters sampled from the run's language model.
+
+    Each step feeds the last ``block_size`` characters, divides the last position's logits by
+    ``temperature`` (lower: safer, more repetitive), keeps the ``top_k`` most likely characters if
+    given, and samples from the softmax. The same ``seed`` gives the same text.
+
+    Example:
+        >>> text = generate(neuroplast.load("runs/shakespeare-lstm-..."), "ROMEO:", tokens=300)
+    """
+    pre = run.preprocess
+    if pre.get("kind") != "text" or pre.get("mode") != "chars":
+        raise UserError("generate needs a character language model (data.source = 'text'); this run is a "
+                        f"{run.info['task']} model.")
+    if temperature <= 0:
+        raise UserError(f"--temperature must be > 0; received {temperature}.")
+    if top_k is not None and top_k < 1:
+        raise UserError(f"--top-k must be at least 1; received {top_k}.")
+    vocab = pre["vocab"]
+    ids = encode_chars(prompt, vocab) if prompt else torch.zeros(1, dtype=torch.int64)
+    gen = torch.Generator().manual_seed(seed) if seed is not None else None
+    model = run.model.eval()
+    out = ids.tolist()
+    for _ in range(tokens):
+        context = torch.tensor(out[-pre["block_size"]:])[None]
+        logits = model(context)[0, -1].float() / temperature
+        if top_k is not None:
+            kth = torch.topk(logits, min(top_k, len(logits))).values[-1]
+            logits[logits < kth] = -float("inf")
+        out.append(int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)))
+    return prompt + "".join(vocab[i] for i in out[len(ids):])

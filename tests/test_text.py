@@ -1,0 +1,84 @@
+"""Text: character language models, generation, text classification, and their errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+import neuroplast
+from neuroplast.data import load_dataset
+from neuroplast.errors import DataError, UserError
+from neuroplast.generate import generate
+from neuroplast.spec import DataSpec, ExperimentSpec
+
+SHAKESPEARE = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
+
+
+def test_char_language_model_data_is_contiguous_and_shifted(tmp_path) -> None:
+    (tmp_path / "t.txt").write_text("abcdefghij" * 20)
+    data = load_dataset(DataSpec(source="text", path=tmp_path / "t.txt", block_size=8, val_fraction=0.2), 0)
+    assert data.task == "language-model" and data.vocab_size == 10 and data.class_names == list("abcdefghij")
+    assert data.x_train.shape == (19, 8) and torch.equal(data.x_train[0], torch.arange(8))
+    assert torch.equal(data.y_train[:, :-1], data.x_train[:, 1:])  # targets: the next character
+    assert data.x_val[0, 0] == 160 % 10  # validation starts where training ends (char 160 of 200)
+
+
+def test_shakespeare_from_the_shared_file() -> None:
+    data = load_dataset(DataSpec(source="text", dir=SHAKESPEARE.parent, block_size=128), 0)
+    assert data.vocab_size == 65 and len(data.x_val) == int(1115394 * 0.1) // 128
+
+
+@pytest.mark.parametrize(("content", "pattern"), [
+    (b"", r"is empty"),
+    (b"caf\xe9 au lait", r"is not UTF-8 \(byte 0xe9 at offset 3\)"),
+])
+def test_bad_text_files(tmp_path, content: bytes, pattern: str) -> None:
+    (tmp_path / "t.txt").write_bytes(content)
+    with pytest.raises(DataError, match=pattern):
+        load_dataset(DataSpec(source="text", path=tmp_path / "t.txt"), 0)
+
+
+def _tiny_lm(tmp_path: Path, family: str) -> neuroplast.Run:
+    (tmp_path / "abc.txt").write_text("abcd" * 400)
+    model = {"family": family, "hidden_size": 32} if family == "lstm" else \
+        {"family": family, "d_model": 32, "num_heads": 2, "num_layers": 1, "dropout": 0.0}
+    spec = ExperimentSpec.model_validate({
+        "name": "tiny-lm", "data": {"source": "text", "path": str(tmp_path / "abc.txt"), "block_size": 16},
+        "model": model, "train": {"epochs": 15, "batch_size": 16, "lr": 1e-2, "threads": 1}})
+    return neuroplast.run(spec, out=tmp_path / family, progress=False)
+
+
+@pytest.mark.parametrize("family", ["lstm", "transformer"])
+def test_language_model_learns_and_generates_reproducibly(tmp_path, family: str) -> None:
+    run = _tiny_lm(tmp_path, family)
+    assert run.metrics["task"] == "language-model" and run.metrics["val"]["loss"] < 0.1
+    assert run.metrics["val"]["bits_per_char"] == pytest.approx(run.metrics["val"]["loss"] / 0.6931471805599453)
+    loaded = neuroplast.load(tmp_path / family)
+    a = generate(loaded, "ab", tokens=20, temperature=0.5, seed=1)
+    assert a == generate(loaded, "ab", tokens=20, temperature=0.5, seed=1)
+    assert a.startswith("abcdabcdabcd")  # it learned the cycle
+    with pytest.raises(UserError, match=r"characters outside the model's vocabulary: 'XZ'"):
+        generate(loaded, "abXZ", tokens=5)
+
+
+def test_text_classification_from_csv(tmp_path) -> None:
+    g = torch.Generator().manual_seed(0)
+    good, bad = ["great", "lovely", "fine", "superb"], ["awful", "poor", "dire", "bad"]
+    rows = ["text,label"]
+    for i in range(160):
+        words = good if i % 2 else bad
+        picks = torch.randint(0, 4, (3,), generator=g).tolist()
+        rows.append(f"\"the film was {' '.join(words[p] for p in picks)}\",{'pos' if i % 2 else 'neg'}")
+    (tmp_path / "reviews.csv").write_text("\n".join(rows) + "\n")
+    spec = ExperimentSpec.model_validate({
+        "name": "reviews", "data": {"source": "text-csv", "path": str(tmp_path / "reviews.csv"),
+                                    "text_column": "text", "target": "label", "tokens": "word",
+                                    "block_size": 8},
+        "model": {"family": "lstm", "hidden_size": 16}, "train": {"epochs": 20, "lr": 1e-2, "threads": 1}})
+    run = neuroplast.run(spec, out=tmp_path / "r", progress=False)
+    assert run.metrics["test"]["accuracy"] == 1.0
+    assert list(run.predict(["the film was superb", "the film was dire"])) == [1, 0]  # classes: neg, pos
+    with pytest.raises(DataError, match=r"has no column 'txt' \(data.text_column\)\. Did you mean 'text'\?"):
+        load_dataset(spec.data.model_copy(update={"text_column": "txt"}), 0)
