@@ -1,0 +1,261 @@
+"""The Transformer: self-attention lets every position read every other position in one step.
+
+Vaswani et al., "Attention Is All You Need" (2017), https://arxiv.org/abs/1706.03762, in the
+pre-norm form of GPT-2 (LayerNorm before attention and before the MLP, one more at the end). The
+layout follows nanoGPT: :class:`SelfAttention` -> :class:`Block` -> :class:`Transformer`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuroplast.errors import UserError
+from neuroplast.models.base import MODELS
+
+TASKS = ("classification", "regression", "forecast", "language-model")
+POSITIONALS = ("learned", "sinusoidal")
+POOLINGS = ("mean", "cls")
+
+
+def sinusoidal_positions(num_positions: int, d_model: int) -> torch.Tensor:
+    """The fixed table of Vaswani et al., ``(num_positions, d_model)``.
+
+    ``PE[pos, 2i] = sin(pos / 10000^(2i/d))`` and ``PE[pos, 2i+1] = cos(pos / 10000^(2i/d))``.
+    """
+    pos = torch.arange(num_positions, dtype=torch.float64).unsqueeze(1)  # (P, 1)
+    rate = 10000.0 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)  # (ceil(d/2),)
+    table = torch.zeros(num_positions, d_model, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(pos * rate)
+    table[:, 1::2] = torch.cos(pos * rate)[:, : d_model // 2]  # an odd d_model has one cos fewer
+    return table.to(torch.get_default_dtype())
+
+
+class SelfAttention(nn.Module):
+    """Multi-head scaled dot-product self-attention with one fused q, k, v projection."""
+
+    def __init__(self, d_model: int, num_heads: int, dropout: float, causal: bool) -> None:
+        super().__init__()
+        self.num_heads, self.dropout, self.causal = num_heads, dropout, causal
+        self.qkv = nn.Linear(d_model, 3 * d_model)
+        self.proj = nn.Linear(d_model, d_model)  # a residual projection (scaled init)
+        self.resid_dropout = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor,
+                return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        B, T, C = x.shape
+        q, k, v = (part.view(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)
+                   for part in self.qkv(x).split(C, dim=2))  # each (B, heads, T, head_dim)
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if return_attention:  # the same numbers, spelled out so the weights can be returned
+            weights = self.attention_weights(q, k)
+            y = F.dropout(weights, p, training=self.training) @ v
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+        y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side again
+        return self.resid_dropout(self.proj(y)), weights
+
+    def attention_weights(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """``softmax(q kᵀ / √head_dim + mask)``: ``(B, heads, T, T)``, each row sums to 1."""
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if self.causal:  # position t may not look at t+1, t+2, ...
+            T = q.shape[-2]
+            future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
+            scores = scores.masked_fill(future, float("-inf"))
+        return scores.softmax(dim=-1)
+
+
+class Block(nn.Module):
+    """Pre-norm residual block: ``x + attn(LN(x))``, then ``x + mlp(LN(x))``."""
+
+    def __init__(self, d_model: int, num_heads: int, mlp_ratio: int, dropout: float,
+                 causal: bool) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = SelfAttention(d_model, num_heads, dropout, causal)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = nn.Sequential(nn.Linear(d_model, mlp_ratio * d_model), nn.GELU(),
+                                 nn.Linear(mlp_ratio * d_model, d_model),  # residual projection
+                                 nn.Dropout(dropout))
+
+    def forward(self, x: torch.Tensor,
+                return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attn(self.ln1(x), return_attention)
+        x = x + attended
+        x = x + self.mlp(self.ln2(x))
+        return x, weights
+
+
+class Transformer(nn.Module):
+    """A stack of pre-norm Transformer blocks over token ids, time series or image rows.
+
+    Use it for text (a character-level language model, text classification), for series where
+    any past step may matter, or to compare attention with the RNN/LSTM on sequential MNIST.
+    Vaswani et al., "Attention Is All You Need" (2017), https://arxiv.org/abs/1706.03762.
+
+    Inputs (``input_shape`` has no batch dimension; ``T`` is the longest context): ``(T,)`` token
+    ids when ``vocab_size > 0``, read through an ``nn.Embedding``; ``(T, F)`` float series, read
+    through an ``nn.Linear(F, d_model)``; ``(C, H, W)`` images, read row by row as a sequence of
+    ``T = H`` rows of ``C * W`` pixels. Shorter sequences are fine, longer ones are refused.
+
+    Outputs: ``task="language-model"`` is causal (position t sees only positions <= t) and gives
+    ``(B, T, num_outputs)`` logits, one next-token prediction per position. The other tasks
+    (``"classification"``, ``"regression"``, ``"forecast"``) see the whole sequence and give
+    ``(B, num_outputs)`` from the mean over positions (``pooling="mean"``) or from a learned
+    [CLS] token put in front (``pooling="cls"``). ``forward(x, return_attention=True)`` returns
+    ``(output, maps)``: for each layer, the attention weights ``(B, num_heads, T, T)`` (``T + 1``
+    with a [CLS] token), the same numbers as the fused kernel of the default path.
+
+    Args:
+        input_shape: one input's shape (see above).
+        num_outputs: classes, regression targets, forecast steps, or the vocabulary size.
+        task: ``classification``, ``regression``, ``forecast`` or ``language-model``.
+        d_model: width of the vectors carried between blocks; a multiple of ``num_heads``.
+        num_heads: attention heads per block, each of width ``d_model // num_heads``.
+        num_layers: number of blocks.
+        **options: ``mlp_ratio`` (4: the MLP is ``d_model -> 4 d_model -> d_model``), ``dropout``
+            (0.1), ``positional`` (``"learned"`` or fixed ``"sinusoidal"``), ``pooling`` (``"mean"``
+            or ``"cls"``; language models do not pool) and ``vocab_size`` (0: float inputs).
+
+    Example:
+        >>> lm = Transformer((16,), 27, task="language-model", d_model=32, num_heads=4,
+        ...                  num_layers=2, vocab_size=27)
+        >>> logits, maps = lm(torch.zeros(2, 16, dtype=torch.long), return_attention=True)
+        >>> logits.shape, len(maps), maps[0].shape
+        (torch.Size([2, 16, 27]), 2, torch.Size([2, 4, 16, 16]))
+        >>> Transformer((1, 8, 8), 10, d_model=32, pooling="cls")(torch.zeros(5, 1, 8, 8)).shape
+        torch.Size([5, 10])
+    """
+
+    def __init__(self, input_shape: Sequence[int], num_outputs: int,
+                 task: str = "classification", d_model: int = 128, num_heads: int = 4,
+                 num_layers: int = 4, **options: Any) -> None:
+        super().__init__()
+        unknown = set(options) - {"mlp_ratio", "dropout", "positional", "pooling", "vocab_size"}
+        if unknown:
+            raise TypeError(f"Transformer got unexpected options {sorted(unknown)}.")
+        mlp_ratio, dropout = options.get("mlp_ratio", 4), options.get("dropout", 0.1)
+        positional, pooling = options.get("positional", "learned"), options.get("pooling", "mean")
+        self.vocab_size = options.get("vocab_size", 0)
+        _check(input_shape, self.vocab_size, d_model, num_heads, task=(task, TASKS),
+               positional=(positional, POSITIONALS), pooling=(pooling, POOLINGS))
+        self.task, self.context_length = task, input_shape[0]
+        causal = task == "language-model"
+
+        if self.vocab_size:
+            self.num_features = 0
+            self.embed: nn.Module = nn.Embedding(self.vocab_size, d_model)
+        else:
+            if len(input_shape) == 3:  # (C, H, W) image: H rows of C * W pixels
+                channels, self.context_length, width = input_shape
+                self.num_features = channels * width
+            else:  # (T, F) series
+                self.num_features = input_shape[1]
+            self.embed = nn.Linear(self.num_features, d_model)
+        self.cls_token = None
+        if pooling == "cls" and not causal:
+            self.cls_token = nn.Parameter(torch.zeros(1, 1, d_model))
+        num_positions = self.context_length + (self.cls_token is not None)
+        if positional == "learned":
+            self.position: nn.Embedding | None = nn.Embedding(num_positions, d_model)
+        else:
+            self.position = None
+            self.register_buffer("position_table", sinusoidal_positions(num_positions, d_model),
+                                 persistent=False)
+        self.drop = nn.Dropout(dropout)
+        self.blocks = nn.ModuleList(Block(d_model, num_heads, mlp_ratio, dropout, causal)
+                                    for _ in range(num_layers))
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, num_outputs)
+        self._init_weights(num_layers)
+
+    def _init_weights(self, num_layers: int) -> None:
+        """GPT-2: N(0, 0.02) weights, zero biases, and 0.02 / sqrt(2 L) for the residual projections
+        so that the residual stream's variance does not grow with depth."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                nn.init.zeros_(module.bias)
+        for name, weight in self.named_parameters():
+            if name.endswith(("attn.proj.weight", "mlp.2.weight")):  # the residual projections
+                nn.init.normal_(weight, mean=0.0, std=0.02 / math.sqrt(2 * num_layers))
+        if self.cls_token is not None:
+            nn.init.normal_(self.cls_token, mean=0.0, std=0.02)
+
+    def forward(self, x: torch.Tensor, return_attention: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
+        h = self.embed(self._as_sequence(x))  # (B, T, d_model)
+        if self.cls_token is not None:
+            h = torch.cat([self.cls_token.expand(len(h), -1, -1), h], dim=1)  # (B, 1 + T, d_model)
+        h = self.drop(h + self._positions(h.shape[1], h.device))
+        maps = []
+        for block in self.blocks:
+            h, weights = block(h, return_attention)
+            maps.append(weights)
+        h = self.ln_f(h)
+        if self.task != "language-model":
+            h = h[:, 0] if self.cls_token is not None else h.mean(dim=1)  # (B, d_model)
+        out = self.head(h)
+        return (out, maps) if return_attention else out
+
+    def _positions(self, length: int, device: torch.device) -> torch.Tensor:
+        if self.position is not None:
+            return self.position(torch.arange(length, device=device))  # (T, d_model)
+        return self.position_table[:length]
+
+    def _as_sequence(self, x: torch.Tensor) -> torch.Tensor:
+        """Check ``x`` and return it as token ids ``(B, T)`` or vectors ``(B, T, F)``."""
+        if self.vocab_size:
+            if x.ndim != 2:
+                raise UserError(f"Transformer expects token ids of shape (batch, T); received "
+                                f"{tuple(x.shape)}. Add a batch dimension with x.unsqueeze(0).")
+        else:
+            if x.ndim == 4:  # (B, C, H, W) image: a sequence of H rows of C * W pixels
+                x = x.flatten(1, 2) if x.shape[1] == 1 else x.permute(0, 2, 1, 3).flatten(2)
+            if x.ndim != 3 or x.shape[-1] != self.num_features:
+                raise UserError(f"Transformer expects sequences of shape (batch, T, "
+                                f"{self.num_features}); received {tuple(x.shape)}.")
+        if x.shape[1] > self.context_length:
+            raise UserError(f"Transformer: received a sequence of length {x.shape[1]}; the "
+                            f"maximum context is {self.context_length}. Keep the last positions "
+                            f"with x[:, -{self.context_length}:], or build with a longer input.")
+        if self.vocab_size:
+            x = x.long()
+            # checked outside training only: .any() would sync the device on every step
+            if not self.training and ((x < 0) | (x >= self.vocab_size)).any():
+                raise UserError(f"Transformer: token ids must lie in [0, {self.vocab_size}); "
+                                f"received ids from {x.min().item()} to {x.max().item()}. Encode "
+                                "the text with the vocabulary the model was built with.")
+        return x
+
+
+def _check(input_shape: Sequence[int], vocab_size: int, d_model: int, num_heads: int,
+           **choices: tuple[str, tuple[str, ...]]) -> None:
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise UserError(f"Transformer: {name} must be one of {', '.join(allowed)}; "
+                            f"received {value!r}.")
+    if d_model % num_heads:
+        fix = math.ceil(d_model / num_heads) * num_heads
+        raise UserError(f"Transformer: d_model = {d_model} is not divisible by num_heads = "
+                        f"{num_heads}. Set model.d_model to a multiple of num_heads (e.g. {fix}) "
+                        "or change model.num_heads.")
+    if len(input_shape) not in ((1,) if vocab_size else (2, 3)):
+        raise UserError(f"model.family = 'transformer' reads sequences: token ids (T,), series "
+                        f"(T, F) or images (C, H, W) read row by row; the data gives rows of shape "
+                        f"{tuple(input_shape)}. Use family = 'mlp' for tables.")
+
+
+@MODELS.register("transformer")
+def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "classification",
+           vocab_size: int = 0, **_) -> nn.Module:
+    return Transformer(input_shape, num_outputs, task, spec.d_model, spec.num_heads,
+                       spec.num_layers, mlp_ratio=spec.mlp_ratio, dropout=spec.dropout,
+                       positional=spec.positional, pooling=spec.pooling, vocab_size=vocab_size)
