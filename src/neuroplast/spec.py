@@ -32,7 +32,7 @@ class AugmentSpec(_Spec):
 
 class DataSpec(_Spec):
     source: str = Field("digits", description="Data source: digits, mnist, fashion-mnist, iris, wine, "
-                        "breast_cancer, diabetes, csv or folder.")
+                        "breast_cancer, diabetes, csv, folder, text, text-csv, sunspots or series.")
     dir: Path | None = Field(None, description="Directory with the IDX files (mnist, fashion-mnist) or "
                              "with one sub-folder of images per class (folder).")
     path: Path | None = Field(None, description="CSV file (source = 'csv').")

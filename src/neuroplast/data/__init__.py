@@ -6,7 +6,7 @@ training device.
 
 from __future__ import annotations
 
-from neuroplast.data import digits, folder, idx, tabular, text  # noqa: F401  (fill SOURCES)
+from neuroplast.data import digits, folder, idx, series, tabular, text  # noqa: F401  (fill SOURCES)
 from neuroplast.data.base import SOURCES, Dataset, load_dataset
 
 __all__ = ["SOURCES", "Dataset", "load_dataset"]

@@ -17,6 +17,7 @@ optional dependency (``pip install "neuroplast[series]"``).
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import logging
 import math
@@ -148,7 +149,7 @@ def arima_forecast(values: np.ndarray, origins: np.ndarray,
     values = np.asarray(values, dtype=np.float64)
     origins = np.sort(np.asarray(origins, dtype=np.int64))
     first = int(origins[0])
-    res, order = _fit_arima(values[:first])
+    res, order = _fit_arima(values[:first].tobytes(), tuple(ARIMA_ORDERS))
     preds = np.empty((len(origins), horizon))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -158,13 +159,15 @@ def arima_forecast(values: np.ndarray, origins: np.ndarray,
     return preds, order
 
 
-def _fit_arima(values: np.ndarray) -> tuple[Any, tuple[int, int, int]]:
+@functools.lru_cache(maxsize=8)  # a run loads its data more than once; the search costs seconds
+def _fit_arima(raw: bytes, orders: tuple[tuple[int, int, int], ...]) -> tuple[Any, tuple[int, int, int]]:
     ARIMA = _statsmodels_arima()
+    values = np.frombuffer(raw, dtype=np.float64)
     start = time.perf_counter()
     best: tuple[float, Any, tuple[int, int, int]] | None = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence and differencing notices, per order
-        for order in ARIMA_ORDERS:
+        for order in orders:
             trend = "c" if order[1] == 0 else "n"  # a constant vanishes under differencing
             try:
                 res = ARIMA(values, order=order, trend=trend).fit(method="innovations_mle")
@@ -173,8 +176,8 @@ def _fit_arima(values: np.ndarray) -> tuple[Any, tuple[int, int, int]]:
             if math.isfinite(res.aic) and (best is None or res.aic < best[0]):
                 best = (res.aic, res, order)
     if best is None:
-        raise DataError(f"ARIMA could not be fitted to any order in {ARIMA_ORDERS[0]}..."
-                        f"{ARIMA_ORDERS[-1]} on {len(values)} values. Check that the series varies.")
+        raise DataError(f"ARIMA could not be fitted with any order in {orders[0]}..{orders[-1]} on "
+                        f"{len(values)} values. Check that the series varies.")
     log.info("ARIMA%s chosen by AIC (%.1f) in %.1f s", best[2], best[0], time.perf_counter() - start)
     return best[1], best[2]
 
@@ -189,6 +192,9 @@ def forecast_baselines(values: np.ndarray, origins: np.ndarray, horizon: int,
     """
     values = np.asarray(values, dtype=np.float64)
     origins = np.sort(np.asarray(origins, dtype=np.int64))
+    if len(origins) == 0 or origins[0] < 1 or origins[-1] + horizon > len(values):
+        raise ValueError(f"Forecast origins must lie in [1, {len(values) - horizon}] for {len(values)} "
+                         f"values and horizon {horizon}; received {origins.tolist()}.")
     _, targets = make_windows(values, origins, 0, horizon)
     preds = {"naive": naive_forecast(values, origins, horizon)}
     if season is not None and origins[0] >= season:
