@@ -72,13 +72,21 @@ def test_text_classification_from_csv(tmp_path) -> None:
         picks = torch.randint(0, 4, (3,), generator=g).tolist()
         rows.append(f"\"the film was {' '.join(words[p] for p in picks)}\",{'pos' if i % 2 else 'neg'}")
     (tmp_path / "reviews.csv").write_text("\n".join(rows) + "\n")
-    spec = ExperimentSpec.model_validate({
-        "name": "reviews", "data": {"source": "text-csv", "path": str(tmp_path / "reviews.csv"),
-                                    "text_column": "text", "target": "label", "tokens": "word",
-                                    "block_size": 8},
-        "model": {"family": "lstm", "hidden_size": 16}, "train": {"epochs": 20, "lr": 1e-2, "threads": 1}})
+    spec = neuroplast.load_spec("reviews-lstm", [f'data.path="{tmp_path / "reviews.csv"}"', "data.block_size=8",
+                                                 "model.hidden_size=16", "train.lr=1e-2"])
     run = neuroplast.run(spec, out=tmp_path / "r", progress=False)
     assert run.metrics["test"]["accuracy"] == 1.0
     assert list(run.predict(["the film was superb", "the film was dire"])) == [1, 0]  # classes: neg, pos
     with pytest.raises(DataError, match=r"has no column 'txt' \(data.text_column\)\. Did you mean 'text'\?"):
         load_dataset(spec.data.model_copy(update={"text_column": "txt"}), 0)
+
+
+def test_generate_cli_errors_are_one_line(tmp_path, capsys) -> None:
+    from neuroplast.cli import main
+
+    _tiny_lm(tmp_path, "lstm")
+    assert main(["generate", str(tmp_path / "lstm"), "--prompt", "abc", "--tokens", "8"]) == 0
+    assert capsys.readouterr().out.startswith("abc")
+    assert main(["generate", str(tmp_path / "lstm"), "--prompt", "ab?"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "outside the model's vocabulary: '?'" in err[0]
