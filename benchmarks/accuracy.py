@@ -33,6 +33,19 @@ def run_once(spec: str, seed: int, data_dir: Path | None, out: Path, extra: list
     return json.loads((out / "metrics.json").read_text()), wall
 
 
+def score_key(metrics: dict) -> tuple[str, str]:
+    """The headline figure: val loss (nats/char) for language models, test RMSE for forecasts
+    (baselines printed beside it), test accuracy or R² otherwise."""
+    if metrics["task"] == "language-model":
+        return "val", "loss"
+    if metrics["task"] == "forecast":
+        for name, b in metrics.get("baselines", {}).items():
+            print(f"  baseline {name}: rmse={b['rmse']:.4f} (network/baseline = "
+                  f"{metrics['test']['rmse'] / b['rmse']:.3f})")
+        return "test", "rmse"
+    return "test", "accuracy" if "accuracy" in metrics["test"] else "r2"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("specs", nargs="+")
@@ -48,14 +61,15 @@ def main() -> None:
             scores, walls = [], []
             for seed in args.seeds:
                 metrics, wall = run_once(spec, seed, args.data_dir, Path(tmp) / f"{spec}-{seed}", extra)
-                key = "accuracy" if "accuracy" in metrics["test"] else "r2"
-                scores.append(metrics["test"][key])
+                split, key = score_key(metrics)
+                scores.append(metrics[split][key])
                 walls.append(wall)
-                print(f"{spec} seed={seed} test_{key}={metrics['test'][key]:.4f} wall_s={wall:.1f} "
+                print(f"{spec} seed={seed} {split}_{key}={metrics[split][key]:.4f} wall_s={wall:.1f} "
                       f"train_s={metrics['train']['seconds']:.1f} epochs={metrics['train']['epochs']} "
                       f"threads={metrics['threads']} device={metrics['device']}", flush=True)
-            summary.append(f"{spec}: median_{key}={statistics.median(scores):.4f} "
-                           f"min={min(scores):.4f} median_wall_s={statistics.median(walls):.1f}")
+            summary.append(f"{spec}: median_{split}_{key}={statistics.median(scores):.4f} "
+                           f"min={min(scores):.4f} max={max(scores):.4f} "
+                           f"median_wall_s={statistics.median(walls):.1f}")
             print(summary[-1], flush=True)
     print(" | ".join(summary))
 
