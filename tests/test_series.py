@@ -177,3 +177,23 @@ def test_missing_statsmodels_says_how_to_install(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setitem(sys.modules, "statsmodels.tsa.arima.model", None)  # import -> ImportError
     with pytest.raises(UserError, match=r'pip install "neuroplast\[series\]"'):
         load_dataset(DataSpec(source="sunspots"), seed=0)
+
+
+def test_forecast_run_predicts_from_past_values(tmp_path) -> None:
+    import neuroplast
+
+    t = np.arange(120)
+    values = 10 + 5 * np.sin(2 * np.pi * t / 12)  # a clean 12-step cycle
+    (tmp_path / "s.csv").write_text("y\n" + "\n".join(f"{v:.6f}" for v in values) + "\n")
+    spec = neuroplast.load_spec("sunspots-lstm", ["data.source=series", f'data.path="{tmp_path / "s.csv"}"',
+                                                  "data.column=y", "data.window=12", "data.season=12",
+                                                  "train.epochs=60"])
+    run = neuroplast.run(spec, out=tmp_path / "r", progress=False)
+    assert run.metrics["task"] == "forecast" and set(run.metrics["baselines"]) >= {"naive", "arima"}
+    assert run.metrics["test"]["rmse"] < run.metrics["baselines"]["naive"]["rmse"]
+    loaded = neuroplast.load(tmp_path / "r")
+    next_value = loaded.predict(values[-12:])  # the cycle continues: sin(2*pi*120/12) = 0 -> 10
+    assert next_value.shape == (1,) and abs(next_value[0] - 10) < 1.5
+    assert np.allclose(loaded.predict([tmp_path / "s.csv"]), next_value)
+    with pytest.raises(neuroplast.UserError, match="reads the last 12 values"):
+        loaded.predict(values[-5:])

@@ -23,6 +23,8 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
         x = [x]
     if preprocess["kind"] == "text":
         return _text_inputs(list(x), preprocess)
+    if preprocess["kind"] == "series":
+        return _series_inputs(x, preprocess)
     if isinstance(x, Sequence) and x and all(isinstance(v, (str, Path)) for v in x):
         return torch.cat([_file_inputs(Path(p), preprocess) for p in x])
     if preprocess["kind"] == "table":
@@ -84,3 +86,24 @@ def encode_chars(text: str, vocab: list[str]) -> torch.Tensor:
         raise UserError(f"The text has characters outside the model's vocabulary: {''.join(unknown)!r}. "
                         f"Use only these: {''.join(vocab)!r}.")
     return torch.tensor([index[c] for c in text], dtype=torch.int64)
+
+
+def _series_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
+    """Past values -> standardized windows (N, window, 1). A CSV file gives one window: the last
+    ``window`` values of its series column (or of its only column)."""
+    window = preprocess["window"]
+    if isinstance(x, Sequence) and x and all(isinstance(v, (str, Path)) for v in x):
+        from neuroplast.data.tabular import read_csv
+
+        rows = []
+        for path in x:
+            header, columns = read_csv(Path(path))
+            name = preprocess.get("column") if preprocess.get("column") in columns else header[-1]
+            rows.append([float(v) for v in columns[name] if v != ""][-window:])
+        x = rows
+    arr = np.asarray(x, dtype=np.float64)
+    arr = arr[None] if arr.ndim == 1 else arr.reshape(len(arr), -1)
+    if arr.shape[1] != window:
+        raise UserError(f"This forecaster reads the last {window} values of the series; received "
+                        f"{arr.shape[1]} per input. Pass at least {window} past values.")
+    return torch.from_numpy((arr - preprocess["mean"]) / preprocess["std"]).float()[..., None]

@@ -92,7 +92,7 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
         tensors += [torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)]
     pre: dict[str, Any] = {"kind": "series", "window": window, "horizon": horizon,
                            "target_mean": [mean] * horizon, "target_std": [std] * horizon,
-                           "mean": mean, "std": std}
+                           "mean": mean, "std": std, "column": spec.column}
     season = spec.season or season
     baselines, order = forecast_baselines(values, test, horizon, season)
     extra = {"baselines": baselines, "baseline_order": order, "season": season}
