@@ -33,7 +33,9 @@ def main(seeds: range = range(5)) -> None:
     for name, changes in CONFIGS.items():
         spec = base.updated(**changes)
         key = spec.data.model_dump_json()
-        data = cache.setdefault(key, load_dataset(spec.data, 0)) if key not in cache else cache[key]
+        if key not in cache:  # one load (and one ARIMA fit) per data setting
+            cache[key] = load_dataset(spec.data, 0)
+        data = cache[key]
         arima = data.extra["baselines"]["arima"]["rmse"]
         vals, tests = [], []
         for seed in seeds:
