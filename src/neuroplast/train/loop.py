@@ -98,18 +98,24 @@ def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch:
 
 def _rng_state(gen: torch.Generator) -> dict[str, Any]:
     state = {"torch": torch.get_rng_state(), "shuffle": gen.get_state(),
-             "numpy": torch.from_numpy(np.frombuffer(np.random.get_state()[1].tobytes(), dtype=np.uint8).copy()),
+             "numpy": _numpy_state(),
              "python": torch.tensor(list(random.getstate()[1]), dtype=torch.int64)}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
 
 
+def _numpy_state() -> torch.Tensor:
+    """NumPy's global MT19937 key and position as one int64 tensor (weights_only-loadable)."""
+    _, keys, pos, *_ = np.random.get_state()
+    return torch.from_numpy(np.append(keys.astype(np.int64), pos))
+
+
 def _set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
     torch.set_rng_state(state["torch"])
     gen.set_state(state["shuffle"])
-    keys = np.frombuffer(state["numpy"].numpy().tobytes(), dtype=np.uint32)
-    np.random.set_state(("MT19937", keys[:624], 624, 0, 0.0))
+    keys = state["numpy"][:624].numpy().astype(np.uint32)  # MT19937 key, then the position in it
+    np.random.set_state(("MT19937", keys, int(state["numpy"][624]), 0, 0.0))
     random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
