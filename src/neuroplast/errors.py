@@ -16,3 +16,11 @@ class DataError(UserError):
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+def did_you_mean(name: str, choices, prefix: str = "") -> str:
+    """``" Did you mean 'x'?"`` for the closest of ``choices`` (with ``prefix`` before it), or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" Did you mean {prefix + close[0]!r}?" if close else ""

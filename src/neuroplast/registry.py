@@ -3,11 +3,10 @@ uncertainty methods and explainers."""
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from neuroplast.errors import UserError
+from neuroplast.errors import UserError, did_you_mean
 
 T = TypeVar("T")
 
@@ -36,8 +35,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         if name not in self._items:
-            close = difflib.get_close_matches(name, self._items, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, self._items)
             raise UserError(f"Unknown {self.kind} {name!r}. Known: {', '.join(self.names())}.{hint}")
         return self._items[name]
 

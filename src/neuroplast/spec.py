@@ -7,7 +7,6 @@ Flow: ``configs/digits-cnn.toml`` -> :func:`load_spec` (with ``--set train.lr=3e
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -15,7 +14,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
-from neuroplast.errors import UserError
+from neuroplast.errors import UserError, did_you_mean
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 DEFAULT_SPEC = "digits-cnn"
@@ -225,8 +224,7 @@ def resolve_spec_path(spec: str | Path | None) -> Path:
     if shipped.is_file():
         return shipped
     names = available_specs()
-    close = difflib.get_close_matches(str(spec), names, n=1)
-    hint = f" Did you mean {close[0]!r}?" if close else ""
+    hint = did_you_mean(str(spec), names)
     raise UserError(f"No spec file or shipped spec named {str(spec)!r}. Shipped specs: {', '.join(names)}.{hint}")
 
 
@@ -287,8 +285,7 @@ def _check_key(parts: list[str], raw: dict[str, Any], item: str) -> None:
         fields = list(cls.model_fields)
         if part not in fields:
             where = ".".join(parts[:depth]) or "the spec"
-            close = difflib.get_close_matches(part, fields, n=1)
-            hint = f" Did you mean {'.'.join([*parts[:depth], close[0]])!r}?" if close else ""
+            hint = did_you_mean(part, fields, "".join(f"{p}." for p in parts[:depth]))
             raise UserError(f"--set {item!r}: {where} has no key {part!r}.{hint} Known: {', '.join(fields)}.")
         sub = _model_class(cls, part, node.get(part) if isinstance(node, dict) else None)
         if sub is None:
@@ -334,8 +331,7 @@ def _one_line(error: ValidationError, raw: dict[str, Any], source: str) -> str:
                 break
             cls, node = sub, node.get(part, {}) if isinstance(node, dict) else {}
         fields = list(cls.model_fields)
-        close = difflib.get_close_matches(loc[-1], fields, n=1)
-        hint = f" Did you mean {'.'.join([*loc[:-1], close[0]])!r}?" if close else ""
+        hint = did_you_mean(loc[-1], fields, "".join(f"{p}." for p in loc[:-1]))
         return f"{source}: unknown key {key!r}.{hint} Known keys here: {', '.join(fields)}."
     if err["type"] == "union_tag_invalid":
         return (f"{source}: unknown model family {err['input'].get('family')!r} at {key or 'model'}.family; "

@@ -16,7 +16,6 @@ optional dependency (``pip install "neuroplast[series]"``).
 
 from __future__ import annotations
 
-import difflib
 import functools
 import itertools
 import logging
@@ -31,7 +30,7 @@ import torch
 
 from neuroplast.data.base import SOURCES, Dataset
 from neuroplast.data.tabular import read_csv
-from neuroplast.errors import DataError, UserError
+from neuroplast.errors import DataError, UserError, did_you_mean
 from neuroplast.spec import DataSpec
 
 log = logging.getLogger(__name__)
@@ -238,8 +237,7 @@ def load_series(spec: DataSpec, seed: int) -> Dataset:
                         f"'COLUMN'; received path={spec.path!r}, column={spec.column!r}.")
     header, columns = read_csv(Path(spec.path))
     if spec.column not in columns:
-        close = difflib.get_close_matches(spec.column, header, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(spec.column, header)
         raise DataError(f"CSV file {spec.path} has no column {spec.column!r}.{hint} "
                         f"Columns: {', '.join(header)}. Set data.column to one of them.")
     values = _numeric_column(columns[spec.column], spec.column, spec.path)

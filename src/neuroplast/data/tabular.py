@@ -7,7 +7,6 @@ only; regression targets are standardized too and mapped back for metrics and pr
 from __future__ import annotations
 
 import csv
-import difflib
 import math
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from neuroplast.data.base import SOURCES, Dataset, Task, split_indices, to_tensors
-from neuroplast.errors import DataError, UserError
+from neuroplast.errors import DataError, UserError, did_you_mean
 from neuroplast.spec import DataSpec
 
 
@@ -129,8 +128,7 @@ def load_csv(spec: DataSpec, seed: int) -> Dataset:
         raise UserError("data.source = 'csv' needs data.path = 'FILE.csv' and data.target = 'COLUMN'.")
     header, columns = read_csv(Path(spec.path))
     if spec.target is None or spec.target not in columns:
-        close = difflib.get_close_matches(spec.target or "", header, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        hint = did_you_mean(spec.target or "", header)
         raise DataError(f"CSV file {spec.path} has no target column {spec.target!r}.{hint} "
                         f"Columns: {', '.join(header)}. Set data.target to one of them.")
     raw_y = columns.pop(spec.target)

@@ -8,7 +8,6 @@ vocabulary on the training rows only; texts are cut or left-padded to ``block_si
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections import Counter
 from pathlib import Path
@@ -19,7 +18,7 @@ import torch
 
 from neuroplast.data.base import SOURCES, Dataset, find_data_dir, split_indices
 from neuroplast.data.tabular import read_csv
-from neuroplast.errors import DataError, UserError
+from neuroplast.errors import DataError, UserError, did_you_mean
 from neuroplast.spec import DataSpec
 
 PAD, UNK = "<pad>", "<unk>"
@@ -94,8 +93,7 @@ def load_text_csv(spec: DataSpec, seed: int) -> Dataset:
     header, columns = read_csv(Path(spec.path))
     for key, name in (("text_column", spec.text_column), ("target", spec.target)):
         if name not in columns:
-            close = difflib.get_close_matches(name, header, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
+            hint = did_you_mean(name, header)
             raise DataError(f"CSV file {spec.path} has no column {name!r} (data.{key}).{hint} "
                             f"Columns: {', '.join(header)}.")
     texts, labels = columns[spec.text_column], columns[spec.target]
