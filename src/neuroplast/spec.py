@@ -127,6 +127,8 @@ class RecurrentSpec(_ModelSpec):
                            "the output layer.")
     bidirectional: bool = Field(False, description="Read the sequence both ways (classification only).")
     embedding_dim: PositiveInt = Field(64, description="Size of the token embedding (token inputs only).")
+    linear_skip: bool = Field(False, description="Forecasting: add a linear autoregressive path from the "
+                              "window to the forecast (LSTNet's highway); the network learns a correction.")
 
 
 class TransformerSpec(_ModelSpec):
@@ -141,6 +143,8 @@ class TransformerSpec(_ModelSpec):
     positional: Literal["learned", "sinusoidal"] = "learned"
     pooling: Literal["mean", "cls"] = Field("mean", description="Classification: average the tokens or "
                                             "read a [CLS] token.")
+    linear_skip: bool = Field(False, description="Forecasting: add a linear autoregressive path from the "
+                              "window to the forecast (LSTNet's highway); the network learns a correction.")
 
 
 ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec],  # noqa: UP007

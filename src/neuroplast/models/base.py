@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
+import torch
 from torch import nn
 
+from neuroplast.errors import UserError
 from neuroplast.registry import Registry
 
 Builder = Callable[..., nn.Module]  # (spec, input_shape, num_outputs, task=..., vocab_size=...) -> module
@@ -36,6 +39,35 @@ def build_model(spec: Any, input_shape: tuple[int, ...], num_outputs: int, task:
         vocab_size: size of the token vocabulary when inputs are token ids, else 0.
     """
     return MODELS.get(spec.family)(spec, tuple(input_shape), num_outputs, task=task, vocab_size=vocab_size)
+
+
+class LinearSkip(nn.Linear):
+    """A linear autoregressive path from the whole input window straight to the forecast.
+
+    LSTNet's "highway" (Lai et al., 2018, https://arxiv.org/abs/1703.07015): the network's output
+    is added to a linear AR model of the window, so the network learns a non-linear *correction*
+    and forecasts can follow a series beyond the range it saw in training (saturating units alone
+    cannot). Starts at zero, so an untrained model is the plain network.
+    """
+
+    def __init__(self, input_shape: tuple[int, ...], num_outputs: int) -> None:
+        super().__init__(math.prod(input_shape), num_outputs)
+        nn.init.zeros_(self.weight)
+        nn.init.zeros_(self.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.flatten(1))
+
+
+def check_linear_skip(spec: Any, input_shape: tuple[int, ...], task: str, vocab_size: int) -> bool:
+    """Whether ``spec.linear_skip`` applies; a clear error where it cannot."""
+    if not getattr(spec, "linear_skip", False):
+        return False
+    if task != "forecast" or vocab_size or len(input_shape) != 2:
+        raise UserError(f"model.linear_skip = true adds a linear path from a (steps, features) window "
+                        f"to the forecast; this data is task {task!r} with inputs of shape {input_shape}"
+                        f"{' (token ids)' if vocab_size else ''}. Set linear_skip = false.")
+    return True
 
 
 def count_parameters(model: nn.Module) -> int:

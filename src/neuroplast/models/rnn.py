@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from neuroplast.errors import UserError
-from neuroplast.models.base import MODELS
+from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -35,7 +35,8 @@ class Recurrent(nn.Module):
         task: ``classification``, ``regression``, ``forecast`` or ``language-model``.
         hidden_size, num_layers: size of the recurrent state and number of stacked layers.
         **options: ``dropout``, ``bidirectional`` (not for language models), ``embedding_dim``,
-            ``vocab_size``.
+            ``vocab_size``, ``linear_skip`` (forecasting: add a linear AR path, see
+            :class:`~neuroplast.models.base.LinearSkip`).
 
     Example:
         >>> lstm = Recurrent((28, 28), 10, cell="lstm", hidden_size=32)
@@ -63,6 +64,7 @@ class Recurrent(nn.Module):
                                dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional)
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_outputs)
+        self.skip = LinearSkip(tuple(input_shape), num_outputs) if options.get("linear_skip") else None
 
     def forward(self, x: torch.Tensor, state: Any = None, return_state: bool = False):
         if x.ndim == 4:  # (B, 1, H, W) image: a sequence of H rows of W pixels
@@ -72,6 +74,8 @@ class Recurrent(nn.Module):
             y = self.head(self.dropout(out))  # (B, T, vocab)
         else:
             y = self.head(self.dropout(self._summary(out)))  # (B, outputs)
+            if self.skip is not None:
+                y = y + self.skip(x)
         return (y, state) if return_state else y
 
     def _summary(self, out: torch.Tensor) -> torch.Tensor:
@@ -90,7 +94,8 @@ def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "cl
                         "Use family = 'mlp' for tables.")
     return Recurrent(input_shape, num_outputs, spec.family, task, spec.hidden_size, spec.num_layers,
                      dropout=spec.dropout, bidirectional=spec.bidirectional,
-                     embedding_dim=spec.embedding_dim, vocab_size=vocab_size)
+                     embedding_dim=spec.embedding_dim, vocab_size=vocab_size,
+                     linear_skip=check_linear_skip(spec, input_shape, task, vocab_size))
 
 
 for _cell in CELLS:

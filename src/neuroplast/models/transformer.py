@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroplast.errors import UserError
-from neuroplast.models.base import MODELS
+from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip
 
 TASKS = ("classification", "regression", "forecast", "language-model")
 POSITIONALS = ("learned", "sinusoidal")
@@ -121,7 +121,9 @@ class Transformer(nn.Module):
         num_layers: number of blocks.
         **options: ``mlp_ratio`` (4: the MLP is ``d_model -> 4 d_model -> d_model``), ``dropout``
             (0.1), ``positional`` (``"learned"`` or fixed ``"sinusoidal"``), ``pooling`` (``"mean"``
-            or ``"cls"``; language models do not pool) and ``vocab_size`` (0: float inputs).
+            or ``"cls"``; language models do not pool), ``vocab_size`` (0: float inputs) and
+            ``linear_skip`` (forecasting: add a linear AR path, see
+            :class:`~neuroplast.models.base.LinearSkip`).
 
     Example:
         >>> lm = Transformer((16,), 27, task="language-model", d_model=32, num_heads=4,
@@ -137,7 +139,8 @@ class Transformer(nn.Module):
                  task: str = "classification", d_model: int = 128, num_heads: int = 4,
                  num_layers: int = 4, **options: Any) -> None:
         super().__init__()
-        unknown = set(options) - {"mlp_ratio", "dropout", "positional", "pooling", "vocab_size"}
+        unknown = set(options) - {"mlp_ratio", "dropout", "positional", "pooling", "vocab_size",
+                                   "linear_skip"}
         if unknown:
             raise TypeError(f"Transformer got unexpected options {sorted(unknown)}.")
         mlp_ratio, dropout = options.get("mlp_ratio", 4), options.get("dropout", 0.1)
@@ -174,6 +177,7 @@ class Transformer(nn.Module):
         self.ln_f = nn.LayerNorm(d_model)
         self.head = nn.Linear(d_model, num_outputs)
         self._init_weights(num_layers)
+        self.skip = LinearSkip(tuple(input_shape), num_outputs) if options.get("linear_skip") else None
 
     def _init_weights(self, num_layers: int) -> None:
         """GPT-2: N(0, 0.02) weights, zero biases, and 0.02 / sqrt(2 L) for the residual projections
@@ -203,6 +207,8 @@ class Transformer(nn.Module):
         if self.task != "language-model":
             h = h[:, 0] if self.cls_token is not None else h.mean(dim=1)  # (B, d_model)
         out = self.head(h)
+        if self.skip is not None:
+            out = out + self.skip(x)
         return (out, maps) if return_attention else out
 
     def _positions(self, length: int, device: torch.device) -> torch.Tensor:
@@ -258,4 +264,5 @@ def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "cl
            vocab_size: int = 0, **_) -> nn.Module:
     return Transformer(input_shape, num_outputs, task, spec.d_model, spec.num_heads,
                        spec.num_layers, mlp_ratio=spec.mlp_ratio, dropout=spec.dropout,
-                       positional=spec.positional, pooling=spec.pooling, vocab_size=vocab_size)
+                       positional=spec.positional, pooling=spec.pooling, vocab_size=vocab_size,
+                       linear_skip=check_linear_skip(spec, input_shape, task, vocab_size))
