@@ -100,7 +100,7 @@ def run_seeds(spec, data: Dataset, seeds: list[int], *splits: str) -> list[list[
         torch.manual_seed(seed)
         model = build_model(spec.model, data.input_shape, data.num_outputs, data.task)
         res = fit(model, data, spec.train, seed=seed, progress=False)
-        for split, out in zip(splits, scores):
+        for split, out in zip(splits, scores, strict=True):
             x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
             out.append(evaluate(model, x, y, res.objective, preprocess=data.preprocess)["rmse"])
     return scores

@@ -150,3 +150,22 @@ def test_rng_states_round_trip_through_a_checkpoint() -> None:
     again = (np.random.rand(3), random.random(), torch.rand(2), torch.randperm(5, generator=gen))
     assert np.array_equal(expected[0], again[0]) and expected[1] == again[1]
     assert torch.equal(expected[2], again[2]) and torch.equal(expected[3], again[3])
+
+
+def test_cuda_only_settings_leave_cpu_training_unchanged() -> None:
+    """cuda_graphs is ignored on the CPU; channels_last changes only the memory layout."""
+    from neuroplast.models import build_model
+    from neuroplast.spec import ExperimentSpec
+
+    data = load_dataset(ExperimentSpec().data, 0)
+    weights = []
+    for train in ({}, {"cuda_graphs": True}, {"channels_last": True}):
+        spec = ExperimentSpec.model_validate({"train": {"epochs": 1, "threads": 1, "device": "cpu",
+                                                        **train}})
+        torch.manual_seed(0)
+        model = build_model(spec.model, data.input_shape, data.num_outputs)
+        fit(model, data, spec.train, seed=0, progress=False)
+        weights.append(model.state_dict())
+    for k in weights[0]:
+        assert torch.equal(weights[0][k], weights[1][k]), k
+        assert torch.allclose(weights[0][k], weights[2][k], atol=1e-5), k

@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from neuroplast.errors import UserError, did_you_mean
 
@@ -163,7 +172,9 @@ class EarlyStoppingSpec(_Spec):
 class TrainSpec(_Spec):
     epochs: PositiveInt = 10
     batch_size: PositiveInt = 64
-    lr: float = Field(1e-3, gt=0.0, description="Learning rate (the peak rate for 'onecycle').")
+    lr: float | Literal["auto"] = Field(1e-3, description="Learning rate (the peak rate for 'onecycle'), "
+                                       "or 'auto': run the learning-rate finder first and train "
+                                       "with its suggestion.")
     optimizer: Literal["sgd", "adam", "adamw"] = "adam"
     momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
     nesterov: bool = False
@@ -179,10 +190,32 @@ class TrainSpec(_Spec):
     early_stopping: EarlyStoppingSpec | None = None
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     amp: Literal["none", "bf16", "fp16"] = Field("none", description="Mixed precision autocast dtype.")
+    channels_last: bool = Field(False, description="Images: NHWC memory layout (faster convolutions on "
+                                "recent CPUs, especially with amp = 'bf16', and on GPU tensor cores).")
+    cuda_graphs: bool = Field(False, description="CUDA only (ignored on CPU): capture the whole training "
+                              "step as one CUDA graph and replay it; for small models whose steps are "
+                              "launch-bound. Adam/AdamW, fixed batch size.")
     compile: bool = Field(False, description="torch.compile the model (slow start; helps large models on GPU).")
     threads: PositiveInt | None = Field(None, description="CPU threads for torch (None: torch's default).")
     eval_batch_size: PositiveInt = 1024
     checkpoint: bool = Field(True, description="Write an exact-resume checkpoint after every epoch.")
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _lr_number_or_auto(cls, value: Any) -> Any:
+        """A positive finite number (a numeric string too), or exactly "auto"; anything else gets a
+        message naming both choices instead of pydantic's per-union-member errors."""
+        if value == "auto":
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not 0.0 < number < float("inf"):
+            raise PydanticCustomError(
+                "lr", "expected a positive number such as 3e-4, or \"auto\" to run the learning-rate "
+                "finder first (neuroplast lr-find)")
+        return number
 
 
 # --------------------------------------------------------------------------- experiment

@@ -56,9 +56,14 @@ class Dataset:
             return self.num_classes
         return self.y_train.shape[1] if self.y_train.ndim > 1 else 1
 
-    def to(self, device: torch.device | str) -> Dataset:
+    def to(self, device: torch.device | str, memory_format: torch.memory_format | None = None) -> Dataset:
+        """The same data on ``device``; ``memory_format`` (e.g. channels-last) applies to 4-D inputs."""
         moved = {k: getattr(self, k).to(device) for k in
                  ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
+        if memory_format is not None:
+            for k in ("x_train", "x_val", "x_test"):
+                if moved[k].ndim == 4:
+                    moved[k] = moved[k].contiguous(memory_format=memory_format)
         return replace(self, **moved)
 
     def __repr__(self) -> str:
