@@ -5,10 +5,11 @@ Example:
     >>> run = neuroplast.run("digits-cnn")          # train, evaluate, write runs/digits-cnn-*/
     >>> run.metrics["test"]["accuracy"]
     >>> neuroplast.load(run.dir).predict(["seven.png"])
+    >>> neuroplast.lr_find("digits-cnn").suggestion  # a learning rate, and .reason says why
 """
 
 from neuroplast.errors import DataError, TrainingDiverged, UserError
-from neuroplast.runs import Run, load, resume, run
+from neuroplast.runs import Run, load, lr_find, resume, run
 from neuroplast.runs import fit_module as fit
 from neuroplast.spec import ExperimentSpec, available_specs, load_spec
 
@@ -25,6 +26,7 @@ __all__ = [
     "fit",
     "load",
     "load_spec",
+    "lr_find",
     "resume",
     "run",
 ]

@@ -26,6 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--data-dir", type=Path, help="folder with the data files (sets data.dir)")
     r.add_argument("--quiet", action="store_true", help="no progress output")
 
+    f = sub.add_parser("lr-find", help="sweep the learning rate on a spec's model and suggest one (with a plot)")
+    f.add_argument("spec", nargs="?", default=None, help="spec file or shipped name (default: digits-cnn)")
+    f.add_argument("--out", type=Path, help="folder for lr_find.png and lr_find.json "
+                   "(default: runs/<name>-lr-find-<time>)")
+    f.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a spec value, e.g. --set train.optimizer=sgd (repeatable)")
+    f.add_argument("--data-dir", type=Path, help="folder with the data files (sets data.dir)")
+
     s = sub.add_parser("resume", help="continue an interrupted run from its last checkpoint")
     s.add_argument("run_dir", type=Path)
     s.add_argument("--quiet", action="store_true")
@@ -95,6 +103,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_lr_find(args: argparse.Namespace) -> int:
+    from neuroplast.runs import _new_run_dir, lr_find
+    from neuroplast.train.checkpoint import save_json
+
+    spec = _spec(args)
+    found = lr_find(spec)
+    out = args.out if args.out is not None else _new_run_dir(f"{spec.name}-lr-find")
+    out.mkdir(parents=True, exist_ok=True)
+    save_json(out / "lr_find.json", found.to_dict())
+    plot = found.plot(out / "lr_find.png")
+    end = "stopped when the smoothed loss diverged" if found.stopped_early else "reached the end"
+    print(f"suggested lr {found.suggestion:.2g}: {found.reason}")
+    print(f"sweep: {len(found.lrs)} steps from {found.lrs[0]:.2g} to {found.lrs[-1]:.2g} ({end})")
+    print(f"plot: {plot}")
+    return 0
+
+
 def _cmd_resume(args: argparse.Namespace) -> int:
     from neuroplast.runs import resume
 
@@ -104,6 +129,9 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _print_result(result) -> None:
     test, val = result.metrics["test"], result.metrics["val"]
+    if "lr_find" in result.metrics:  # train.lr = "auto"
+        print(f"train.lr = auto: {result.metrics['lr_find']['suggestion']:.2g}, "
+              f"{result.metrics['lr_find']['reason']}")
     if result.metrics["task"] == "language-model":
         score = f"val loss {val['loss']:.4f} nats/char ({val['bits_per_char']:.3f} bits/char)"
     elif "accuracy" in test:
@@ -169,4 +197,5 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
-            "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate}
+            "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate,
+            "lr-find": _cmd_lr_find}

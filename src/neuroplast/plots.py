@@ -1,7 +1,10 @@
-"""PNG plots for a run folder: learning curves and the confusion matrix (matplotlib, no display)."""
+"""PNG plots for a run folder: learning curves, the confusion matrix and the learning-rate sweep
+(matplotlib, no display)."""
 
 from __future__ import annotations
 
+import math
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,30 @@ def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path:
         for j in range(k):
             ax.text(j, i, matrix[i][j], ha="center", va="center", fontsize=8,
                     color="white" if matrix[i][j] > top / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], suggestion: float,
+                 reason: str, path: Path) -> None:
+    """The learning-rate sweep: raw and smoothed training loss against the rate (log axis), with
+    the suggested rate marked and the rule that picked it in the title."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="loss per batch")
+    ax.plot(lrs, smoothed, color="C0", label="smoothed loss")
+    ax.axvline(suggestion, color="C3", linestyle="--", label=f"suggested lr {suggestion:.2g}")
+    ax.set_xscale("log")
+    low = [v for v in losses + smoothed if math.isfinite(v)]
+    high = [v for v in smoothed if math.isfinite(v)]
+    if low and high:  # the smoothed curve sets the top: raw spikes at divergence would squash the rest
+        ax.set_ylim(min(low) - 0.05 * abs(min(low)), min(max(high), 1.5 * high[0]) * 1.05)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.set_title(textwrap.fill(f"suggested lr {suggestion:.2g}: {reason}", 80), fontsize=8)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

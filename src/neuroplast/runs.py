@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import platform
 import random
 import time
@@ -34,9 +35,12 @@ from neuroplast.train.checkpoint import (
     save_json,
     save_weights,
 )
+from neuroplast.train.lr_find import LRFinderResult, find_lr
 
 METRICS_SCHEMA_VERSION = 1
 CHECKPOINT = Path("checkpoint") / "last.pt"
+LR_FIND = "lr_find.json"
+log = logging.getLogger(__name__)
 
 
 class Run:
@@ -131,14 +135,7 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
         >>> run = neuroplast.run("digits-cnn", train={"epochs": 5})
         >>> run.metrics["test"]["accuracy"]
     """
-    if not isinstance(spec, ExperimentSpec):
-        spec = load_spec(spec, list(overrides))
-    elif overrides:
-        raise UserError("overrides apply to spec files or names; change an ExperimentSpec with .updated().")
-    if changes:
-        spec = spec.updated(**changes)
-    if data_dir is not None:
-        spec = spec.updated(data={"dir": str(Path(data_dir).resolve())})
+    spec = _resolve_spec(spec, data_dir, overrides, changes)
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
     if data.origin and spec.data.source in ("mnist", "fashion-mnist", "folder"):
@@ -148,6 +145,10 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     run_dir = Path(out) if out is not None else _new_run_dir(spec.name)
     run_dir.mkdir(parents=True, exist_ok=True)
     model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    _clear_lr_find(run_dir)
+    if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
+        found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment), run_dir)
+        spec = spec.updated(train={"lr": found.suggestion})
     info = _model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model, spec.train)
     atomic_write(run_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
     save_json(run_dir / "preprocess.json", data.preprocess)
@@ -155,6 +156,33 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
                  callbacks=callbacks, progress=progress, augment=make_augment(spec.data.augment))
     return _finish(run_dir, spec, model, data, result, info)
+
+
+def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | Path | None = None,
+            overrides: Sequence[str] = (), start_lr: float = 1e-7, end_lr: float = 10.0,
+            num_steps: int = 100, **changes: Any) -> LRFinderResult:
+    """Sweep the learning rate on the model and data a spec describes, and suggest one.
+
+    The model is built and seeded exactly as ``run`` would build it; the sweep trains it for up to
+    ``num_steps`` batches with the spec's optimizer while the rate grows from ``start_lr`` to
+    ``end_lr``, then throws it away. See :func:`neuroplast.train.lr_find.find_lr` for the rule.
+
+    Args:
+        spec, data_dir, overrides, **changes: as for :func:`run`; ``train.lr`` is ignored.
+        start_lr, end_lr, num_steps: the sweep's range and length.
+
+    Example:
+        >>> found = neuroplast.lr_find("digits-cnn")
+        >>> found.suggestion, found.reason
+        >>> found.plot("lr_find.png")
+        >>> neuroplast.run("digits-cnn", train={"lr": found.suggestion})  # or train.lr = "auto"
+    """
+    spec = _resolve_spec(spec, data_dir, overrides, changes)
+    _seed_everything(spec.seed, spec.train)
+    data = load_dataset(spec.data, spec.seed)
+    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    return find_lr(model, data, spec.train, seed=spec.seed, start_lr=start_lr, end_lr=end_lr,
+                   num_steps=num_steps, augment=make_augment(spec.data.augment))
 
 
 def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress: bool = True) -> Run:
@@ -244,12 +272,20 @@ def fit_module(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed
         data = load_dataset(DataSpec(source=data), seed)
     elif isinstance(data, tuple):
         data = _dataset_from_arrays(*data, seed=seed)
-    info = _model_info("custom", {"class": type(module).__name__}, data, module, train)
     run_dir = Path(out) if out is not None else None
+    found = None
+    if run_dir is not None:
+        _clear_lr_find(run_dir)
+    if train.lr == "auto":
+        found = _auto_lr(module, data, train, seed, None, run_dir)
+        train = train.model_copy(update={"lr": found.suggestion})
+    info = _model_info("custom", {"class": type(module).__name__}, data, module, train)
     result = fit(module, data, train, seed=seed, callbacks=callbacks, progress=progress,
                  checkpoint_path=_ckpt(run_dir, train) if run_dir else None)
     if run_dir is None:
         metrics = _metrics(None, module, data, result, seed)
+        if found is not None:
+            metrics["lr_find"] = _lr_find_summary(found.to_dict())
         return Run(module, info, data.preprocess, metrics, result.history)
     save_json(run_dir / "preprocess.json", data.preprocess)
     save_json(run_dir / "model.json", info)
@@ -257,12 +293,28 @@ def fit_module(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed
 
 
 # --------------------------------------------------------------------------- helpers
+def _resolve_spec(spec: str | Path | ExperimentSpec | None, data_dir: str | Path | None,
+                  overrides: Sequence[str], changes: dict[str, Any]) -> ExperimentSpec:
+    """A spec name, path or object, with ``--set`` overrides, section changes and the data folder."""
+    if not isinstance(spec, ExperimentSpec):
+        spec = load_spec(spec, list(overrides))
+    elif overrides:
+        raise UserError("overrides apply to spec files or names; change an ExperimentSpec with .updated().")
+    if changes:
+        spec = spec.updated(**changes)
+    if data_dir is not None:
+        spec = spec.updated(data={"dir": str(Path(data_dir).resolve())})
+    return spec
+
+
 def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: Dataset, result: FitResult,
             info: dict[str, Any]) -> Run:
     from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
 
     save_weights(run_dir / "model.safetensors", model)
     metrics = _metrics(spec, model, data, result, spec.seed if spec else 0)
+    if (run_dir / LR_FIND).is_file():  # written before training by lr = "auto"; survives a resume
+        metrics["lr_find"] = _lr_find_summary(json.loads((run_dir / LR_FIND).read_text()))
     save_json(run_dir / "metrics.json", metrics)
     _write_history(run_dir / "history.csv", result.history)
     plot_learning_curves(result.history, run_dir / "learning_curves.png")
@@ -270,6 +322,30 @@ def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: 
         plot_confusion_matrix(metrics["test"]["confusion_matrix"], data.class_names or [],
                               run_dir / "confusion_matrix.png")
     return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
+
+
+def _auto_lr(model: nn.Module, data: Dataset, train: TrainSpec, seed: int, augment: Any,
+             run_dir: Path | None) -> LRFinderResult:
+    """``train.lr = "auto"``: sweep, log the suggestion with its reason, and keep the sweep
+    (``lr_find.json``, ``lr_find.png``) in the run folder."""
+    found = find_lr(model, data, train, seed=seed, augment=augment)
+    log.info("train.lr = 'auto': training with lr %.3g, %s", found.suggestion, found.reason)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_json(run_dir / LR_FIND, found.to_dict())
+        found.plot(run_dir / "lr_find.png")
+    return found
+
+
+def _clear_lr_find(run_dir: Path) -> None:
+    """Remove a sweep left by an earlier run into the same folder (it would land in metrics.json)."""
+    for name in (LR_FIND, "lr_find.png"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _lr_find_summary(found: dict[str, Any]) -> dict[str, Any]:
+    """The ``lr_find`` entry of metrics.json: the suggestion and why (the curve is in lr_find.json)."""
+    return {k: found[k] for k in ("suggestion", "reason", "rule", "stopped_early")}
 
 
 def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, result: FitResult,

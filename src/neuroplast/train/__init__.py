@@ -1,8 +1,9 @@
-"""Training: the loop, objectives, checkpoints, evaluation and progress."""
+"""Training: the loop, objectives, checkpoints, evaluation, progress and the learning-rate finder."""
 
 from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.loop import Callback, FitResult, fit, resolve_device
+from neuroplast.train.lr_find import LRFinderResult, find_lr
 from neuroplast.train.objective import Objective, make_objective
 
-__all__ = ["Callback", "FitResult", "Objective", "evaluate", "fit", "make_objective", "predict_outputs",
-           "resolve_device"]
+__all__ = ["Callback", "FitResult", "LRFinderResult", "Objective", "evaluate", "find_lr", "fit", "make_objective",
+           "predict_outputs", "resolve_device"]
