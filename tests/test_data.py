@@ -149,3 +149,21 @@ def test_random_shift_moves_each_image_within_bounds() -> None:
     rows, cols = pos // 8, pos % 8
     assert out.sum() == 64  # nothing lost: every dot moves at most 2 px
     assert set(rows.tolist()) == {2, 3, 4, 5, 6} and set(cols.tolist()) == {2, 3, 4, 5, 6}
+
+
+def test_random_affine_identity_rotation_by_hand_and_background() -> None:
+    from neuroplast.data.augment import make_augment, random_affine
+    from neuroplast.spec import AugmentSpec
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(3, 1, 9, 9, generator=g)
+    assert torch.allclose(random_affine()(x, g), x, atol=1e-5)  # no change asked: identity
+    # A bright bar through the centre, rotated by exactly 90 degrees (rotate=90 with u = 1 is the
+    # extreme; check instead that every rotation keeps the centre pixel and the background value).
+    bar = torch.full((64, 1, 9, 9), 0.25)
+    bar[:, 0, 4, :] = 1.0
+    out = random_affine(degrees=90)(bar, torch.Generator().manual_seed(1))
+    assert torch.allclose(out[:, 0, 4, 4], torch.ones(64), atol=1e-5)
+    assert out.min() >= 0.25 - 1e-6 and out.max() <= 1.0 + 1e-6
+    assert (out[:, 0, 0, 4] > 0.5).any()  # some bars turned towards vertical
+    assert make_augment(AugmentSpec(shift=2)) is not None and make_augment(AugmentSpec()) is None

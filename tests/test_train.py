@@ -169,3 +169,29 @@ def test_cuda_only_settings_leave_cpu_training_unchanged() -> None:
     for k in weights[0]:
         assert torch.equal(weights[0][k], weights[1][k]), k
         assert torch.allclose(weights[0][k], weights[2][k], atol=1e-5), k
+
+
+def test_ema_weights_by_their_two_limits() -> None:
+    """decay -> 0: the average is the last weights; decay -> 1: it stays at the weights after the
+    first step (the first update copies them)."""
+    from neuroplast.models import build_model
+    from neuroplast.spec import ExperimentSpec
+
+    data = load_dataset(DataSpec(source="digits"), 0)
+
+    def train(**changes) -> dict[str, torch.Tensor]:
+        spec = ExperimentSpec.model_validate({
+            "model": {"family": "mlp", "hidden": [16]},
+            "train": {"epochs": 2, "threads": 1, "device": "cpu", "optimizer": "sgd", "lr": 0.1, **changes}})
+        torch.manual_seed(0)
+        model = build_model(spec.model, data.input_shape, data.num_outputs)
+        fit(model, data, spec.train, seed=0, progress=False)
+        return model.state_dict()
+
+    plain, last = train(), train(ema=1e-12)
+    first_step = train(epochs=1, max_steps_per_epoch=1)
+    frozen = train(ema=1 - 1e-12)
+    for k in plain:
+        assert torch.allclose(plain[k], last[k], atol=1e-6), k
+        assert torch.allclose(first_step[k], frozen[k], atol=1e-6), k
+        assert not torch.allclose(plain[k], frozen[k], atol=1e-3), k

@@ -70,10 +70,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _parser().print_help()
         return 2
     try:
-        return COMMANDS[args.command](args)
+        code = COMMANDS[args.command](args)
     except (UserError, TrainingDiverged) as e:
         print(f"neuroplast: error: {e}", file=sys.stderr)
-        return 2
+        code = 2
     except BrokenPipeError:  # e.g. `neuroplast configs | head -2`
         import os
 
@@ -83,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("neuroplast: interrupted; `neuroplast resume RUN_DIR` continues from the last epoch.",
               file=sys.stderr)
         return 130
+    if "neuroplast.train.distributed" in sys.modules:  # a torchrun worker leaves the group, exits
+        sys.modules["neuroplast.train.distributed"].shutdown(code)
+    return code
 
 
 def _spec(args: argparse.Namespace):
@@ -128,6 +131,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _print_result(result) -> None:
+    if result.dir is None:  # a torchrun worker other than rank 0: rank 0 reports
+        return
     test, val = result.metrics["test"], result.metrics["val"]
     if "lr_find" in result.metrics:  # train.lr = "auto"
         print(f"train.lr = auto: {result.metrics['lr_find']['suggestion']:.2g}, "

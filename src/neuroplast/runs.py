@@ -27,7 +27,15 @@ from neuroplast.data.augment import make_augment
 from neuroplast.errors import UserError
 from neuroplast.models import build_model, count_parameters
 from neuroplast.spec import ExperimentSpec, TrainSpec, load_spec
-from neuroplast.train import Callback, FitResult, evaluate, fit, make_objective, predict_outputs
+from neuroplast.train import (
+    Callback,
+    FitResult,
+    distributed,
+    evaluate,
+    fit,
+    make_objective,
+    predict_outputs,
+)
 from neuroplast.train.checkpoint import (
     atomic_write,
     load_checkpoint,
@@ -136,6 +144,8 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
         >>> run.metrics["test"]["accuracy"]
     """
     spec = _resolve_spec(spec, data_dir, overrides, changes)
+    distributed.init_from_env(spec.train.device)  # under torchrun: join the process group
+    main = distributed.is_main()  # rank 0 alone writes the run folder
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
     if data.origin and spec.data.source in ("mnist", "fashion-mnist", "folder"):
@@ -143,16 +153,19 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     elif data.origin:  # a file: record it so resume/evaluate find it from anywhere
         spec = spec.updated(data={"path": data.origin})
     run_dir = Path(out) if out is not None else _new_run_dir(spec.name)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _clear_lr_find(run_dir)
     model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
-    _clear_lr_find(run_dir)
     if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
-        found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment), run_dir)
+        found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment),
+                         run_dir if main else None)
         spec = spec.updated(train={"lr": found.suggestion})
     info = _model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model, spec.train)
-    atomic_write(run_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
-    save_json(run_dir / "preprocess.json", data.preprocess)
-    save_json(run_dir / "model.json", info)
+    if main:
+        atomic_write(run_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
+        save_json(run_dir / "preprocess.json", data.preprocess)
+        save_json(run_dir / "model.json", info)
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
                  callbacks=callbacks, progress=progress, augment=make_augment(spec.data.augment))
     return _finish(run_dir, spec, model, data, result, info)
@@ -194,6 +207,7 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
                         "that `neuroplast run` printed.")
     spec = load_spec(run_dir / "spec.toml")
     state = load_checkpoint(run_dir / CHECKPOINT)
+    distributed.init_from_env(spec.train.device)
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
     model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
@@ -311,6 +325,8 @@ def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: 
             info: dict[str, Any]) -> Run:
     from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
 
+    if not distributed.is_main():  # the other ranks of a torchrun job write nothing
+        return Run(model, info, data.preprocess, {}, result.history, spec, None)
     save_weights(run_dir / "model.safetensors", model)
     metrics = _metrics(spec, model, data, result, spec.seed if spec else 0)
     if (run_dir / LR_FIND).is_file():  # written before training by lr = "auto"; survives a resume
@@ -367,6 +383,7 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "best_epoch": result.best_epoch,
         "seed": seed,
         "device": result.device,
+        "processes": distributed.world()[1],
         "threads": torch.get_num_threads(),
         "model": {"family": spec.model.family if spec else "custom", "parameters": count_parameters(model)},
         "data": {"source": data.name, "train": len(data.x_train), "val": len(data.x_val),

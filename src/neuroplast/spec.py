@@ -36,6 +36,8 @@ class _Spec(BaseModel):
 # --------------------------------------------------------------------------- data
 class AugmentSpec(_Spec):
     shift: int = Field(0, ge=0, le=8, description="Random translation of images by up to this many pixels.")
+    rotate: float = Field(0.0, ge=0.0, le=180.0, description="Random rotation by up to this many degrees.")
+    scale: float = Field(0.0, ge=0.0, lt=1.0, description="Random zoom by a factor in [1 - scale, 1 + scale].")
 
 
 class DataSpec(_Spec):
@@ -192,6 +194,9 @@ class TrainSpec(_Spec):
     amp: Literal["none", "bf16", "fp16"] = Field("none", description="Mixed precision autocast dtype.")
     channels_last: bool = Field(False, description="Images: NHWC memory layout (faster convolutions on "
                                 "recent CPUs, especially with amp = 'bf16', and on GPU tensor cores).")
+    ema: float | None = Field(None, gt=0.0, lt=1.0, description="Keep an exponential moving average of "
+                              "the weights with this decay per step (e.g. 0.999); validation and the "
+                              "final model use the averaged weights.")
     cuda_graphs: bool = Field(False, description="CUDA only (ignored on CPU): capture the whole training "
                               "step as one CUDA graph and replay it; for small models whose steps are "
                               "launch-bound. Adam/AdamW, fixed batch size.")

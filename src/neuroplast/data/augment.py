@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -30,7 +31,33 @@ def random_shift(max_shift: int) -> Augment:
     return shift
 
 
+def random_affine(max_shift: float = 0.0, degrees: float = 0.0, scale: float = 0.0) -> Augment:
+    """Rotate each image of a (B, C, H, W) batch by up to ``degrees``, zoom it by a factor in
+    ``[1 - scale, 1 + scale]`` and translate it by up to ``max_shift`` pixels, with bilinear
+    resampling (``F.affine_grid`` + ``F.grid_sample``) on the batch's device; the border is filled
+    with each image's background (its minimum value)."""
+
+    def affine(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        b, _, h, w = x.shape
+        u = torch.rand(4, b, generator=gen, device=x.device) * 2 - 1  # uniform in [-1, 1)
+        angle = u[0] * math.radians(degrees)
+        zoom = 1 + u[1] * scale
+        cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom  # output -> input coordinates
+        theta = torch.stack([torch.stack([cos, -sin, u[2] * 2 * max_shift / w], 1),
+                             torch.stack([sin, cos, u[3] * 2 * max_shift / h], 1)], 1)  # (B, 2, 3)
+        grid = F.affine_grid(theta.to(x.dtype), list(x.shape), align_corners=False)
+        background = x.amin(dim=(1, 2, 3), keepdim=True)
+        out = F.grid_sample(x - background, grid, mode="bilinear", padding_mode="zeros",
+                            align_corners=False)
+        return out + background
+
+    return affine
+
+
 def make_augment(spec: AugmentSpec | None) -> Augment | None:
-    if spec is None or spec.shift == 0:
+    """The batch augmentation ``data.augment`` asks for, or None."""
+    if spec is None or (spec.shift == 0 and spec.rotate == 0 and spec.scale == 0):
         return None
-    return random_shift(spec.shift)
+    if spec.rotate == 0 and spec.scale == 0:
+        return random_shift(spec.shift)  # whole-pixel shifts: no resampling blur
+    return random_affine(spec.shift, spec.rotate, spec.scale)

@@ -25,6 +25,7 @@ from torch import nn
 from neuroplast.data.base import Dataset
 from neuroplast.errors import TrainingDiverged, UserError
 from neuroplast.spec import TrainSpec
+from neuroplast.train import distributed
 from neuroplast.train.checkpoint import save_checkpoint
 from neuroplast.train.cuda_graph import GraphedStep
 from neuroplast.train.evaluate import evaluate, predict_outputs
@@ -175,9 +176,13 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         augment: ``augment(batch, generator) -> batch`` applied to training batches only.
     """
     spec = spec or TrainSpec()
+    if spec.lr == "auto":
+        raise UserError('train.lr = "auto" is resolved by neuroplast.run / neuroplast.fit; fit() needs a '
+                        "number. Call neuroplast.train.find_lr(model, data, spec) and pass its suggestion.")
     if spec.threads:
         torch.set_num_threads(spec.threads)
-    device = resolve_device(spec.device)
+    rank, world_size = distributed.world()
+    device = distributed.local_device(resolve_device(spec.device))
     model.to(device)
     data = data.to(device)
     layout = torch.channels_last if spec.channels_last and data.x_train.ndim == 4 else None
@@ -192,7 +197,13 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
     if spec.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, spec.max_steps_per_epoch)
     samples_per_epoch = min(len(data.x_train), steps_per_epoch * spec.batch_size)
-    use_graph = spec.cuda_graphs and device.type == "cuda"  # ignored on the CPU: same spec everywhere
+    use_graph = spec.cuda_graphs and device.type == "cuda" and world_size == 1  # else ignored
+    local_batch = spec.batch_size
+    if world_size > 1:  # train.batch_size is the global batch; each rank takes its slice
+        if spec.batch_size % world_size:
+            raise UserError(f"train.batch_size = {spec.batch_size} is the global batch and must divide "
+                            f"evenly over the {world_size} processes. Use a multiple of {world_size}.")
+        local_batch = spec.batch_size // world_size
     if use_graph and (spec.compile or spec.amp == "fp16"):
         other = "compile = true" if spec.compile else "amp = 'fp16'"
         raise UserError(f"train.cuda_graphs = true cannot be combined with {other}. Use one of them.")
@@ -203,12 +214,24 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
     gen = torch.Generator(device=device).manual_seed(seed)
     scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.amp)
-    train_model = torch.compile(model) if spec.compile else model
+    train_model = model
+    if world_size > 1:  # averages the gradients over the ranks in backward
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    train_model = torch.compile(train_model) if spec.compile else train_model
+    ema = None
+    if spec.ema:  # Polyak averaging (Keras' use_ema): validation and the final model use the average
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(spec.ema), use_buffers=True)
     stopper = _EarlyStopping(spec)
     history: list[dict[str, Any]] = []
     start_epoch, seconds = 0, 0.0
     if resume is not None:
         model.load_state_dict(resume["model"])
+        if ema is not None and resume.get("ema"):
+            ema.load_state_dict(resume["ema"])
         optimizer.load_state_dict(resume["optimizer"])
         if scheduler is not None and resume.get("scheduler"):
             scheduler.load_state_dict(resume["scheduler"])
@@ -217,6 +240,8 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         history, start_epoch, seconds = list(resume["history"]), resume["epoch"], resume["seconds"]
         stopper.load_state_dict(resume["early_stopping"])
         _set_rng_state(resume["rng"], gen)
+    if rank != 0:  # rank 0 alone prints and writes checkpoints
+        progress, checkpoint_path = False, None
     bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
     bar.start(spec.epochs, steps_per_epoch, start_epoch)
     stopped = stopper.should_stop
@@ -230,12 +255,18 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             loss_sum = torch.zeros((), device=device)
             for i in range(0, len(perm), spec.batch_size):
                 idx = perm[i: i + spec.batch_size]
+                share = 1.0  # this rank's part of the global batch, times the number of ranks
+                if world_size > 1:
+                    if len(idx) < world_size:  # a last batch too small to give every rank a sample
+                        break
+                    global_size, idx = len(idx), idx[rank::world_size]
+                    share = len(idx) * world_size / global_size  # DDP averages: uneven last batch
                 xb, yb = data.x_train[idx], data.y_train[idx]
                 if augment is not None:
                     xb = augment(xb, gen)
                 if layout is not None:  # a no-op when indexing kept the layout
                     xb = xb.contiguous(memory_format=layout)
-                if use_graph and len(idx) == spec.batch_size:  # full batches replay one CUDA graph
+                if use_graph and len(idx) == local_batch:  # full batches replay one CUDA graph
                     if graphed is None:
                         t_capture = time.perf_counter()
                         graphed = GraphedStep(model, optimizer, objective.loss, xb, yb, amp_dtype,
@@ -246,12 +277,15 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                     with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
                         out = train_model(xb)
                         loss = objective.loss(out, yb)
-                    _backward_and_step(loss, model, optimizer, scaler, spec.grad_clip,
-                                       set_to_none=not use_graph)
+                    _backward_and_step(loss * share if share != 1.0 else loss, model, optimizer, scaler,
+                                       spec.grad_clip, set_to_none=not use_graph)
                 if scheduler is not None:
                     scheduler.step()
+                if ema is not None:
+                    ema.update_parameters(model)
                 loss_sum.add_(loss.detach(), alpha=len(idx))  # stays on the device: no sync
                 bar.step()
+            distributed.all_reduce_sum(loss_sum)
             train_loss = loss_sum.item() / len(perm)  # the one host-device sync of the epoch
             if not math.isfinite(train_loss):
                 raise TrainingDiverged(
@@ -259,7 +293,8 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                     f"(epoch {epoch}) is kept. Lower train.lr, set train.grad_clip, or check the data "
                     "for NaN/inf values.")
             logs: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
-            val = evaluate(model, data.x_val, data.y_val, objective, spec.eval_batch_size, data.preprocess,
+            scored = model if ema is None else ema.module
+            val = evaluate(scored, data.x_val, data.y_val, objective, spec.eval_batch_size, data.preprocess,
                            data.num_classes)
             for key in ("loss", "accuracy", "bits_per_char", "rmse", "r2"):
                 if key in val:
@@ -269,7 +304,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             seconds += epoch_seconds
             logs["seconds"] = epoch_seconds
             history.append(logs)
-            stopped = stopper.update(epoch + 1, logs, model)
+            stopped = stopper.update(epoch + 1, logs, scored)
             for cb in callbacks:
                 stopped = bool(cb.on_epoch_end(epoch + 1, logs)) or stopped
             bar.epoch_end(logs)
@@ -281,9 +316,12 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                     "scaler": scaler.state_dict() if scaler is not None else {},
                     "epoch": epoch + 1, "history": history, "seconds": seconds,
                     "early_stopping": stopper.state_dict(stopped), "rng": _rng_state(gen),
+                    "ema": ema.state_dict() if ema is not None else {},
                 })
     finally:
         bar.close()
+    if ema is not None:  # the averaged weights become the model's
+        model.load_state_dict(ema.module.state_dict())
     stopper.restore(model)
     samples = samples_per_epoch * len(history)
     return FitResult(history, stopper.best_epoch or len(history), seconds,
