@@ -60,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--top-k", type=int, default=None)
     g.add_argument("--seed", type=int, default=0)
 
+    x = sub.add_parser("export", help="export a run's model (ONNX, checked with ONNX Runtime)")
+    x.add_argument("run_dir", type=Path)
+    x.add_argument("--format", choices=("onnx",), default="onnx")
+    x.add_argument("--out", type=Path, help="file to write (default: RUN_DIR/model.onnx)")
+    x.add_argument("--opset", type=int, default=17)
+    x.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime round trip")
+
     sub.add_parser("configs", help="list the shipped specs")
     return p
 
@@ -201,6 +208,16 @@ def _cmd_configs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from neuroplast.export import export_onnx
+
+    result = export_onnx(args.run_dir, args.out, check=not args.no_check, opset=args.opset)
+    checked = ("not checked (onnxruntime not installed)" if result.max_abs_diff is None
+               else f"ONNX Runtime matches PyTorch to {result.max_abs_diff:.1e}")
+    print(f"wrote {result.path} (opset {result.opset}); {checked}")
+    return 0
+
+
 COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
             "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate,
-            "lr-find": _cmd_lr_find}
+            "lr-find": _cmd_lr_find, "export": _cmd_export}

@@ -166,9 +166,11 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
         atomic_write(run_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
         save_json(run_dir / "preprocess.json", data.preprocess)
         save_json(run_dir / "model.json", info)
+    trackers = _trackers(spec, run_dir) if main else None
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
-                 callbacks=callbacks, progress=progress, augment=make_augment(spec.data.augment))
-    return _finish(run_dir, spec, model, data, result, info)
+                 callbacks=[*callbacks, *([trackers] if trackers else [])], progress=progress,
+                 augment=make_augment(spec.data.augment))
+    return _finish(run_dir, spec, model, data, result, info, trackers)
 
 
 def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | Path | None = None,
@@ -212,10 +214,11 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
     data = load_dataset(spec.data, spec.seed)
     model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
     info = json.loads((run_dir / "model.json").read_text())
+    trackers = _trackers(spec, run_dir) if distributed.is_main() else None
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
-                 resume=state, callbacks=callbacks, progress=progress,
-                 augment=make_augment(spec.data.augment))
-    return _finish(run_dir, spec, model, data, result, info)
+                 resume=state, callbacks=[*callbacks, *([trackers] if trackers else [])],
+                 progress=progress, augment=make_augment(spec.data.augment))
+    return _finish(run_dir, spec, model, data, result, info, trackers)
 
 
 def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
@@ -322,22 +325,46 @@ def _resolve_spec(spec: str | Path | ExperimentSpec | None, data_dir: str | Path
 
 
 def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: Dataset, result: FitResult,
-            info: dict[str, Any]) -> Run:
+            info: dict[str, Any], trackers: Any = None) -> Run:
     from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
 
     if not distributed.is_main():  # the other ranks of a torchrun job write nothing
         return Run(model, info, data.preprocess, {}, result.history, spec, None)
     save_weights(run_dir / "model.safetensors", model)
+    _write_plain_pytorch(run_dir, model, info)
     metrics = _metrics(spec, model, data, result, spec.seed if spec else 0)
     if (run_dir / LR_FIND).is_file():  # written before training by lr = "auto"; survives a resume
         metrics["lr_find"] = _lr_find_summary(json.loads((run_dir / LR_FIND).read_text()))
     save_json(run_dir / "metrics.json", metrics)
+    if trackers is not None:
+        trackers.finish(metrics)
     _write_history(run_dir / "history.csv", result.history)
     plot_learning_curves(result.history, run_dir / "learning_curves.png")
     if "confusion_matrix" in metrics["test"]:
         plot_confusion_matrix(metrics["test"]["confusion_matrix"], data.class_names or [],
                               run_dir / "confusion_matrix.png")
     return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
+
+
+def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:
+    """TensorBoard / MLflow loggers for ``train.log`` (None when it is empty)."""
+    if not spec.train.log:
+        return None
+    from neuroplast.trackers import Trackers, flatten
+
+    return Trackers(spec.train.log, run_dir, spec.name, flatten(spec.model_dump(mode="json")))
+
+
+def _write_plain_pytorch(run_dir: Path, model: nn.Module, info: dict[str, Any]) -> None:
+    """``model.py``: the network in plain PyTorch (perceptron, MLP, CNN), checked before writing."""
+    from neuroplast.export import plain_pytorch_source
+
+    source = plain_pytorch_source(model, info) if info.get("family") != "custom" else None
+    path = run_dir / "model.py"
+    if source is None:
+        path.unlink(missing_ok=True)
+        return
+    atomic_write(path, lambda p: p.write_text(source))
 
 
 def _auto_lr(model: nn.Module, data: Dataset, train: TrainSpec, seed: int, augment: Any,

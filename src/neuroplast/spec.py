@@ -204,6 +204,9 @@ class TrainSpec(_Spec):
     threads: PositiveInt | None = Field(None, description="CPU threads for torch (None: torch's default).")
     eval_batch_size: PositiveInt = 1024
     checkpoint: bool = Field(True, description="Write an exact-resume checkpoint after every epoch.")
+    log: tuple[Literal["tensorboard", "mlflow"], ...] = Field((), description="Also log the run's metrics "
+                                                              "to TensorBoard and/or MLflow (each needs its "
+                                                              "package installed).")
 
     @field_validator("lr", mode="before")
     @classmethod
