@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     x.add_argument("--opset", type=int, default=17)
     x.add_argument("--no-check", action="store_true", help="skip the ONNX Runtime round trip")
 
+    c = sub.add_parser("calibrate", help="calibrate a classifier's confidence on its validation split")
+    c.add_argument("run_dir", type=Path)
+    c.add_argument("--method", choices=("temperature", "mc-dropout"), default="temperature")
+    c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
+
     sub.add_parser("configs", help="list the shipped specs")
     return p
 
@@ -208,6 +213,18 @@ def _cmd_configs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from neuroplast.trust.calibration import calibrate_run
+
+    m = calibrate_run(args.run_dir, args.method, args.out)
+    b, a = m["calibration"]["before"], m["calibration"]["after"]
+    extra = f" (T = {m['calibration']['temperature']:.3f})" if "temperature" in m["calibration"] else ""
+    print(f"{args.method}{extra}: test ECE {b['ece']:.2%} -> {a['ece']:.2%}, NLL {b['nll']:.4f} -> "
+          f"{a['nll']:.4f}, accuracy {b['accuracy']:.4f} -> {a['accuracy']:.4f}")
+    print(f"run folder: {m['dir']}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from neuroplast.export import export_onnx
 
@@ -220,4 +237,5 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
             "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate,
-            "lr-find": _cmd_lr_find, "export": _cmd_export}
+            "lr-find": _cmd_lr_find, "export": _cmd_export,
+            "calibrate": _cmd_calibrate}

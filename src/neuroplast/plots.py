@@ -82,3 +82,22 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path) -> None:
+    """Reliability diagram: accuracy against confidence per bin, one line per method, with the
+    diagonal of perfect calibration."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    for name, d in diagrams.items():
+        pts = [(c, a) for c, a, n in zip(d["confidence"], d["accuracy"], d["count"], strict=True) if n]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

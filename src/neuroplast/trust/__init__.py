@@ -1,5 +1,16 @@
 """Trust: can a prediction be believed, and what is it based on."""
 
+from neuroplast.trust.calibration import (
+    CALIBRATORS,
+    MCDropout,
+    Prediction,
+    TemperatureScaling,
+    calibrate_run,
+    ece,
+    make_calibrator,
+    reliability,
+    scores,
+)
 from neuroplast.trust.explain import (
     METHODS,
     Attribution,
@@ -16,6 +27,15 @@ from neuroplast.trust.explain import (
 )
 
 __all__ = [
+    "CALIBRATORS",
+    "MCDropout",
+    "Prediction",
+    "TemperatureScaling",
+    "calibrate_run",
+    "ece",
+    "make_calibrator",
+    "reliability",
+    "scores",
     "METHODS",
     "Attribution",
     "DeletionCurve",

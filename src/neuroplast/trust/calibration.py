@@ -1,0 +1,274 @@
+"""Calibrated confidence: metrics (accuracy, NLL, Brier, ECE, reliability) and methods that share
+one interface — ``fit(x_val, y_val) -> self`` and ``predict(x) -> Prediction``.
+
+A network is *calibrated* when, among the answers it gives with 80% confidence, 80% are right. The
+expected calibration error (ECE) measures the gap: answers are grouped into 15 equal-width bins of
+confidence, and ECE is the average |accuracy − confidence| over bins, weighted by how many answers
+fall in each (Guo et al., "On Calibration of Modern Neural Networks", 2017).
+
+Methods:
+    ``TemperatureScaling``  divide the logits by one temperature T fitted on validation data by
+                            minimising NLL (Guo et al. 2017); never changes the predicted class.
+    ``MCDropout``           keep dropout on at prediction and average the softmax of S passes
+                            (Gal & Ghahramani 2016); spread and mutual information say how much
+                            the passes disagree.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from neuroplast.errors import UserError
+from neuroplast.registry import Registry
+
+ECE_BINS = 15
+CALIBRATORS: Registry[type] = Registry("calibration method")
+
+
+# --------------------------------------------------------------------------- what a method predicts
+@dataclass
+class Prediction:
+    """Class probabilities with how sure they are.
+
+    Attributes:
+        probs: (N, C) probabilities (the mean over samples for sampling methods).
+        confidence: (N,) the largest probability.
+        entropy: (N,) predictive entropy in nats (0 = certain; log C = uniform).
+        mutual_information: (N,) for sampling methods, the part of the entropy that comes from
+            disagreement between samples (epistemic uncertainty); None otherwise.
+    """
+
+    probs: torch.Tensor
+    mutual_information: torch.Tensor | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def confidence(self) -> torch.Tensor:
+        return self.probs.max(dim=1).values
+
+    @property
+    def label(self) -> torch.Tensor:
+        return self.probs.argmax(dim=1)
+
+    @property
+    def entropy(self) -> torch.Tensor:
+        return entropy(self.probs)
+
+
+def entropy(probs: torch.Tensor) -> torch.Tensor:
+    return -(probs * probs.clamp_min(1e-12).log()).sum(dim=1)
+
+
+# --------------------------------------------------------------------------- metrics
+def ece(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> float:
+    """Expected calibration error with ``n_bins`` equal-width confidence bins (a fraction, not %).
+
+    A confidence of exactly 1.0 falls in the top bin; bins are half-open ``(lo, hi]``.
+    """
+    conf, pred = probs.max(dim=1)
+    correct = (pred == labels).float()
+    edges = torch.linspace(0, 1, n_bins + 1, device=probs.device)
+    total = torch.zeros((), device=probs.device)
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (conf > lo) & (conf <= hi)
+        if in_bin.any():
+            total += in_bin.float().sum() * (correct[in_bin].mean() - conf[in_bin].mean()).abs()
+    return (total / max(len(labels), 1)).item()
+
+
+def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> dict[str, list[float]]:
+    """Per-bin mean confidence, accuracy and count: the data of a reliability diagram."""
+    conf, pred = probs.max(dim=1)
+    correct = (pred == labels).float()
+    edges = torch.linspace(0, 1, n_bins + 1)
+    out: dict[str, list[float]] = {"lower": [], "upper": [], "confidence": [], "accuracy": [], "count": []}
+    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
+        in_bin = (conf > lo) & (conf <= hi)
+        n = int(in_bin.sum())
+        out["lower"].append(lo)
+        out["upper"].append(hi)
+        out["count"].append(n)
+        out["confidence"].append(conf[in_bin].mean().item() if n else float("nan"))
+        out["accuracy"].append(correct[in_bin].mean().item() if n else float("nan"))
+    return out
+
+
+def scores(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
+    """Accuracy, NLL (nats per example), Brier score (sum over classes, mean over examples) and ECE."""
+    probs, labels = probs.float(), labels.long()
+    one_hot = F.one_hot(labels, probs.shape[1]).float()
+    return {
+        "accuracy": (probs.argmax(1) == labels).float().mean().item(),
+        "nll": F.nll_loss(probs.clamp_min(1e-12).log(), labels).item(),
+        "brier": (probs - one_hot).pow(2).sum(1).mean().item(),
+        "ece": ece(probs, labels),
+    }
+
+
+# --------------------------------------------------------------------------- methods
+class Calibrator:
+    """The shared interface: ``fit(x_val, y_val) -> self``, ``predict(x) -> Prediction``."""
+
+    def __init__(self, model: nn.Module, batch_size: int = 1024) -> None:
+        self.model, self.batch_size = model, batch_size
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> Calibrator:
+        return self
+
+    def predict(self, x: torch.Tensor) -> Prediction:
+        raise NotImplementedError
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        from neuroplast.train.evaluate import predict_outputs
+
+        return predict_outputs(self.model, x, self.batch_size)
+
+    def describe(self) -> dict[str, Any]:
+        """What was fitted (e.g. the temperature), for metrics.json."""
+        return {}
+
+
+@CALIBRATORS.register("none")
+class Uncalibrated(Calibrator):
+    """The model's own softmax: the baseline every method is compared with."""
+
+    def predict(self, x: torch.Tensor) -> Prediction:
+        return Prediction(_softmax(self.logits(x)))
+
+
+@CALIBRATORS.register("temperature")
+class TemperatureScaling(Calibrator):
+    """Softmax of logits / T, with T > 0 fitted on held-out data by minimising NLL (L-BFGS on log T)."""
+
+    temperature: float = 1.0
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> TemperatureScaling:
+        if len(x) == 0:
+            raise UserError("Temperature scaling needs held-out data and the validation split is empty. "
+                            "Set data.val_fraction > 0 (e.g. 0.1) and train again.")
+        logits, y = self.logits(x).double(), y.long().to(x.device)
+        log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
+
+        def closure() -> torch.Tensor:
+            opt.zero_grad()
+            loss = F.cross_entropy(logits / log_t.exp(), y)
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.temperature = float(log_t.detach().exp())
+        return self
+
+    def predict(self, x: torch.Tensor) -> Prediction:
+        return Prediction(_softmax(self.logits(x) / self.temperature))
+
+    def describe(self) -> dict[str, Any]:
+        return {"temperature": self.temperature}
+
+
+@CALIBRATORS.register("mc-dropout")
+class MCDropout(Calibrator):
+    """Average the softmax of ``samples`` forward passes with dropout left on (the rest in eval mode).
+
+    A model without dropout layers is refused: every pass would be the same.
+    """
+
+    def __init__(self, model: nn.Module, samples: int = 30, seed: int = 0, batch_size: int = 1024) -> None:
+        super().__init__(model, batch_size)
+        self.samples, self.seed = samples, seed
+        if not any(isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules()):
+            raise UserError("MC dropout needs dropout layers and this model has none. Train with "
+                            "model.dropout > 0, or use --method temperature.")
+
+    @torch.inference_mode()
+    def predict(self, x: torch.Tensor) -> Prediction:
+        model = copy.deepcopy(self.model).eval()
+        for m in model.modules():
+            if isinstance(m, nn.modules.dropout._DropoutNd):
+                m.train()  # dropout on, batch norm still uses its running statistics
+        torch.manual_seed(self.seed)
+        runs = torch.stack([_softmax(torch.cat([model(x[i: i + self.batch_size]).float()
+                                                for i in range(0, len(x), self.batch_size)]))
+                            for _ in range(self.samples)])  # (S, N, C)
+        mean = runs.mean(0)
+        mutual_information = entropy(mean) - torch.stack([entropy(p) for p in runs]).mean(0)
+        return Prediction(mean, mutual_information.clamp_min(0), {"std": runs.std(0)})
+
+    def describe(self) -> dict[str, Any]:
+        return {"samples": self.samples}
+
+
+def make_calibrator(method: str, model: nn.Module, **options: Any) -> Calibrator:
+    """The calibration method registered under ``method`` (``none``, ``temperature``, ``mc-dropout``)."""
+    return CALIBRATORS.get(method)(model, **options)
+
+
+def _softmax(logits: torch.Tensor) -> torch.Tensor:
+    if logits.shape[-1] == 1:  # one logit: a binary classifier
+        p = torch.sigmoid(logits.float())
+        return torch.cat([1 - p, p], dim=1)
+    return torch.softmax(logits.float(), dim=-1)
+
+
+def nats_to_bits(x: float) -> float:
+    return x / math.log(2)
+
+
+# --------------------------------------------------------------------------- a calibrated run folder
+def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | Any = None,
+                  **options: Any) -> dict[str, Any]:
+    """Fit ``method`` on the run's validation split, score test before and after, write a run folder.
+
+    The new folder (default ``<run_dir>-<method>``) holds the parent's spec, model and weights plus
+    ``metrics.json`` with ``calibration`` (method, fitted values, parent, and ``before`` / ``after``
+    test scores: accuracy, NLL, Brier, ECE) and ``reliability.png``. Returns its metrics.
+    """
+    import shutil
+    from pathlib import Path
+
+    from neuroplast.data import load_dataset
+    from neuroplast.plots import plot_reliability
+    from neuroplast.runs import load
+    from neuroplast.train.checkpoint import save_json
+
+    run_dir = Path(run_dir)
+    run = load(run_dir)
+    if run.spec is None:
+        raise UserError(f"{run_dir} has no spec.toml to reload its data from; calibrate a run made by "
+                        "`neuroplast run`.")
+    if run.info["task"] != "classification":
+        raise UserError(f"Calibration applies to classifiers; {run_dir} is a {run.info['task']} run.")
+    data = load_dataset(run.spec.data, run.spec.seed)
+    base = Uncalibrated(run.model)
+    calibrator = make_calibrator(method, run.model, **options).fit(data.x_val, data.y_val)
+    before = base.predict(data.x_test)
+    after = calibrator.predict(data.x_test)
+    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("spec.toml", "model.json", "model.safetensors", "preprocess.json"):
+        if (run_dir / name).is_file():
+            shutil.copy2(run_dir / name, out_dir / name)
+    metrics = {
+        "schema_version": 1,
+        "name": run.metrics.get("name", run_dir.name),
+        "task": "classification",
+        "parent": str(run_dir.resolve()),
+        "test": scores(after.probs, data.y_test),
+        "calibration": {"method": method, **calibrator.describe(), "fitted_on": "val",
+                        "val_samples": len(data.x_val), "test_samples": len(data.x_test), "ece_bins": ECE_BINS,
+                        "before": scores(before.probs, data.y_test),
+                        "after": scores(after.probs, data.y_test)},
+    }
+    save_json(out_dir / "metrics.json", metrics)
+    plot_reliability({"uncalibrated": reliability(before.probs, data.y_test),
+                      method: reliability(after.probs, data.y_test)}, out_dir / "reliability.png")
+    metrics["dir"] = str(out_dir)
+    return metrics
