@@ -54,6 +54,18 @@ def random_affine(max_shift: float = 0.0, degrees: float = 0.0, scale: float = 0
     return affine
 
 
+def rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Every image of a (B, C, H, W) batch rotated by exactly ``degrees`` (counter-clockwise),
+    bilinear, background filled with each image's minimum: the shifted test sets of Ovadia et al."""
+    b, _, h, w = x.shape
+    a = math.radians(degrees)
+    theta = torch.tensor([[math.cos(a), -math.sin(a), 0.0], [math.sin(a), math.cos(a), 0.0]],
+                         dtype=x.dtype, device=x.device).expand(b, 2, 3)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    background = x.amin(dim=(1, 2, 3), keepdim=True)
+    return F.grid_sample(x - background, grid, align_corners=False) + background
+
+
 def make_augment(spec: AugmentSpec | None) -> Augment | None:
     """The batch augmentation ``data.augment`` asks for, or None."""
     if spec is None or (spec.shift == 0 and spec.rotate == 0 and spec.scale == 0):

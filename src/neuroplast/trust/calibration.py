@@ -272,3 +272,81 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
                       method: reliability(after.probs, data.y_test)}, out_dir / "reliability.png")
     metrics["dir"] = str(out_dir)
     return metrics
+
+
+@CALIBRATORS.register("ensemble")
+class DeepEnsemble(Calibrator):
+    """Average the softmax of M independently trained members (Lakshminarayanan et al. 2017).
+
+    ``DeepEnsemble([model_a, model_b, ...])``; the members' disagreement is the mutual information.
+    """
+
+    def __init__(self, models: list[nn.Module] | nn.Module, batch_size: int = 1024) -> None:
+        models = list(models) if isinstance(models, (list, tuple, nn.ModuleList)) else [models]
+        if len(models) < 2:
+            raise UserError(f"An ensemble needs at least 2 members; received {len(models)}. Train more "
+                            "with different seeds (neuroplast run SPEC --set seed=N).")
+        super().__init__(models[0], batch_size)
+        self.models = models
+
+    def predict(self, x: torch.Tensor) -> Prediction:
+        from neuroplast.train.evaluate import predict_outputs
+
+        runs = torch.stack([_softmax(predict_outputs(m, x, self.batch_size)) for m in self.models])
+        mean = runs.mean(0)
+        mutual_information = entropy(mean) - torch.stack([entropy(p) for p in runs]).mean(0)
+        return Prediction(mean, mutual_information.clamp_min(0), {"std": runs.std(0)})
+
+    def describe(self) -> dict[str, Any]:
+        return {"members": len(self.models)}
+
+
+# --------------------------------------------------------------------------- out-of-distribution
+def penultimate_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """The input of the model's last ``nn.Linear`` (the features its read-out sees), in eval mode."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+    captured: list[torch.Tensor] = []
+    handle = last.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].detach().float()))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for i in range(0, len(x), batch_size):
+                model(x[i: i + batch_size])
+    finally:
+        handle.remove()
+        model.train(was_training)
+    return torch.cat(captured)
+
+
+class Mahalanobis:
+    """Class-conditional Gaussians with one shared covariance on penultimate features (Lee et al.
+    2018); the OOD score is the smallest Mahalanobis distance to a class mean (higher = stranger)."""
+
+    def fit(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Mahalanobis:
+        self.model = model
+        f = penultimate_features(model, x).double()
+        y = y.to(f.device)
+        classes = torch.unique(y)
+        self.means = torch.stack([f[y == c].mean(0) for c in classes])
+        centered = f - self.means[torch.searchsorted(classes, y)]
+        cov = centered.T @ centered / len(f)
+        self.precision = torch.linalg.pinv(cov + 1e-6 * torch.eye(len(cov), dtype=cov.dtype, device=cov.device))
+        return self
+
+    def score(self, x: torch.Tensor) -> torch.Tensor:
+        f = penultimate_features(self.model, x).double()
+        d = f[:, None, :] - self.means[None]  # (N, K, D)
+        dist = torch.einsum("nkd,de,nke->nk", d, self.precision, d)
+        return dist.min(dim=1).values.float()
+
+
+def ood_metrics(in_scores: torch.Tensor, out_scores: torch.Tensor) -> dict[str, float]:
+    """AUROC and the false-positive rate at 95% true-positive rate for telling out-of-distribution
+    inputs (positives, ``out_scores``) from in-distribution ones; higher score = more likely OOD."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y = torch.cat([torch.zeros(len(in_scores)), torch.ones(len(out_scores))]).numpy()
+    s = torch.cat([in_scores.float().cpu(), out_scores.float().cpu()]).numpy()
+    fpr, tpr, _ = roc_curve(y, s)
+    return {"auroc": float(roc_auc_score(y, s)), "fpr_at_95_tpr": float(fpr[(tpr >= 0.95).argmax()])}
