@@ -77,3 +77,42 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
     assert cal["after"]["nll"] <= cal["before"]["nll"] + 0.02
     assert (tmp_path / "cal/reliability.png").stat().st_size > 1000
     assert neuroplast.load(tmp_path / "cal").predict_proba(run.inputs(torch.zeros(1, 1, 8, 8))).shape == (1, 10)
+
+
+def test_ensemble_of_identical_members_is_the_member_and_disagreement_shows() -> None:
+    from neuroplast.trust.calibration import DeepEnsemble
+
+    torch.manual_seed(0)
+    a, b = nn.Linear(4, 3), nn.Linear(4, 3)
+    x = torch.randn(8, 4)
+    same = DeepEnsemble([a, a]).predict(x)
+    assert torch.allclose(same.probs, torch.softmax(a(x), 1).detach(), atol=1e-6)
+    assert same.mutual_information.max() < 1e-6
+    assert DeepEnsemble([a, b]).predict(x).mutual_information.min() > 0
+    with pytest.raises(UserError, match="at least 2"):
+        DeepEnsemble([a])
+
+
+def test_ood_metrics_and_mahalanobis_by_construction() -> None:
+    from neuroplast.trust.calibration import Mahalanobis, ood_metrics
+
+    assert ood_metrics(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9])) == {"auroc": 1.0, "fpr_at_95_tpr": 0.0}
+    assert ood_metrics(torch.tensor([0.8, 0.9]), torch.tensor([0.1, 0.2]))["auroc"] == 0.0
+    # identity features: two tight classes at (+3, 0) and (-3, 0); (0, 8) is far from both
+    model = nn.Sequential(nn.Identity(), nn.Linear(2, 2))
+    g = torch.Generator().manual_seed(0)
+    x = torch.cat([torch.randn(200, 2, generator=g) * 0.3 + torch.tensor([3.0, 0.0]),
+                   torch.randn(200, 2, generator=g) * 0.3 - torch.tensor([3.0, 0.0])])
+    y = torch.cat([torch.zeros(200), torch.ones(200)]).long()
+    maha = Mahalanobis().fit(model, x, y)
+    near, far = maha.score(torch.tensor([[3.0, 0.0], [-3.1, 0.1]])), maha.score(torch.tensor([[0.0, 8.0]]))
+    assert near.max() < 1.0 and far.item() > 100
+
+
+def test_rotate_by_90_degrees_is_rot90() -> None:
+    from neuroplast.data.augment import rotate
+
+    x = torch.rand(2, 1, 6, 6)
+    out = rotate(x, 90)
+    assert any(torch.allclose(out, torch.rot90(x, k, dims=(2, 3)), atol=1e-5) for k in (1, -1))
+    assert torch.allclose(rotate(x, 0), x, atol=1e-6)
