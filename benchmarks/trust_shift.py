@@ -82,7 +82,11 @@ def main() -> None:
             print(f"| {angle}° | {name} | {s['accuracy']:.4f} | {s['nll']:.4f} | {s['ece']:.2%} |")
         best = min(s["ece"] for n, s in row.items() if n != "uncalibrated")
         ratios.append(row["uncalibrated"]["ece"] / max(best, 1e-9))
-    x_ood = fashion.x_test.to(dev)
+    # Out-of-distribution images go through the *model's* preprocessing (MNIST's mean and std), as a
+    # deployed model would see them: undo Fashion-MNIST's own standardization first.
+    f_pre, m_pre = fashion.preprocess, mnist.preprocess
+    raw = fashion.x_test * f_pre["std"] + f_pre["mean"]
+    x_ood = ((raw - m_pre["mean"]) / m_pre["std"]).to(dev)
     base, mc, ens = methods["uncalibrated"], methods["mc-dropout"], methods[f"ensemble x{len(members)}"]
     p_in, p_out = base.predict(x_test), base.predict(x_ood)
     m_in, m_out = mc.predict(x_test), mc.predict(x_ood)
