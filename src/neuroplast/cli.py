@@ -72,6 +72,16 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--method", choices=("temperature", "mc-dropout"), default="temperature")
     c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
 
+    xp = sub.add_parser("explain", help="which pixels or features drove a prediction (heatmap PNGs)")
+    xp.add_argument("run_dir", type=Path)
+    xp.add_argument("inputs", nargs="*", type=Path, metavar="INPUT", help="images or a CSV (default: "
+                    "the first --count test examples)")
+    xp.add_argument("--method", choices=("ig", "saliency", "occlusion", "gradcam"), default="ig")
+    xp.add_argument("--out", type=Path, help="folder for the PNGs (default: RUN_DIR/explain-METHOD)")
+    xp.add_argument("--count", type=int, default=8, help="test examples to explain without INPUT")
+    xp.add_argument("--sanity", action="store_true", help="also run the model-randomisation test and "
+                    "the deletion curve on 100 test examples")
+
     sub.add_parser("configs", help="list the shipped specs")
     return p
 
@@ -225,6 +235,21 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from neuroplast.trust.explain_run import explain_run
+
+    result = explain_run(args.run_dir, args.inputs, args.method, args.out, args.count, args.sanity)
+    for item in result["examples"]:
+        delta = f", completeness delta {item['delta']:.2g}" if item.get("delta") is not None else ""
+        print(f"{item['input']}: {item['label']} -> {item['png']}{delta}")
+    if "sanity" in result:
+        s = result["sanity"]
+        print(f"sanity ({s['examples']} test examples): randomisation Spearman median "
+              f"{s['randomization_spearman_median']:.2f}; deletion area {s['deletion_area']:.3f} vs random "
+              f"{s['random_deletion_area']:.3f}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from neuroplast.export import export_onnx
 
@@ -238,4 +263,4 @@ def _cmd_export(args: argparse.Namespace) -> int:
 COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
             "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate,
             "lr-find": _cmd_lr_find, "export": _cmd_export,
-            "calibrate": _cmd_calibrate}
+            "calibrate": _cmd_calibrate, "explain": _cmd_explain}
