@@ -1,0 +1,102 @@
+"""Split conformal intervals: the quantile rule by hand, coverage on a problem with a known model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import neuroplast
+from neuroplast.errors import UserError
+from neuroplast.trust.intervals import (
+    Interval,
+    SplitConformal,
+    conformal_rank,
+    conformal_run,
+    coverage,
+    min_calibration_points,
+)
+
+
+def _zero_model(d: int = 1, targets: int = 1) -> nn.Module:
+    """Predicts 0 for every input, so the residuals are |y|."""
+    model = nn.Linear(d, targets)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+    return model
+
+
+def test_quantile_is_the_hand_worked_order_statistic() -> None:
+    # 9 residuals, alpha = 0.2: k = ceil((9 + 1) * 0.8) = 8, the 8th smallest.
+    # sorted |y|: 0.5, 1, 2, 3, 4, 6, 7, 8, 9  ->  q = 8
+    y = torch.tensor([0.5, -3.0, 1.0, 7.0, -2.0, 9.0, 4.0, -6.0, 8.0])[:, None]
+    x = torch.zeros(9, 1)
+    assert conformal_rank(9, 0.2) == 8
+    cp = SplitConformal(_zero_model(), alpha=0.2).fit(x, y)
+    assert cp.q.tolist() == [8.0]
+    # alpha = 0.1: k = ceil(10 * 0.9) = 9 (not 10, despite floating point): the largest, 9
+    assert conformal_rank(9, 0.1) == 9
+    assert SplitConformal(_zero_model(), alpha=0.1).fit(x, y).q.tolist() == [9.0]
+    interval = cp.predict(torch.zeros(2, 1))
+    assert interval.lower.tolist() == [[-8.0], [-8.0]] and interval.upper.tolist() == [[8.0], [8.0]]
+    # each target column has its own q: column 2 is column 1 times 10
+    cp2 = SplitConformal(_zero_model(1, 2), alpha=0.2).fit(x, torch.cat([y, 10 * y], dim=1))
+    assert cp2.q.tolist() == [8.0, 80.0]
+
+
+def test_too_few_calibration_points_says_how_many_are_needed() -> None:
+    assert min_calibration_points(0.1) == 9  # (n + 1) * 0.9 <= n  <=>  n >= 9
+    assert min_calibration_points(0.2) == 4
+    assert min_calibration_points(0.05) == 19
+    with pytest.raises(UserError, match=r"needs at least 9 calibration points; received 8"):
+        SplitConformal(_zero_model(), alpha=0.1).fit(torch.zeros(8, 1), torch.ones(8, 1))
+    with pytest.raises(UserError, match="alpha"):
+        SplitConformal(_zero_model(), alpha=1.5)
+
+
+def test_coverage_on_a_linear_gaussian_problem_with_the_exact_model() -> None:
+    # y = x·w + b + N(0, 1); the model is exactly x·w + b, so residuals are |N(0, 1)| and q -> 1.645.
+    # Coverage given 2000 calibration points has standard deviation ~0.0067, test sampling ~0.002.
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.tensor([[1.5], [-2.0], [0.5]]), 0.3
+    model = nn.Linear(3, 1)
+    with torch.no_grad():
+        model.weight.copy_(w.T)
+        model.bias.fill_(b)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.randn(n, 3, generator=g)
+        return x, x @ w + b + torch.randn(n, 1, generator=g)
+
+    cp = SplitConformal(model, alpha=0.1).fit(*draw(2000))
+    x_test, y_test = draw(20000)
+    interval = cp.predict(x_test)
+    assert coverage(interval, y_test) == pytest.approx(0.9, abs=0.01)
+    assert cp.q.item() == pytest.approx(1.645, abs=0.08)
+    assert interval.width.mean().item() == pytest.approx(2 * cp.q.item(), rel=1e-5)
+
+
+def test_to_units_and_coverage_per_target() -> None:
+    interval = Interval(torch.tensor([[0.0, 1.0]]), torch.tensor([[-1.0, 0.0]]), torch.tensor([[1.0, 2.0]]))
+    units = interval.to_units({"target_mean": [10.0, 0.0], "target_std": [2.0, 3.0]})
+    assert units.mean.tolist() == [[10.0, 3.0]]
+    assert units.lower.tolist() == [[8.0, 0.0]] and units.upper.tolist() == [[12.0, 6.0]]
+    y = torch.tensor([[12.0, 7.0]])  # on the upper end (inside), above the upper end (outside)
+    assert coverage(units, y) == 0.5
+    assert coverage(units, y, per_target=True) == [1.0, 0.0]
+
+
+def test_conformal_run_reports_in_target_units(tmp_path: Path) -> None:
+    run = neuroplast.run("diabetes-mlp", progress=False, out=tmp_path / "run", train={"epochs": 3})
+    result = conformal_run(tmp_path / "run", alpha=0.1)
+    assert result["val_samples"] == run.metrics["data"]["val"] == 36
+    assert result["rank"] == 34  # ceil(37 * 0.9) = ceil(33.3)
+    assert 0 <= result["test_coverage"] <= 1
+    std = run.preprocess["target_std"][0]
+    assert result["test_mean_width"] == pytest.approx(2 * result["q"][0], rel=1e-4)
+    assert result["q"][0] > std * 0.1  # in target units (disease progression, std ~77), not standardized
+    with pytest.raises(UserError, match="needs at least 99 calibration points"):
+        conformal_run(tmp_path / "run", alpha=0.01)
