@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -58,8 +59,12 @@ def test_too_few_calibration_points_says_how_many_are_needed() -> None:
 
 
 def test_coverage_on_a_linear_gaussian_problem_with_the_exact_model() -> None:
-    # y = x·w + b + N(0, 1); the model is exactly x·w + b, so residuals are |N(0, 1)| and q -> 1.645.
-    # Coverage given 2000 calibration points has standard deviation ~0.0067, test sampling ~0.002.
+    # y = x·w + b + N(0, 1); the model is exactly x·w + b, so residuals are |N(0, 1)|, q -> 1.645 and
+    # the coverage given q is exactly P(|Z| <= q) = erf(q / sqrt 2). With 2000 calibration points that
+    # coverage is Beta(1801, 200): mean 0.90005, sd 0.0067 (plus 0.002 from 20000 test points), so one
+    # draw lands outside 0.9 ± 0.01 about one time in five (seed 0's first draw: 0.9105). The guarantee
+    # is about the average over calibration sets: check the mean of 10 independent draws to ± 0.01
+    # (its sd is ~0.0025), each draw to ± 0.03, and each draw against its exact coverage to ± 0.01.
     g = torch.Generator().manual_seed(0)
     w, b = torch.tensor([[1.5], [-2.0], [0.5]]), 0.3
     model = nn.Linear(3, 1)
@@ -71,12 +76,18 @@ def test_coverage_on_a_linear_gaussian_problem_with_the_exact_model() -> None:
         x = torch.randn(n, 3, generator=g)
         return x, x @ w + b + torch.randn(n, 1, generator=g)
 
-    cp = SplitConformal(model, alpha=0.1).fit(*draw(2000))
-    x_test, y_test = draw(20000)
-    interval = cp.predict(x_test)
-    assert coverage(interval, y_test) == pytest.approx(0.9, abs=0.01)
-    assert cp.q.item() == pytest.approx(1.645, abs=0.08)
-    assert interval.width.mean().item() == pytest.approx(2 * cp.q.item(), rel=1e-5)
+    found = []
+    for _ in range(10):
+        cp = SplitConformal(model, alpha=0.1).fit(*draw(2000))
+        x_test, y_test = draw(20000)
+        interval = cp.predict(x_test)
+        found.append(coverage(interval, y_test))
+        q = cp.q.item()
+        assert found[-1] == pytest.approx(0.9, abs=0.03)
+        assert found[-1] == pytest.approx(math.erf(q / math.sqrt(2)), abs=0.01)
+        assert q == pytest.approx(1.645, abs=0.12)
+        assert interval.width.mean().item() == pytest.approx(2 * q, rel=1e-5)
+    assert sum(found) / len(found) == pytest.approx(0.9, abs=0.01)
 
 
 def test_to_units_and_coverage_per_target() -> None:
