@@ -25,9 +25,14 @@ from neuroplast.trust.explain import (
     receptive_fields,
     save_heatmap,
 )
+from neuroplast.trust.intervals import Interval, SplitConformal, conformal_run, coverage
 
 __all__ = [
     "CALIBRATORS",
+    "Interval",
+    "SplitConformal",
+    "conformal_run",
+    "coverage",
     "MCDropout",
     "Prediction",
     "TemperatureScaling",
