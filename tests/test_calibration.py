@@ -116,3 +116,31 @@ def test_rotate_by_90_degrees_is_rot90() -> None:
     out = rotate(x, 90)
     assert any(torch.allclose(out, torch.rot90(x, k, dims=(2, 3)), atol=1e-5) for k in (1, -1))
     assert torch.allclose(rotate(x, 0), x, atol=1e-6)
+
+
+def test_selective_threshold_by_hand() -> None:
+    from neuroplast.trust.calibration import selective_threshold
+
+    conf = torch.tensor([0.99, 0.95, 0.90, 0.80, 0.70, 0.60])
+    right = torch.tensor([True, True, False, True, False, True])
+    # kept accuracy from the top: 1, 1, 2/3, 3/4, 3/5, 4/6 -> 100% needs threshold 0.95, 75% -> 0.80
+    assert selective_threshold(conf, right, 1.0) == pytest.approx(0.95)
+    assert selective_threshold(conf, right, 0.75) == pytest.approx(0.80)
+    assert selective_threshold(conf, ~right, 0.99) == 1.0  # the most confident answer is wrong
+
+
+def test_predict_uncertainty_after_calibrate(tmp_path: Path, capsys) -> None:
+    import numpy as np
+    from PIL import Image
+
+    run = neuroplast.run("digits-cnn", out=tmp_path / "run", progress=False, train={"epochs": 3, "threads": 1})
+    assert main(["calibrate", str(run.dir), "--out", str(tmp_path / "cal"), "--target-accuracy", "0.99"]) == 0
+    out = capsys.readouterr().out
+    assert "not sure below confidence" in out
+    threshold = json.loads((tmp_path / "cal/metrics.json").read_text())["calibration"]["threshold"]
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)).save(noise)
+    assert main(["predict", str(tmp_path / "cal"), str(noise), "--uncertainty"]) == 0
+    line = capsys.readouterr().out.strip()
+    confidence = float(line.split("confidence ")[1].split(",")[0])
+    assert "entropy" in line and line.endswith("not sure" if confidence < threshold else "sure")

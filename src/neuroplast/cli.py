@@ -46,6 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("run_dir", type=Path)
     pr.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     pr.add_argument("--top", type=int, default=3, help="how many classes to list per input")
+    pr.add_argument("--uncertainty", action="store_true", help="print confidence and entropy, and "
+                    "'not sure' below the threshold `neuroplast calibrate` chose")
 
     m = sub.add_parser("summary", help="layers, output shapes, parameters and MACs of a spec's model")
     m.add_argument("spec", nargs="?", default=None)
@@ -71,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("run_dir", type=Path)
     c.add_argument("--method", choices=("temperature", "mc-dropout"), default="temperature")
     c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
+    c.add_argument("--target-accuracy", type=float, default=0.99, help="accuracy the confident answers "
+                   "must reach on validation; below the threshold this sets, predictions say 'not sure'")
 
     xp = sub.add_parser("explain", help="which pixels or features drove a prediction (heatmap PNGs)")
     xp.add_argument("run_dir", type=Path)
@@ -181,6 +185,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from neuroplast.runs import load
 
     run = load(args.run_dir)
@@ -190,13 +196,32 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             for i, v in enumerate(values):
                 print(f"{path}{f'[{i}]' if len(values) > 1 else ''}: {v:.6g}")
             continue
-        proba = run.predict_proba([path])
+        proba = run.predict_proba([path]) if not args.uncertainty else _calibrated_proba(run, path)
         names = run.class_names or [str(i) for i in range(proba.shape[1])]
         for i, row in enumerate(proba):
             order = row.argsort()[::-1][: args.top]
             top = ", ".join(f"{names[k]} {row[k]:.3f}" for k in order)
-            print(f"{path}{f'[{i}]' if len(proba) > 1 else ''}: {names[order[0]]} ({top})")
+            line = f"{path}{f'[{i}]' if len(proba) > 1 else ''}: {names[order[0]]} ({top})"
+            if args.uncertainty:
+                threshold = run.metrics.get("calibration", {}).get("threshold")
+                entropy = float(-(row * np.log(np.clip(row, 1e-12, None))).sum())
+                verdict = "" if threshold is None else ("; not sure" if row.max() < threshold else "; sure")
+                line += f"; confidence {row.max():.3f}, entropy {entropy:.3f} nats{verdict}"
+            print(line)
     return 0
+
+
+def _calibrated_proba(run, path: Path):
+    """Probabilities with the calibration of a `neuroplast calibrate` folder (temperature), if any."""
+    import torch
+
+    cal = run.metrics.get("calibration", {})
+    logits = run.outputs([path])
+    if cal.get("method") == "mc-dropout":
+        from neuroplast.trust.calibration import MCDropout
+
+        return MCDropout(run.model, samples=cal.get("samples", 30)).predict(run.inputs([path])).probs.numpy()
+    return torch.softmax(logits / cal.get("temperature", 1.0), dim=1).numpy()
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -226,11 +251,14 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from neuroplast.trust.calibration import calibrate_run
 
-    m = calibrate_run(args.run_dir, args.method, args.out)
+    m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy)
     b, a = m["calibration"]["before"], m["calibration"]["after"]
     extra = f" (T = {m['calibration']['temperature']:.3f})" if "temperature" in m["calibration"] else ""
     print(f"{args.method}{extra}: test ECE {b['ece']:.2%} -> {a['ece']:.2%}, NLL {b['nll']:.4f} -> "
           f"{a['nll']:.4f}, accuracy {b['accuracy']:.4f} -> {a['accuracy']:.4f}")
+    c = m["calibration"]
+    print(f"not sure below confidence {c['threshold']:.3f}: on test it answers "
+          f"{c['test_coverage_at_threshold']:.1%} of inputs, {c['test_accuracy_at_threshold']:.2%} of them right")
     print(f"run folder: {m['dir']}")
     return 0
 

@@ -222,14 +222,40 @@ def nats_to_bits(x: float) -> float:
     return x / math.log(2)
 
 
+# --------------------------------------------------------------------------- "I don't know"
+def selective_threshold(confidence: torch.Tensor, correct: torch.Tensor, target_accuracy: float) -> float:
+    """The lowest confidence threshold at which the answers kept (confidence >= threshold) are right
+    at least ``target_accuracy`` of the time; below it the model says "not sure". 1.0 when no
+    threshold reaches the target (every answer is then "not sure" unless fully confident)."""
+    order = torch.argsort(confidence, descending=True)
+    conf, right = confidence[order], correct[order].float()
+    kept_accuracy = right.cumsum(0) / torch.arange(1, len(right) + 1, device=right.device)
+    ok = (kept_accuracy >= target_accuracy).nonzero()
+    if len(ok) == 0:
+        return 1.0
+    return float(conf[int(ok[-1])])
+
+
+def selective_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int = 20) -> dict[str, list[float]]:
+    """Accuracy of the answers kept against the fraction kept (coverage), most confident first."""
+    order = torch.argsort(confidence, descending=True)
+    right = correct[order].float()
+    n = len(right)
+    coverage = [k / points for k in range(1, points + 1)]
+    accuracy = [right[: max(1, round(c * n))].mean().item() for c in coverage]
+    return {"coverage": coverage, "accuracy": accuracy}
+
+
 # --------------------------------------------------------------------------- a calibrated run folder
 def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | Any = None,
-                  **options: Any) -> dict[str, Any]:
+                  target_accuracy: float = 0.99, **options: Any) -> dict[str, Any]:
     """Fit ``method`` on the run's validation split, score test before and after, write a run folder.
 
     The new folder (default ``<run_dir>-<method>``) holds the parent's spec, model and weights plus
     ``metrics.json`` with ``calibration`` (method, fitted values, parent, and ``before`` / ``after``
-    test scores: accuracy, NLL, Brier, ECE) and ``reliability.png``. Returns its metrics.
+    test scores: accuracy, NLL, Brier, ECE; the "not sure" ``threshold`` chosen on validation so that
+    the answers kept reach ``target_accuracy``, with test coverage and accuracy at it, and the
+    accuracy-coverage curve) and ``reliability.png``. Returns its metrics.
     """
     import shutil
     from pathlib import Path
@@ -251,6 +277,10 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     calibrator = make_calibrator(method, run.model, **options).fit(data.x_val, data.y_val)
     before = base.predict(data.x_test)
     after = calibrator.predict(data.x_test)
+    val_pred = calibrator.predict(data.x_val)
+    threshold = selective_threshold(val_pred.confidence, val_pred.label == data.y_val, target_accuracy)
+    kept = after.confidence >= threshold
+    right = after.label == data.y_test
     out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("spec.toml", "model.json", "model.safetensors", "preprocess.json"):
@@ -265,7 +295,12 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         "calibration": {"method": method, **calibrator.describe(), "fitted_on": "val",
                         "val_samples": len(data.x_val), "test_samples": len(data.x_test), "ece_bins": ECE_BINS,
                         "before": scores(before.probs, data.y_test),
-                        "after": scores(after.probs, data.y_test)},
+                        "after": scores(after.probs, data.y_test),
+                        "target_accuracy": target_accuracy, "threshold": threshold,
+                        "test_coverage_at_threshold": kept.float().mean().item(),
+                        "test_accuracy_at_threshold": right[kept].float().mean().item() if kept.any()
+                        else float("nan"),
+                        "selective": selective_curve(after.confidence, right)},
     }
     save_json(out_dir / "metrics.json", metrics)
     plot_reliability({"uncalibrated": reliability(before.probs, data.y_test),
