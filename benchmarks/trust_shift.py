@@ -91,7 +91,8 @@ def main() -> None:
     p_in, p_out = base.predict(x_test), base.predict(x_ood)
     m_in, m_out = mc.predict(x_test), mc.predict(x_ood)
     e_in, e_out = ens.predict(x_test), ens.predict(x_ood)
-    maha = Mahalanobis().fit(members[0], mnist.x_train.to(dev), mnist.y_train.to(dev))
+    maha = Mahalanobis("penultimate").fit(members[0], mnist.x_train.to(dev), mnist.y_train.to(dev))
+    conv = Mahalanobis("features").fit(members[0], mnist.x_train.to(dev), mnist.y_train.to(dev))
     ood = {
         "max-softmax": ood_metrics(-p_in.confidence, -p_out.confidence),
         "entropy": ood_metrics(p_in.entropy, p_out.entropy),
@@ -99,6 +100,7 @@ def main() -> None:
         "ensemble max-probability": ood_metrics(-e_in.confidence, -e_out.confidence),
         "ensemble mutual information": ood_metrics(e_in.mutual_information, e_out.mutual_information),
         "Mahalanobis (penultimate features)": ood_metrics(maha.score(x_test), maha.score(x_ood)),
+        "Mahalanobis (conv features)": ood_metrics(conv.score(x_test), conv.score(x_ood)),
     }
     print("\n| OOD score (MNIST test vs Fashion-MNIST test) | AUROC | FPR at 95% TPR |\n|---|---|---|")
     for name, m in ood.items():

@@ -144,3 +144,18 @@ def test_predict_uncertainty_after_calibrate(tmp_path: Path, capsys) -> None:
     line = capsys.readouterr().out.strip()
     confidence = float(line.split("confidence ")[1].split(",")[0])
     assert "entropy" in line and line.endswith("not sure" if confidence < threshold else "sure")
+
+
+def test_calibrate_with_mahalanobis_flags_unfamiliar_inputs(tmp_path: Path, capsys) -> None:
+    import numpy as np
+    from PIL import Image
+
+    run = neuroplast.run("digits-cnn", out=tmp_path / "run", progress=False, train={"epochs": 3, "threads": 1})
+    assert main(["calibrate", str(run.dir), "--out", str(tmp_path / "cal"), "--ood", "mahalanobis"]) == 0
+    assert "unfamiliar above Mahalanobis distance" in capsys.readouterr().out
+    ood = json.loads((tmp_path / "cal/metrics.json").read_text())["calibration"]["ood"]
+    assert ood["layer"] == "features" and ood["test_flagged"] < 0.1 and (tmp_path / "cal/ood.safetensors").is_file()
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)).save(noise)
+    assert main(["predict", str(tmp_path / "cal"), str(noise), "--uncertainty"]) == 0
+    assert capsys.readouterr().out.strip().endswith("not sure (unlike the training data)")

@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("run_dir", type=Path)
     c.add_argument("--method", choices=("temperature", "mc-dropout"), default="temperature")
     c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
+    c.add_argument("--ood", choices=("mahalanobis",), help="also model the training features' density; "
+                   "inputs far from it are 'not sure' (out of distribution)")
     c.add_argument("--target-accuracy", type=float, default=0.99, help="accuracy the confident answers "
                    "must reach on validation; below the threshold this sets, predictions say 'not sure'")
 
@@ -203,10 +205,19 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             top = ", ".join(f"{names[k]} {row[k]:.3f}" for k in order)
             line = f"{path}{f'[{i}]' if len(proba) > 1 else ''}: {names[order[0]]} ({top})"
             if args.uncertainty:
-                threshold = run.metrics.get("calibration", {}).get("threshold")
+                cal = run.metrics.get("calibration", {})
+                threshold = cal.get("threshold")
                 entropy = float(-(row * np.log(np.clip(row, 1e-12, None))).sum())
-                verdict = "" if threshold is None else ("; not sure" if row.max() < threshold else "; sure")
-                line += f"; confidence {row.max():.3f}, entropy {entropy:.3f} nats{verdict}"
+                line += f"; confidence {row.max():.3f}, entropy {entropy:.3f} nats"
+                unfamiliar = False
+                if "ood" in cal:
+                    distance = _ood_score(run, path)[i]
+                    unfamiliar = distance > cal["ood"]["threshold"]
+                    line += f", distance {distance:.1f}"
+                if unfamiliar:
+                    line += "; not sure (unlike the training data)"
+                elif threshold is not None:
+                    line += "; not sure" if row.max() < threshold else "; sure"
             print(line)
     return 0
 
@@ -222,6 +233,17 @@ def _calibrated_proba(run, path: Path):
 
         return MCDropout(run.model, samples=cal.get("samples", 30)).predict(run.inputs([path])).probs.numpy()
     return torch.softmax(logits / cal.get("temperature", 1.0), dim=1).numpy()
+
+
+def _ood_score(run, path: Path):
+    """Mahalanobis distance of the input's features from the training data (a calibrated folder)."""
+    from safetensors.torch import load_file
+
+    from neuroplast.trust.calibration import Mahalanobis
+
+    density = Mahalanobis(run.metrics["calibration"]["ood"]["layer"])
+    density.load_state_dict(run.model, load_file(str(run.dir / "ood.safetensors")))
+    return density.score(run.inputs([path])).tolist()
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -251,7 +273,8 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from neuroplast.trust.calibration import calibrate_run
 
-    m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy)
+    m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy,
+                      ood=args.ood)
     b, a = m["calibration"]["before"], m["calibration"]["after"]
     extra = f" (T = {m['calibration']['temperature']:.3f})" if "temperature" in m["calibration"] else ""
     print(f"{args.method}{extra}: test ECE {b['ece']:.2%} -> {a['ece']:.2%}, NLL {b['nll']:.4f} -> "
@@ -259,6 +282,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     c = m["calibration"]
     print(f"not sure below confidence {c['threshold']:.3f}: on test it answers "
           f"{c['test_coverage_at_threshold']:.1%} of inputs, {c['test_accuracy_at_threshold']:.2%} of them right")
+    if "ood" in c:
+        print(f"unfamiliar above Mahalanobis distance {c['ood']['threshold']:.1f} ({c['ood']['quantile']:.0%} "
+              f"of validation inputs fall below it; {c['ood']['test_flagged']:.1%} of test inputs above)")
     print(f"run folder: {m['dir']}")
     return 0
 

@@ -248,14 +248,18 @@ def selective_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int
 
 # --------------------------------------------------------------------------- a calibrated run folder
 def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | Any = None,
-                  target_accuracy: float = 0.99, **options: Any) -> dict[str, Any]:
+                  target_accuracy: float = 0.99, ood: str | None = None, ood_quantile: float = 0.98,
+                  **options: Any) -> dict[str, Any]:
     """Fit ``method`` on the run's validation split, score test before and after, write a run folder.
 
     The new folder (default ``<run_dir>-<method>``) holds the parent's spec, model and weights plus
     ``metrics.json`` with ``calibration`` (method, fitted values, parent, and ``before`` / ``after``
     test scores: accuracy, NLL, Brier, ECE; the "not sure" ``threshold`` chosen on validation so that
     the answers kept reach ``target_accuracy``, with test coverage and accuracy at it, and the
-    accuracy-coverage curve) and ``reliability.png``. Returns its metrics.
+    accuracy-coverage curve) and ``reliability.png``. With ``ood="mahalanobis"``, a feature-density
+    model of the training split (``ood.safetensors``) and a threshold at the ``ood_quantile`` of the
+    validation scores: inputs scoring above it are "not sure" however confident the softmax is.
+    Returns its metrics.
     """
     import shutil
     from pathlib import Path
@@ -302,6 +306,19 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
                         else float("nan"),
                         "selective": selective_curve(after.confidence, right)},
     }
+    if ood is not None:
+        if ood != "mahalanobis":
+            raise UserError(f"ood must be 'mahalanobis' (or left out); received {ood!r}.")
+        from safetensors.torch import save_file
+
+        density = Mahalanobis().fit(run.model, data.x_train, data.y_train)
+        val_scores = density.score(data.x_val)
+        ood_threshold = float(torch.quantile(val_scores, ood_quantile))
+        save_file(density.state_dict(), str(out_dir / "ood.safetensors"))
+        metrics["calibration"]["ood"] = {
+            "method": "mahalanobis", "layer": density.layer, "threshold": ood_threshold,
+            "quantile": ood_quantile, "fitted_on": "train", "train_samples": len(data.x_train),
+            "test_flagged": (density.score(data.x_test) > ood_threshold).float().mean().item()}
     save_json(out_dir / "metrics.json", metrics)
     plot_reliability({"uncalibrated": reliability(before.probs, data.y_test),
                       method: reliability(after.probs, data.y_test)}, out_dir / "reliability.png")
@@ -337,11 +354,20 @@ class DeepEnsemble(Calibrator):
 
 
 # --------------------------------------------------------------------------- out-of-distribution
-def penultimate_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """The input of the model's last ``nn.Linear`` (the features its read-out sees), in eval mode."""
-    last = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
+def layer_features(model: nn.Module, x: torch.Tensor, layer: str = "features",
+                   batch_size: int = 1024) -> torch.Tensor:
+    """Activations the model computes for ``x`` (eval mode), flattened per example:
+    ``"features"`` is the input of its first ``nn.Linear`` (for a CNN, the flattened feature maps of
+    the last conv block), ``"penultimate"`` the input of its last ``nn.Linear``."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise UserError("Feature-density scores need a model with a linear read-out layer.")
+    if layer not in ("features", "penultimate"):
+        raise UserError(f"layer must be 'features' or 'penultimate'; received {layer!r}.")
+    target = linears[0] if layer == "features" else linears[-1]
     captured: list[torch.Tensor] = []
-    handle = last.register_forward_hook(lambda _m, inputs, _out: captured.append(inputs[0].detach().float()))
+    handle = target.register_forward_hook(
+        lambda _m, inputs, _out: captured.append(inputs[0].detach().flatten(1).float()))
     was_training = model.training
     model.eval()
     try:
@@ -354,13 +380,25 @@ def penultimate_features(model: nn.Module, x: torch.Tensor, batch_size: int = 10
     return torch.cat(captured)
 
 
+def penultimate_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
+    """The input of the model's last ``nn.Linear`` (the features its read-out sees), in eval mode."""
+    return layer_features(model, x, "penultimate", batch_size)
+
+
 class Mahalanobis:
-    """Class-conditional Gaussians with one shared covariance on penultimate features (Lee et al.
-    2018); the OOD score is the smallest Mahalanobis distance to a class mean (higher = stranger)."""
+    """Class-conditional Gaussians with one shared covariance on a layer's features (Lee et al.
+    2018); the OOD score is the smallest Mahalanobis distance to a class mean (higher = stranger).
+
+    ``layer="features"`` (the default) models the flattened conv features of a CNN (the input of
+    the first linear layer); ``"penultimate"`` the input of the read-out.
+    """
+
+    def __init__(self, layer: str = "features") -> None:
+        self.layer = layer
 
     def fit(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Mahalanobis:
         self.model = model
-        f = penultimate_features(model, x).double()
+        f = layer_features(model, x, self.layer).double()
         y = y.to(f.device)
         classes = torch.unique(y)
         self.means = torch.stack([f[y == c].mean(0) for c in classes])
@@ -369,11 +407,20 @@ class Mahalanobis:
         self.precision = torch.linalg.pinv(cov + 1e-6 * torch.eye(len(cov), dtype=cov.dtype, device=cov.device))
         return self
 
-    def score(self, x: torch.Tensor) -> torch.Tensor:
-        f = penultimate_features(self.model, x).double()
-        d = f[:, None, :] - self.means[None]  # (N, K, D)
-        dist = torch.einsum("nkd,de,nke->nk", d, self.precision, d)
-        return dist.min(dim=1).values.float()
+    def score(self, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+        f = layer_features(self.model, x, self.layer).double()
+        out = []
+        for i in range(0, len(f), batch_size):
+            d = f[i: i + batch_size, None, :] - self.means[None]  # (n, K, D)
+            out.append(torch.einsum("nkd,de,nke->nk", d, self.precision, d).min(dim=1).values)
+        return torch.cat(out).float() if out else torch.empty(0)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {"means": self.means.float().contiguous(), "precision": self.precision.float().contiguous()}
+
+    def load_state_dict(self, model: nn.Module, state: dict[str, torch.Tensor]) -> Mahalanobis:
+        self.model, self.means, self.precision = model, state["means"].double(), state["precision"].double()
+        return self
 
 
 def ood_metrics(in_scores: torch.Tensor, out_scores: torch.Tensor) -> dict[str, float]:
