@@ -167,3 +167,19 @@ def test_random_affine_identity_rotation_by_hand_and_background() -> None:
     assert out.min() >= 0.25 - 1e-6 and out.max() <= 1.0 + 1e-6
     assert (out[:, 0, 0, 4] > 0.5).any()  # some bars turned towards vertical
     assert make_augment(AugmentSpec(shift=2)) is not None and make_augment(AugmentSpec()) is None
+
+
+def test_an_image_already_in_mnist_format_is_taken_as_it_is(tmp_path) -> None:
+    from PIL import Image
+
+    from neuroplast.data.images import image_to_input
+
+    a = np.zeros((28, 28), np.uint8)
+    a[5:23, 12:16] = 255  # a bright "1", off-centre, on black: MNIST's own format
+    a[5:8, 9:12] = 128
+    Image.fromarray(a).save(tmp_path / "one.png")
+    pre = {"style": "mnist", "shape": [1, 28, 28], "mean": 0.13, "std": 0.31}
+    x = image_to_input(tmp_path / "one.png", pre)
+    assert torch.allclose(x[0, 0], (torch.from_numpy(a / 255.0).float() - 0.13) / 0.31, atol=1e-6)
+    Image.fromarray(255 - a).save(tmp_path / "paper.png")  # dark ink on white: re-centred as a drawing
+    assert not torch.allclose(image_to_input(tmp_path / "paper.png", pre), x, atol=1e-3)

@@ -93,12 +93,24 @@ def mnist_style(gray: np.ndarray, canvas: int = 28, box: int = 20, by_mass: bool
     return out
 
 
+def _already_mnist_format(gray: np.ndarray, height: int, width: int) -> bool:
+    """A grayscale image of exactly the model's size on a black background (its four 3x3 corners
+    black), as MNIST's own images are: taken as it is rather than re-centred and resampled. Photos
+    and drawings of any other size, or dark ink on light paper, are not."""
+    if gray.ndim != 2 or gray.shape != (height, width) or min(height, width) < 6:
+        return False
+    corners = np.concatenate([gray[:3, :3], gray[:3, -3:], gray[-3:, :3], gray[-3:, -3:]]).ravel()
+    return float(corners.max()) < 0.05
+
+
 def image_to_input(path: str | Path, preprocess: dict[str, Any]) -> torch.Tensor:
     """Read an image file and apply the run's preprocessing: returns a (1, C, H, W) tensor."""
     channels, height, width = preprocess["shape"]
     raw = read_image(path, channels)
     style = preprocess["style"]
-    if style == "mnist":
+    if style == "mnist" and _already_mnist_format(raw, height, width):
+        a = raw  # e.g. an MNIST test image saved as PNG: resampling it again would only blur it
+    elif style == "mnist":
         a = mnist_style(raw, canvas=height, box=round(height * 20 / 28))
     elif style == "digits":
         a = mnist_style(raw, canvas=height, box=height, by_mass=False)
