@@ -159,3 +159,15 @@ def test_calibrate_with_mahalanobis_flags_unfamiliar_inputs(tmp_path: Path, caps
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)).save(noise)
     assert main(["predict", str(tmp_path / "cal"), str(noise), "--uncertainty"]) == 0
     assert capsys.readouterr().out.strip().endswith("not sure (unlike the training data)")
+
+
+def test_uncertainty_and_explain_sections_run_after_training(tmp_path: Path) -> None:
+    run = neuroplast.run("digits-cnn", out=tmp_path / "run", progress=False,
+                         train={"epochs": 2, "threads": 1},
+                         uncertainty={"method": "temperature", "ood": "mahalanobis"},
+                         explain={"method": "saliency", "count": 2})
+    cal = json.loads((run.dir / "calibrated-temperature/metrics.json").read_text())["calibration"]
+    assert cal["temperature"] > 0 and "ood" in cal
+    assert len(list((run.dir / "explain-saliency").glob("*.png"))) == 2
+    spec = neuroplast.load_spec(run.dir / "spec.toml")  # the sections round-trip through spec.toml
+    assert spec.uncertainty.ood == "mahalanobis" and spec.explain.count == 2

@@ -343,7 +343,24 @@ def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: 
     if "confusion_matrix" in metrics["test"]:
         plot_confusion_matrix(metrics["test"]["confusion_matrix"], data.class_names or [],
                               run_dir / "confusion_matrix.png")
+    if spec is not None:  # [uncertainty] and [explain]: stages that read the finished run folder
+        _after_training(run_dir, spec)
     return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
+
+
+def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
+    """The ``[uncertainty]`` and ``[explain]`` sections: stages that read the finished run."""
+    if spec.uncertainty is not None:
+        from neuroplast.trust.calibration import calibrate_run
+
+        u = spec.uncertainty
+        calibrate_run(run_dir, u.method, run_dir / f"calibrated-{u.method}", target_accuracy=u.target_accuracy,
+                      ood=u.ood)
+    if spec.explain is not None:
+        from neuroplast.trust.explain_run import explain_run
+
+        e = spec.explain
+        explain_run(run_dir, None, e.method, None, e.count, e.sanity)
 
 
 def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:

@@ -227,6 +227,24 @@ class TrainSpec(_Spec):
 
 
 # --------------------------------------------------------------------------- experiment
+class UncertaintySpec(_Spec):
+    """After training: calibrate on the validation split (as ``neuroplast calibrate``)."""
+
+    method: Literal["temperature", "mc-dropout"] = "temperature"
+    target_accuracy: float = Field(0.99, gt=0.0, le=1.0, description="Accuracy the confident answers must "
+                                   "reach on validation; below the threshold this sets: 'not sure'.")
+    ood: Literal["mahalanobis"] | None = Field(None, description="Also flag inputs unlike the training "
+                                               "data (a feature density).")
+
+
+class ExplainSpec(_Spec):
+    """After training: attribution heatmaps for the first test images (as ``neuroplast explain``)."""
+
+    method: Literal["ig", "saliency", "occlusion", "gradcam"] = "ig"
+    count: PositiveInt = Field(8, description="Test images to explain.")
+    sanity: bool = Field(False, description="Also run the randomisation test and the deletion curve.")
+
+
 class ExperimentSpec(_Spec):
     """Everything one run needs. Later stages (prune, uncertainty, explain) add optional sections."""
 
@@ -236,6 +254,10 @@ class ExperimentSpec(_Spec):
     data: DataSpec = DataSpec()
     model: ModelSpec = CNNSpec()
     train: TrainSpec = TrainSpec()
+    uncertainty: UncertaintySpec | None = Field(None, description="Calibrate after training into "
+                                                "RUN_DIR/calibrated-METHOD.")
+    explain: ExplainSpec | None = Field(None, description="Explain test images after training into "
+                                        "RUN_DIR/explain-METHOD.")
 
     def to_toml(self) -> str:
         return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))
