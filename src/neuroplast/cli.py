@@ -227,12 +227,11 @@ def _calibrated_proba(run, path: Path):
     import torch
 
     cal = run.metrics.get("calibration", {})
-    logits = run.outputs([path])
     if cal.get("method") == "mc-dropout":
         from neuroplast.trust.calibration import MCDropout
 
         return MCDropout(run.model, samples=cal.get("samples", 30)).predict(run.inputs([path])).probs.numpy()
-    return torch.softmax(logits / cal.get("temperature", 1.0), dim=1).numpy()
+    return torch.softmax(run.outputs([path]) / cal.get("temperature", 1.0), dim=1).numpy()
 
 
 def _ood_score(run, path: Path):
