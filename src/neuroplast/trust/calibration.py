@@ -49,6 +49,14 @@ class Prediction:
     mutual_information: torch.Tensor | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def from_samples(cls, runs: torch.Tensor) -> Prediction:
+        """The mean of ``(S, N, C)`` sampled probabilities, with their mutual information (entropy
+        of the mean minus mean entropy) and per-class spread."""
+        mean = runs.mean(0)
+        mutual_information = entropy(mean) - torch.stack([entropy(p) for p in runs]).mean(0)
+        return cls(mean, mutual_information.clamp_min(0), {"std": runs.std(0)})
+
     @property
     def confidence(self) -> torch.Tensor:
         return self.probs.max(dim=1).values
@@ -198,9 +206,7 @@ class MCDropout(Calibrator):
         runs = torch.stack([_softmax(torch.cat([model(x[i: i + self.batch_size]).float()
                                                 for i in range(0, len(x), self.batch_size)]))
                             for _ in range(self.samples)])  # (S, N, C)
-        mean = runs.mean(0)
-        mutual_information = entropy(mean) - torch.stack([entropy(p) for p in runs]).mean(0)
-        return Prediction(mean, mutual_information.clamp_min(0), {"std": runs.std(0)})
+        return Prediction.from_samples(runs)
 
     def describe(self) -> dict[str, Any]:
         return {"samples": self.samples}
@@ -344,10 +350,8 @@ class DeepEnsemble(Calibrator):
     def predict(self, x: torch.Tensor) -> Prediction:
         from neuroplast.train.evaluate import predict_outputs
 
-        runs = torch.stack([_softmax(predict_outputs(m, x, self.batch_size)) for m in self.models])
-        mean = runs.mean(0)
-        mutual_information = entropy(mean) - torch.stack([entropy(p) for p in runs]).mean(0)
-        return Prediction(mean, mutual_information.clamp_min(0), {"std": runs.std(0)})
+        return Prediction.from_samples(
+            torch.stack([_softmax(predict_outputs(m, x, self.batch_size)) for m in self.models]))
 
     def describe(self) -> dict[str, Any]:
         return {"members": len(self.models)}
@@ -378,11 +382,6 @@ def layer_features(model: nn.Module, x: torch.Tensor, layer: str = "features",
         handle.remove()
         model.train(was_training)
     return torch.cat(captured)
-
-
-def penultimate_features(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """The input of the model's last ``nn.Linear`` (the features its read-out sees), in eval mode."""
-    return layer_features(model, x, "penultimate", batch_size)
 
 
 class Mahalanobis:
