@@ -88,6 +88,26 @@ def _parser() -> argparse.ArgumentParser:
     xp.add_argument("--sanity", action="store_true", help="also run the model-randomisation test and "
                     "the deletion curve on 100 test examples")
 
+    pn = sub.add_parser("prune", help="prune a trained run, fine-tune it and measure what it saves "
+                        "(a new run folder)")
+    pn.add_argument("run_dir", type=Path)
+    pn.add_argument("--method", choices=("magnitude", "saliency", "structured"), default="magnitude",
+                    help="magnitude |w| or saliency |w*dL/dw| zero single weights (stored sparse); "
+                    "structured removes whole neurons/channels (a smaller, faster mlp/cnn)")
+    pn.add_argument("--sparsity", type=float, default=0.9, help="share of the weights to remove "
+                    "(structured: of each layer's neurons/channels)")
+    pn.add_argument("--schedule", choices=("one-shot", "iterative", "gradual", "lottery"), default="one-shot")
+    pn.add_argument("--rounds", type=int, help="rounds of iterative/gradual/lottery (default: ~20%% of the "
+                    "remaining weights per round)")
+    pn.add_argument("--epochs", type=int, help="fine-tuning epochs per round")
+    pn.add_argument("--lr", type=float, help="fine-tuning learning rate (default: a tenth of the run's)")
+    pn.add_argument("--scope", choices=("global", "layer"), default="global",
+                    help="one threshold across layers, or the same share of each layer")
+    pn.add_argument("--rewind-epoch", type=int, default=1, help="lottery: rewind to the weights after "
+                    "this many epochs of the original training (0: the initialization)")
+    pn.add_argument("--out", type=Path, help="run folder to write (default: RUN_DIR-pruned-METHOD)")
+    pn.add_argument("--quiet", action="store_true")
+
     sub.add_parser("configs", help="list the shipped specs")
     return p
 
@@ -303,6 +323,34 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_prune(args: argparse.Namespace) -> int:
+    from neuroplast.plasticity.prune_run import prune_run
+
+    if args.rounds is not None and args.rounds < 1:
+        raise UserError(f"--rounds must be at least 1; received {args.rounds}.")
+    run = prune_run(args.run_dir, args.method, args.sparsity, args.schedule, args.rounds, args.epochs, args.lr,
+                    args.scope, args.rewind_epoch, out=args.out, progress=not args.quiet)
+    p = run.metrics["pruning"]
+    key = "accuracy" if "test_accuracy" in p["baseline"] else "rmse"
+    print(f"{'round':>5} {'removed':>8} {'val ' + key:>13} {'test ' + key:>14}")
+    for row in p["curve"]:
+        print(f"{row['round']:>5} {row['sparsity']:>8.2%} {row.get('val_' + key, float('nan')):>13.4f} "
+              f"{row['test_' + key]:>14.4f}")
+    b, prm, macs = p["bytes"], p["parameters"], p["macs"]
+    print(f"parameters {prm['dense']:,} -> {prm['pruned']:,} ({prm['pruned_nonzero']:,} non-zero); "
+          f"bytes on disk {b['dense']:,} -> {b['pruned']:,} ({b['ratio']:.1f}x smaller); "
+          f"MACs {macs['dense']:,} -> {macs['pruned']:,} ({macs['pruned_nonzero']:,} with non-zero weights)")
+    for batch, t in p["latency_ms"].items():
+        print(f"latency {batch.replace('_', ' ')}: {t['dense']:.3f} ms -> {t['pruned']:.3f} ms "
+              f"({t['speedup']:.2f}x, median, {p['threads']} threads)")
+    if p.get("note"):
+        print(f"note: {p['note']}")
+    if p["not_pruned"]:
+        print(f"not pruned: {', '.join(p['not_pruned'])}")
+    print(f"run folder: {run.dir}")
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from neuroplast.export import export_onnx
 
@@ -316,4 +364,4 @@ def _cmd_export(args: argparse.Namespace) -> int:
 COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
             "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate,
             "lr-find": _cmd_lr_find, "export": _cmd_export,
-            "calibrate": _cmd_calibrate, "explain": _cmd_explain}
+            "calibrate": _cmd_calibrate, "explain": _cmd_explain, "prune": _cmd_prune}

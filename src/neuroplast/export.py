@@ -159,9 +159,23 @@ class Net(nn.Module):
         {forward}
 
 
+def _dense(state):
+    """Pruned runs store mostly-zero weights as NAME::bitmask + NAME::values + NAME::shape."""
+    out = {{k: v for k, v in state.items() if "::" not in k}}
+    for key in [k for k in state if k.endswith("::shape")]:
+        name = key[: -len("::shape")]
+        n = int(torch.tensor(state[key].tolist()).prod())
+        bits = state[name + "::bitmask"].unsqueeze(1).bitwise_right_shift(torch.arange(7, -1, -1))
+        mask = (bits & 1).flatten()[:n].bool()
+        dense = torch.zeros(n, dtype=state[name + "::values"].dtype)
+        dense[mask] = state[name + "::values"]
+        out[name] = dense.reshape(state[key].tolist())
+    return out
+
+
 def build(weights=Path(__file__).with_name("model.safetensors")):
     net = Net()
-    net.load_state_dict(load_file(str(weights)))
+    net.load_state_dict(_dense(load_file(str(weights))))
     return net.eval()
 '''
 
@@ -211,7 +225,10 @@ def _reproduces(source: str, model: nn.Module, info: dict[str, Any]) -> bool:
     try:
         exec(compile(source, "model.py", "exec"), namespace)  # noqa: S102  (our own generated code)
         net = namespace["Net"]()
-        net.load_state_dict(model.state_dict())
+        from neuroplast.train.checkpoint import encode_sparse
+
+        state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+        net.load_state_dict(namespace["_dense"](encode_sparse(state)))  # as build() reads the file
         net.eval()
         x = example_input(info, batch=3, seed=2)
         was_training = model.training

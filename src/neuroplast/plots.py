@@ -101,3 +101,28 @@ def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path) ->
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
+    """Accuracy (or RMSE) against the share of weights removed, one point per round, with the dense
+    baseline as a line; the title gives what the pruned model saves."""
+    plt = _pyplot()
+    curve = pruning["curve"]
+    key = "accuracy" if "test_accuracy" in curve[0] else "rmse"
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    x = [100 * c["sparsity"] for c in curve]
+    for split, style in (("test", "o-"), ("val", "s--")):
+        if f"{split}_{key}" in curve[0]:
+            ax.plot(x, [c[f"{split}_{key}"] for c in curve], style, markersize=4, label=split)
+    ax.axhline(curve[0][f"test_{key}"], color="gray", lw=0.8, ls=":", label="dense test")
+    ax.set_xlabel("weights removed (%)")
+    ax.set_ylabel(key)
+    b, lat = pruning["bytes"], pruning["latency_ms"]
+    speed = ", ".join(f"{k.replace('batch_', 'batch ')} {v['speedup']:.2f}x" for k, v in lat.items())
+    ax.set_title(f"{pruning['method']} / {pruning['schedule']}: {b['ratio']:.1f}x smaller on disk; "
+                 f"latency {speed}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

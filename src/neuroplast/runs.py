@@ -343,13 +343,13 @@ def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: 
     if "confusion_matrix" in metrics["test"]:
         plot_confusion_matrix(metrics["test"]["confusion_matrix"], data.class_names or [],
                               run_dir / "confusion_matrix.png")
-    if spec is not None:  # [uncertainty] and [explain]: stages that read the finished run folder
+    if spec is not None:  # [uncertainty], [explain], [prune]: stages that read the finished run folder
         _after_training(run_dir, spec)
     return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
 
 
 def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
-    """The ``[uncertainty]`` and ``[explain]`` sections: stages that read the finished run."""
+    """The ``[uncertainty]``, ``[explain]`` and ``[prune]`` sections: stages that read the finished run."""
     if spec.uncertainty is not None:
         from neuroplast.trust.calibration import calibrate_run
 
@@ -361,6 +361,12 @@ def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
 
         e = spec.explain
         explain_run(run_dir, None, e.method, None, e.count, e.sanity)
+    if spec.prune is not None:
+        from neuroplast.plasticity.prune_run import prune_run
+
+        p = spec.prune
+        prune_run(run_dir, p.method, p.sparsity, p.schedule, p.rounds, p.epochs, p.lr, p.scope, p.rewind_epoch,
+                  out=run_dir / f"pruned-{p.method}", progress=False)
 
 
 def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:

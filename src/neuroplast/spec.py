@@ -158,9 +158,29 @@ class TransformerSpec(_ModelSpec):
                               "window to the forecast (LSTNet's highway); the network learns a correction.")
 
 
-ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec],  # noqa: UP007
-                      Field(discriminator="family")]
-FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer")
+class HebbianSpec(_ModelSpec):
+    """A convolutional layer learned by a local Hebbian rule (SoftHebb: soft winner-take-all, no
+    backpropagation into it), then a linear readout trained by gradient descent."""
+
+    family: Literal["hebbian"] = "hebbian"
+    units: PositiveInt = Field(96, description="Hebbian filters (competing units) in the hidden layer.")
+    kernel_size: PositiveInt = Field(5, description="Filter size (odd; the layer keeps the resolution).")
+    hebbian_lr: float = Field(0.08, gt=0.0, description="The Hebbian layer's own initial learning rate; it "
+                              "decays linearly to 0 over learning_samples.")
+    inverse_temperature: float = Field(1.0, gt=0.0, description="Sharpness of the softmax competition "
+                                       "between units (larger: closer to hard winner-take-all).")
+    learning_samples: PositiveInt = Field(60_000, description="Training samples the Hebbian layer learns "
+                                          "from (60000: one MNIST epoch); then its filters are fixed and "
+                                          "only the readout keeps learning.")
+    power: float = Field(0.7, gt=0.0, description="Exponent of the triangle activation after the layer.")
+    pool_size: PositiveInt = Field(4, description="Max-pooling window before the readout.")
+    pool_stride: PositiveInt = Field(2, description="Max-pooling stride.")
+    dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout on the features the readout sees.")
+
+
+ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
+                            HebbianSpec], Field(discriminator="family")]
+FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "hebbian")
 
 
 # --------------------------------------------------------------------------- training
@@ -245,6 +265,26 @@ class ExplainSpec(_Spec):
     sanity: bool = Field(False, description="Also run the randomisation test and the deletion curve.")
 
 
+class PruneSpec(_Spec):
+    """After training: prune, fine-tune and measure (as ``neuroplast prune``) into RUN_DIR/pruned-METHOD."""
+
+    method: Literal["magnitude", "saliency", "structured"] = Field(
+        "magnitude", description="magnitude |w|, saliency |w·dL/dw| (weights zeroed, stored sparse), or "
+        "structured (whole neurons/channels removed: a smaller, faster model; mlp and cnn).")
+    sparsity: float = Field(0.9, gt=0.0, lt=1.0, description="Share of the weights to remove (structured: "
+                            "of each layer's neurons/channels).")
+    schedule: Literal["one-shot", "iterative", "gradual", "lottery"] = Field(
+        "iterative", description="one-shot, iterative (the same share of the remaining weights per round), "
+        "gradual (cubic ramp) or lottery (rewind survivors to early weights each round).")
+    rounds: PositiveInt | None = Field(None, description="Rounds (default: ~20% of the remaining per round).")
+    epochs: PositiveInt | None = Field(None, description="Fine-tuning epochs per round (default 1; one-shot: "
+                                       "a third of the training epochs; lottery: all of them).")
+    lr: float | None = Field(None, gt=0.0, description="Fine-tuning learning rate (default: a tenth of train.lr).")
+    scope: Literal["global", "layer"] = Field("global", description="One threshold for all layers, or the "
+                                              "same share of each layer.")
+    rewind_epoch: int = Field(1, ge=0, description="lottery: rewind to the weights after this many epochs.")
+
+
 class ExperimentSpec(_Spec):
     """Everything one run needs. Later stages (prune, uncertainty, explain) add optional sections."""
 
@@ -258,6 +298,8 @@ class ExperimentSpec(_Spec):
                                                 "RUN_DIR/calibrated-METHOD.")
     explain: ExplainSpec | None = Field(None, description="Explain test images after training into "
                                         "RUN_DIR/explain-METHOD.")
+    prune: PruneSpec | None = Field(None, description="Prune, fine-tune and measure after training into "
+                                    "RUN_DIR/pruned-METHOD.")
 
     def to_toml(self) -> str:
         return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))

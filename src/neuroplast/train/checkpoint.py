@@ -36,15 +36,65 @@ def save_json(path: Path, data: Any) -> None:
     atomic_write(path, lambda p: p.write_text(json.dumps(data, indent=2) + "\n"))
 
 
-def save_weights(path: Path, model: torch.nn.Module) -> None:
+SPARSE_VALUES, SPARSE_BITMASK, SPARSE_SHAPE = "::values", "::bitmask", "::shape"
+
+
+def save_weights(path: Path, model: torch.nn.Module, sparse: bool = False) -> None:
+    """Write the model's state to safetensors atomically.
+
+    With ``sparse=True`` every floating-point tensor that is at least half zeros (a pruned weight)
+    is stored as a bitmask of its non-zero positions (1 bit per entry) plus the non-zero values,
+    as ``NAME::bitmask``, ``NAME::values`` and ``NAME::shape``; :func:`load_weights` restores it.
+    At 96% zeros a float32 weight takes ~0.29 bytes per entry instead of 4.
+    """
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    if sparse:
+        state = encode_sparse(state)
     atomic_write(path, lambda p: save_file(state, str(p)))
 
 
+def encode_sparse(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Bitmask + values for the mostly-zero floating tensors of a state dict (see save_weights)."""
+    import numpy as np
+
+    out: dict[str, torch.Tensor] = {}
+    for name, value in state.items():
+        nonzero = value != 0
+        if not value.is_floating_point() or value.numel() < 64 or nonzero.float().mean() > 0.5:
+            out[name] = value
+            continue
+        bits = np.packbits(nonzero.flatten().numpy().astype(np.uint8))
+        out[name + SPARSE_BITMASK] = torch.from_numpy(bits)
+        out[name + SPARSE_VALUES] = value[nonzero].contiguous()
+        out[name + SPARSE_SHAPE] = torch.tensor(value.shape, dtype=torch.int64)
+    return out
+
+
+def decode_sparse(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Dense tensors again from :func:`encode_sparse`'s entries (other entries pass through)."""
+    import numpy as np
+
+    out = {k: v for k, v in state.items() if "::" not in k}
+    for key in state:
+        if key.endswith(SPARSE_SHAPE):
+            name = key[: -len(SPARSE_SHAPE)]
+            shape = tuple(int(d) for d in state[key].tolist())
+            n = int(np.prod(shape)) if shape else 1
+            mask = torch.from_numpy(np.unpackbits(state[name + SPARSE_BITMASK].numpy())[:n].astype(bool))
+            values = state[name + SPARSE_VALUES]
+            dense = torch.zeros(n, dtype=values.dtype)
+            dense[mask] = values
+            out[name] = dense.reshape(shape)
+    return out
+
+
 def load_weights(path: Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors file (no pickle), with a clear error if it is missing or corrupt."""
+    """Read a safetensors file (no pickle), with a clear error if it is missing or corrupt.
+
+    Sparse entries written by ``save_weights(..., sparse=True)`` come back as dense tensors.
+    """
     try:
-        return load_file(str(path))
+        return decode_sparse(load_file(str(path)))
     except FileNotFoundError:
         raise UserError(f"Weights file {path} is missing. Is this a finished neuroplast run folder?") from None
     except (SafetensorError, OSError, ValueError) as e:

@@ -1,0 +1,1 @@
+"""Plasticity: "use it or lose it" (pruning) and "fire together, wire together" (Hebbian learning)."""

@@ -1,0 +1,240 @@
+"""``neuroplast prune``: prune a trained run, fine-tune it, measure what it saved, write a new run.
+
+Flow: load the parent run -> for each round of the schedule: prune to that round's target,
+fine-tune (or, for ``lottery``, rewind the survivors to early weights and retrain), score
+validation and test -> fold the masks in (unstructured) or record the new widths (structured)
+-> measure dense against pruned in one process -> write the new run folder, linked to its parent.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from neuroplast.data import Dataset, load_dataset
+from neuroplast.data.augment import make_augment
+from neuroplast.errors import UserError
+from neuroplast.plasticity import prune as unstructured
+from neuroplast.plasticity import structured
+from neuroplast.plasticity.measure import compare
+from neuroplast.spec import TrainSpec
+from neuroplast.train import evaluate, fit
+from neuroplast.train.checkpoint import save_json, save_weights
+
+METHODS = ("magnitude", "saliency", "structured")
+log = logging.getLogger(__name__)
+
+
+def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 0.9,
+              schedule: str = "one-shot", rounds: int | None = None, epochs: int | None = None,
+              lr: float | None = None, scope: str = "global", rewind_epoch: int = 1,
+              out: str | Path | None = None, progress: bool = True, latency_repeats: int = 30):
+    """Prune the network of a finished run and write the pruned network as a new run folder.
+
+    Args:
+        run_dir: the parent run folder (from ``neuroplast run``).
+        method: ``magnitude`` (|w|), ``saliency`` (|w·∂L/∂w|) or ``structured`` (whole neurons and
+            channels removed: a smaller, faster dense model; MLP and CNN).
+        sparsity: share of the weights to remove (``magnitude``/``saliency``), or of each layer's
+            neurons/channels (``structured``; the weights removed are reported, about
+            ``1 - (1 - sparsity)**2`` of a layer between two pruned ones).
+        schedule: ``one-shot``, ``iterative``, ``gradual`` or ``lottery`` (see
+            :func:`neuroplast.plasticity.prune.schedule_targets`).
+        rounds: rounds of ``iterative``/``gradual``/``lottery`` (default: ~20% of the remaining
+            weights per round).
+        epochs: fine-tuning epochs after each round (default: 1 per round, or a third of the
+            parent's epochs for ``one-shot``, or all of them for ``lottery``).
+        lr: fine-tuning learning rate (default: a tenth of the parent's; ``lottery`` retrains with
+            the parent's own recipe).
+        scope: ``global`` (one threshold across layers) or ``layer`` (the same share of each).
+        rewind_epoch: ``lottery`` only: rewind survivors to the weights after this many epochs of
+            the parent's training (0: the initialization), reproduced from the parent's seed.
+        out: the new run folder (default ``<run_dir>-pruned-<method>``).
+        latency_repeats: rounds of the latency measurement (median reported).
+
+    Returns:
+        The pruned :class:`~neuroplast.runs.Run`; its ``metrics["pruning"]`` holds the curve
+        (one point per round), sparsity, parameters, bytes on disk, MACs and latency, dense
+        against pruned.
+    """
+    from neuroplast.runs import _seed_everything, load
+
+    run_dir = Path(run_dir)
+    if method not in METHODS:
+        raise UserError(f"method must be one of {', '.join(METHODS)}; received {method!r}.")
+    parent = load(run_dir)
+    if parent.spec is None:
+        raise UserError(f"{run_dir} has no spec.toml to reload its data from; prune a run made by `neuroplast run`.")
+    spec, info = parent.spec, parent.info
+    targets = unstructured.schedule_targets(sparsity, schedule, rounds)
+    if method == "structured":
+        structured.check_family(info["family"], parent.model)
+        if schedule == "lottery":
+            raise UserError("schedule 'lottery' rewinds individual weights; use it with --method magnitude or "
+                            "saliency. Structured pruning takes one-shot, iterative or gradual.")
+    _seed_everything(spec.seed, spec.train)
+    data = load_dataset(spec.data, spec.seed)
+    model, dense = parent.model, copy.deepcopy(parent.model)
+    objective = parent.objective
+    train = _finetune_spec(spec.train, schedule, epochs, lr, len(targets))
+    augment = make_augment(spec.data.augment)
+    baseline = _scores(model, data, objective, spec.train.eval_batch_size)
+    curve = [{"round": 0, "target": 0.0, "sparsity": 0.0, **baseline}]
+    history: list[dict[str, Any]] = []
+    skipped = unstructured.not_pruned(model) if method != "structured" else structured.unprunable_layers(model)
+    if skipped and method != "structured":
+        log.warning("%s pruning leaves these layers dense: %s", method, ", ".join(skipped))
+    dense_weights = _prunable_count(model)
+    rewind = _rewind_state(spec, data, rewind_epoch) if schedule == "lottery" else None
+    original = structured.layer_widths(model) if method == "structured" else {}
+    example = data.x_test[:256].cpu()
+    for k, target in enumerate(targets, start=1):
+        model.cpu().eval()
+        if method == "structured":
+            structured.prune_units(model, example[:2], {n: max(1, round(w * (1 - target)))
+                                                        for n, w in original.items()})
+        else:
+            scores = (unstructured.saliency_scores(model, data.x_train, data.y_train, objective.loss, seed=spec.seed + k)
+                      if method == "saliency" else None)
+            unstructured.prune_to(model, target, scope, scores)
+            if rewind is not None:  # the lottery ticket: the mask on early weights
+                masks = unstructured.current_masks(model)
+                unstructured.finalize(model)
+                model.load_state_dict(rewind)
+                unstructured.apply_masks(model, masks)
+        result = fit(model, data, train, seed=spec.seed + k, progress=progress, augment=augment)
+        history += [{"round": k, **h} for h in result.history]
+        model.cpu().eval()
+        removed = (_weight_sparsity(model, dense_weights) if method == "structured"
+                   else unstructured.sparsity(model))
+        curve.append({"round": k, "target": target, "sparsity": removed,
+                      **_scores(model, data, objective, spec.train.eval_batch_size)})
+        log.info("round %d: sparsity %.4f, %s", k, removed, {k2: v for k2, v in curve[-1].items() if "_" in k2})
+    if method == "structured":
+        config = {**info["config"], **structured.spec_widths(info["family"], model, info["config"]),
+                  "preset": None}  # the widths are no longer the preset's
+    else:
+        unstructured.finalize(model)
+        config = info["config"]
+    new_spec = spec.updated(model=config, prune=None)
+    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-pruned-{method}")
+    summary = {
+        "method": method, "schedule": schedule, "scope": scope if method != "structured" else "layer",
+        "rounds": len(targets), "target_sparsity": sparsity,
+        "sparsity": curve[-1]["sparsity"],
+        "epochs_per_round": train.epochs, "lr": train.lr,
+        **({"rewind_epoch": rewind_epoch} if schedule == "lottery" else {}),
+        "baseline": baseline, "curve": curve,
+        "not_pruned": skipped,
+        **({"layer_sparsity": unstructured.layer_sparsity(model)} if method != "structured"
+           else {"widths": {"dense": original, "pruned": structured.layer_widths(model)}}),
+        **compare(dense.cpu(), model, example, sparse=method != "structured", repeats=latency_repeats),
+    }
+    primary = "accuracy" if "test_accuracy" in baseline else "rmse"
+    summary[f"test_{primary}_change"] = curve[-1][f"test_{primary}"] - baseline[f"test_{primary}"]
+    _write(out_dir, run_dir, parent, new_spec, {**info, "config": config}, model, data, summary, history)
+    return load(out_dir)
+
+
+def _finetune_spec(train: TrainSpec, schedule: str, epochs: int | None, lr: float | None,
+                   rounds: int) -> TrainSpec:
+    """The parent's recipe for fine-tuning: fewer epochs and a lower learning rate, or (lottery)
+    the whole recipe again; no early stopping, EMA or checkpoints inside a round."""
+    if schedule == "lottery":
+        changes: dict[str, Any] = {"epochs": epochs or train.epochs, "lr": lr or train.lr}
+    else:
+        default = max(1, train.epochs // 3) if schedule == "one-shot" else 1
+        changes = {"epochs": epochs or default, "lr": lr or float(train.lr) / 10, "schedule": "cosine"}
+    if epochs is not None and epochs < 1:
+        raise UserError(f"epochs must be at least 1 (fine-tuning epochs per round); received {epochs}.")
+    return train.model_copy(update={**changes, "early_stopping": None, "ema": None, "checkpoint": False,
+                                    "cuda_graphs": False, "compile": False, "log": ()})
+
+
+def _rewind_state(spec, data: Dataset, rewind_epoch: int) -> dict[str, torch.Tensor]:
+    """The parent's weights after ``rewind_epoch`` epochs, reproduced from its seed (0: at init)."""
+    from neuroplast.models import build_model
+    from neuroplast.runs import _seed_everything
+
+    if rewind_epoch < 0 or rewind_epoch >= spec.train.epochs:
+        raise UserError(f"rewind_epoch must be between 0 and the parent's epochs - 1 ({spec.train.epochs - 1}); "
+                        f"received {rewind_epoch}.")
+    _seed_everything(spec.seed, spec.train)
+    load_dataset(spec.data, spec.seed)  # the same random draws as the parent before its model was built
+    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    if rewind_epoch:
+        stop = _StopAfter(rewind_epoch)
+        fit(model, data, spec.train.model_copy(update={"checkpoint": False, "early_stopping": None, "log": ()}),
+            seed=spec.seed, progress=False, callbacks=[stop], augment=make_augment(spec.data.augment))
+    return {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+
+
+class _StopAfter:
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> bool:
+        return epoch >= self.epochs
+
+
+def _scores(model: nn.Module, data: Dataset, objective, batch_size: int) -> dict[str, float]:
+    out = {}
+    for split in ("val", "test"):
+        m = evaluate(model, getattr(data, f"x_{split}"), getattr(data, f"y_{split}"), objective, batch_size,
+                     data.preprocess, data.num_classes)
+        for key in ("accuracy", "rmse"):
+            if key in m:
+                out[f"{split}_{key}"] = m[key]
+    return out
+
+
+def _prunable_count(model: nn.Module) -> int:
+    return sum(unstructured.weight(m, n).numel() for _, m, n in unstructured.prunable_weights(model))
+
+
+def _weight_sparsity(model: nn.Module, dense_count: int) -> float:
+    return 1.0 - _prunable_count(model) / dense_count
+
+
+def _write(out_dir: Path, parent_dir: Path, parent, spec, info: dict[str, Any], model: nn.Module,
+           data: Dataset, pruning: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    from neuroplast.plots import plot_confusion_matrix, plot_pruning
+    from neuroplast.runs import (
+        METRICS_SCHEMA_VERSION,
+        _versions,
+        _write_history,
+        _write_plain_pytorch,
+    )
+    from neuroplast.train.checkpoint import atomic_write
+
+    if out_dir.resolve() == parent_dir.resolve():
+        raise UserError(f"--out {out_dir} is the parent run itself; choose a new folder.")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write(out_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
+    shutil.copy2(parent_dir / "preprocess.json", out_dir / "preprocess.json")
+    save_json(out_dir / "model.json", info)
+    save_weights(out_dir / "model.safetensors", model, sparse=pruning["method"] != "structured")
+    pruning["bytes"]["file"] = (out_dir / "model.safetensors").stat().st_size
+    _write_plain_pytorch(out_dir, model, info)
+    test = evaluate(model, data.x_test, data.y_test, parent.objective, spec.train.eval_batch_size,
+                    data.preprocess, data.num_classes)
+    val = evaluate(model, data.x_val, data.y_val, parent.objective, spec.train.eval_batch_size,
+                   data.preprocess, data.num_classes)
+    metrics = {
+        "schema_version": METRICS_SCHEMA_VERSION, "name": f"{parent.metrics.get('name', parent_dir.name)}-pruned",
+        "task": info["task"], "parent": str(parent_dir.resolve()), "test": test, "val": val,
+        "pruning": pruning, "seed": spec.seed, "threads": torch.get_num_threads(),
+        "model": {"family": info["family"], "parameters": sum(p.numel() for p in model.parameters())},
+        "versions": _versions(),
+    }
+    save_json(out_dir / "metrics.json", metrics)
+    _write_history(out_dir / "history.csv", history)
+    plot_pruning(pruning, out_dir / "pruning.png")
+    if "confusion_matrix" in test:
+        plot_confusion_matrix(test["confusion_matrix"], data.class_names or [], out_dir / "confusion_matrix.png")

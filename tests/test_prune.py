@@ -1,0 +1,238 @@
+"""Pruning: masks that hold, scores checked against finite differences, structured pruning that
+equals the masked dense network, compact storage, and pruned runs that reload in a fresh process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import neuroplast
+from neuroplast.cli import main
+from neuroplast.data import load_dataset
+from neuroplast.errors import UserError
+from neuroplast.models import CNN, MLP
+from neuroplast.plasticity import prune as P
+from neuroplast.plasticity import structured as S
+from neuroplast.plasticity.measure import count_macs
+from neuroplast.plasticity.prune_run import prune_run
+from neuroplast.spec import DataSpec, TrainSpec
+from neuroplast.train import fit
+from neuroplast.train.checkpoint import decode_sparse, encode_sparse, load_weights, save_weights
+
+
+def test_schedule_targets_by_hand() -> None:
+    assert P.schedule_targets(0.9, "one-shot", None) == [0.9]
+    # iterative: 1 - (1 - 0.75) ** (k / 2) = 0.5, 0.75 (half of the remaining each round)
+    assert np.allclose(P.schedule_targets(0.75, "iterative", 2), [0.5, 0.75])
+    # gradual: 0.8 * (1 - (1 - k/4) ** 3) = 0.8 * (37/64, 56/64, 63/64, 1)
+    assert np.allclose(P.schedule_targets(0.8, "gradual", 4), [0.8 * 37 / 64, 0.8 * 56 / 64, 0.8 * 63 / 64, 0.8])
+    # default rounds: ~20% of the remaining per round -> ceil(log(0.04) / log(0.8)) = 15
+    assert len(P.schedule_targets(0.96, "iterative", None)) == 15
+    with pytest.raises(UserError, match="sparsity must be between 0 and 1"):
+        P.schedule_targets(1.5, "one-shot", None)
+    with pytest.raises(UserError, match="schedule must be one of"):
+        P.schedule_targets(0.5, "sometimes", None)
+
+
+def test_global_and_layer_scopes_hit_the_target() -> None:
+    net = MLP(20, 3, hidden=(16, 8))
+    P.prune_to(net, 0.5, scope="layer")
+    assert all(abs(s - 0.5) < 0.02 for s in P.layer_sparsity(net).values())
+    P.prune_to(net, 0.8)  # global, on top: already pruned weights stay pruned
+    total = sum(w.numel() for _, m, n in P.prunable_weights(net) for w in [P.weight(m, n)])
+    assert abs(P.sparsity(net) - round(0.8 * total) / total) < 1e-9
+    lstm = nn.LSTM(4, 8, num_layers=2, batch_first=True)
+    P.prune_to(lstm, 0.7)  # recurrent matrices are pruned, not skipped
+    assert set(P.layer_sparsity(lstm)) == {"weight_ih_l0", "weight_hh_l0", "weight_ih_l1", "weight_hh_l1"}
+    assert abs(P.sparsity(lstm) - 0.7) < 0.01
+
+
+def test_pruned_weights_stay_zero_through_fine_tuning() -> None:
+    data = load_dataset(DataSpec(source="digits"), 0)
+    net = MLP(64, 10, hidden=(32,))
+    fit(net, data, TrainSpec(epochs=2, optimizer="sgd", lr=0.1, momentum=0.9), progress=False)
+    P.prune_to(net, 0.8)
+    masks = P.current_masks(net)
+    # SGD with momentum and weight decay, then AdamW: neither may revive a pruned weight
+    fit(net, data, TrainSpec(epochs=2, optimizer="sgd", lr=0.1, momentum=0.9, weight_decay=1e-3), progress=False)
+    fit(net, data, TrainSpec(epochs=2, optimizer="adamw", lr=1e-2), progress=False)
+    P.finalize(net)
+    for name, module, pname in P.prunable_weights(net):
+        w = getattr(module, pname)
+        assert isinstance(w, nn.Parameter) and not hasattr(module, pname + "_mask")
+        assert torch.all(w[masks[name] == 0] == 0), name
+        assert (w[masks[name] == 1] != 0).float().mean() > 0.99  # the survivors trained
+    assert abs(P.sparsity(net) - 0.8) < 0.01
+
+
+def test_saliency_score_matches_a_finite_difference() -> None:
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(5, 4), nn.Tanh(), nn.Linear(4, 3)).double()
+    x, y = torch.randn(12, 5, dtype=torch.double), torch.randint(0, 3, (12,))
+    loss = nn.functional.cross_entropy
+    scores = P.saliency_scores(net, x, y, lambda o, t: loss(o, t, reduction="sum"), batch_size=4)
+    w = net[0].weight
+    for i, j in [(0, 0), (2, 3), (3, 1)]:
+        h = 1e-6
+        with torch.no_grad():
+            w[i, j] += h
+            up = loss(net(x), y, reduction="sum").item()
+            w[i, j] -= 2 * h
+            down = loss(net(x), y, reduction="sum").item()
+            w[i, j] += h
+        expected = abs(w[i, j].item() * (up - down) / (2 * h))  # |w * dL/dw|, the gradient summed
+        assert scores[(net[0], "weight")][i, j].item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_sparse_storage_round_trip_is_exact_and_compact(tmp_path: Path) -> None:
+    net = MLP(100, 10, hidden=(200,))
+    P.prune_to(net, 0.95)
+    P.finalize(net)
+    state = {k: v.detach() for k, v in net.state_dict().items()}
+    back = decode_sparse(encode_sparse(state))
+    assert set(back) == set(state) and all(torch.equal(back[k], state[k]) for k in state)
+    save_weights(tmp_path / "dense.safetensors", net)
+    save_weights(tmp_path / "sparse.safetensors", net, sparse=True)
+    loaded = load_weights(tmp_path / "sparse.safetensors")
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+    dense, sparse = (tmp_path / "dense.safetensors").stat().st_size, (tmp_path / "sparse.safetensors").stat().st_size
+    # 5% of 22,000 weights as float32 + a 1-bit mask: < 0.2 + 0.125 bytes per entry instead of 4
+    assert dense / sparse > 8
+
+
+def test_macs_by_hand() -> None:
+    net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten(), nn.Linear(2 * 6 * 6, 5))
+    # conv: 2 * 6 * 6 outputs x (1 * 3 * 3) products = 648; linear: 72 * 5 = 360
+    assert count_macs(net, torch.zeros(3, 1, 8, 8))["dense"] == 648 + 360
+    with torch.no_grad():
+        net[2].weight[:, :36] = 0  # half the linear weights
+    assert count_macs(net, torch.zeros(1, 1, 8, 8)) == {"dense": 1008, "nonzero": 648 + 180}
+
+
+def test_structured_pruning_equals_the_masked_dense_mlp() -> None:
+    torch.manual_seed(0)
+    net = MLP(12, 4, hidden=(10, 6)).eval()
+    dense = MLP(12, 4, hidden=(10, 6)).eval()
+    dense.load_state_dict(net.state_dict())
+    x = torch.randn(7, 12)
+    step = S.prune_units(net, x[:2], 0.5)
+    assert S.layer_widths(net) == {"layers.1": 5, "layers.3": 3}
+    with torch.no_grad():  # the oracle: the dense network with the removed units' outputs unread
+        dense.layers[3].weight[:, step.removed["layers.1"]] = 0
+        dense.layers[5].weight[:, step.removed["layers.3"]] = 0
+    assert torch.allclose(net(x), dense(x), atol=1e-6)
+    assert sum(p.numel() for p in net.parameters()) < sum(p.numel() for p in dense.parameters())
+
+
+def test_structured_pruning_equals_the_masked_dense_cnn() -> None:
+    torch.manual_seed(0)
+    net = CNN((1, 8, 8), 3, channels=(4, 6), hidden=(8,), dropout=0.0)
+    with torch.no_grad():  # batch-norm statistics that are not the identity
+        for m in net.modules():
+            if isinstance(m, nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    net.eval()
+    dense = CNN((1, 8, 8), 3, channels=(4, 6), hidden=(8,), dropout=0.0).eval()
+    dense.load_state_dict(net.state_dict())
+    x = torch.rand(5, 1, 8, 8)
+    step = S.prune_units(net, x[:2], 0.5)
+    assert {k: v[1] for k, v in step.widths.items()} == {"features.0": 2, "features.4": 3, "classifier.1": 4}
+    with torch.no_grad():
+        dense.features[4].weight[:, step.removed["features.0"]] = 0
+        # the second block's channels reach the head through Flatten: 2 x 2 = 4 columns each
+        cols = [c * 4 + k for c in step.removed["features.4"] for k in range(4)]
+        dense.classifier[1].weight[:, cols] = 0
+        dense.classifier[3].weight[:, step.removed["classifier.1"]] = 0
+    assert torch.allclose(net(x), dense(x), atol=1e-6)
+    assert S.spec_widths("cnn", net, {"convs_per_block": 1}) == {"hidden": [4], "channels": [2, 3]}
+
+
+def _digits_run(tmp_path: Path, **changes) -> Path:
+    out = tmp_path / "parent"
+    neuroplast.run("digits-mlp", out=out, progress=False, train={"epochs": 4, **changes.pop("train", {})}, **changes)
+    return out
+
+
+def _predictions_in_a_fresh_process(run_dir: Path) -> np.ndarray:
+    code = ("import json, sys, neuroplast; r = neuroplast.load(sys.argv[1]); "
+            "from neuroplast.data import load_dataset; x = load_dataset(r.spec.data, r.spec.seed).x_test; "
+            "print(json.dumps(r.outputs(x).tolist()))")
+    out = subprocess.run([sys.executable, "-c", code, str(run_dir)], capture_output=True, text=True, check=True)
+    return np.array(json.loads(out.stdout))
+
+
+@pytest.mark.parametrize("method", ["magnitude", "structured"])
+def test_pruned_runs_reload_in_a_fresh_process_with_identical_predictions(tmp_path: Path, capsys,
+                                                                          method: str) -> None:
+    parent = _digits_run(tmp_path)
+    sparsity = "0.8" if method == "magnitude" else "0.5"
+    code = main(["prune", str(parent), "--method", method, "--sparsity", sparsity, "--schedule", "iterative",
+                 "--rounds", "2", "--out", str(tmp_path / "pruned"), "--quiet"])
+    out = capsys.readouterr().out
+    assert code == 0 and "bytes on disk" in out and "latency batch 256" in out
+    pruned = neuroplast.load(tmp_path / "pruned")
+    m = pruned.metrics
+    assert m["parent"] == str(parent.resolve())
+    p = m["pruning"]
+    assert [row["round"] for row in p["curve"]] == [0, 1, 2]
+    assert set(p["latency_ms"]) == {"batch_1", "batch_256"}
+    assert p["bytes"]["pruned"] < p["bytes"]["dense"] and p["bytes"]["file"] == p["bytes"]["pruned"]
+    data = load_dataset(pruned.spec.data, pruned.spec.seed)
+    expected = pruned.outputs(data.x_test).numpy()
+    np.testing.assert_array_equal(_predictions_in_a_fresh_process(tmp_path / "pruned"), expected)
+    if method == "magnitude":
+        assert p["sparsity"] == pytest.approx(0.8, abs=0.01)
+        assert p["parameters"]["pruned"] == p["parameters"]["dense"]
+        assert "latency did not drop" in p.get("note", "") or p["latency_ms"]["batch_256"]["speedup"] >= 1.1
+    else:  # physically smaller: fewer parameters, and the spec records the new widths
+        assert p["parameters"]["pruned"] < p["parameters"]["dense"]
+        assert list(pruned.spec.model.hidden) == [w for w in p["widths"]["pruned"].values()]
+        assert pruned.spec.model.hidden[0] == round(neuroplast.load(parent).spec.model.hidden[0] * 0.5)
+    assert (tmp_path / "pruned" / "pruning.png").stat().st_size > 1000
+    # the plain-PyTorch model.py reads the compact file with torch and safetensors only
+    script = ("import sys, json, torch; sys.path.insert(0, sys.argv[1]); from model import build; "
+              "print(json.dumps(build()(torch.tensor(json.loads(sys.argv[2]))).tolist()))")
+    x = data.x_test[:3]
+    got = subprocess.run([sys.executable, "-c", script, str(tmp_path / "pruned"), json.dumps(x.tolist())],
+                         capture_output=True, text=True, check=True, cwd=tmp_path)
+    np.testing.assert_allclose(np.array(json.loads(got.stdout)), expected[:3], atol=1e-5)
+
+
+def test_structured_names_the_recurrent_layer_it_cannot_prune(tmp_path: Path, caplog, capsys) -> None:
+    parent = _digits_run(tmp_path, model={"family": "lstm", "hidden_size": 8}, train={"epochs": 1})
+    with caplog.at_level(logging.WARNING):
+        code = main(["prune", str(parent), "--method", "structured", "--sparsity", "0.5", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "rnn (LSTM)" in err and len(err.strip().splitlines()) == 1
+    assert any("rnn (LSTM)" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    # magnitude pruning does prune its recurrent weights
+    run = prune_run(parent, "magnitude", 0.5, out=tmp_path / "m", progress=False, epochs=1, latency_repeats=3)
+    assert run.metrics["pruning"]["layer_sparsity"]["rnn.weight_hh_l0"] > 0.2
+
+
+def test_lottery_rewinds_to_the_reproduced_early_weights(tmp_path: Path) -> None:
+    parent = _digits_run(tmp_path)
+    run = prune_run(parent, "magnitude", 0.5, "lottery", rounds=1, epochs=2, rewind_epoch=0,
+                    out=tmp_path / "lt", progress=False, latency_repeats=3)
+    assert run.metrics["pruning"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    assert run.metrics["pruning"]["curve"][-1]["test_accuracy"] > 0.8
+
+
+def test_prune_section_runs_after_training_and_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
+    parent = _digits_run(tmp_path, prune={"method": "magnitude", "sparsity": 0.5, "rounds": 1})
+    m = json.loads((parent / "pruned-magnitude" / "metrics.json").read_text())
+    assert m["pruning"]["sparsity"] == pytest.approx(0.5, abs=0.01)
+    code = main(["prune", str(parent), "--sparsity", "1.5"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err.startswith("neuroplast: error: sparsity must be between 0 and 1") and "\n" not in err
+    code = main(["prune", str(tmp_path / "nowhere")])
+    assert code == 2 and "not a neuroplast run folder" in capsys.readouterr().err
