@@ -191,10 +191,10 @@ def test_pruned_runs_reload_in_a_fresh_process_with_identical_predictions(tmp_pa
     np.testing.assert_array_equal(_predictions_in_a_fresh_process(tmp_path / "pruned"), expected)
     if method == "magnitude":
         assert p["sparsity"] == pytest.approx(0.8, abs=0.01)
-        assert p["parameters"]["pruned"] == p["parameters"]["dense"]
+        assert p["params"]["pruned"] == p["params"]["dense"]
         assert "latency did not drop" in p.get("note", "") or p["latency_ms"]["batch_256"]["speedup"] >= 1.1
     else:  # physically smaller: fewer parameters, and the spec records the new widths
-        assert p["parameters"]["pruned"] < p["parameters"]["dense"]
+        assert p["params"]["pruned"] < p["params"]["dense"]
         assert list(pruned.spec.model.hidden) == [w for w in p["widths"]["pruned"].values()]
         assert pruned.spec.model.hidden[0] == round(neuroplast.load(parent).spec.model.hidden[0] * 0.5)
     assert (tmp_path / "pruned" / "pruning.png").stat().st_size > 1000

@@ -99,8 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("--schedule", choices=("one-shot", "iterative", "gradual", "lottery"), default="one-shot")
     pn.add_argument("--rounds", type=int, help="rounds of iterative/gradual/lottery (default: ~20%% of the "
                     "remaining weights per round)")
-    pn.add_argument("--epochs", type=int, help="fine-tuning epochs per round")
-    pn.add_argument("--lr", type=float, help="fine-tuning learning rate (default: a tenth of the run's)")
+    pn.add_argument("--epochs", type=int, help="fine-tuning epochs after each round but the last (default 2)")
+    pn.add_argument("--lr", type=float, help="their learning rate (default: the run's)")
+    pn.add_argument("--final-epochs", type=int, help="retraining epochs after the last round, with the "
+                    "run's own recipe (default: its epochs)")
     pn.add_argument("--scope", choices=("global", "layer"), default="global",
                     help="one threshold across layers, or the same share of each layer")
     pn.add_argument("--rewind-epoch", type=int, default=1, help="lottery: rewind to the weights after "
@@ -329,14 +331,15 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     if args.rounds is not None and args.rounds < 1:
         raise UserError(f"--rounds must be at least 1; received {args.rounds}.")
     run = prune_run(args.run_dir, args.method, args.sparsity, args.schedule, args.rounds, args.epochs, args.lr,
-                    args.scope, args.rewind_epoch, out=args.out, progress=not args.quiet)
+                    args.scope, args.rewind_epoch, out=args.out, progress=not args.quiet,
+                    final_epochs=args.final_epochs)
     p = run.metrics["pruning"]
     key = "accuracy" if "test_accuracy" in p["baseline"] else "rmse"
     print(f"{'round':>5} {'removed':>8} {'val ' + key:>13} {'test ' + key:>14}")
     for row in p["curve"]:
         print(f"{row['round']:>5} {row['sparsity']:>8.2%} {row.get('val_' + key, float('nan')):>13.4f} "
               f"{row['test_' + key]:>14.4f}")
-    b, prm, macs = p["bytes"], p["parameters"], p["macs"]
+    b, prm, macs = p["bytes"], p["params"], p["macs"]
     print(f"parameters {prm['dense']:,} -> {prm['pruned']:,} ({prm['pruned_nonzero']:,} non-zero); "
           f"bytes on disk {b['dense']:,} -> {b['pruned']:,} ({b['ratio']:.1f}x smaller); "
           f"MACs {macs['dense']:,} -> {macs['pruned']:,} ({macs['pruned_nonzero']:,} with non-zero weights)")

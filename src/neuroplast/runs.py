@@ -366,7 +366,7 @@ def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
 
         p = spec.prune
         prune_run(run_dir, p.method, p.sparsity, p.schedule, p.rounds, p.epochs, p.lr, p.scope, p.rewind_epoch,
-                  out=run_dir / f"pruned-{p.method}", progress=False)
+                  out=run_dir / f"pruned-{p.method}", progress=False, final_epochs=p.final_epochs)
 
 
 def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:

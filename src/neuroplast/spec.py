@@ -277,9 +277,11 @@ class PruneSpec(_Spec):
         "iterative", description="one-shot, iterative (the same share of the remaining weights per round), "
         "gradual (cubic ramp) or lottery (rewind survivors to early weights each round).")
     rounds: PositiveInt | None = Field(None, description="Rounds (default: ~20% of the remaining per round).")
-    epochs: PositiveInt | None = Field(None, description="Fine-tuning epochs per round (default 1; one-shot: "
-                                       "a third of the training epochs; lottery: all of them).")
-    lr: float | None = Field(None, gt=0.0, description="Fine-tuning learning rate (default: a tenth of train.lr).")
+    epochs: PositiveInt | None = Field(None, description="Fine-tuning epochs after each round but the last "
+                                       "(default 2, cosine decay from lr).")
+    lr: float | None = Field(None, gt=0.0, description="Learning rate of those rounds (default: train.lr).")
+    final_epochs: PositiveInt | None = Field(None, description="Retraining epochs after the last round with "
+                                             "the [train] recipe (default: train.epochs).")
     scope: Literal["global", "layer"] = Field("global", description="One threshold for all layers, or the "
                                               "same share of each layer.")
     rewind_epoch: int = Field(1, ge=0, description="lottery: rewind to the weights after this many epochs.")

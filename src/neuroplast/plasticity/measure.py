@@ -124,7 +124,7 @@ def compare(dense: nn.Module, pruned: nn.Module, example: torch.Tensor, sparse: 
         ms = latency_ms({"dense": dense, "pruned": pruned}, batch, repeats=repeats)
         latency[f"batch_{b}"] = {**ms, "speedup": ms["dense"] / ms["pruned"]}
     result = {
-        "parameters": {"dense": params_dense["total"], "pruned": params_pruned["total"],
+        "params": {"dense": params_dense["total"], "pruned": params_pruned["total"],
                        "pruned_nonzero": params_pruned["nonzero"]},
         "bytes": {"dense": bytes_dense, "pruned": bytes_pruned, "ratio": bytes_dense / bytes_pruned},
         "macs": {"dense": macs_dense["dense"], "pruned": macs_pruned["dense"],

@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 0.9,
               schedule: str = "one-shot", rounds: int | None = None, epochs: int | None = None,
               lr: float | None = None, scope: str = "global", rewind_epoch: int = 1,
-              out: str | Path | None = None, progress: bool = True, latency_repeats: int = 30):
+              out: str | Path | None = None, progress: bool = True, latency_repeats: int = 30,
+              final_epochs: int | None = None):
     """Prune the network of a finished run and write the pruned network as a new run folder.
 
     Args:
@@ -48,10 +49,12 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
             :func:`neuroplast.plasticity.prune.schedule_targets`).
         rounds: rounds of ``iterative``/``gradual``/``lottery`` (default: ~20% of the remaining
             weights per round).
-        epochs: fine-tuning epochs after each round (default: 1 per round, or a third of the
-            parent's epochs for ``one-shot``, or all of them for ``lottery``).
-        lr: fine-tuning learning rate (default: a tenth of the parent's; ``lottery`` retrains with
-            the parent's own recipe).
+        epochs: fine-tuning epochs after each round but the last (default 2), with a cosine
+            decay from ``lr``.
+        lr: fine-tuning learning rate of those rounds (default: the parent's).
+        final_epochs: epochs after the last round (default: the parent's), retraining at the final
+            sparsity with the parent's own recipe (optimizer, learning rate, schedule), as Han et
+            al. retrain; ``lottery`` retrains every round this way from the rewound weights.
         scope: ``global`` (one threshold across layers) or ``layer`` (the same share of each).
         rewind_epoch: ``lottery`` only: rewind survivors to the weights after this many epochs of
             the parent's training (0: the initialization), reproduced from the parent's seed.
@@ -82,7 +85,8 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     data = load_dataset(spec.data, spec.seed)
     model, dense = parent.model, copy.deepcopy(parent.model)
     objective = parent.objective
-    train = _finetune_spec(spec.train, schedule, epochs, lr, len(targets))
+    between = _finetune_spec(spec.train, epochs, lr)
+    final = _retrain_spec(spec.train, final_epochs)
     augment = make_augment(spec.data.augment)
     baseline = _scores(model, data, objective, spec.train.eval_batch_size)
     curve = [{"round": 0, "target": 0.0, "sparsity": 0.0, **baseline}]
@@ -108,7 +112,9 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
                 unstructured.finalize(model)
                 model.load_state_dict(rewind)
                 unstructured.apply_masks(model, masks)
-        result = fit(model, data, train, seed=spec.seed + k, progress=progress, augment=augment)
+        last = k == len(targets) or schedule == "lottery"
+        result = fit(model, data, final if last else between, seed=spec.seed + k, progress=progress,
+                     augment=augment)
         history += [{"round": k, **h} for h in result.history]
         model.cpu().eval()
         removed = (_weight_sparsity(model, dense_weights) if method == "structured"
@@ -128,7 +134,8 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         "method": method, "schedule": schedule, "scope": scope if method != "structured" else "layer",
         "rounds": len(targets), "target_sparsity": sparsity,
         "sparsity": curve[-1]["sparsity"],
-        "epochs_per_round": train.epochs, "lr": train.lr,
+        "epochs_per_round": between.epochs, "lr": between.lr, "final_epochs": final.epochs,
+        "final_lr": final.lr, "final_schedule": final.schedule,
         **({"rewind_epoch": rewind_epoch} if schedule == "lottery" else {}),
         "baseline": baseline, "curve": curve,
         "not_pruned": skipped,
@@ -142,19 +149,22 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     return load(out_dir)
 
 
-def _finetune_spec(train: TrainSpec, schedule: str, epochs: int | None, lr: float | None,
-                   rounds: int) -> TrainSpec:
-    """The parent's recipe for fine-tuning: fewer epochs and a lower learning rate, or (lottery)
-    the whole recipe again; no early stopping, EMA or checkpoints inside a round."""
-    if schedule == "lottery":
-        changes: dict[str, Any] = {"epochs": epochs or train.epochs, "lr": lr or train.lr}
-    else:
-        default = max(1, train.epochs // 3) if schedule == "one-shot" else 1
-        changes = {"epochs": epochs or default, "lr": lr or float(train.lr) / 10, "schedule": "cosine"}
+_ROUND = {"early_stopping": None, "ema": None, "checkpoint": False, "cuda_graphs": False, "compile": False,
+          "log": ()}  # inside a round: no early stopping, weight averaging, checkpoints or trackers
+
+
+def _finetune_spec(train: TrainSpec, epochs: int | None, lr: float | None) -> TrainSpec:
+    """Between rounds: a short fine-tune with a cosine decay from the parent's learning rate."""
     if epochs is not None and epochs < 1:
         raise UserError(f"epochs must be at least 1 (fine-tuning epochs per round); received {epochs}.")
-    return train.model_copy(update={**changes, "early_stopping": None, "ema": None, "checkpoint": False,
-                                    "cuda_graphs": False, "compile": False, "log": ()})
+    return train.model_copy(update={**_ROUND, "epochs": epochs or 2, "lr": lr or train.lr, "schedule": "cosine"})
+
+
+def _retrain_spec(train: TrainSpec, epochs: int | None) -> TrainSpec:
+    """After the last round: the parent's own recipe, for ``epochs`` (default: all of them)."""
+    if epochs is not None and epochs < 1:
+        raise UserError(f"final_epochs must be at least 1; received {epochs}.")
+    return train.model_copy(update={**_ROUND, "epochs": epochs or train.epochs})
 
 
 def _rewind_state(spec, data: Dataset, rewind_epoch: int) -> dict[str, torch.Tensor]:
