@@ -207,16 +207,47 @@ def test_pruned_runs_reload_in_a_fresh_process_with_identical_predictions(tmp_pa
     np.testing.assert_allclose(np.array(json.loads(got.stdout)), expected[:3], atol=1e-5)
 
 
-def test_structured_names_the_recurrent_layer_it_cannot_prune(tmp_path: Path, caplog, capsys) -> None:
-    parent = _digits_run(tmp_path, model={"family": "lstm", "hidden_size": 8}, train={"epochs": 1})
+def test_structured_pruning_equals_the_masked_dense_lstm() -> None:
+    from neuroplast.models import Recurrent
+
+    torch.manual_seed(0)
+    net = Recurrent((5, 3), 4, "lstm", hidden_size=6, num_layers=2).eval()
+    dense = Recurrent((5, 3), 4, "lstm", hidden_size=6, num_layers=2).eval()
+    dense.load_state_dict(net.state_dict())
+    x = torch.randn(7, 5, 3)
+    step = S.prune_hidden_units(net, 4)
+    assert net.rnn.hidden_size == 4 and net.head.in_features == 4
+    with torch.no_grad():  # a removed unit's state is read by nothing: its recurrent column, the next reader's
+        for layer, reader in ((0, dense.rnn.weight_ih_l1), (1, dense.head.weight)):
+            gone = step.removed[f"rnn.l{layer}"]
+            getattr(dense.rnn, f"weight_hh_l{layer}")[:, gone] = 0
+            reader[:, gone] = 0
+    assert torch.allclose(net(x), dense(x), atol=1e-6)
+    assert S.spec_widths("lstm", net, {}) == {"hidden_size": 4}
+
+
+def test_structured_names_the_layers_it_cannot_prune(tmp_path: Path, caplog, capsys) -> None:
+    parent = _digits_run(tmp_path, model={"family": "lstm", "hidden_size": 8, "bidirectional": True},
+                         train={"epochs": 1})
     with caplog.at_level(logging.WARNING):
         code = main(["prune", str(parent), "--method", "structured", "--sparsity", "0.5", "--quiet"])
     err = capsys.readouterr().err
     assert code == 2 and "rnn (LSTM)" in err and len(err.strip().splitlines()) == 1
     assert any("rnn (LSTM)" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     # magnitude pruning does prune its recurrent weights
-    run = prune_run(parent, "magnitude", 0.5, out=tmp_path / "m", progress=False, epochs=1, latency_repeats=3)
+    run = prune_run(parent, "magnitude", 0.5, out=tmp_path / "m", progress=False, final_epochs=1, latency_repeats=3)
     assert run.metrics["pruning"]["layer_sparsity"]["rnn.weight_hh_l0"] > 0.2
+
+
+def test_structured_recurrent_run_reloads_smaller(tmp_path: Path) -> None:
+    parent = _digits_run(tmp_path, model={"family": "gru", "hidden_size": 16}, train={"epochs": 2})
+    run = prune_run(parent, "structured", 0.5, out=tmp_path / "s", progress=False, final_epochs=1,
+                    latency_repeats=3)
+    assert run.spec.model.hidden_size == 8 and run.model.rnn.hidden_size == 8
+    p = run.metrics["pruning"]
+    assert p["params"]["pruned"] < p["params"]["dense"] and p["bytes"]["pruned"] < p["bytes"]["dense"]
+    data = load_dataset(run.spec.data, run.spec.seed)
+    np.testing.assert_array_equal(_predictions_in_a_fresh_process(tmp_path / "s"), run.outputs(data.x_test).numpy())
 
 
 def test_lottery_rewinds_to_the_reproduced_early_weights(tmp_path: Path) -> None:

@@ -6,9 +6,11 @@ Example:
     >>> run.metrics["test"]["accuracy"]
     >>> neuroplast.load(run.dir).predict(["seven.png"])
     >>> neuroplast.lr_find("digits-cnn").suggestion  # a learning rate, and .reason says why
+    >>> neuroplast.prune(run.dir, method="structured", sparsity=0.5)  # smaller, faster, measured
 """
 
 from neuroplast.errors import DataError, TrainingDiverged, UserError
+from neuroplast.plasticity.prune_run import prune_run as prune
 from neuroplast.runs import Run, load, lr_find, resume, run
 from neuroplast.runs import fit_module as fit
 from neuroplast.spec import ExperimentSpec, available_specs, load_spec
@@ -27,6 +29,7 @@ __all__ = [
     "load",
     "load_spec",
     "lr_find",
+    "prune",
     "resume",
     "run",
 ]

@@ -93,7 +93,8 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("run_dir", type=Path)
     pn.add_argument("--method", choices=("magnitude", "saliency", "structured"), default="magnitude",
                     help="magnitude |w| or saliency |w*dL/dw| zero single weights (stored sparse); "
-                    "structured removes whole neurons/channels (a smaller, faster mlp/cnn)")
+                    "structured removes whole neurons/channels/hidden units (a smaller, faster mlp, cnn or "
+                    "one-directional rnn/lstm/gru)")
     pn.add_argument("--sparsity", type=float, default=0.9, help="share of the weights to remove "
                     "(structured: of each layer's neurons/channels)")
     pn.add_argument("--schedule", choices=("one-shot", "iterative", "gradual", "lottery"), default="one-shot")

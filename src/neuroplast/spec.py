@@ -165,9 +165,9 @@ class HebbianSpec(_ModelSpec):
     family: Literal["hebbian"] = "hebbian"
     units: PositiveInt = Field(96, description="Hebbian filters (competing units) in the hidden layer.")
     kernel_size: PositiveInt = Field(5, description="Filter size (odd; the layer keeps the resolution).")
-    hebbian_lr: float = Field(0.08, gt=0.0, description="The Hebbian layer's own initial learning rate; it "
+    hebbian_lr: float = Field(0.05, gt=0.0, description="The Hebbian layer's own initial learning rate; it "
                               "decays linearly to 0 over learning_samples.")
-    inverse_temperature: float = Field(1.0, gt=0.0, description="Sharpness of the softmax competition "
+    inverse_temperature: float = Field(5.0, gt=0.0, description="Sharpness of the softmax competition "
                                        "between units (larger: closer to hard winner-take-all).")
     learning_samples: PositiveInt = Field(60_000, description="Training samples the Hebbian layer learns "
                                           "from (60000: one MNIST epoch); then its filters are fixed and "
@@ -175,7 +175,8 @@ class HebbianSpec(_ModelSpec):
     power: float = Field(0.7, gt=0.0, description="Exponent of the triangle activation after the layer.")
     pool_size: PositiveInt = Field(4, description="Max-pooling window before the readout.")
     pool_stride: PositiveInt = Field(2, description="Max-pooling stride.")
-    dropout: float = Field(0.5, ge=0.0, lt=1.0, description="Dropout on the features the readout sees.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the features the readout sees "
+                           "(slow on CPU; 0 turns it off).")
 
 
 ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
@@ -270,7 +271,7 @@ class PruneSpec(_Spec):
 
     method: Literal["magnitude", "saliency", "structured"] = Field(
         "magnitude", description="magnitude |w|, saliency |w·dL/dw| (weights zeroed, stored sparse), or "
-        "structured (whole neurons/channels removed: a smaller, faster model; mlp and cnn).")
+        "structured (whole neurons/channels/hidden units removed: a smaller, faster model; mlp, cnn, rnn).")
     sparsity: float = Field(0.9, gt=0.0, lt=1.0, description="Share of the weights to remove (structured: "
                             "of each layer's neurons/channels).")
     schedule: Literal["one-shot", "iterative", "gradual", "lottery"] = Field(

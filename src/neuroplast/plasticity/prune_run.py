@@ -40,8 +40,9 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
 
     Args:
         run_dir: the parent run folder (from ``neuroplast run``).
-        method: ``magnitude`` (|w|), ``saliency`` (|w·∂L/∂w|) or ``structured`` (whole neurons and
-            channels removed: a smaller, faster dense model; MLP and CNN).
+        method: ``magnitude`` (|w|), ``saliency`` (|w·∂L/∂w|) or ``structured`` (whole neurons,
+            channels or hidden units removed: a smaller, faster dense model; MLP, CNN and
+            one-directional RNN/LSTM/GRU).
         sparsity: share of the weights to remove (``magnitude``/``saliency``), or of each layer's
             neurons/channels (``structured``; the weights removed are reported, about
             ``1 - (1 - sparsity)**2`` of a layer between two pruned ones).
@@ -100,7 +101,9 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     example = data.x_test[:256].cpu()
     for k, target in enumerate(targets, start=1):
         model.cpu().eval()
-        if method == "structured":
+        if method == "structured" and info["family"] in structured.RECURRENT:
+            structured.prune_hidden_units(model, max(1, round(original["rnn"] * (1 - target))))
+        elif method == "structured":
             structured.prune_units(model, example[:2], {n: max(1, round(w * (1 - target)))
                                                         for n, w in original.items()})
         else:
@@ -123,8 +126,9 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
                       **_scores(model, data, objective, spec.train.eval_batch_size)})
         log.info("round %d: sparsity %.4f, %s", k, removed, {k2: v for k2, v in curve[-1].items() if "_" in k2})
     if method == "structured":
-        config = {**info["config"], **structured.spec_widths(info["family"], model, info["config"]),
-                  "preset": None}  # the widths are no longer the preset's
+        config = {**info["config"], **structured.spec_widths(info["family"], model, info["config"])}
+        if "preset" in config:
+            config["preset"] = None  # the widths are no longer the preset's
     else:
         unstructured.finalize(model)
         config = info["config"]

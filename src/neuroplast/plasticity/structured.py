@@ -8,10 +8,13 @@ layer's inputs, the columns a ``Flatten`` spreads it over) is Torch-Pruning's de
 smallest L2 norm over the whole coupled group) and records the new widths in the spec, so the
 pruned model rebuilds from its ``model.json`` and safetensors weights, never from a pickle.
 
-Supported: the ``mlp`` family (hidden neurons) and the ``cnn`` family (channels of every
-convolution, neurons of the fully connected head). The output layer is never pruned. Recurrent
-and attention layers are not pruned structurally; they are named in a warning, never skipped
-silently (their weights can still be pruned with ``magnitude`` or ``saliency``).
+Supported: the ``mlp`` family (hidden neurons), the ``cnn`` family (channels of every
+convolution, neurons of the fully connected head) and one-directional ``rnn``/``lstm``/``gru``
+models (hidden units: every gate's row of the unit, its recurrent column, and the next layer's or
+the head's column; the same number kept in each layer, as the spec has one ``hidden_size``). The
+output layer is never pruned. Attention layers and bidirectional recurrent layers are not pruned
+structurally; they are named in a warning, never skipped silently (their weights can still be
+pruned with ``magnitude`` or ``saliency``).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from neuroplast.errors import UserError
 
 log = logging.getLogger(__name__)
 FAMILIES = ("mlp", "cnn")
+RECURRENT = ("rnn", "lstm", "gru")
 
 
 @dataclass
@@ -48,15 +52,19 @@ def unprunable_layers(model: nn.Module) -> list[str]:
 
 
 def check_family(family: str, model: nn.Module) -> None:
-    """Structured pruning rebuilds the model from its spec: MLP and CNN only, with a reason otherwise."""
+    """Structured pruning rebuilds the model from its spec: MLP, CNN and one-directional recurrent
+    models; anything else gets a warning naming its layers and an error with the way out."""
     if family in FAMILIES:
+        return
+    if family in RECURRENT and not model.rnn.bidirectional:
         return
     skipped = unprunable_layers(model)
     if skipped:
         log.warning("structured pruning cannot remove units from these layers: %s", ", ".join(skipped))
-        raise UserError(f"--method structured removes neurons and channels from 'mlp' and 'cnn' models; this "
-                        f"{family!r} model's recurrent/attention layers ({', '.join(skipped)}) cannot be "
-                        "shrunk that way. Use --method magnitude or saliency, which prune their weights.")
+        raise UserError(f"--method structured removes neurons, channels and hidden units from mlp, cnn and "
+                        f"one-directional rnn/lstm/gru models; this {family!r} model's layers "
+                        f"({', '.join(skipped)}) cannot be shrunk that way. Use --method magnitude or "
+                        "saliency, which prune their weights.")
     raise UserError(f"--method structured needs a model rebuilt from a spec ('mlp' or 'cnn'); this run's "
                     f"family is {family!r}. Use --method magnitude or saliency.")
 
@@ -106,8 +114,52 @@ def prune_units(model: nn.Module, example: torch.Tensor, keep: dict[str, int] | 
     return step
 
 
+def prune_hidden_units(model: nn.Module, keep: int) -> StructuredStep:
+    """Keep ``keep`` hidden units in every layer of a one-directional recurrent model (in place).
+
+    A unit's importance is the L2 norm of everything that goes with it: its rows in every gate of
+    the input and recurrent matrices, its column of the recurrent matrix, and its column in the
+    next layer's input matrix (or the head's). PyTorch stacks the gates as blocks of ``hidden_size``
+    rows, so unit ``j`` is row ``j`` of each block.
+    """
+    rnn = model.rnn
+    hidden, layers = rnn.hidden_size, rnn.num_layers
+    gates = getattr(rnn, "weight_hh_l0").shape[0] // hidden
+    if keep >= hidden:
+        return StructuredStep()
+    step, kept = StructuredStep(), []
+    for layer in range(layers):
+        w_ih, w_hh = getattr(rnn, f"weight_ih_l{layer}"), getattr(rnn, f"weight_hh_l{layer}")
+        reader = getattr(rnn, f"weight_ih_l{layer + 1}") if layer + 1 < layers else model.head.weight
+        score = (w_ih.reshape(gates, hidden, -1).pow(2).sum((0, 2)) + w_hh.reshape(gates, hidden, -1).pow(2).sum((0, 2))
+                 + w_hh.pow(2).sum(0) + reader.pow(2).sum(0))
+        order = torch.argsort(score.detach(), descending=True)
+        kept.append(torch.sort(order[:keep]).values)
+        step.removed[f"rnn.l{layer}"] = sorted(order[keep:].tolist())
+        step.widths[f"rnn.l{layer}"] = (hidden, keep)
+    new = type(rnn)(rnn.input_size, keep, layers, bias=rnn.bias, batch_first=rnn.batch_first, dropout=rnn.dropout)
+    with torch.no_grad():
+        for layer, idx in enumerate(kept):
+            rows = torch.cat([g * hidden + idx for g in range(gates)])
+            cols = kept[layer - 1] if layer else slice(None)
+            getattr(new, f"weight_ih_l{layer}").copy_(getattr(rnn, f"weight_ih_l{layer}")[rows][:, cols])
+            getattr(new, f"weight_hh_l{layer}").copy_(getattr(rnn, f"weight_hh_l{layer}")[rows][:, idx])
+            if rnn.bias:
+                for b in ("bias_ih", "bias_hh"):
+                    getattr(new, f"{b}_l{layer}").copy_(getattr(rnn, f"{b}_l{layer}")[rows])
+        head = nn.Linear(keep, model.head.out_features, bias=model.head.bias is not None)
+        head.weight.copy_(model.head.weight[:, kept[-1]])
+        if head.bias is not None:
+            head.bias.copy_(model.head.bias)
+    model.rnn, model.head = new.to(model.head.weight.device), head.to(model.head.weight.device)
+    return step
+
+
 def layer_widths(model: nn.Module) -> dict[str, int]:
-    """Current output units of every Linear/Conv2d layer except the output layer."""
+    """Current output units of every Linear/Conv2d layer except the output layer (the hidden size
+    of a recurrent model)."""
+    if isinstance(getattr(model, "rnn", None), nn.RNNBase):
+        return {"rnn": model.rnn.hidden_size}
     out = _output_layer(model)
     return {n: (m.out_channels if isinstance(m, nn.Conv2d) else m.out_features)
             for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d)) and m is not out}
@@ -119,6 +171,8 @@ def spec_widths(family: str, model: nn.Module, config: dict[str, Any]) -> dict[s
     A CNN block with several convolutions must keep one width for all of them (the spec has one
     ``channels`` entry per block); pruning the same share of each layer keeps them equal.
     """
+    if family in RECURRENT:
+        return {"hidden_size": model.rnn.hidden_size}
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)][:-1]
     changes: dict[str, Any] = {"hidden": [m.out_features for m in linears]}
     if family == "cnn":
