@@ -124,7 +124,7 @@ def prune_hidden_units(model: nn.Module, keep: int) -> StructuredStep:
     """
     rnn = model.rnn
     hidden, layers = rnn.hidden_size, rnn.num_layers
-    gates = getattr(rnn, "weight_hh_l0").shape[0] // hidden
+    gates = rnn.weight_hh_l0.shape[0] // hidden
     if keep >= hidden:
         return StructuredStep()
     step, kept = StructuredStep(), []
