@@ -104,8 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("--lr", type=float, help="their learning rate (default: the run's)")
     pn.add_argument("--final-epochs", type=int, help="retraining epochs after the last round, with the "
                     "run's own recipe (default: its epochs)")
-    pn.add_argument("--scope", choices=("global", "layer"), default="global",
-                    help="one threshold across layers, or the same share of each layer")
+    pn.add_argument("--scope", choices=("global", "layer", "lamp"), default="global",
+                    help="one threshold across layers, the same share of each layer, or one threshold on "
+                    "layer-adaptive (LAMP) scores")
     pn.add_argument("--rewind-epoch", type=int, default=1, help="lottery: rewind to the weights after "
                     "this many epochs of the original training (0: the initialization)")
     pn.add_argument("--out", type=Path, help="run folder to write (default: RUN_DIR-pruned-METHOD)")

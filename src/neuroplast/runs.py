@@ -343,6 +343,10 @@ def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: 
     if "confusion_matrix" in metrics["test"]:
         plot_confusion_matrix(metrics["test"]["confusion_matrix"], data.class_names or [],
                               run_dir / "confusion_matrix.png")
+    if hasattr(model, "receptive_fields"):  # a Hebbian layer's learned filters, as images
+        from neuroplast.plasticity.hebbian import plot_receptive_fields
+
+        plot_receptive_fields(model.receptive_fields(), run_dir / "receptive_fields.png")
     if spec is not None:  # [uncertainty], [explain], [prune]: stages that read the finished run folder
         _after_training(run_dir, spec)
     return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from neuroplast.models import cnn, mlp, perceptron, rnn, transformer  # noqa: F401  (fill MODELS)
+from neuroplast.models import cnn, hebbian, mlp, perceptron, rnn, transformer  # noqa: F401  (fill MODELS)
 from neuroplast.models.base import MODELS, build_model, count_parameters
 from neuroplast.models.cnn import CNN
+from neuroplast.models.hebbian import HebbianNet
 from neuroplast.models.mlp import MLP
 from neuroplast.models.perceptron import Perceptron
 from neuroplast.models.rnn import Recurrent
 from neuroplast.models.transformer import Transformer
 
-__all__ = ["CNN", "MLP", "MODELS", "Perceptron", "Recurrent", "Transformer", "build_model", "count_parameters"]
+__all__ = ["CNN", "MLP", "MODELS", "HebbianNet", "Perceptron", "Recurrent", "Transformer", "build_model",
+           "count_parameters"]

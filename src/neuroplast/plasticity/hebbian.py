@@ -13,10 +13,10 @@ no loss, no backpropagation.
   networks", Neuromorphic Computing and Engineering 2022; Journé, Rodriguez, Guo & Moraitis,
   "Hebbian deep learning without feedback", ICLR 2023, https://arxiv.org/abs/2209.11883). At every
   image position the units compete through a softmax; the winner moves towards the input patch
-  (Hebbian), the others move away from it in proportion to their softmax share (anti-Hebbian), and
-  an Oja-like term pulls every filter to unit norm. The layer learns inside its own ``forward``
-  while training, with its own decaying learning rate, and hands on a detached output, so a
-  supervised readout on top never backpropagates into it.
+  (Hebbian), the others move away from it in proportion to their softmax share (anti-Hebbian),
+  with Oja's decay term, and every filter is kept at zero mean and unit norm. The layer learns
+  inside its own ``forward`` while training, with its own decaying learning rate, and hands on a
+  detached output, so a supervised readout on top never backpropagates into it.
 * :func:`plot_receptive_fields`: the learned filters as a grid of images.
 """
 
@@ -200,9 +200,9 @@ class SoftHebbConv2d(nn.Module):
         patches = patches[patches.abs().amax(1) > 1e-6]  # blank patches teach nothing: skip them
         w = self.weight.flatten(1)  # (units, d)
         u = patches @ w.T  # (P, units)
-        y = -torch.softmax(self.inverse_temperature * u, dim=1)  # every unit anti-Hebbian...
+        y = torch.softmax(self.inverse_temperature * u, dim=1).neg_()  # every unit anti-Hebbian...
         winner = u.argmax(1, keepdim=True)
-        y.scatter_(1, winner, -y.gather(1, winner))  # ...except the winner: Hebbian
+        y.scatter_(1, winner, y.gather(1, winner).neg_())  # ...except the winner: Hebbian
         delta = y.T @ patches - (y * u).sum(0)[:, None] * w  # Σ y·x − (Σ y·u)·w, per unit
         delta /= delta.abs().amax() + 1e-30
         self.weight.copy_(_zero_mean_unit_norm(w + self.current_lr() * delta).view_as(self.weight))
@@ -225,8 +225,10 @@ def _zero_mean_unit_norm(w: torch.Tensor) -> torch.Tensor:
 
 
 class Triangle(nn.Module):
-    """The "triangle" activation of Coates, Lee & Ng (2011) as SoftHebb uses it: subtract each
-    position's mean over the units, keep the positive part, and raise it to ``power``."""
+    """The "triangle" activation as SoftHebb uses it: subtract each position's mean over the units,
+    keep the positive part, and raise it to ``power`` (Coates, Lee & Ng, "An analysis of
+    single-layer networks in unsupervised feature learning", AISTATS 2011; the power is Journé
+    et al.'s). Only the units that respond more than average at a position pass anything on."""
 
     def __init__(self, power: float = 0.7) -> None:
         super().__init__()

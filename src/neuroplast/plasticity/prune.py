@@ -12,7 +12,9 @@ layers (input and recurrent matrices). Biases, normalization layers and embeddin
 they are and listed by :func:`not_pruned`. Scores:
 
 - ``magnitude``: ``|w|`` (global: one threshold for the whole network; layer: the same share of
-  every layer).
+  every layer; lamp: one threshold on layer-adaptive scores, ``w² / Σ`` of the squares of the
+  layer's weights at least as large (Lee et al. 2021, https://arxiv.org/abs/2010.07611), so no
+  layer is emptied because its weights are small by scale).
 - ``saliency``: ``|w · ∂L/∂w|``, the first-order estimate of how much the loss changes when the
   weight is removed (Molchanov et al. 2017, https://arxiv.org/abs/1611.06440), with the gradient
   summed over training batches.
@@ -35,7 +37,7 @@ from neuroplast.errors import UserError
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 SCHEDULES = ("one-shot", "iterative", "gradual", "lottery")
-SCOPES = ("global", "layer")
+SCOPES = ("global", "layer", "lamp")
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
@@ -143,13 +145,15 @@ def prune_to(model: nn.Module, target: float, scope: str = "global",
     (same shapes as the weights) replace ``|w|`` as the ranking, e.g. :func:`saliency_scores`.
     """
     if scope not in SCOPES:
-        raise UserError(f"scope must be 'global' (one threshold for all layers) or 'layer' (the same share "
-                        f"of each layer); received {scope!r}.")
+        raise UserError(f"scope must be 'global' (one threshold for all layers), 'layer' (the same share "
+                        f"of each layer) or 'lamp' (layer-adaptive scores); received {scope!r}.")
     targets = prunable_weights(model)
     if not targets:
         raise UserError(f"{type(model).__name__} has no Linear, Conv or recurrent weights to prune.")
     scores = scores or {}
-    if scope == "global":
+    if scope == "lamp":
+        scores = {(m, n): lamp_scores(scores.get((m, n), weight(m, n).detach())) for _, m, n in targets}
+    if scope in ("global", "lamp"):
         total = sum(weight(m, n).numel() for _, m, n in targets)
         amount = round(target * total) - sum(_pruned_count(m, n) for _, m, n in targets)
         if amount > 0:
@@ -160,6 +164,21 @@ def prune_to(model: nn.Module, target: float, scope: str = "global",
         amount = round(target * weight(m, n).numel()) - _pruned_count(m, n)
         if amount > 0:
             prune.l1_unstructured(m, n, amount=amount, importance_scores=scores.get((m, n)))
+
+
+def lamp_scores(score: torch.Tensor) -> torch.Tensor:
+    """LAMP: each score squared over the sum of the squares of the layer's scores at least as large.
+
+    >>> lamp_scores(torch.tensor([1.0, 2.0, 3.0]))  # 1/14, 4/13, 9/9
+    tensor([0.0714, 0.3077, 1.0000])
+    """
+    flat = score.flatten().pow(2)
+    order = torch.argsort(flat)
+    sorted_sq = flat[order]
+    tail = sorted_sq.flip(0).cumsum(0).flip(0)  # sum of the squares from this one upwards
+    out = torch.empty_like(flat)
+    out[order] = sorted_sq / tail.clamp_min(1e-30)
+    return out.reshape(score.shape)
 
 
 def apply_masks(model: nn.Module, masks: dict[str, torch.Tensor]) -> None:
