@@ -6,7 +6,7 @@ from torch import nn
 
 from neuroplast.errors import UserError
 from neuroplast.models import CNN, MLP, MODELS, Perceptron, build_model, count_parameters
-from neuroplast.spec import CNNSpec, MLPSpec, PerceptronSpec, RecurrentSpec, TransformerSpec
+from neuroplast.spec import CNNSpec, HebbianSpec, MLPSpec, PerceptronSpec, RecurrentSpec, TransformerSpec
 
 TINY = {"perceptron": (PerceptronSpec(), (1, 4, 4), 2),
         "mlp": (MLPSpec(hidden=(8,)), (1, 4, 4), 3),
@@ -14,19 +14,23 @@ TINY = {"perceptron": (PerceptronSpec(), (1, 4, 4), 2),
         "rnn": (RecurrentSpec(family="rnn", hidden_size=8), (5, 3), 3),
         "lstm": (RecurrentSpec(family="lstm", hidden_size=8, num_layers=2), (5, 3), 3),
         "gru": (RecurrentSpec(family="gru", hidden_size=8, bidirectional=True), (5, 3), 3),
-        "transformer": (TransformerSpec(d_model=8, num_heads=2, num_layers=1), (5, 3), 3)}
+        "transformer": (TransformerSpec(d_model=8, num_heads=2, num_layers=1), (5, 3), 3),
+        "hebbian": (HebbianSpec(units=4), (1, 12, 12), 3)}
 
 
 @pytest.mark.parametrize("family", MODELS.names())
 def test_every_family_builds_trains_and_has_a_gradient(family: str) -> None:
     spec, shape, classes = TINY[family]
-    model = build_model(spec, shape, classes).double()
-    x = torch.randn(5, *shape, dtype=torch.float64)
+    dtype = torch.float32 if family == "hebbian" else torch.float64  # its local rule runs in float32
+    model = build_model(spec, shape, classes).to(dtype)
+    x = torch.randn(5, *shape, dtype=dtype)
     model.train()
     out = model(x)
     assert out.shape == (5, 1 if family == "perceptron" else classes)
     out.sum().backward()
-    assert all(p.grad is not None for p in model.parameters())
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
+    local = [p for p in model.parameters() if not p.requires_grad]  # learned by a local rule only
+    assert (family == "hebbian") == bool(local) and all(p.grad is None for p in local)
 
 
 def test_perceptron_is_a_weighted_sum_plus_bias_by_hand() -> None:
