@@ -65,8 +65,8 @@ def check_family(family: str, model: nn.Module) -> None:
                         f"one-directional rnn/lstm/gru models; this {family!r} model's layers "
                         f"({', '.join(skipped)}) cannot be shrunk that way. Use --method magnitude or "
                         "saliency, which prune their weights.")
-    raise UserError(f"--method structured needs a model rebuilt from a spec ('mlp' or 'cnn'); this run's "
-                    f"family is {family!r}. Use --method magnitude or saliency.")
+    raise UserError(f"--method structured removes units from mlp, cnn and one-directional rnn/lstm/gru models; "
+                    f"this run's family is {family!r}. Use --method magnitude or saliency.")
 
 
 def _output_layer(model: nn.Module) -> nn.Module:
