@@ -30,6 +30,7 @@ def main() -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--lr", type=float)
     p.add_argument("--final-epochs", type=int)
+    p.add_argument("--distill", type=float, default=0.0)
     p.add_argument("--scope", default="global")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-dir", type=Path)
@@ -43,11 +44,12 @@ def main() -> None:
         if not (parent / "metrics.json").is_file():
             neuroplast.run(args.spec, out=parent, data_dir=args.data_dir, progress=False, seed=seed,
                            train={"threads": args.threads})
-        tag = f"{args.method}-{args.schedule}-{args.sparsity}-r{args.rounds}-e{args.epochs}-lr{args.lr}-f{args.final_epochs}-{args.scope}"
+        tag = f"{args.method}-{args.schedule}-{args.sparsity}-r{args.rounds}-e{args.epochs}-lr{args.lr}-f{args.final_epochs}-{args.scope}-d{args.distill}"
         start = time.perf_counter()
         run = prune_run(parent, args.method, args.sparsity, args.schedule, args.rounds, args.epochs, args.lr,
                         args.scope, out=args.work / f"{parent.name}-{tag}", progress=False,
-                        latency_repeats=args.latency_repeats, final_epochs=args.final_epochs)
+                        latency_repeats=args.latency_repeats, final_epochs=args.final_epochs,
+                        distill=args.distill)
         seconds = time.perf_counter() - start
         m = run.metrics["pruning"]
         row = {"seed": seed, "dense_test": m["baseline"]["test_accuracy"],

@@ -267,3 +267,28 @@ def test_prune_section_runs_after_training_and_bad_input_is_one_line(tmp_path: P
     assert code == 2 and err.startswith("neuroplast: error: sparsity must be between 0 and 1") and "\n" not in err
     code = main(["prune", str(tmp_path / "nowhere")])
     assert code == 2 and "not a neuroplast run folder" in capsys.readouterr().err
+
+
+def test_distillation_from_an_identical_teacher_changes_nothing_and_pulls_towards_a_teacher() -> None:
+    import copy
+
+    data = load_dataset(DataSpec(source="digits"), 0)
+    student = MLP(64, 10, hidden=(16,))
+    before = copy.deepcopy(student.state_dict())
+    # distill = 1 from itself: KL = 0 everywhere, so every gradient is zero (to rounding) and SGD stays
+    fit(student, data, TrainSpec(epochs=1, optimizer="sgd", lr=0.1, momentum=0.0), teacher=copy.deepcopy(student),
+        distill=1.0, progress=False)
+    assert all(torch.allclose(before[k], v, atol=1e-6) for k, v in student.state_dict().items())
+    teacher = MLP(64, 10, hidden=(32,))
+    fit(teacher, data, TrainSpec(epochs=5, lr=1e-2), progress=False)
+
+    def kl() -> float:
+        with torch.no_grad():
+            t, s = teacher(data.x_test).log_softmax(-1), student(data.x_test).log_softmax(-1)
+            return nn.functional.kl_div(s, t, reduction="batchmean", log_target=True).item()
+
+    start = kl()
+    fit(student, data, TrainSpec(epochs=5, lr=1e-2), teacher=teacher, distill=1.0, temperature=1.0, progress=False)
+    assert kl() < 0.5 * start
+    with pytest.raises(UserError, match="distill"):
+        fit(student, data, TrainSpec(epochs=1), teacher=teacher, distill=1.5, progress=False)

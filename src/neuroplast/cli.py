@@ -109,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
                     "layer-adaptive (LAMP) scores")
     pn.add_argument("--rewind-epoch", type=int, default=1, help="lottery: rewind to the weights after "
                     "this many epochs of the original training (0: the initialization)")
+    pn.add_argument("--distill", type=float, default=0.0, help="classifiers: share of the fine-tuning loss "
+                    "that is distillation from the dense run (0 to 1; default 0)")
     pn.add_argument("--out", type=Path, help="run folder to write (default: RUN_DIR-pruned-METHOD)")
     pn.add_argument("--quiet", action="store_true")
 
@@ -334,7 +336,7 @@ def _cmd_prune(args: argparse.Namespace) -> int:
         raise UserError(f"--rounds must be at least 1; received {args.rounds}.")
     run = prune_run(args.run_dir, args.method, args.sparsity, args.schedule, args.rounds, args.epochs, args.lr,
                     args.scope, args.rewind_epoch, out=args.out, progress=not args.quiet,
-                    final_epochs=args.final_epochs)
+                    final_epochs=args.final_epochs, distill=args.distill)
     p = run.metrics["pruning"]
     key = "accuracy" if "test_accuracy" in p["baseline"] else "rmse"
     print(f"{'round':>5} {'removed':>8} {'val ' + key:>13} {'test ' + key:>14}")

@@ -370,7 +370,8 @@ def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
 
         p = spec.prune
         prune_run(run_dir, p.method, p.sparsity, p.schedule, p.rounds, p.epochs, p.lr, p.scope, p.rewind_epoch,
-                  out=run_dir / f"pruned-{p.method}", progress=False, final_epochs=p.final_epochs)
+                  out=run_dir / f"pruned-{p.method}", progress=False, final_epochs=p.final_epochs,
+                  distill=p.distill)
 
 
 def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:

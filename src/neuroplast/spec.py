@@ -287,6 +287,8 @@ class PruneSpec(_Spec):
                                                       "the same share of each layer, or one threshold on "
                                                       "layer-adaptive (LAMP) scores.")
     rewind_epoch: int = Field(1, ge=0, description="lottery: rewind to the weights after this many epochs.")
+    distill: float = Field(0.0, ge=0.0, le=1.0, description="Classifiers: share of the fine-tuning loss that "
+                           "is distillation from the dense network (0: none).")
 
 
 class ExperimentSpec(_Spec):

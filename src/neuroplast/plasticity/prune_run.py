@@ -35,7 +35,7 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
               schedule: str = "one-shot", rounds: int | None = None, epochs: int | None = None,
               lr: float | None = None, scope: str = "global", rewind_epoch: int = 1,
               out: str | Path | None = None, progress: bool = True, latency_repeats: int = 30,
-              final_epochs: int | None = None):
+              final_epochs: int | None = None, distill: float = 0.0):
     """Prune the network of a finished run and write the pruned network as a new run folder.
 
     Args:
@@ -56,7 +56,10 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         final_epochs: epochs after the last round (default: the parent's), retraining at the final
             sparsity with the parent's own recipe (optimizer, learning rate, schedule), as Han et
             al. retrain; ``lottery`` retrains every round this way from the rewound weights.
-        scope: ``global`` (one threshold across layers) or ``layer`` (the same share of each).
+        scope: ``global`` (one threshold across layers), ``layer`` (the same share of each) or
+            ``lamp`` (one threshold on layer-adaptive scores).
+        distill: classifiers: weight of distillation from the dense parent while fine-tuning
+            (0: none; 0.5: half the loss is the KL divergence from the parent's softened outputs).
         rewind_epoch: ``lottery`` only: rewind survivors to the weights after this many epochs of
             the parent's training (0: the initialization), reproduced from the parent's seed.
         out: the new run folder (default ``<run_dir>-pruned-<method>``).
@@ -98,6 +101,9 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     dense_weights = _prunable_count(model)
     rewind = _rewind_state(spec, data, rewind_epoch) if schedule == "lottery" else None
     original = structured.layer_widths(model) if method == "structured" else {}
+    if distill and info["task"] != "classification":
+        raise UserError(f"distill applies to classifiers (soft class probabilities); this run is {info['task']!r}.")
+    teacher = copy.deepcopy(dense) if distill else None
     example = data.x_test[:256].cpu()
     for k, target in enumerate(targets, start=1):
         model.cpu().eval()
@@ -117,7 +123,7 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
                 unstructured.apply_masks(model, masks)
         last = k == len(targets) or schedule == "lottery"
         result = fit(model, data, final if last else between, seed=spec.seed + k, progress=progress,
-                     augment=augment)
+                     augment=augment, teacher=teacher, distill=distill)
         history += [{"round": k, **h} for h in result.history]
         model.cpu().eval()
         removed = (_weight_sparsity(model, dense_weights) if method == "structured"
@@ -139,7 +145,7 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         "rounds": len(targets), "target_sparsity": sparsity,
         "sparsity": curve[-1]["sparsity"],
         "epochs_per_round": between.epochs, "lr": between.lr, "final_epochs": final.epochs,
-        "final_lr": final.lr, "final_schedule": final.schedule,
+        "final_lr": final.lr, "final_schedule": final.schedule, "distill": distill,
         **({"rewind_epoch": rewind_epoch} if schedule == "lottery" else {}),
         "baseline": baseline, "curve": curve,
         "not_pruned": skipped,

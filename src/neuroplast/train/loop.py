@@ -161,7 +161,8 @@ def _backward_and_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.op
 def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed: int = 0,
         checkpoint_path: Path | None = None, resume: dict[str, Any] | None = None,
         callbacks: Sequence[Callback] = (), progress: bool | PlainProgress = True,
-        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> FitResult:
+        augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
+        teacher: nn.Module | None = None, distill: float = 0.5, temperature: float = 4.0) -> FitResult:
     """Train ``model`` on ``data`` as ``spec`` says; the model ends with the best (or last) weights.
 
     Args:
@@ -174,6 +175,10 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         callbacks: objects with ``on_epoch_end(epoch, logs)``; returning True stops training.
         progress: True for a bar (terminal) or per-epoch lines; False for silence.
         augment: ``augment(batch, generator) -> batch`` applied to training batches only.
+        teacher: a trained classifier to distil from (Hinton et al. 2015,
+            https://arxiv.org/abs/1503.02531): the loss becomes ``(1 - distill) * loss + distill *
+            T² * KL(teacher || student)`` on logits softened by ``temperature`` T (used by pruning to
+            fine-tune the pruned network towards its dense parent).
     """
     spec = spec or TrainSpec()
     if spec.lr == "auto":
@@ -197,7 +202,12 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
     if spec.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, spec.max_steps_per_epoch)
     samples_per_epoch = min(len(data.x_train), steps_per_epoch * spec.batch_size)
-    use_graph = spec.cuda_graphs and device.type == "cuda" and world_size == 1  # else ignored
+    use_graph = spec.cuda_graphs and device.type == "cuda" and world_size == 1 and teacher is None  # else ignored
+    if teacher is not None:
+        if not 0.0 <= distill <= 1.0 or temperature <= 0:
+            raise UserError(f"distillation needs 0 <= distill <= 1 and temperature > 0; received distill={distill}, "
+                            f"temperature={temperature}.")
+        teacher = teacher.to(device).eval()
     local_batch = spec.batch_size
     if world_size > 1:  # train.batch_size is the global batch; each rank takes its slice
         if spec.batch_size % world_size:
@@ -277,6 +287,8 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                     with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
                         out = train_model(xb)
                         loss = objective.loss(out, yb)
+                        if teacher is not None:
+                            loss = _distilled(loss, out, teacher, xb, distill, temperature)
                     _backward_and_step(loss * share if share != 1.0 else loss, model, optimizer, scaler,
                                        spec.grad_clip, set_to_none=not use_graph)
                 if scheduler is not None:
@@ -328,6 +340,16 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                      samples / seconds if seconds > 0 else 0.0, str(device), objective,
                      stopped_early=len(history) < spec.epochs,
                      extra={"cuda_graph_capture_seconds": capture_seconds} if graphed is not None else {})
+
+
+def _distilled(loss: torch.Tensor, out: torch.Tensor, teacher: nn.Module, xb: torch.Tensor, weight: float,
+               temperature: float) -> torch.Tensor:
+    """Mix the task loss with the KL divergence from the teacher's softened predictions."""
+    with torch.no_grad():
+        target = torch.log_softmax(teacher(xb).float() / temperature, dim=-1)
+    student = torch.log_softmax(out.float() / temperature, dim=-1)
+    kl = torch.nn.functional.kl_div(student, target, reduction="batchmean", log_target=True)
+    return (1 - weight) * loss + weight * temperature**2 * kl
 
 
 class _EarlyStopping:
