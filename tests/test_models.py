@@ -6,7 +6,14 @@ from torch import nn
 
 from neuroplast.errors import UserError
 from neuroplast.models import CNN, MLP, MODELS, Perceptron, build_model, count_parameters
-from neuroplast.spec import CNNSpec, HebbianSpec, MLPSpec, PerceptronSpec, RecurrentSpec, TransformerSpec
+from neuroplast.spec import (
+    CNNSpec,
+    HebbianSpec,
+    MLPSpec,
+    PerceptronSpec,
+    RecurrentSpec,
+    TransformerSpec,
+)
 
 TINY = {"perceptron": (PerceptronSpec(), (1, 4, 4), 2),
         "mlp": (MLPSpec(hidden=(8,)), (1, 4, 4), 3),
