@@ -85,6 +85,9 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         if schedule == "lottery":
             raise UserError("schedule 'lottery' rewinds individual weights; use it with --method magnitude or "
                             "saliency. Structured pruning takes one-shot, iterative or gradual.")
+    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-pruned-{method}")
+    if out_dir.resolve() == run_dir.resolve():
+        raise UserError(f"--out {out_dir} is the parent run itself; choose a new folder.")
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
     model, dense = parent.model, copy.deepcopy(parent.model)
@@ -92,7 +95,7 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     between = _finetune_spec(spec.train, epochs, lr)
     final = _retrain_spec(spec.train, final_epochs)
     augment = make_augment(spec.data.augment)
-    baseline = _scores(model, data, objective, spec.train.eval_batch_size)
+    baseline = _scores(_evaluate(model, data, objective, spec.train.eval_batch_size))
     curve = [{"round": 0, "target": 0.0, "sparsity": 0.0, **baseline}]
     history: list[dict[str, Any]] = []
     skipped = unstructured.not_pruned(model) if method != "structured" else structured.unprunable_layers(model)
@@ -128,8 +131,8 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         model.cpu().eval()
         removed = (_weight_sparsity(model, dense_weights) if method == "structured"
                    else unstructured.sparsity(model))
-        curve.append({"round": k, "target": target, "sparsity": removed,
-                      **_scores(model, data, objective, spec.train.eval_batch_size)})
+        final_eval = _evaluate(model, data, objective, spec.train.eval_batch_size)
+        curve.append({"round": k, "target": target, "sparsity": removed, **_scores(final_eval)})
         log.info("round %d: sparsity %.4f, %s", k, removed, {k2: v for k2, v in curve[-1].items() if "_" in k2})
     if method == "structured":
         config = {**info["config"], **structured.spec_widths(info["family"], model, info["config"])}
@@ -139,7 +142,6 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         unstructured.finalize(model)
         config = info["config"]
     new_spec = spec.updated(model=config, prune=None)
-    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-pruned-{method}")
     summary = {
         "method": method, "schedule": schedule, "scope": scope if method != "structured" else "layer",
         "rounds": len(targets), "target_sparsity": sparsity,
@@ -155,7 +157,8 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     }
     primary = "accuracy" if "test_accuracy" in baseline else "rmse"
     summary[f"test_{primary}_change"] = curve[-1][f"test_{primary}"] - baseline[f"test_{primary}"]
-    _write(out_dir, run_dir, parent, new_spec, {**info, "config": config}, model, data, summary, history)
+    _write(out_dir, run_dir, parent, new_spec, {**info, "config": config}, model, data, summary, history,
+           final_eval)
     return load(out_dir)
 
 
@@ -203,15 +206,15 @@ class _StopAfter:
         return epoch >= self.epochs
 
 
-def _scores(model: nn.Module, data: Dataset, objective, batch_size: int) -> dict[str, float]:
-    out = {}
-    for split in ("val", "test"):
-        m = evaluate(model, getattr(data, f"x_{split}"), getattr(data, f"y_{split}"), objective, batch_size,
-                     data.preprocess, data.num_classes)
-        for key in ("accuracy", "rmse"):
-            if key in m:
-                out[f"{split}_{key}"] = m[key]
-    return out
+def _evaluate(model: nn.Module, data: Dataset, objective, batch_size: int) -> dict[str, dict[str, Any]]:
+    """The full metrics of the validation and test splits (as metrics.json holds them)."""
+    return {split: evaluate(model, getattr(data, f"x_{split}"), getattr(data, f"y_{split}"), objective,
+                            batch_size, data.preprocess, data.num_classes) for split in ("val", "test")}
+
+
+def _scores(evaluated: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """One curve point: ``val_accuracy``/``test_accuracy`` (``_rmse`` for regression)."""
+    return {f"{split}_{key}": m[key] for split, m in evaluated.items() for key in ("accuracy", "rmse") if key in m}
 
 
 def _prunable_count(model: nn.Module) -> int:
@@ -223,7 +226,8 @@ def _weight_sparsity(model: nn.Module, dense_count: int) -> float:
 
 
 def _write(out_dir: Path, parent_dir: Path, parent, spec, info: dict[str, Any], model: nn.Module,
-           data: Dataset, pruning: dict[str, Any], history: list[dict[str, Any]]) -> None:
+           data: Dataset, pruning: dict[str, Any], history: list[dict[str, Any]],
+           evaluated: dict[str, dict[str, Any]]) -> None:
     from neuroplast.plots import plot_confusion_matrix, plot_pruning
     from neuroplast.runs import (
         METRICS_SCHEMA_VERSION,
@@ -233,8 +237,6 @@ def _write(out_dir: Path, parent_dir: Path, parent, spec, info: dict[str, Any], 
     )
     from neuroplast.train.checkpoint import atomic_write
 
-    if out_dir.resolve() == parent_dir.resolve():
-        raise UserError(f"--out {out_dir} is the parent run itself; choose a new folder.")
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
     shutil.copy2(parent_dir / "preprocess.json", out_dir / "preprocess.json")
@@ -242,10 +244,7 @@ def _write(out_dir: Path, parent_dir: Path, parent, spec, info: dict[str, Any], 
     save_weights(out_dir / "model.safetensors", model, sparse=pruning["method"] != "structured")
     pruning["bytes"]["file"] = (out_dir / "model.safetensors").stat().st_size
     _write_plain_pytorch(out_dir, model, info)
-    test = evaluate(model, data.x_test, data.y_test, parent.objective, spec.train.eval_batch_size,
-                    data.preprocess, data.num_classes)
-    val = evaluate(model, data.x_val, data.y_val, parent.objective, spec.train.eval_batch_size,
-                   data.preprocess, data.num_classes)
+    test, val = evaluated["test"], evaluated["val"]
     metrics = {
         "schema_version": METRICS_SCHEMA_VERSION, "name": f"{parent.metrics.get('name', parent_dir.name)}-pruned",
         "task": info["task"], "parent": str(parent_dir.resolve()), "test": test, "val": val,
