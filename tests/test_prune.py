@@ -267,6 +267,8 @@ def test_prune_section_runs_after_training_and_bad_input_is_one_line(tmp_path: P
     assert code == 2 and err.startswith("neuroplast: error: sparsity must be between 0 and 1") and "\n" not in err
     code = main(["prune", str(tmp_path / "nowhere")])
     assert code == 2 and "not a neuroplast run folder" in capsys.readouterr().err
+    code = main(["prune", str(parent), "--out", str(parent)])
+    assert code == 2 and "is the parent run itself" in capsys.readouterr().err
 
 
 def test_distillation_from_an_identical_teacher_changes_nothing_and_pulls_towards_a_teacher() -> None:
