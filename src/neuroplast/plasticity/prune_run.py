@@ -106,7 +106,7 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     original = structured.layer_widths(model) if method == "structured" else {}
     if distill and info["task"] != "classification":
         raise UserError(f"distill applies to classifiers (soft class probabilities); this run is {info['task']!r}.")
-    teacher = copy.deepcopy(dense) if distill else None
+    teacher = dense if distill else None  # the untouched dense copy; fit only reads it
     example = data.x_test[:256].cpu()
     for k, target in enumerate(targets, start=1):
         model.cpu().eval()
