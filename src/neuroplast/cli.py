@@ -114,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("--out", type=Path, help="run folder to write (default: RUN_DIR-pruned-METHOD)")
     pn.add_argument("--quiet", action="store_true")
 
+    rp = sub.add_parser("report", help="(re)write a run's self-contained report.html")
+    rp.add_argument("run_dir", type=Path)
+    rp.add_argument("--lang", choices=("en", "zh-Hant"), default="en", help="language of the report")
+    rp.add_argument("--out", type=Path, help="file to write (default: RUN_DIR/report.html)")
+
+    sv = sub.add_parser("serve", help="a local web page and JSON API for a run: draw a digit, see the answer")
+    sv.add_argument("run_dir", type=Path)
+    sv.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; any other "
+                    "address requires the token printed at start-up)")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--lang", choices=("en", "zh-Hant"), default="en", help="the page's first language")
+
     sub.add_parser("configs", help="list the shipped specs")
     return p
 
@@ -358,6 +370,20 @@ def _cmd_prune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from neuroplast.see.report import write_report
+
+    print(f"wrote {write_report(args.run_dir, lang=args.lang, out=args.out)}")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from neuroplast.see.server import serve
+
+    serve(args.run_dir, host=args.host, port=args.port, lang=args.lang)
+    return 0
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from neuroplast.export import export_onnx
 
@@ -371,4 +397,5 @@ def _cmd_export(args: argparse.Namespace) -> int:
 COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "evaluate": _cmd_evaluate, "predict": _cmd_predict,
             "summary": _cmd_summary, "configs": _cmd_configs, "generate": _cmd_generate,
             "lr-find": _cmd_lr_find, "export": _cmd_export,
-            "calibrate": _cmd_calibrate, "explain": _cmd_explain, "prune": _cmd_prune}
+            "calibrate": _cmd_calibrate, "explain": _cmd_explain, "prune": _cmd_prune,
+            "report": _cmd_report, "serve": _cmd_serve}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from neuroplast.errors import UserError
@@ -20,6 +22,13 @@ def generate(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_
     Example:
         >>> text = generate(neuroplast.load("runs/shakespeare-lstm-..."), "ROMEO:", tokens=300)
     """
+    return prompt + "".join(generate_stream(run, prompt, tokens, temperature, top_k, seed))
+
+
+@torch.inference_mode()
+def generate_stream(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
+                    seed: int | None = 0) -> Iterator[str]:
+    """:func:`generate`, one character at a time (without the prompt): for a page that streams text."""
     pre = run.preprocess
     if pre.get("kind") != "text" or pre.get("mode") != "chars":
         raise UserError("generate needs a character language model (data.source = 'text'); this run is a "
@@ -40,4 +49,4 @@ def generate(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_
             kth = torch.topk(logits, min(top_k, len(logits))).values[-1]
             logits[logits < kth] = -float("inf")
         out.append(int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)))
-    return prompt + "".join(vocab[i] for i in out[len(ids):])
+        yield vocab[out[-1]]

@@ -57,7 +57,8 @@ def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     from PIL import Image
 
     im = Image.fromarray(np.clip(a * 255.0, 0, 255).astype(np.uint8))
-    return np.asarray(im.resize((size[1], size[0]), Image.Resampling.LANCZOS), dtype=np.float32) / 255.0
+    im = im.resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    return np.asarray(im, dtype=np.float32) / 255.0
 
 
 def mnist_style(gray: np.ndarray, canvas: int = 28, box: int = 20, by_mass: bool = True) -> np.ndarray:
@@ -67,17 +68,19 @@ def mnist_style(gray: np.ndarray, canvas: int = 28, box: int = 20, by_mass: bool
     box, scaled so its longer side fits ``box`` pixels, and placed in a ``canvas``-sized square,
     centred by centre of mass (MNIST) or by bounding box (8x8 digits, ``by_mass=False``).
     """
-    a = gray.astype(np.float32)
+    a = gray if gray.dtype == np.float32 else gray.astype(np.float32)
     border = np.concatenate([a[0], a[-1], a[:, 0], a[:, -1]])
-    if border.mean() > 0.5:
-        a = 1.0 - a
-        border = 1.0 - border
-    a = np.clip(a - np.median(border), 0.0, None)  # remove paper tone
-    if a.max() <= 0:
+    dark_ink = border.mean() > 0.5  # light paper: ink is what is darker than the paper
+    paper = float(np.median(border))
+    peak = paper - float(a.min()) if dark_ink else float(a.max()) - paper
+    if peak <= 0:
         return np.zeros((canvas, canvas), dtype=np.float32)
-    a = a / a.max()
-    rows, cols = np.nonzero(a > 0.1)
-    a = a[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
+    # the ink's bounding box (ink: more than 10% of the peak away from the paper), found before any
+    # full-size arithmetic so that the float work below runs on the crop only
+    ink = a < paper - 0.1 * peak if dark_ink else a > paper + 0.1 * peak
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    a = a[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    a = np.clip((paper - a) if dark_ink else (a - paper), 0.0, None) / peak  # ink bright, in [0, 1]
     h, w = a.shape
     scale = box / max(h, w)
     a = resize(a, (max(1, round(h * scale)), max(1, round(w * scale))))
@@ -105,8 +108,13 @@ def _already_mnist_format(gray: np.ndarray, height: int, width: int) -> bool:
 
 def image_to_input(path: str | Path, preprocess: dict[str, Any]) -> torch.Tensor:
     """Read an image file and apply the run's preprocessing: returns a (1, C, H, W) tensor."""
+    return array_to_input(read_image(path, preprocess["shape"][0]), preprocess)
+
+
+def array_to_input(raw: np.ndarray, preprocess: dict[str, Any]) -> torch.Tensor:
+    """A decoded image in [0, 1] ((H, W) or (H, W, 3), any size) -> the run's (1, C, H, W) input:
+    MNIST-style centring for digit models, a plain resize otherwise, then the training standardization."""
     channels, height, width = preprocess["shape"]
-    raw = read_image(path, channels)
     style = preprocess["style"]
     if style == "mnist" and _already_mnist_format(raw, height, width):
         a = raw  # e.g. an MNIST test image saved as PNG: resampling it again would only blur it

@@ -172,7 +172,8 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         seed: seeds the shuffling generator (the model's initialisation is the caller's).
         checkpoint_path: where to write the exact-resume checkpoint after every epoch.
         resume: a checkpoint dict from :func:`~neuroplast.train.checkpoint.load_checkpoint`.
-        callbacks: objects with ``on_epoch_end(epoch, logs)``; returning True stops training.
+        callbacks: objects with ``on_epoch_end(epoch, logs)``; returning True stops training. One
+            with a ``set_model(model)`` method is handed the model before the first epoch.
         progress: True for a bar (terminal) or per-epoch lines; False for silence.
         augment: ``augment(batch, generator) -> batch`` applied to training batches only.
         teacher: a trained classifier to distil from (Hinton et al. 2015,
@@ -196,6 +197,9 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         data = data.to(device, memory_format=layout)
     if len(data.x_train) == 0:
         raise UserError("The training split is empty. Lower data.val_fraction / data.test_fraction or add data.")
+    for cb in callbacks:  # Keras' hook: a callback that wants to look at the model while it learns
+        if hasattr(cb, "set_model"):
+            cb.set_model(model)
     out_width = predict_outputs(model, data.x_train[:2]).shape[-1]
     objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
     steps_per_epoch = math.ceil(len(data.x_train) / spec.batch_size)

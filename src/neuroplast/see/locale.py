@@ -1,0 +1,35 @@
+"""One table of user-facing strings per language, shared by the web page and the report.
+
+The tables live in ``locales/<lang>.json`` (flat ``key -> text``; ``{name}`` placeholders are filled
+with :func:`text`). A test checks that every language has exactly the keys English has.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from neuroplast.errors import UserError
+
+LANGUAGES = ("en", "zh-Hant")
+
+
+@cache
+def table(lang: str = "en") -> dict[str, str]:
+    """The string table of ``lang`` (``en`` or ``zh-Hant``)."""
+    if lang not in LANGUAGES:
+        raise UserError(f"Unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}.")
+    files = resources.files("neuroplast.see") / "locales"
+    merged: dict[str, str] = {}
+    for f in sorted(files.iterdir(), key=lambda p: p.name):
+        if f.name == f"{lang}.json" or f.name.endswith(f".{lang}.json"):
+            merged.update(json.loads(f.read_text(encoding="utf-8")))
+    return merged
+
+
+def text(key: str, lang: str = "en", **values: Any) -> str:
+    """The string ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``."""
+    s = table(lang)[key]
+    return s.format(**values) if values else s
