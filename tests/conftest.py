@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,3 +22,30 @@ def mnist_dir() -> Path:
     if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
         pytest.fail(f"The shared MNIST files are expected at {MNIST_DIR} (../shared/data/mnist).")
     return MNIST_DIR
+
+
+# --------------------------------------------------------------------------- a real browser
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium driven by Playwright (its executable, never `playwright install`)."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium "
+                    "chromium-driver (.ci/run does this).")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def artifacts(tmp_path: Path) -> Path:
+    """Where browser tests save screenshots: $NEUROPLAST_ARTIFACTS, else the test's tmp folder."""
+    folder = Path(os.environ.get("NEUROPLAST_ARTIFACTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

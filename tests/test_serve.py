@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -17,12 +15,10 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pytest
+from conftest import artifacts as _artifacts
 from drawn_digits import PLAIN, placed, render, twenty
 
 from neuroplast.see.locale import LANGUAGES, table
-
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def _free_port() -> int:
@@ -236,26 +232,6 @@ def test_load_fifty_clients_no_errors(server: Server) -> None:
 
 
 # --------------------------------------------------------------------------- the page, in Chromium
-@pytest.fixture(scope="module")
-def browser():
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.fail("Debian's chromium is needed for the browser tests: apt-get install chromium "
-                    "chromium-driver (.ci/run does this).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-def _artifacts(tmp_path: Path) -> Path:
-    folder = Path(os.environ.get("NEUROPLAST_ARTIFACTS", tmp_path))
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
 def test_browser_draws_a_seven_and_sees_bars_and_saliency(server: Server, browser, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     errors: list[str] = []
@@ -334,6 +310,17 @@ def test_browser_watch_it_learn_streams_loss_and_filters(server: Server, browser
         let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; }""")
     assert drawn > 300
     assert table("en")["learn.done"] in page.locator("#learn-status").inner_text()
+    page.close()
+
+
+def test_browser_api_docs_render_offline(server: Server, browser) -> None:
+    page = browser.new_page()
+    outside: list[str] = []
+    page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(server.url)
+               else (outside.append(route.request.url), route.abort()))
+    page.goto(f"{server.url}/docs")
+    page.wait_for_selector('.opblock-summary-path[data-path="/api/predict"]', timeout=20_000)
+    assert not outside, outside
     page.close()
 
 

@@ -349,7 +349,11 @@ def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: 
         plot_receptive_fields(model.receptive_fields(), run_dir / "receptive_fields.png")
     if spec is not None:  # [uncertainty], [explain], [prune]: stages that read the finished run folder
         _after_training(run_dir, spec)
-    return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
+    finished = Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
+    from neuroplast.see.report import write_report_safely
+
+    write_report_safely(run_dir, run=finished, data=data)  # report.html; a failure only logs a warning
+    return finished
 
 
 def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:

@@ -159,7 +159,11 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     summary[f"test_{primary}_change"] = curve[-1][f"test_{primary}"] - baseline[f"test_{primary}"]
     _write(out_dir, run_dir, parent, new_spec, {**info, "config": config}, model, data, summary, history,
            final_eval)
-    return load(out_dir)
+    pruned = load(out_dir)
+    from neuroplast.see.report import write_report_safely
+
+    write_report_safely(out_dir, run=pruned, data=data)  # report.html; a failure only logs a warning
+    return pruned
 
 
 _ROUND = {"early_stopping": None, "ema": None, "checkpoint": False, "cuda_graphs": False, "compile": False,

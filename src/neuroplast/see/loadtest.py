@@ -70,4 +70,8 @@ def load_test(port: int, bodies: list[bytes], clients: int = 50, requests: int =
               path: str = "/api/predict", token: str | None = None) -> LoadResult:
     """``clients`` concurrent connections × ``requests`` POSTs each of the given JSON ``bodies``
     (cycled); latency per request from send to the last byte of the answer."""
-    return asyncio.run(_run(host, port, path, bodies, clients, requests, token))
+    from concurrent.futures import ThreadPoolExecutor
+
+    # a thread of its own: the caller's thread may already run an event loop (Jupyter, Playwright)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, _run(host, port, path, bodies, clients, requests, token)).result()

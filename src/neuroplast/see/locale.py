@@ -1,7 +1,7 @@
 """One table of user-facing strings per language, shared by the web page and the report.
 
-The tables live in ``locales/<lang>.json`` (flat ``key -> text``; ``{name}`` placeholders are filled
-with :func:`text`). A test checks that every language has exactly the keys English has.
+The tables live in ``locales/<lang>.json`` (flat ``key -> text``: ``page.*``, ``draw.*`` ... for the
+web page, ``report.*`` for report.html; ``{name}`` placeholders are filled with :func:`text`). A test checks that every language has exactly the keys English has.
 """
 
 from __future__ import annotations
@@ -21,12 +21,8 @@ def table(lang: str = "en") -> dict[str, str]:
     """The string table of ``lang`` (``en`` or ``zh-Hant``)."""
     if lang not in LANGUAGES:
         raise UserError(f"Unknown language {lang!r}; expected one of {', '.join(LANGUAGES)}.")
-    files = resources.files("neuroplast.see") / "locales"
-    merged: dict[str, str] = {}
-    for f in sorted(files.iterdir(), key=lambda p: p.name):
-        if f.name == f"{lang}.json" or f.name.endswith(f".{lang}.json"):
-            merged.update(json.loads(f.read_text(encoding="utf-8")))
-    return merged
+    path = resources.files("neuroplast.see") / "locales" / f"{lang}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def text(key: str, lang: str = "en", **values: Any) -> str:

@@ -328,6 +328,9 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     save_json(out_dir / "metrics.json", metrics)
     plot_reliability({"uncalibrated": reliability(before.probs, data.y_test),
                       method: reliability(after.probs, data.y_test)}, out_dir / "reliability.png")
+    from neuroplast.see.report import write_report_safely
+
+    write_report_safely(out_dir, data=data)  # report.html; a failure only logs a warning
     metrics["dir"] = str(out_dir)
     return metrics
 

@@ -66,5 +66,9 @@ def explain_run(run_dir: str | Path, inputs: list[Path] | None = None, method: s
         result["sanity"] = {"examples": len(xs), "randomization_spearman_median": float(np.nanmedian(rho)),
                             "deletion_area": float(curve.area), "random_deletion_area": float(curve.random_area)}
     save_json(out_dir / "explain.json", json.loads(json.dumps(result)))
+    if out_dir.parent.resolve() == run_dir.resolve():  # the run's report shows its explain-* folders
+        from neuroplast.see.report import rewrite_report
+
+        rewrite_report(run_dir)
     result["dir"] = str(out_dir)
     return result

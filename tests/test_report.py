@@ -1,0 +1,191 @@
+"""``report.html``: written after every run, self-contained, sectioned by what the folder holds,
+in both languages."""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+import string
+from importlib import resources
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import classification_report
+
+import neuroplast
+from neuroplast.cli import main
+from neuroplast.data import load_dataset
+from neuroplast.plasticity.prune_run import prune_run
+from neuroplast.see import report as report_module
+from neuroplast.see.locale import table
+from neuroplast.see.report import write_report
+from neuroplast.trust.calibration import calibrate_run
+from neuroplast.trust.explain_run import explain_run
+
+FIVE_MB = 5_000_000
+SECTION_TITLES = ("report.overview", "report.environment", "report.spec", "report.data", "report.model",
+                  "report.learning_curves", "report.confusion_matrix", "report.per_class", "report.mistakes")
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-epoch CNN on the bundled digits; its report is written by training itself."""
+    out = tmp_path_factory.mktemp("report") / "cnn"
+    neuroplast.run("digits-cnn", out=out, progress=False, train={"epochs": 1, "threads": 1})
+    return out
+
+
+def _page(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _table(page: str, table_id: str) -> list[list[str]]:
+    """The rows of ``<table id=table_id>``, header included, as unescaped cell texts."""
+    found = re.search(rf'<table id="{table_id}">(.*?)</table>', page, re.S)
+    assert found, f"no table {table_id!r} in the report"
+    return [[html.unescape(c).strip() for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)]
+
+
+def _assert_offline(page: str) -> None:
+    """Every picture is a data: URI; links are in-page or relative; nothing else is fetched."""
+    for url in re.findall(r'\bsrc="([^"]*)"', page):
+        assert url.startswith("data:image/png;base64,"), url[:60]
+    for url in re.findall(r'\bhref="([^"]*)"', page):
+        assert url.startswith("#") or not re.match(r"^[a-z][\w+.-]*:|^//", url), url
+    assert not re.search(r"(src|href)\s*=\s*[\"']?(https?:)?//", page)
+    assert not re.search(r"<script[^>]*\bsrc|<link\b|@import|url\(", page)
+
+
+def test_training_writes_a_self_contained_report_with_the_classifier_sections(cnn_run: Path) -> None:
+    page = _page(cnn_run / "report.html")
+    _assert_offline(page)
+    assert (cnn_run / "report.html").stat().st_size <= FIVE_MB
+    en = table("en")
+    for key in SECTION_TITLES + ("report.samples", "report.layers"):
+        assert f">{html.escape(en[key])}<" in page, key
+    for anchor in ('id="learning-curves-img"', 'id="confusion-img"', 'id="samples"', 'id="mistakes-gallery"',
+                   'id="spec-toml"'):
+        assert anchor in page
+    assert "digits-cnn" in page and "Total params" in page  # the name and the layer table
+
+
+def test_per_class_table_equals_sklearn_on_the_same_predictions(cnn_run: Path) -> None:
+    run = neuroplast.load(cnn_run)
+    data = load_dataset(run.spec.data, run.spec.seed)
+    expected = classification_report(data.y_test.numpy(), run.predict(data.x_test), output_dict=True,
+                                     target_names=run.class_names, zero_division=0)
+    rows = _table(_page(cnn_run / "report.html"), "per-class")
+    assert len(rows) == 1 + len(run.class_names) + 2  # header, classes, macro and weighted averages
+    for name, row in zip(run.class_names, rows[1:], strict=False):
+        want = expected[name]
+        assert row == [name, f"{want['precision']:.4f}", f"{want['recall']:.4f}", f"{want['f1-score']:.4f}",
+                       f"{int(want['support']):,}"]
+    macro = expected["macro avg"]
+    assert rows[-2][1:4] == [f"{macro[k]:.4f}" for k in ("precision", "recall", "f1-score")]
+
+
+def test_pruned_run_report_has_the_pruning_table(cnn_run: Path, tmp_path: Path) -> None:
+    pruned = prune_run(cnn_run, "structured", 0.5, epochs=1, final_epochs=1, out=tmp_path / "pruned",
+                       progress=False, latency_repeats=2)
+    page = _page(tmp_path / "pruned" / "report.html")
+    _assert_offline(page)
+    rows = _table(page, "pruning-table")
+    params = pruned.metrics["pruning"]["params"]
+    assert rows[2][:3] == [table("en")["report.parameters"], f"{params['dense']:,}", f"{params['pruned']:,}"]
+    assert any(r[0].startswith("Latency, batch 1 ") for r in rows)
+    assert 'id="pruning-img"' in page and 'id="per-class"' in page
+
+
+def test_calibrated_run_report_has_the_reliability_diagram_and_ood(cnn_run: Path, tmp_path: Path) -> None:
+    metrics = calibrate_run(cnn_run, "temperature", tmp_path / "cal", ood="mahalanobis")
+    page = _page(tmp_path / "cal" / "report.html")
+    _assert_offline(page)
+    assert 'id="reliability"' in page and 'id="ood-img"' in page
+    rows = _table(page, "calibration-table")
+    assert rows[1][1:] == [f"{metrics['calibration']['before'][k]:.4f}" for k in ("accuracy", "nll", "brier", "ece")]
+
+
+def test_explain_rewrites_the_parent_report_in_its_language(cnn_run: Path) -> None:
+    write_report(cnn_run, lang="zh-Hant")
+    explain_run(cnn_run, method="saliency", count=2)
+    page = _page(cnn_run / "report.html")
+    assert '<html lang="zh-Hant">' in page and 'id="explain-saliency-gallery"' in page
+    assert page.count(f'alt="{table("zh-Hant")["report.attribution_alt"]}"') == 2
+    write_report(cnn_run)  # back to English for the other tests
+
+
+def test_chinese_report_has_no_english_section_titles(cnn_run: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "zh.html"
+    assert main(["report", str(cnn_run), "--lang", "zh-Hant", "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    page = _page(out)
+    assert '<html lang="zh-Hant">' in page
+    for text in ("學習曲線", "混淆矩陣", "各類別指標", "精確率", "召回率"):
+        assert text in page
+    en, zh = table("en"), table("zh-Hant")
+    titles = re.findall(r"<h2>(.*?)</h2>", page)
+    assert titles and all(t in {html.escape(v) for v in zh.values()} for t in titles)
+    for key in SECTION_TITLES:
+        assert en[key] not in page, en[key]
+
+
+def test_both_tables_have_the_same_keys_and_placeholders() -> None:
+    files = resources.files("neuroplast.see") / "locales"
+    en = json.loads((files / "en.json").read_text(encoding="utf-8"))
+    zh = json.loads((files / "zh-Hant.json").read_text(encoding="utf-8"))
+    assert set(en) == set(zh) and sum(k.startswith("report.") for k in en) > 100
+
+    def fields(s: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(s) if name}
+
+    assert {k: fields(v) for k, v in en.items()} == {k: fields(v) for k, v in zh.items()}
+    assert all(re.search(r"[\u4e00-\u9fff]", v) for k, v in zh.items() if k.endswith(("_caption", "_title")))
+
+
+def test_report_of_a_non_run_folder_exits_2_with_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not a neuroplast run folder" in err and str(tmp_path) in err
+
+
+def test_regression_report_has_its_table_and_scatter(tmp_path: Path) -> None:
+    run = neuroplast.run("diabetes-mlp", out=tmp_path / "diab", progress=False, train={"epochs": 1, "threads": 1})
+    page = _page(tmp_path / "diab" / "report.html")
+    _assert_offline(page)
+    rows = _table(page, "regression-table")
+    assert rows[1][1] == f"{run.metrics['test']['rmse']:.4f}"
+    assert 'id="sample-rows"' in page and 'id="per-class"' not in page and table("en")["report.regression"] in page
+
+
+def test_language_model_report_has_generated_text_and_attention(tmp_path: Path) -> None:
+    text = tmp_path / "poem.txt"
+    text.write_text("the quick brown fox jumps over the lazy dog.\n" * 60)
+    neuroplast.run("shakespeare-transformer", out=tmp_path / "lm", progress=False,
+                   overrides=[f"data.path={text}", "data.block_size=16", "model.d_model=16", "model.num_layers=1",
+                              "train.epochs=1", "train.max_steps_per_epoch=2", "train.threads=1"])
+    page = _page(tmp_path / "lm" / "report.html")
+    _assert_offline(page)
+    assert 'id="generated"' in page and 'id="attention-maps"' in page
+    assert "quick brown fox" in page  # the text sample
+
+
+def test_too_large_pictures_give_way_to_a_note(cnn_run: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(report_module, "MAX_BYTES", 60_000)
+    out = write_report(cnn_run, out=tmp_path / "small.html")
+    assert out.stat().st_size <= 60_000
+    assert table("en")["report.figure_left_out"] in _page(out)
+
+
+def test_a_failing_report_does_not_lose_the_training(tmp_path: Path, monkeypatch, caplog) -> None:
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(report_module, "write_report", broken)
+    with caplog.at_level(logging.WARNING):
+        run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 1, "threads": 1})
+    assert (tmp_path / "run" / "model.safetensors").is_file() and run.metrics["test"]["accuracy"] > 0
+    assert not (tmp_path / "run" / "report.html").exists()
+    assert "disk on fire" in caplog.text
