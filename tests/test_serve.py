@@ -329,3 +329,77 @@ def test_string_tables_have_the_same_keys() -> None:
     assert all(k == keys[0] for k in keys) and len(keys[0]) > 40
     en, zh = table("en"), table("zh-Hant")
     assert sum(en[k] != zh[k] for k in en) == len(en)  # every string is really translated
+
+
+# --------------------------------------------------------------------------- tables and language models
+@pytest.fixture(scope="module")
+def wine_server(tmp_path_factory: pytest.TempPathFactory):
+    import neuroplast
+
+    out = tmp_path_factory.mktemp("wine") / "wine"
+    neuroplast.run("wine-mlp", out=out, progress=False, overrides=["train.epochs=30"])
+    s = Server(out)
+    yield s
+    s.stop()
+
+
+def test_table_model_gets_a_form_and_answers_rows(wine_server: Server, browser) -> None:
+    m = httpx.get(f"{wine_server.url}/api/model").json()
+    assert m["kind"] == "table" and len(m["features"]) == 13 and m["features"][0]["name"] == "alcohol"
+    assert 11 < m["features"][0]["default"] < 15  # the training mean, in % alcohol
+    row = {f["name"]: f["default"] for f in m["features"]}
+    a = httpx.post(f"{wine_server.url}/api/predict", json={"features": row}).json()
+    assert a["prediction"] in m["classes"] and abs(sum(a["probabilities"]) - 1) < 1e-3 and len(a["saliency"]) == 13
+    missing = httpx.post(f"{wine_server.url}/api/predict", json={"features": {"alcohol": 13.0}})
+    assert missing.status_code == 422 and "lack the feature columns" in missing.json()["detail"]
+    page = browser.new_page()
+    page.goto(wine_server.url)
+    page.wait_for_selector("#table:not([hidden])")
+    assert page.locator("#features input").count() == 13 and page.locator("#draw").is_hidden()
+    page.click("#table-predict")
+    page.wait_for_function("document.querySelectorAll('#probs .prob').length === 3")
+    assert page.locator("#top-class").inner_text() == a["prediction"]
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def lm_server(tmp_path_factory: pytest.TempPathFactory):
+    from conftest import SHARED_DATA
+
+    import neuroplast
+
+    out = tmp_path_factory.mktemp("lm") / "lm"
+    neuroplast.run("shakespeare-lstm", out=out, data_dir=SHARED_DATA / "tinyshakespeare", progress=False,
+                   overrides=["model.hidden_size=64", "model.num_layers=1", "data.block_size=32", "train.epochs=1",
+                              "train.max_steps_per_epoch=30", "train.threads=1"])
+    s = Server(out)
+    yield s
+    s.stop()
+
+
+def test_language_model_streams_text_to_the_prompt_box(lm_server: Server, browser) -> None:
+    m = httpx.get(f"{lm_server.url}/api/model").json()
+    assert m["language_model"] is True
+    chars = []
+    with httpx.stream("GET", f"{lm_server.url}/api/generate", params={"prompt": "ROMEO:", "tokens": 40},
+                      timeout=60) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for line in r.iter_lines():
+            if line.startswith("data: ") and line != "data: {}":
+                chars.append(json.loads(line[6:]))
+    assert len(chars) == 40 and all(len(c) == 1 for c in chars)
+    from neuroplast.generate import generate
+    from neuroplast.runs import load
+
+    assert "".join(chars) == generate(load(lm_server.proc.args[4]), "ROMEO:", 40, 0.8, None, 0)[len("ROMEO:"):]
+    assert httpx.post(f"{lm_server.url}/api/predict", json={"text": "x"}).status_code == 422
+    assert httpx.get(f"{lm_server.url}/api/generate", params={"tokens": 10**6}).status_code == 422
+    page = browser.new_page()
+    page.goto(lm_server.url)
+    page.wait_for_selector("#generate:not([hidden])")
+    page.fill("#prompt", "JULIET:")
+    page.fill("#gen-tokens", "60")
+    page.click("#gen-start")
+    page.wait_for_function("document.getElementById('gen-out').textContent.length >= 67", timeout=30_000)
+    assert page.locator("#gen-out").inner_text().startswith("JULIET:")
+    page.close()

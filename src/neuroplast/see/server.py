@@ -262,9 +262,14 @@ class Predictor:
             "calibration": self.calibration, "threshold": self.threshold, "temperature": self.temperature,
             "playground": {name: dict(v) for name, v in PLAYGROUND.items()},
         }
-        if self.kind == "table":
-            d["features"] = [{"name": c["name"], "kind": c.get("kind", "numeric"),
-                              "categories": c.get("categories")} for c in self.preprocess["columns"]]
+        if self.kind == "table":  # numeric fields start at the training mean, in the column's own units
+            d["features"], offset = [], 0
+            for c in self.preprocess["columns"]:
+                f = {"name": c["name"], "type": c["type"], "categories": c.get("categories")}
+                if c["type"] == "numeric":
+                    f["default"] = float(np.round(self.preprocess["mean"][offset], 4))
+                d["features"].append(f)
+                offset += 1 if c["type"] == "numeric" else len(c["categories"])
         return d
 
 

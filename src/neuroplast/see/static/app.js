@@ -134,7 +134,8 @@ function showAnswer(a) {
     row.append(label, track, value); probs.append(row);
   });
   if (a.input) paintGrid($("seen"), a.input, (v) => [255 * (1 - v), 255 * (1 - v), 255 * (1 - v), 255]);
-  if (a.saliency && a.input) paintGrid($("saliency"), a.saliency, (v) => [220, 38, 38, Math.round(230 * Math.sqrt(v))]);
+  // the overlay shows where the gradient is large; the faint rest (under 15% of the peak) stays clear
+  if (a.saliency && a.input) paintGrid($("saliency"), a.saliency, (v) => [220, 38, 38, v < 0.15 ? 0 : Math.round(60 + 170 * v)]);
 }
 
 function paintGrid(canvas, grid, color) {
@@ -160,7 +161,7 @@ function buildForm(features) {
     if (f.categories) {
       input = document.createElement("select");
       for (const c of f.categories) { const o = document.createElement("option"); o.value = c; o.textContent = c; input.append(o); }
-    } else { input = document.createElement("input"); input.type = "number"; input.step = "any"; input.value = "0"; }
+    } else { input = document.createElement("input"); input.type = "number"; input.step = "any"; input.value = f.default ?? 0; }
     input.id = `f-${f.name}`; input.name = f.name;
     form.append(label, input);
   }
