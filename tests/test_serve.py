@@ -267,6 +267,18 @@ def test_browser_draws_a_seven_and_sees_bars_and_saliency(server: Server, browse
     page.close()
 
 
+def test_browser_upload_of_a_picture(server: Server, browser, tmp_path: Path) -> None:
+    picture = tmp_path / "four.png"
+    render(placed(PLAIN[4], 150, 100, 20)).convert("RGB").save(picture)  # a scan: off-centre, RGB
+    page = browser.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#draw:not([hidden])")
+    page.set_input_files("#upload", str(picture))
+    page.wait_for_function("document.querySelectorAll('#probs .prob').length === 10")
+    assert page.locator("#top-class").inner_text() == "4"
+    page.close()
+
+
 def test_browser_page_in_traditional_chinese_leaves_no_english(server: Server, browser, tmp_path: Path) -> None:
     en, zh = table("en"), table("zh-Hant")
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
