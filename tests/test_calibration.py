@@ -171,3 +171,47 @@ def test_uncertainty_and_explain_sections_run_after_training(tmp_path: Path) -> 
     assert len(list((run.dir / "explain-saliency").glob("*.png"))) == 2
     spec = neuroplast.load_spec(run.dir / "spec.toml")  # the sections round-trip through spec.toml
     assert spec.uncertainty.ood == "mahalanobis" and spec.explain.count == 2
+
+
+def test_laplace_is_humbler_far_from_the_data_than_the_map_network() -> None:
+    from neuroplast.trust.calibration import LaplaceApproximation
+
+    torch.manual_seed(0)
+    x = torch.randn(400, 2)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()  # three classes
+    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 3))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(400):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    for subset in ("last_layer", "all"):
+        la = LaplaceApproximation(model, subset=subset).fit(x, y)
+        described = la.describe()
+        assert described["subset"] == subset and described["prior_precision"][0] > 0
+        near = la.predict(x)
+        assert (near.label == model(x).argmax(1)).float().mean() > 0.97  # the same answers where the data is
+        far = torch.randn(200, 2) * 50  # where no training point was, ReLU logits grow without bound
+        map_conf = torch.softmax(model(far), 1).max(1).values.detach()
+        la_conf = la.predict(far).confidence
+        assert map_conf.median() > 0.999 and la_conf.mean() < 0.97 and (la_conf < map_conf).float().mean() > 0.9
+    assert LaplaceApproximation(model).subset == "all"  # a small plain MLP: every weight
+
+
+def test_calibrate_ensemble_trains_members_and_predict_uses_them(tmp_path: Path, capsys) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, overrides=["train.epochs=3"])
+    assert main(["calibrate", str(run.dir), "--method", "ensemble", "--members", "3", "--out",
+                 str(tmp_path / "ens")]) == 0
+    cal = json.loads((tmp_path / "ens/metrics.json").read_text())["calibration"]
+    assert cal["method"] == "ensemble" and cal["members"] == 3
+    assert sorted(p.name for p in (tmp_path / "ens/members").iterdir()) == ["seed-1", "seed-2"]
+    assert cal["after"]["nll"] < cal["before"]["nll"]  # three networks know more than one
+    capsys.readouterr()
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    png = tmp_path / "d.png"
+    Image.fromarray((load_digits().images[0] * 255 / 16).astype(np.uint8)).save(png)
+    assert main(["predict", str(tmp_path / "ens"), str(png), "--uncertainty"]) == 0
+    assert "confidence" in capsys.readouterr().out

@@ -71,7 +71,10 @@ def _parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("calibrate", help="calibrate a classifier's confidence on its validation split")
     c.add_argument("run_dir", type=Path)
-    c.add_argument("--method", choices=("temperature", "mc-dropout"), default="temperature")
+    c.add_argument("--method", choices=("temperature", "mc-dropout", "ensemble", "laplace"), default="temperature",
+                   help="temperature scaling and MC dropout fit on validation; ensemble trains --members - 1 more "
+                   "networks from the next seeds; laplace fits a posterior on the training data (laplace-torch)")
+    c.add_argument("--members", type=int, default=5, help="ensemble: networks in it, the run's own included")
     c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
     c.add_argument("--ood", choices=("mahalanobis",), help="also model the training features' density; "
                    "inputs far from it are 'not sure' (out of distribution)")
@@ -269,6 +272,19 @@ def _calibrated_proba(run, path: Path):
         from neuroplast.trust.calibration import MCDropout
 
         return MCDropout(run.model, samples=cal.get("samples", 30)).predict(run.inputs([path])).probs.numpy()
+    if cal.get("method") == "ensemble":
+        from neuroplast.runs import load
+        from neuroplast.trust.calibration import DeepEnsemble
+
+        members = [load(d).model for d in sorted((run.dir / "members").glob("seed-*"))]
+        return DeepEnsemble([run.model, *members]).predict(run.inputs([path])).probs.numpy()
+    if cal.get("method") == "laplace":  # the posterior is refitted on the training data (seconds)
+        from neuroplast.data import load_dataset
+        from neuroplast.trust.calibration import LaplaceApproximation
+
+        data = load_dataset(run.spec.data, run.spec.seed)
+        la = LaplaceApproximation(run.model, cal.get("subset", "auto"), cal.get("hessian", "kron"))
+        return la.fit(data.x_train, data.y_train).predict(run.inputs([path])).probs.numpy()
     return torch.softmax(run.outputs([path]) / cal.get("temperature", 1.0), dim=1).numpy()
 
 
@@ -310,8 +326,9 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from neuroplast.trust.calibration import calibrate_run
 
+    extra = {"members": args.members} if args.method == "ensemble" else {}
     m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy,
-                      ood=args.ood)
+                      ood=args.ood, **extra)
     b, a = m["calibration"]["before"], m["calibration"]["after"]
     extra = f" (T = {m['calibration']['temperature']:.3f})" if "temperature" in m["calibration"] else ""
     print(f"{args.method}{extra}: test ECE {b['ece']:.2%} -> {a['ece']:.2%}, NLL {b['nll']:.4f} -> "

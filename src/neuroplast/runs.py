@@ -362,8 +362,9 @@ def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
         from neuroplast.trust.calibration import calibrate_run
 
         u = spec.uncertainty
+        extra = {"members": u.members} if u.method == "ensemble" else {}
         calibrate_run(run_dir, u.method, run_dir / f"calibrated-{u.method}", target_accuracy=u.target_accuracy,
-                      ood=u.ood)
+                      ood=u.ood, **extra)
     if spec.explain is not None:
         from neuroplast.trust.explain_run import explain_run
 

@@ -251,7 +251,9 @@ class TrainSpec(_Spec):
 class UncertaintySpec(_Spec):
     """After training: calibrate on the validation split (as ``neuroplast calibrate``)."""
 
-    method: Literal["temperature", "mc-dropout"] = "temperature"
+    method: Literal["temperature", "mc-dropout", "ensemble", "laplace"] = "temperature"
+    members: int = Field(5, ge=2, le=20, description="ensemble: networks in it (the run's own and members - 1 "
+                         "more from the next seeds).")
     target_accuracy: float = Field(0.99, gt=0.0, le=1.0, description="Accuracy the confident answers must "
                                    "reach on validation; below the threshold this sets: 'not sure'.")
     ood: Literal["mahalanobis"] | None = Field(None, description="Also flag inputs unlike the training "

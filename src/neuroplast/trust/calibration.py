@@ -12,6 +12,9 @@ Methods:
     ``MCDropout``           keep dropout on at prediction and average the softmax of S passes
                             (Gal & Ghahramani 2016); spread and mutual information say how much
                             the passes disagree.
+    ``DeepEnsemble``        average M networks trained from different seeds (Lakshminarayanan et al. 2017).
+    ``LaplaceApproximation`` a Gaussian posterior over the (last-layer) weights, fitted on the training
+                            data with laplace-torch, prior by marginal likelihood.
 """
 
 from __future__ import annotations
@@ -213,7 +216,8 @@ class MCDropout(Calibrator):
 
 
 def make_calibrator(method: str, model: nn.Module, **options: Any) -> Calibrator:
-    """The calibration method registered under ``method`` (``none``, ``temperature``, ``mc-dropout``)."""
+    """The calibration method registered under ``method`` (``none``, ``temperature``, ``mc-dropout``,
+    ``ensemble``, ``laplace``)."""
     return CALIBRATORS.get(method)(model, **options)
 
 
@@ -284,14 +288,22 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         raise UserError(f"Calibration applies to classifiers; {run_dir} is a {run.info['task']} run.")
     data = load_dataset(run.spec.data, run.spec.seed)
     base = Uncalibrated(run.model)
-    calibrator = make_calibrator(method, run.model, **options).fit(data.x_val, data.y_val)
+    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
+    if method == "ensemble":  # M - 1 more members of the same spec, from the next seeds
+        members = options.pop("members", 5)
+        if members < 2:
+            raise UserError(f"--members must be at least 2 for an ensemble; received {members}.")
+        calibrator = DeepEnsemble([run.model, *_train_members(run, members - 1, out_dir / "members")], **options)
+    elif method == "laplace":  # the posterior's curvature comes from the training data
+        calibrator = make_calibrator(method, run.model, **options).fit(data.x_train, data.y_train)
+    else:
+        calibrator = make_calibrator(method, run.model, **options).fit(data.x_val, data.y_val)
     before = base.predict(data.x_test)
     after = calibrator.predict(data.x_test)
     val_pred = calibrator.predict(data.x_val)
     threshold = selective_threshold(val_pred.confidence, val_pred.label == data.y_val, target_accuracy)
     kept = after.confidence >= threshold
     right = after.label == data.y_test
-    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in ("spec.toml", "model.json", "model.safetensors", "preprocess.json"):
         if (run_dir / name).is_file():
@@ -358,6 +370,91 @@ class DeepEnsemble(Calibrator):
 
     def describe(self) -> dict[str, Any]:
         return {"members": len(self.models)}
+
+
+def _train_members(run: Any, count: int, folder: Any) -> list[nn.Module]:
+    """Train ``count`` more networks of ``run``'s spec with seeds seed+1, seed+2, ... (each its own
+    run folder under ``folder``, so an interrupted ensemble keeps the members it finished)."""
+    from neuroplast.runs import load
+    from neuroplast.runs import run as train
+
+    models = []
+    for k in range(1, count + 1):
+        member_dir = folder / f"seed-{run.spec.seed + k}"
+        if (member_dir / "metrics.json").is_file():  # finished before: reuse
+            models.append(load(member_dir).model)
+            continue
+        spec = run.spec.updated(seed=run.spec.seed + k, uncertainty=None, explain=None, prune=None)
+        models.append(train(spec, out=member_dir, progress=False).model)
+    return models
+
+
+@CALIBRATORS.register("laplace")
+class LaplaceApproximation(Calibrator):
+    """A Gaussian posterior around the trained weights (MacKay 1992; Daxberger et al. 2021,
+    "Laplace Redux"), by laplace-torch.
+
+    ``fit(x_train, y_train)`` takes the training data: the posterior's precision is the loss's
+    curvature there (a generalized Gauss-Newton Hessian) plus a prior precision chosen by maximising
+    the marginal likelihood. ``subset="last_layer"`` (default for networks over ``ALL_WEIGHTS_MAX``
+    parameters) treats only the last linear layer as uncertain with a Kronecker-factored Hessian;
+    ``"all"`` (default for small MLPs) does every weight. Predictions integrate the logits' Gaussian
+    through the softmax with the probit approximation: confident where the data was, humbler away from it.
+    """
+
+    ALL_WEIGHTS_MAX = 50_000
+
+    def __init__(self, model: nn.Module, subset: str = "auto", hessian: str = "kron", batch_size: int = 256) -> None:
+        super().__init__(model, batch_size)
+        laplace = _laplace_torch()
+        if subset == "auto":
+            plain = all(isinstance(m, (nn.Sequential, nn.Linear, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.Flatten,
+                                       nn.Dropout, nn.Identity, nn.LeakyReLU, nn.ELU))
+                        for m in model.modules() if m is not model)
+            small = sum(p.numel() for p in model.parameters()) <= self.ALL_WEIGHTS_MAX
+            subset = "all" if plain and small else "last_layer"
+        if subset not in ("all", "last_layer"):
+            raise UserError(f"Laplace subset must be 'auto', 'all' or 'last_layer'; received {subset!r}.")
+        self.subset, self.hessian, self._laplace = subset, hessian, laplace
+        self.la = None
+
+    def fit(self, x: torch.Tensor, y: torch.Tensor) -> LaplaceApproximation:
+        out = self.logits(x[:2])
+        if out.shape[-1] < 2:
+            raise UserError("The Laplace approximation here needs a network with one logit per class; this "
+                            "one has a single output. Use --method temperature.")
+        self.model.eval()
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y.long()), batch_size=self.batch_size)
+        self.la = self._laplace.Laplace(self.model, "classification", subset_of_weights=self.subset,
+                                        hessian_structure=self.hessian)
+        self.la.fit(loader)
+        self.la.optimize_prior_precision(method="marglik", pred_type="glm", link_approx="probit")
+        return self
+
+    def predict(self, x: torch.Tensor) -> Prediction:
+        if self.la is None:
+            raise UserError("Call fit(x_train, y_train) before predict.")
+        probs = torch.cat([self.la(x[i: i + self.batch_size], pred_type="glm", link_approx="probit").detach()
+                           for i in range(0, len(x), self.batch_size)])
+        return Prediction(probs.float())
+
+    def describe(self) -> dict[str, Any]:
+        prior = None if self.la is None else self.la.prior_precision.detach().flatten().tolist()
+        return {"subset": self.subset, "hessian": self.hessian, "prior_precision": prior,
+                "link": "probit", "fitted_on_train": True}
+
+
+def _laplace_torch() -> Any:
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import laplace
+    except ImportError:
+        raise UserError("The Laplace approximation needs laplace-torch, installed without its torchvision "
+                        "requirement: pip install --no-deps -r requirements-laplace.txt (see the README).") from None
+    return laplace
 
 
 # --------------------------------------------------------------------------- out-of-distribution
