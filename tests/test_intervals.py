@@ -111,3 +111,79 @@ def test_conformal_run_reports_in_target_units(tmp_path: Path) -> None:
     assert result["q"][0] > std * 0.1  # in target units (disease progression, std ~77), not standardized
     with pytest.raises(UserError, match="needs at least 99 calibration points"):
         conformal_run(tmp_path / "run", alpha=0.01)
+
+
+# --------------------------------------------------------------------------- the Gaussian head
+def test_gaussian_nll_loss_matches_the_formula() -> None:
+    from neuroplast.train.objective import gaussian, make_objective
+
+    obj = make_objective("regression", 2, "gaussian_nll")
+    out = torch.tensor([[1.0, 0.0], [-0.5, 2.0]])  # (mean, raw variance) per row, one target
+    y = torch.tensor([[1.5], [0.5]])
+    mean, var = gaussian(out)
+    assert torch.allclose(var, torch.nn.functional.softplus(out[:, 1:]) + 1e-6)
+    by_hand = 0.5 * (var.log() + (y - mean) ** 2 / var).mean()  # the Gaussian NLL without log(2 pi) / 2
+    assert obj.loss(out, y).item() == pytest.approx(by_hand.item(), rel=1e-6)
+    assert torch.equal(obj.predict(out), out[:, :1]) and obj.heads == 2
+
+
+def _heteroscedastic(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=g) * 4 - 2
+    noise = torch.where(x > 0, 1.0, 0.1)  # ten times noisier on the right
+    return x, 0.5 * x + noise * torch.randn(n, 1, generator=g)
+
+
+def test_a_gaussian_head_learns_where_the_noise_is_and_conformal_keeps_coverage() -> None:
+    from neuroplast.train.objective import make_objective
+    from neuroplast.trust.intervals import GaussianIntervals
+
+    torch.manual_seed(0)
+    x, y = _heteroscedastic(4000, 0)
+    model = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 2))
+    obj = make_objective("regression", 2, "gaussian_nll")
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(600):
+        opt.zero_grad()
+        obj.loss(model(x), y).backward()
+        opt.step()
+    x_cal, y_cal = _heteroscedastic(2000, 1)
+    x_test, y_test = _heteroscedastic(4000, 2)
+    plain = SplitConformal(model, 0.1, heads=2).fit(x_cal, y_cal)
+    interval = plain.predict(x_test)
+    width = interval.width.squeeze(1)
+    assert width[x_test[:, 0] > 0.2].median() > 5 * width[x_test[:, 0] < -0.2].median()
+    assert 0.88 <= coverage(interval, y_test) <= 0.92
+    # the head's own 90% intervals, right here because the noise really is Gaussian
+    assert 0.87 <= coverage(GaussianIntervals(model, 0.1).predict(x_test), y_test) <= 0.93
+    # plain residuals give one width everywhere: too wide on the left, too narrow on the right
+    constant = SplitConformal(_MeanOnly(model), 0.1).fit(x_cal, y_cal).predict(x_test)
+    right = x_test[:, 0] > 0
+    assert coverage(constant, y_test) >= 0.88
+    inside = ((y_test >= constant.lower) & (y_test <= constant.upper)).squeeze(1)
+    assert inside[right].float().mean() < 0.85 < inside[~right].float().mean()
+
+
+class _MeanOnly(nn.Module):
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(x)[:, :1]
+
+
+def test_gaussian_head_run_reloads_and_predicts_in_units(tmp_path: Path) -> None:
+    run = neuroplast.run("diabetes-mlp", out=tmp_path / "g", progress=False,
+                         overrides=["train.loss=gaussian_nll", "train.epochs=20"])
+    again = neuroplast.load(run.dir)
+    last = [m for m in again.model.modules() if isinstance(m, nn.Linear)][-1]
+    assert last.out_features == 2  # mean and variance
+    data = neuroplast.data.load_dataset(run.spec.data, run.spec.seed)
+    pred = again.predict(data.x_test)
+    assert pred.shape == (len(data.x_test),)
+    rmse = float(((torch.as_tensor(pred) - (data.y_test[:, 0] * run.preprocess["target_std"][0]
+                                               + run.preprocess["target_mean"][0])) ** 2).mean().sqrt())
+    assert rmse == pytest.approx(run.metrics["test"]["rmse"], rel=1e-4)
+    c = conformal_run(run.dir, 0.1)
+    assert c["normalized"] and 0 < c["gaussian_test_coverage"] <= 1 and c["test_mean_width"] > 0

@@ -25,7 +25,7 @@ from torch import nn
 from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.augment import make_augment
 from neuroplast.errors import UserError
-from neuroplast.models import build_model, count_parameters
+from neuroplast.models import build_model, count_parameters, model_outputs
 from neuroplast.spec import ExperimentSpec, TrainSpec, load_spec
 from neuroplast.train import (
     Callback,
@@ -100,7 +100,7 @@ class Run:
         if self.objective.kind == "regression":  # also forecasts: (N, horizon)
             std = np.asarray(self.preprocess.get("target_std", [1.0]))
             mean = np.asarray(self.preprocess.get("target_mean", [0.0]))
-            values = out.numpy() * std + mean
+            values = self.objective.predict(out).numpy() * std + mean
             return values[:, 0] if values.shape[1] == 1 else values
         return self.objective.predict(out).numpy()
 
@@ -156,7 +156,8 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _clear_lr_find(run_dir)
-    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                        data.vocab_size)
     if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
         found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment),
                          run_dir if main else None)
@@ -195,7 +196,8 @@ def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | 
     spec = _resolve_spec(spec, data_dir, overrides, changes)
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
-    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                        data.vocab_size)
     return find_lr(model, data, spec.train, seed=spec.seed, start_lr=start_lr, end_lr=end_lr,
                    num_steps=num_steps, augment=make_augment(spec.data.augment))
 
@@ -212,7 +214,8 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
     distributed.init_from_env(spec.train.device)
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
-    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                        data.vocab_size)
     info = json.loads((run_dir / "model.json").read_text())
     trackers = _trackers(spec, run_dir) if distributed.is_main() else None
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
@@ -239,7 +242,8 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
         from neuroplast.spec import ModelSpec
 
         model_spec = TypeAdapter(ModelSpec).validate_python(info["config"])
-        model = build_model(model_spec, tuple(info["input_shape"]), info["num_outputs"], info["task"],
+        model = build_model(model_spec, tuple(info["input_shape"]),
+                            model_outputs(info["num_outputs"], info.get("loss", "auto")), info["task"],
                             info.get("vocab_size", 0))
     state = load_weights(run_dir / "model.safetensors")
     try:

@@ -206,7 +206,7 @@ class TrainSpec(_Spec):
     step_size: PositiveInt = Field(10, description="'step' schedule: epochs between decays.")
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="'step' schedule: decay factor.")
     grad_clip: float | None = Field(None, gt=0.0, description="Clip the gradient norm to this value.")
-    loss: Literal["auto", "cross_entropy", "bce", "perceptron", "mse", "huber"] = "auto"
+    loss: Literal["auto", "cross_entropy", "bce", "perceptron", "mse", "huber", "gaussian_nll"] = "auto"
     max_steps_per_epoch: PositiveInt | None = Field(None, description="Cap the batches per epoch (an "
                                                     "'epoch' of a long text is then a sample of it).")
     label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)

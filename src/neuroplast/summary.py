@@ -23,10 +23,11 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], tokens: bool = Fal
 def spec_summary(spec) -> str:
     """Build the model a spec describes (loading its data for the shapes) and summarise it."""
     from neuroplast.data import load_dataset
-    from neuroplast.models import build_model
+    from neuroplast.models import build_model, model_outputs
 
     data = load_dataset(spec.data, spec.seed)
-    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                        data.vocab_size)
     head = (f"{spec.name}: {spec.model.family} on {data.name} ({data.task}, input {data.input_shape}, "
             f"{data.num_outputs} outputs)")
     return head + "\n" + summarize(model, data.input_shape, tokens=data.vocab_size > 0)

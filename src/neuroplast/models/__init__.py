@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from neuroplast.models import cnn, hebbian, mlp, perceptron, rnn, transformer  # noqa: F401  (fill MODELS)
-from neuroplast.models.base import MODELS, build_model, count_parameters
+from neuroplast.models.base import MODELS, build_model, count_parameters, model_outputs
 from neuroplast.models.cnn import CNN
 from neuroplast.models.hebbian import HebbianNet
 from neuroplast.models.mlp import MLP
@@ -12,4 +12,4 @@ from neuroplast.models.rnn import Recurrent
 from neuroplast.models.transformer import Transformer
 
 __all__ = ["CNN", "MLP", "MODELS", "HebbianNet", "Perceptron", "Recurrent", "Transformer", "build_model",
-           "count_parameters"]
+           "count_parameters", "model_outputs"]

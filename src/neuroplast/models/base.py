@@ -72,3 +72,9 @@ def check_linear_skip(spec: Any, input_shape: tuple[int, ...], task: str, vocab_
 
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def model_outputs(num_outputs: int, loss: str = "auto") -> int:
+    """Width of the last layer: one output per class or target, two per target for a Gaussian head
+    (``train.loss = "gaussian_nll"``: a mean and a variance)."""
+    return 2 * num_outputs if loss == "gaussian_nll" else num_outputs

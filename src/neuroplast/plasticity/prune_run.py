@@ -186,7 +186,7 @@ def _retrain_spec(train: TrainSpec, epochs: int | None) -> TrainSpec:
 
 def _rewind_state(spec, data: Dataset, rewind_epoch: int) -> dict[str, torch.Tensor]:
     """The parent's weights after ``rewind_epoch`` epochs, reproduced from its seed (0: at init)."""
-    from neuroplast.models import build_model
+    from neuroplast.models import build_model, model_outputs
     from neuroplast.runs import _seed_everything
 
     if rewind_epoch < 0 or rewind_epoch >= spec.train.epochs:
@@ -194,7 +194,8 @@ def _rewind_state(spec, data: Dataset, rewind_epoch: int) -> dict[str, torch.Ten
                         f"received {rewind_epoch}.")
     _seed_everything(spec.seed, spec.train)
     load_dataset(spec.data, spec.seed)  # the same random draws as the parent before its model was built
-    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task, data.vocab_size)
+    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                        data.vocab_size)
     if rewind_epoch:
         stop = _StopAfter(rewind_epoch)
         fit(model, data, spec.train.model_copy(update={"checkpoint": False, "early_stopping": None, "log": ()}),

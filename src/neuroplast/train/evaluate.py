@@ -33,7 +33,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, objective: Obje
     metrics: dict[str, Any] = {"loss": objective.loss(out, y).item(), "samples": len(x)}
     if objective.kind == "regression":
         scale = torch.tensor((preprocess or {}).get("target_std", [1.0]), device=out.device)
-        err = (out - y) * scale
+        err = (objective.predict(out) - y) * scale
         centered = (y - y.mean(0)) * scale
         metrics["rmse"] = err.pow(2).mean().sqrt().item()
         metrics["mae"] = err.abs().mean().item()

@@ -31,6 +31,9 @@ class Objective:
             return F.binary_cross_entropy_with_logits(z, y.to(z.dtype))
         if self.loss_name == "huber":
             return F.huber_loss(out, y)
+        if self.loss_name == "gaussian_nll":  # a mean and a variance per target (Nix & Weigend 1994)
+            mean, var = gaussian(out)
+            return F.gaussian_nll_loss(mean, y.reshape(mean.shape), var)
         return F.mse_loss(out, y)
 
     def proba(self, out: torch.Tensor) -> torch.Tensor:
@@ -45,7 +48,21 @@ class Objective:
             return (out.squeeze(1) > 0).long()
         if self.kind in ("multiclass", "language-model"):
             return out.argmax(-1)
+        if self.loss_name == "gaussian_nll":
+            return gaussian(out)[0]
         return out
+
+    @property
+    def heads(self) -> int:
+        """Outputs per target: 2 for a Gaussian head (mean, variance), else 1."""
+        return 2 if self.loss_name == "gaussian_nll" else 1
+
+
+def gaussian(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A Gaussian head's raw outputs ``(N, 2 * targets)`` -> mean and variance, each ``(N, targets)``;
+    the variance is ``softplus(raw) + 1e-6``, positive and smooth."""
+    mean, raw = out.chunk(2, dim=-1)
+    return mean, F.softplus(raw) + 1e-6
 
 
 def make_objective(task: str, output_width: int, loss: str = "auto", label_smoothing: float = 0.0,
@@ -57,8 +74,9 @@ def make_objective(task: str, output_width: int, loss: str = "auto", label_smoot
         return Objective("language-model", "cross_entropy", label_smoothing)
     if task in ("regression", "forecast"):
         name = "mse" if loss == "auto" else loss
-        if name not in ("mse", "huber"):
-            raise UserError(f"train.loss = {loss!r} does not fit a regression task; use 'mse' or 'huber'.")
+        if name not in ("mse", "huber", "gaussian_nll"):
+            raise UserError(f"train.loss = {loss!r} does not fit a regression task; use 'mse', 'huber' or "
+                            "'gaussian_nll' (a mean and a variance per target).")
         return Objective("regression", name)
     kind = "binary" if output_width == 1 else "multiclass"
     if output_width not in (1, num_classes) and num_classes:

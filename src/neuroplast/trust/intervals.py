@@ -115,48 +115,77 @@ class SplitConformal:
     """Intervals ``f(x) ± q`` with ``q`` the conformal quantile of absolute calibration residuals.
 
     ``SplitConformal(model, alpha=0.1).fit(x_val, y_val).predict(x_test)`` gives 90% intervals.
-    ``q`` (one per target) is in the model's output units.
+    ``q`` (one per target) is in the model's output units. For a Gaussian head (``heads=2``: a mean
+    and a variance per target) the residuals are normalized by the predicted standard deviation and
+    the interval is ``mean ± q·sigma``: wider where the network expects larger errors, with the same
+    guarantee (Lei et al. 2018, section 5.2).
     """
 
-    def __init__(self, model: nn.Module, alpha: float = 0.1, batch_size: int = 1024) -> None:
+    def __init__(self, model: nn.Module, alpha: float = 0.1, batch_size: int = 1024, heads: int = 1) -> None:
         _check_alpha(alpha)
-        self.model, self.alpha, self.batch_size = model, alpha, batch_size
+        self.model, self.alpha, self.batch_size, self.heads = model, alpha, batch_size, heads
         self.q: torch.Tensor | None = None
         self.n = 0
 
-    def outputs(self, x: torch.Tensor) -> torch.Tensor:
+    def outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Point predictions and the scale of their errors (1, or the Gaussian head's sigma)."""
         from neuroplast.train.evaluate import predict_outputs
+        from neuroplast.train.objective import gaussian
 
-        out = predict_outputs(self.model, x, self.batch_size)
-        return out.reshape(len(x), -1)
+        out = predict_outputs(self.model, x, self.batch_size).reshape(len(x), -1)
+        if self.heads == 2:
+            mean, var = gaussian(out)
+            return mean, var.sqrt()
+        return out, torch.ones_like(out)
 
     def fit(self, x: torch.Tensor, y: torch.Tensor) -> SplitConformal:
-        out = self.outputs(x)
+        out, scale = self.outputs(x)
         if y.numel() != out.numel():
             raise UserError(f"Calibration targets have shape {tuple(y.shape)} but the model gives "
                             f"{tuple(out.shape)}; pass one target row per input.")
-        residuals = (y.to(out.device, out.dtype).reshape(out.shape) - out).abs()
+        residuals = (y.to(out.device, out.dtype).reshape(out.shape) - out).abs() / scale
         self.q, self.n = conformal_quantile(residuals, self.alpha), len(x)
         return self
 
     def predict(self, x: torch.Tensor) -> Interval:
         if self.q is None:
             raise UserError("SplitConformal.predict was called before fit; call fit(x_val, y_val) first.")
-        out = self.outputs(x)
-        q = self.q.to(out.device)
-        return Interval(out, out - q, out + q)
+        out, scale = self.outputs(x)
+        half = self.q.to(out.device) * scale
+        return Interval(out, out - half, out + half)
 
     def describe(self) -> dict[str, Any]:
-        """What was fitted, for metrics.json (``q`` in model output units)."""
+        """What was fitted, for metrics.json (``q`` in model output units, or in sigmas when normalized)."""
         return {"alpha": self.alpha, "q": None if self.q is None else self.q.tolist(),
+                "normalized": self.heads == 2,
                 "rank": conformal_rank(self.n, self.alpha) if self.n else None, "val_samples": self.n}
+
+
+@INTERVALS.register("gaussian")
+class GaussianIntervals:
+    """``mean ± z·sigma`` from a Gaussian head (``train.loss = "gaussian_nll"``), z the normal quantile
+    for ``1 - alpha``; no calibration data (``fit`` is a no-op). Right only as far as the network's
+    variances are; :class:`SplitConformal` on the same head adds the guarantee."""
+
+    def __init__(self, model: nn.Module, alpha: float = 0.1, batch_size: int = 1024) -> None:
+        _check_alpha(alpha)
+        self.conformal = SplitConformal(model, alpha, batch_size, heads=2)
+        self.z = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1 - alpha / 2)).item()
+
+    def fit(self, x: torch.Tensor | None = None, y: torch.Tensor | None = None) -> GaussianIntervals:
+        return self
+
+    def predict(self, x: torch.Tensor) -> Interval:
+        mean, sigma = self.conformal.outputs(x)
+        return Interval(mean, mean - self.z * sigma, mean + self.z * sigma)
 
 
 # --------------------------------------------------------------------------- a run folder
 def conformal_run(run_dir: str | Path, alpha: float = 0.1) -> dict[str, Any]:
     """Fit split conformal on a regression or forecast run's validation split and score its test split.
 
-    Returns ``alpha``, ``q`` (one per target, in target units), ``rank`` (which order statistic),
+    Returns ``alpha``, ``q`` (one per target, in target units; in sigmas for a Gaussian head, whose
+    residuals are normalized), ``rank`` (which order statistic),
     ``val_samples``, ``test_samples``, ``test_coverage`` (fraction over all test targets) and
     ``test_mean_width`` (target units).
     """
@@ -175,18 +204,25 @@ def conformal_run(run_dir: str | Path, alpha: float = 0.1) -> dict[str, Any]:
         raise UserError("Split conformal needs held-out calibration data and the validation split is empty. "
                         f"Set data.val_fraction > 0 (at least {min_calibration_points(alpha)} points) and train "
                         "again.")
-    method = SplitConformal(run.model, alpha).fit(data.x_val, data.y_val)
+    heads = run.objective.heads
+    method = SplitConformal(run.model, alpha, heads=heads).fit(data.x_val, data.y_val)
     interval = method.predict(data.x_test).to_units(run.preprocess)
     std = torch.as_tensor(run.preprocess.get("target_std", [1.0]), dtype=torch.float64)
-    return {
+    result = {
         "alpha": alpha,
-        "q": (method.q.double() * std).tolist(),
+        "normalized": heads == 2,
+        "q": (method.q.double() * (1 if heads == 2 else std)).tolist(),
         "rank": conformal_rank(method.n, alpha),
         "val_samples": method.n,
         "test_samples": len(data.x_test),
         "test_coverage": coverage(interval, _in_units(data.y_test, run.preprocess)),
         "test_mean_width": interval.width.mean().item(),
     }
+    if heads == 2:  # the head's own intervals beside the conformal ones
+        own = GaussianIntervals(run.model, alpha).predict(data.x_test).to_units(run.preprocess)
+        result["gaussian_test_coverage"] = coverage(own, _in_units(data.y_test, run.preprocess))
+        result["gaussian_test_mean_width"] = own.width.mean().item()
+    return result
 
 
 def _in_units(y: torch.Tensor, preprocess: dict[str, Any]) -> torch.Tensor:
