@@ -187,3 +187,25 @@ def test_gaussian_head_run_reloads_and_predicts_in_units(tmp_path: Path) -> None
     assert rmse == pytest.approx(run.metrics["test"]["rmse"], rel=1e-4)
     c = conformal_run(run.dir, 0.1)
     assert c["normalized"] and 0 < c["gaussian_test_coverage"] <= 1 and c["test_mean_width"] > 0
+
+
+def test_adaptive_conformal_recovers_coverage_when_the_errors_grow() -> None:
+    from neuroplast.trust.intervals import AdaptiveConformal
+
+    # a "forecaster" that predicts 0 while the noise of the series doubles, then doubles again:
+    # split conformal calibrated on the quiet start under-covers; ACI follows the errors
+    g = torch.Generator().manual_seed(0)
+    x_cal = torch.zeros(50, 1)
+    y_cal = torch.randn(50, 1, generator=g)
+    scale = torch.cat([torch.full((100,), 2.0), torch.full((100,), 4.0)])[:, None]
+    x_test, y_test = torch.zeros(200, 1), torch.randn(200, 1, generator=g) * scale
+    model = _zero_model()
+    split = SplitConformal(model, 0.1).fit(x_cal, y_cal).predict(x_test)
+    assert coverage(split, y_test) < 0.7
+    aci = AdaptiveConformal(model, 0.1, gamma=0.05).fit(x_cal, y_cal)
+    adaptive = aci.predict_online(x_test, y_test)
+    assert 0.85 <= coverage(adaptive, y_test) <= 0.95
+    assert len(aci.alphas) == 200 and min(a[0] for a in aci.alphas) < 0.1  # it lowered alpha to widen
+    # Gibbs & Candès, Prop. 4.1: |miss rate - alpha| <= (max(alpha, 1 - alpha) + gamma) / (gamma T)
+    miss = 1 - coverage(adaptive, y_test)
+    assert abs(miss - 0.1) <= (0.9 + 0.05) / (0.05 * 200)
