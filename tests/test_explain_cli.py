@@ -22,6 +22,7 @@ def test_explain_writes_heatmaps_and_sanity_figures(tmp_path: Path, capsys) -> N
     assert all(Path(e["png"]).stat().st_size > 1000 for e in report["examples"])
     s = report["sanity"]
     assert s["examples"] == 100 and s["randomization_spearman_median"] < 0.6
+    assert 0 < s["randomization_spearman_median_abs"] < 0.8
     assert s["deletion_area"] < s["random_deletion_area"]
 
     digit = tmp_path / "seven.png"  # a drawn 7: dark ink on white, as a person would upload it

@@ -353,7 +353,8 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     if "sanity" in result:
         s = result["sanity"]
         print(f"sanity ({s['examples']} test examples): randomisation Spearman median "
-              f"{s['randomization_spearman_median']:.2f}; deletion area {s['deletion_area']:.3f} vs random "
+              f"{s['randomization_spearman_median']:.2f} (of |attributions|: "
+              f"{s['randomization_spearman_median_abs']:.2f}); deletion area {s['deletion_area']:.3f} vs random "
               f"{s['random_deletion_area']:.3f}")
     return 0
 

@@ -527,6 +527,8 @@ def _attributions(ctx: _Context) -> Section | None:
         if (sanity := e.get("sanity")) is not None:
             s.blocks.append(_kv([
                 (ctx.t("report.randomization"), _num(sanity["randomization_spearman_median"], 3)),
+                *([(ctx.t("report.randomization_abs"), _num(sanity["randomization_spearman_median_abs"], 3))]
+                  if "randomization_spearman_median_abs" in sanity else []),
                 (ctx.t("report.deletion"),
                  f"{_num(sanity['deletion_area'], 3)} / {_num(sanity['random_deletion_area'], 3)}"),
             ]))

@@ -287,14 +287,17 @@ def receptive_fields(model: nn.Module, input_shape: tuple[int, ...] | None = Non
 
 # --------------------------------------------------------------------------- sanity and faithfulness
 def randomization_test(model: nn.Module, x: torch.Tensor, targets: torch.Tensor | None = None,
-                       method: str = "ig", seed: int = 0, **options: Any) -> np.ndarray:
+                       method: str = "ig", seed: int = 0, absolute: bool = False, **options: Any) -> np.ndarray:
     """Adebayo et al.'s model-randomization check: explanations that survive randomizing every
     weight do not explain the model.
 
     A copy of ``model`` has every parameter re-initialised (each module's ``reset_parameters``,
     seeded); both are explained for the same ``targets`` and, per example, the Spearman rank
-    correlation of ``|attributions|`` is returned, ``(B,)`` (NaN where a map is constant). Low values
-    pass the check.
+    correlation of the two maps is returned, ``(B,)`` (NaN where a map is constant). Low values pass
+    the check. The maps are compared as the method returns them (saliency is |gradient| already;
+    integrated gradients and occlusion keep their sign: evidence for and against); ``absolute=True``
+    compares ``|attributions|`` instead. Adebayo et al. (2018) report both: for signed methods the
+    absolute value keeps the input's own outline in both maps, so it correlates more.
     """
     from scipy.stats import spearmanr
 
@@ -306,8 +309,11 @@ def randomization_test(model: nn.Module, x: torch.Tensor, targets: torch.Tensor 
             if hasattr(module, "reset_parameters"):
                 module.reset_parameters()
     shuffled = attribute(randomized, x, trained.target, method, **options)
-    a = trained.values.abs().reshape(len(x), -1).cpu().numpy()
-    b = shuffled.values.abs().reshape(len(x), -1).cpu().numpy()
+    a, b = trained.values, shuffled.values
+    if absolute:
+        a, b = a.abs(), b.abs()
+    a = a.reshape(len(x), -1).cpu().numpy()
+    b = b.reshape(len(x), -1).cpu().numpy()
     return np.array([_spearman(spearmanr, u, v) for u, v in zip(a, b, strict=True)])
 
 

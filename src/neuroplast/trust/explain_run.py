@@ -62,8 +62,10 @@ def explain_run(run_dir: str | Path, inputs: list[Path] | None = None, method: s
             data = load_dataset(run.spec.data, run.spec.seed)
         xs = data.x_test[:100]
         rho = randomization_test(model, xs, method=method)
+        rho_abs = randomization_test(model, xs, method=method, absolute=True)
         curve = deletion_curve(model, xs, attribute(model, xs, method=method))
         result["sanity"] = {"examples": len(xs), "randomization_spearman_median": float(np.nanmedian(rho)),
+                            "randomization_spearman_median_abs": float(np.nanmedian(rho_abs)),
                             "deletion_area": float(curve.area), "random_deletion_area": float(curve.random_area)}
     save_json(out_dir / "explain.json", json.loads(json.dumps(result)))
     if out_dir.parent.resolve() == run_dir.resolve():  # the run's report shows its explain-* folders
