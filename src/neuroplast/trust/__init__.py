@@ -2,6 +2,8 @@
 
 from neuroplast.trust.calibration import (
     CALIBRATORS,
+    DeepEnsemble,
+    LaplaceApproximation,
     MCDropout,
     Prediction,
     TemperatureScaling,
@@ -25,10 +27,21 @@ from neuroplast.trust.explain import (
     receptive_fields,
     save_heatmap,
 )
-from neuroplast.trust.intervals import Interval, SplitConformal, conformal_run, coverage
+from neuroplast.trust.intervals import (
+    AdaptiveConformal,
+    GaussianIntervals,
+    Interval,
+    SplitConformal,
+    conformal_run,
+    coverage,
+)
 
 __all__ = [
     "CALIBRATORS",
+    "AdaptiveConformal",
+    "DeepEnsemble",
+    "GaussianIntervals",
+    "LaplaceApproximation",
     "Interval",
     "SplitConformal",
     "conformal_run",
