@@ -209,3 +209,29 @@ def test_adaptive_conformal_recovers_coverage_when_the_errors_grow() -> None:
     # Gibbs & Candès, Prop. 4.1: |miss rate - alpha| <= (max(alpha, 1 - alpha) + gamma) / (gamma T)
     miss = 1 - coverage(adaptive, y_test)
     assert abs(miss - 0.1) <= (0.9 + 0.05) / (0.05 * 200)
+
+
+def test_ensemble_intervals_by_the_law_of_total_variance() -> None:
+    from neuroplast.trust.intervals import SampledIntervals
+
+    def constant(mean: float, raw: float) -> nn.Module:  # a Gaussian head that ignores its input
+        m = nn.Linear(1, 2)
+        with torch.no_grad():
+            m.weight.zero_()
+            m.bias.copy_(torch.tensor([mean, raw]))
+        return m
+
+    softplus_inv = math.log(math.e - 1)  # softplus(raw) = 1
+    members = [constant(1.0, softplus_inv), constant(3.0, softplus_inv)]
+    interval = SampledIntervals(members, alpha=0.1, heads=2).predict(torch.zeros(4, 1))
+    # means 1 and 3: mean 2, variance of the means 1; each variance 1 (+1e-6): total 2
+    z = 1.6448536
+    assert torch.allclose(interval.mean, torch.full((4, 1), 2.0))
+    assert torch.allclose(interval.upper - interval.mean, torch.full((4, 1), z * math.sqrt(2 + 1e-6)), atol=1e-5)
+    plain = SampledIntervals([nn.Linear(1, 1), nn.Linear(1, 1)], alpha=0.1)
+    assert plain.predict(torch.zeros(3, 1)).width.shape == (3, 1)
+    with pytest.raises(UserError, match="at least 2 networks"):
+        SampledIntervals([nn.Linear(1, 1)])
+    dropout_net = nn.Sequential(nn.Linear(1, 64), nn.Dropout(0.5), nn.Linear(64, 1))
+    mc = SampledIntervals(dropout_net, mc_samples=20).predict(torch.ones(5, 1))
+    assert (mc.width > 0).all()  # the passes disagree
