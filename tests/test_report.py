@@ -3,6 +3,7 @@ in both languages."""
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
@@ -130,6 +131,13 @@ def test_chinese_report_has_no_english_section_titles(cnn_run: Path, tmp_path: P
     assert titles and all(t in {html.escape(v) for v in zh.values()} for t in titles)
     for key in SECTION_TITLES:
         assert en[key] not in page, en[key]
+    # the learning curves and confusion matrix are redrawn with translated axis words (.ci/run installs
+    # a CJK font), not the run folder's English PNGs
+    assert report_module._cjk_font() is not None
+    english = base64.b64encode((cnn_run / "learning_curves.png").read_bytes()).decode()
+    assert english not in page
+    assert base64.b64encode((cnn_run / "confusion_matrix.png").read_bytes()).decode() not in page
+    assert english in _page(write_report(cnn_run, out=tmp_path / "en.html"))  # English embeds the file
 
 
 def test_both_tables_have_the_same_keys_and_placeholders() -> None:

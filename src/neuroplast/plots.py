@@ -18,8 +18,14 @@ def _pyplot():
     return plt
 
 
-def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> None:
-    """Loss (and accuracy, when there is one) per epoch, training against validation."""
+LABELS = {"epoch": "epoch", "loss": "loss", "accuracy": "accuracy", "train": "train", "val": "val",
+          "predicted": "predicted", "true": "true", "confidence": "confidence", "calibrated": "calibrated"}
+
+
+def plot_learning_curves(history: list[dict[str, Any]], path: Path, labels: dict[str, str] | None = None) -> None:
+    """Loss (and accuracy, when there is one) per epoch, training against validation. ``labels``
+    replaces the axis and legend words (see :data:`LABELS`), e.g. for a translated report."""
+    t = {**LABELS, **(labels or {})}
     plt = _pyplot()
     has_acc = any("val_accuracy" in h or "train_accuracy" in h for h in history)
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.6), squeeze=False)
@@ -29,9 +35,9 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> None:
         for split in ("train", "val"):
             values = [h.get(f"{split}_{key}") for h in history]
             if any(v is not None for v in values):
-                ax.plot(epochs, values, marker="o", markersize=3, label=split)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(label)
+                ax.plot(epochs, values, marker="o", markersize=3, label=t[split])
+        ax.set_xlabel(t["epoch"])
+        ax.set_ylabel(t[label])
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
@@ -39,8 +45,10 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path: Path) -> None:
+def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path: Path,
+                          labels: dict[str, str] | None = None) -> None:
     """Rows are true classes, columns predicted classes; counts written in each cell."""
+    t = {**LABELS, **(labels or {})}
     plt = _pyplot()
     k = len(matrix)
     fig, ax = plt.subplots(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k))
@@ -48,8 +56,8 @@ def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path:
     names = class_names if len(class_names) == k else [str(i) for i in range(k)]
     ax.set_xticks(range(k), names, rotation=45, ha="right")
     ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xlabel(t["predicted"])
+    ax.set_ylabel(t["true"])
     top = max(max(row) for row in matrix) or 1
     for i in range(k):
         for j in range(k):
@@ -84,17 +92,19 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     plt.close(fig)
 
 
-def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path) -> None:
+def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
+                     labels: dict[str, str] | None = None) -> None:
     """Reliability diagram: accuracy against confidence per bin, one line per method, with the
     diagonal of perfect calibration."""
+    t = {**LABELS, **(labels or {})}
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
-    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label="calibrated")
+    ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label=t["calibrated"])
     for name, d in diagrams.items():
         pts = [(c, a) for c, a, n in zip(d["confidence"], d["accuracy"], d["count"], strict=True) if n]
         ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
-    ax.set_xlabel("confidence")
-    ax.set_ylabel("accuracy")
+    ax.set_xlabel(t["confidence"])
+    ax.set_ylabel(t["accuracy"])
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.legend(loc="upper left", fontsize=8)

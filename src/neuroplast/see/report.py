@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import csv
+import functools
 import io
 import json
 import logging
@@ -291,15 +292,56 @@ def _model(ctx: _Context) -> Section | None:
     return s
 
 
+def _plot_labels(ctx: _Context) -> dict[str, str] | None:
+    """Translated axis words for plots drawn in a non-English report, when matplotlib has a font with
+    the language's characters (else None: the run folder's English PNGs are embedded as they are)."""
+    if ctx.lang == "en" or _cjk_font() is None:
+        return None
+    from neuroplast.plots import LABELS
+
+    return {k: ctx.t(f"report.plot_{k}") for k in LABELS}
+
+
+@functools.cache
+def _cjk_font() -> str | None:
+    from matplotlib import font_manager
+
+    wanted = ("Noto Sans CJK TC", "Noto Sans TC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "Microsoft JhengHei",
+              "PingFang TC", "Heiti TC", "AR PL UMing TW", "Noto Sans CJK JP", "Noto Sans CJK SC")
+    names = {f.name for f in font_manager.fontManager.ttflist}
+    if not any(n in names for n in wanted):  # matplotlib's font cache predates a font installed since
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name.lower() for k in ("wqy", "cjk", "notosanstc", "jhenghei", "pingfang", "uming")):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError):
+                    continue
+        names = {f.name for f in font_manager.fontManager.ttflist}
+    return next((n for n in wanted if n in names), None)
+
+
+def _plot_translated(draw: Callable[[io.BytesIO], None]) -> str:
+    import matplotlib
+
+    with matplotlib.rc_context({"font.family": [_cjk_font(), "DejaVu Sans"]}):
+        return _plot(draw)
+
+
 def _learning_curves(ctx: _Context) -> Section | None:
     png = ctx.dir / "learning_curves.png"
-    if png.is_file():
+    labels = _plot_labels(ctx)
+    if png.is_file() and labels is None:
         src = _file_uri(png)
     elif ctx.history:
         from neuroplast.plots import plot_learning_curves
 
-        history = [{**h, "epoch": i} for i, h in enumerate(ctx.history, start=1)]  # pruning rounds: one axis
-        src = _plot(lambda buf: plot_learning_curves(history, buf))
+        history = [{**h, "epoch": h.get("epoch", i)} for i, h in enumerate(ctx.history, start=1)]
+        if not png.is_file():  # pruning rounds: one axis
+            history = [{**h, "epoch": i} for i, h in enumerate(ctx.history, start=1)]
+        def draw(buf: io.BytesIO) -> None:
+            plot_learning_curves(history, buf, labels)
+
+        src = _plot_translated(draw) if labels else _plot(draw)
     else:
         return None
     s = Section("learning-curves", ctx.t("report.learning_curves"),
@@ -315,12 +357,16 @@ def _learning_curves(ctx: _Context) -> Section | None:
 def _confusion(ctx: _Context) -> Section | None:
     cm = (ctx.metrics.get("test") or {}).get("confusion_matrix")
     png = ctx.dir / "confusion_matrix.png"
-    if png.is_file():
+    labels = _plot_labels(ctx)
+    if png.is_file() and (labels is None or not cm):
         src = _file_uri(png)
     elif cm:
         from neuroplast.plots import plot_confusion_matrix
 
-        src = _plot(lambda buf: plot_confusion_matrix(cm, ctx.class_names, buf))
+        def draw(buf: io.BytesIO) -> None:
+            plot_confusion_matrix(cm, ctx.class_names, buf, labels)
+
+        src = _plot_translated(draw) if labels else _plot(draw)
     else:
         return None
     return Section("confusion-matrix", ctx.t("report.confusion_matrix"),
