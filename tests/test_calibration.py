@@ -196,6 +196,13 @@ def test_laplace_is_humbler_far_from_the_data_than_the_map_network() -> None:
         la_conf = la.predict(far).confidence
         assert map_conf.median() > 0.999 and la_conf.mean() < 0.97 and (la_conf < map_conf).float().mean() > 0.9
     assert LaplaceApproximation(model).subset == "all"  # a small plain MLP: every weight
+    # a channels-last CNN (as mnist-fast trains) is fitted on a contiguous copy; the model is untouched
+    cnn = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    cnn = cnn.to(memory_format=torch.channels_last)
+    images = torch.randn(64, 1, 8, 8).to(memory_format=torch.channels_last)
+    la = LaplaceApproximation(cnn).fit(images, torch.randint(0, 3, (64,)))
+    assert la.subset == "last_layer" and la.predict(images).probs.shape == (64, 3)
+    assert cnn[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
 def test_calibrate_ensemble_trains_members_and_predict_uses_them(tmp_path: Path, capsys) -> None:

@@ -423,9 +423,12 @@ class LaplaceApproximation(Calibrator):
         if out.shape[-1] < 2:
             raise UserError("The Laplace approximation here needs a network with one logit per class; this "
                             "one has a single output. Use --method temperature.")
-        self.model.eval()
+        # laplace-torch flattens parameters with .view: a copy in the contiguous layout (a channels-last
+        # CNN's conv weights are not), so the caller's model is left as it was
+        model = copy.deepcopy(self.model).to(memory_format=torch.contiguous_format).eval()
+        x = x.contiguous()
         loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y.long()), batch_size=self.batch_size)
-        self.la = self._laplace.Laplace(self.model, "classification", subset_of_weights=self.subset,
+        self.la = self._laplace.Laplace(model, "classification", subset_of_weights=self.subset,
                                         hessian_structure=self.hessian)
         self.la.fit(loader)
         self.la.optimize_prior_precision(method="marglik", pred_type="glm", link_approx="probit")
@@ -434,6 +437,7 @@ class LaplaceApproximation(Calibrator):
     def predict(self, x: torch.Tensor) -> Prediction:
         if self.la is None:
             raise UserError("Call fit(x_train, y_train) before predict.")
+        x = x.contiguous()
         probs = torch.cat([self.la(x[i: i + self.batch_size], pred_type="glm", link_approx="probit").detach()
                            for i in range(0, len(x), self.batch_size)])
         return Prediction(probs.float())
