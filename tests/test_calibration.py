@@ -222,3 +222,24 @@ def test_calibrate_ensemble_trains_members_and_predict_uses_them(tmp_path: Path,
     Image.fromarray((load_digits().images[0] * 255 / 16).astype(np.uint8)).save(png)
     assert main(["predict", str(tmp_path / "ens"), str(png), "--uncertainty"]) == 0
     assert "confidence" in capsys.readouterr().out
+
+
+def test_temperature_composes_with_another_method() -> None:
+    from neuroplast.trust.calibration import DeepEnsemble
+
+    torch.manual_seed(0)
+    x = torch.randn(3000, 5)
+    y = (x[:, 0] + 0.3 * torch.randn(3000) > 0).long()
+    members = []
+    for k in range(2):
+        torch.manual_seed(k)
+        m = nn.Linear(5, 2)
+        with torch.no_grad():  # deliberately over-confident members: logits scaled up 8x
+            m.weight.copy_(torch.tensor([[-4.0, 0, 0, 0, 0], [4.0, 0, 0, 0, 0]]) + 0.5 * torch.randn(2, 5))
+            m.bias.zero_()
+        members.append(m)
+    ensemble = DeepEnsemble(members)
+    both = TemperatureScaling(ensemble).fit(x[:1500], y[:1500])
+    assert both.temperature > 1.2  # it softens the over-confident average
+    before, after = scores(ensemble.predict(x[1500:]).probs, y[1500:]), scores(both.predict(x[1500:]).probs, y[1500:])
+    assert after["nll"] < before["nll"] and after["accuracy"] == before["accuracy"]

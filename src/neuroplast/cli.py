@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="temperature scaling and MC dropout fit on validation; ensemble trains --members - 1 more "
                    "networks from the next seeds; laplace fits a posterior on the training data (laplace-torch)")
     c.add_argument("--members", type=int, default=5, help="ensemble: networks in it, the run's own included")
+    c.add_argument("--then-temperature", action="store_true", help="then fit a temperature on the method's "
+                   "output (validation split), e.g. an ensemble followed by temperature scaling")
     c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
     c.add_argument("--ood", choices=("mahalanobis",), help="also model the training features' density; "
                    "inputs far from it are 'not sure' (out of distribution)")
@@ -264,7 +266,18 @@ def _cmd_predict(args: argparse.Namespace) -> int:
 
 
 def _calibrated_proba(run, path: Path):
-    """Probabilities with the calibration of a `neuroplast calibrate` folder (temperature), if any."""
+    """Probabilities with the calibration of a `neuroplast calibrate` folder, if any (and the
+    temperature fitted on top of it with --then-temperature)."""
+    import torch
+
+    probs = _method_proba(run, path)
+    t = run.metrics.get("calibration", {}).get("then_temperature")
+    if t is not None:
+        probs = torch.softmax(torch.as_tensor(probs).clamp_min(1e-12).log() / t, dim=1).numpy()
+    return probs
+
+
+def _method_proba(run, path: Path):
     import torch
 
     cal = run.metrics.get("calibration", {})
@@ -328,7 +341,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     extra = {"members": args.members} if args.method == "ensemble" else {}
     m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy,
-                      ood=args.ood, **extra)
+                      ood=args.ood, then_temperature=args.then_temperature, **extra)
     b, a = m["calibration"]["before"], m["calibration"]["after"]
     extra = f" (T = {m['calibration']['temperature']:.3f})" if "temperature" in m["calibration"] else ""
     print(f"{args.method}{extra}: test ECE {b['ece']:.2%} -> {a['ece']:.2%}, NLL {b['nll']:.4f} -> "

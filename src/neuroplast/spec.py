@@ -254,6 +254,8 @@ class UncertaintySpec(_Spec):
     method: Literal["temperature", "mc-dropout", "ensemble", "laplace"] = "temperature"
     members: int = Field(5, ge=2, le=20, description="ensemble: networks in it (the run's own and members - 1 "
                          "more from the next seeds).")
+    then_temperature: bool = Field(False, description="Then fit a temperature on the method's output "
+                                   "(e.g. an ensemble followed by temperature scaling).")
     target_accuracy: float = Field(0.99, gt=0.0, le=1.0, description="Accuracy the confident answers must "
                                    "reach on validation; below the threshold this sets: 'not sure'.")
     ood: Literal["mahalanobis"] | None = Field(None, description="Also flag inputs unlike the training "

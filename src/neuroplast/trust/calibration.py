@@ -137,6 +137,11 @@ class Calibrator:
         raise NotImplementedError
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's logits; when the "model" is itself a calibrator (an ensemble, MC dropout,
+        Laplace), the log of its probabilities, so that methods compose:
+        ``TemperatureScaling(DeepEnsemble(members)).fit(x_val, y_val)``."""
+        if isinstance(self.model, Calibrator):
+            return self.model.predict(x).probs.clamp_min(1e-12).log()
         from neuroplast.train.evaluate import predict_outputs
 
         return predict_outputs(self.model, x, self.batch_size)
@@ -259,7 +264,7 @@ def selective_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int
 # --------------------------------------------------------------------------- a calibrated run folder
 def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | Any = None,
                   target_accuracy: float = 0.99, ood: str | None = None, ood_quantile: float = 0.98,
-                  **options: Any) -> dict[str, Any]:
+                  then_temperature: bool = False, **options: Any) -> dict[str, Any]:
     """Fit ``method`` on the run's validation split, score test before and after, write a run folder.
 
     The new folder (default ``<run_dir>-<method>``) holds the parent's spec, model and weights plus
@@ -269,7 +274,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     accuracy-coverage curve) and ``reliability.png``. With ``ood="mahalanobis"``, a feature-density
     model of the training split (``ood.safetensors``) and a threshold at the ``ood_quantile`` of the
     validation scores: inputs scoring above it are "not sure" however confident the softmax is.
-    Returns its metrics.
+    ``then_temperature`` fits a temperature on the method's output afterwards (on the validation
+    split; e.g. an ensemble, then temperature scaling). Returns its metrics.
     """
     import shutil
     from pathlib import Path
@@ -298,6 +304,12 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         calibrator = make_calibrator(method, run.model, **options).fit(data.x_train, data.y_train)
     else:
         calibrator = make_calibrator(method, run.model, **options).fit(data.x_val, data.y_val)
+    if then_temperature and method != "temperature":  # a temperature on top of the method's output
+        inner = calibrator.describe()
+        calibrator = TemperatureScaling(calibrator).fit(data.x_val, data.y_val)
+        describe_extra = {**inner, "then_temperature": calibrator.temperature}
+    else:
+        describe_extra = calibrator.describe()
     before = base.predict(data.x_test)
     after = calibrator.predict(data.x_test)
     val_pred = calibrator.predict(data.x_val)
@@ -314,7 +326,7 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         "task": "classification",
         "parent": str(run_dir.resolve()),
         "test": scores(after.probs, data.y_test),
-        "calibration": {"method": method, **calibrator.describe(), "fitted_on": "val",
+        "calibration": {"method": method, **describe_extra, "fitted_on": "val",
                         "val_samples": len(data.x_val), "test_samples": len(data.x_test), "ece_bins": ECE_BINS,
                         "before": scores(before.probs, data.y_test),
                         "after": scores(after.probs, data.y_test),
