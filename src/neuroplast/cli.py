@@ -235,13 +235,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from neuroplast.runs import load
 
     run = load(args.run_dir)
+    calibrated = _calibrator(run) if args.uncertainty and run.objective.kind != "regression" else None
     for path in args.inputs:
         if run.objective.kind == "regression":
             values = run.predict([path])
             for i, v in enumerate(values):
                 print(f"{path}{f'[{i}]' if len(values) > 1 else ''}: {v:.6g}")
             continue
-        proba = run.predict_proba([path]) if not args.uncertainty else _calibrated_proba(run, path)
+        proba = (run.predict_proba([path]) if calibrated is None
+                 else calibrated.predict(run.inputs([path])).probs.numpy())
         names = run.class_names or [str(i) for i in range(proba.shape[1])]
         for i, row in enumerate(proba):
             order = row.argsort()[::-1][: args.top]
@@ -265,40 +267,36 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrated_proba(run, path: Path):
-    """Probabilities with the calibration of a `neuroplast calibrate` folder, if any (and the
-    temperature fitted on top of it with --then-temperature)."""
-    import torch
-
-    probs = _method_proba(run, path)
-    t = run.metrics.get("calibration", {}).get("then_temperature")
-    if t is not None:
-        probs = torch.softmax(torch.as_tensor(probs).clamp_min(1e-12).log() / t, dim=1).numpy()
-    return probs
-
-
-def _method_proba(run, path: Path):
-    import torch
+def _calibrator(run):
+    """The calibration of a `neuroplast calibrate` folder, built once for every input (members loaded,
+    a Laplace posterior refitted on the training data), with the temperature fitted on top of it by
+    --then-temperature; a plain folder gets temperature 1 (its own softmax)."""
+    from neuroplast.trust.calibration import MCDropout, TemperatureScaling
 
     cal = run.metrics.get("calibration", {})
-    if cal.get("method") == "mc-dropout":
-        from neuroplast.trust.calibration import MCDropout
-
-        return MCDropout(run.model, samples=cal.get("samples", 30)).predict(run.inputs([path])).probs.numpy()
-    if cal.get("method") == "ensemble":
+    method = cal.get("method")
+    if method == "mc-dropout":
+        calibrator = MCDropout(run.model, samples=cal.get("samples", 30))
+    elif method == "ensemble":
         from neuroplast.runs import load
         from neuroplast.trust.calibration import DeepEnsemble
 
-        members = [load(d).model for d in sorted((run.dir / "members").glob("seed-*"))]
-        return DeepEnsemble([run.model, *members]).predict(run.inputs([path])).probs.numpy()
-    if cal.get("method") == "laplace":  # the posterior is refitted on the training data (seconds)
+        calibrator = DeepEnsemble([run.model, *(load(d).model for d in sorted((run.dir / "members").glob("seed-*")))])
+    elif method == "laplace":  # the posterior is refitted on the training data (seconds)
         from neuroplast.data import load_dataset
         from neuroplast.trust.calibration import LaplaceApproximation
 
         data = load_dataset(run.spec.data, run.spec.seed)
-        la = LaplaceApproximation(run.model, cal.get("subset", "auto"), cal.get("hessian", "kron"))
-        return la.fit(data.x_train, data.y_train).predict(run.inputs([path])).probs.numpy()
-    return torch.softmax(run.outputs([path]) / cal.get("temperature", 1.0), dim=1).numpy()
+        calibrator = LaplaceApproximation(run.model, cal.get("subset", "auto"), cal.get("hessian", "kron"))
+        calibrator.fit(data.x_train, data.y_train)
+    else:
+        scaled = TemperatureScaling(run.model)
+        scaled.temperature = cal.get("temperature", 1.0)
+        return scaled
+    if cal.get("then_temperature") is not None:
+        calibrator = TemperatureScaling(calibrator)
+        calibrator.temperature = cal["then_temperature"]
+    return calibrator
 
 
 def _ood_score(run, path: Path):
