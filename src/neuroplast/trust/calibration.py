@@ -206,10 +206,7 @@ class MCDropout(Calibrator):
 
     @torch.inference_mode()
     def predict(self, x: torch.Tensor) -> Prediction:
-        model = copy.deepcopy(self.model).eval()
-        for m in model.modules():
-            if isinstance(m, nn.modules.dropout._DropoutNd):
-                m.train()  # dropout on, batch norm still uses its running statistics
+        model = dropout_on(self.model)
         torch.manual_seed(self.seed)
         runs = torch.stack([_softmax(torch.cat([model(x[i: i + self.batch_size]).float()
                                                 for i in range(0, len(x), self.batch_size)]))
@@ -218,6 +215,16 @@ class MCDropout(Calibrator):
 
     def describe(self) -> dict[str, Any]:
         return {"samples": self.samples}
+
+
+def dropout_on(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` in eval mode with only its dropout layers on (batch norm keeps its running
+    statistics): the network MC dropout samples from."""
+    model = copy.deepcopy(model).eval()
+    for m in model.modules():
+        if isinstance(m, nn.modules.dropout._DropoutNd):
+            m.train()
+    return model
 
 
 def make_calibrator(method: str, model: nn.Module, **options: Any) -> Calibrator:

@@ -206,17 +206,12 @@ class SampledIntervals:
     @torch.inference_mode()
     def samples(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Means and variances ``(S, N, targets)`` of every member or pass (variance 0 without a head)."""
-        import copy
-
         from neuroplast.train.objective import gaussian
+        from neuroplast.trust.calibration import dropout_on
 
         nets = self.models
         if self.mc_samples:
-            net = copy.deepcopy(self.models[0]).eval()
-            for m in net.modules():
-                if isinstance(m, nn.modules.dropout._DropoutNd):
-                    m.train()
-            nets = [net] * self.mc_samples
+            nets = [dropout_on(self.models[0])] * self.mc_samples
             torch.manual_seed(self.seed)
         means, variances = [], []
         for net in nets:
