@@ -32,6 +32,7 @@ def main() -> None:
     p.add_argument("--final-epochs", type=int)
     p.add_argument("--distill", type=float, default=0.0)
     p.add_argument("--scope", default="global")
+    p.add_argument("--rewind-epoch", type=int, default=1, help="lottery only: rewind to the weights after this epoch")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--threads", type=int, default=2)
@@ -44,12 +45,13 @@ def main() -> None:
         if not (parent / "metrics.json").is_file():
             neuroplast.run(args.spec, out=parent, data_dir=args.data_dir, progress=False, seed=seed,
                            train={"threads": args.threads})
-        tag = f"{args.method}-{args.schedule}-{args.sparsity}-r{args.rounds}-e{args.epochs}-lr{args.lr}-f{args.final_epochs}-{args.scope}-d{args.distill}"
+        tag = f"{args.method}-{args.schedule}-{args.sparsity}-r{args.rounds}-e{args.epochs}-lr{args.lr}-f{args.final_epochs}-{args.scope}-d{args.distill}" + (
+            f"-w{args.rewind_epoch}" if args.schedule == "lottery" else "")
         start = time.perf_counter()
         run = prune_run(parent, args.method, args.sparsity, args.schedule, args.rounds, args.epochs, args.lr,
                         args.scope, out=args.work / f"{parent.name}-{tag}", progress=False,
                         latency_repeats=args.latency_repeats, final_epochs=args.final_epochs,
-                        distill=args.distill)
+                        distill=args.distill, rewind_epoch=args.rewind_epoch)
         seconds = time.perf_counter() - start
         m = run.metrics["pruning"]
         row = {"seed": seed, "dense_test": m["baseline"]["test_accuracy"],

@@ -12,7 +12,7 @@ from torch import nn
 import neuroplast
 from neuroplast.cli import main
 from neuroplast.errors import UserError
-from neuroplast.trust.calibration import MCDropout, TemperatureScaling, Uncalibrated, ece, scores
+from neuroplast.trust.calibration import MCDropout, TemperatureScaling, Uncalibrated, ece, ece_floor, scores
 
 
 def test_ece_matches_a_hand_worked_example() -> None:
@@ -27,6 +27,22 @@ def test_ece_matches_a_hand_worked_example() -> None:
     nll = -sum(torch.tensor(p).log().item() for p in (0.9, 0.1, 0.62, 0.55)) / 4  # p of the true class
     assert s["nll"] == pytest.approx(nll, abs=1e-6)
     assert s["brier"] == pytest.approx((0.02 + 1.62 + 2 * 0.38**2 + 2 * 0.45**2) / 4, abs=1e-6)
+
+
+def test_ece_floor_is_the_sampling_noise_of_a_perfectly_calibrated_model() -> None:
+    # Every confidence 0.8, all in one bin: ECE = |mean of n Bernoulli(0.8) - 0.8|, whose median is
+    # 0.6745 * sqrt(0.8 * 0.2 / n) by the normal approximation (0.6745: the median of |N(0, 1)|).
+    n = 2500
+    probs = torch.tensor([[0.8, 0.2]]).repeat(n, 1)
+    assert ece_floor(probs, draws=2000) == pytest.approx(0.6745 * (0.16 / n) ** 0.5, rel=0.1)
+    assert ece_floor(torch.tensor([[1.0, 0.0]]).repeat(100, 1)) == 0.0  # sure and right: no noise
+    # A model calibrated by construction scores near its floor; ten times the data, about 1/sqrt(10).
+    g = torch.Generator().manual_seed(0)
+    probs = torch.softmax(3 * torch.randn(20000, 10, generator=g), dim=1)
+    labels = torch.multinomial(probs, 1, generator=g).squeeze(1)  # labels drawn from the probabilities
+    floor = ece_floor(probs)
+    assert 0.5 * floor < ece(probs, labels) < 2.5 * floor
+    assert ece_floor(probs[:2000]) / floor == pytest.approx(10**0.5, rel=0.25)
 
 
 def test_temperature_scaling_lowers_nll_of_an_overconfident_model() -> None:

@@ -55,6 +55,19 @@ def test_global_and_layer_scopes_hit_the_target() -> None:
     assert abs(P.sparsity(lstm) - 0.7) < 0.01
 
 
+def test_erk_shares_by_hand_and_on_a_network() -> None:
+    # Shapes 10x10 (raw density (10+10)/100 = 0.2) and 2x10 (12/20 = 0.6); keep 40% of 120 = 48 weights:
+    # eps * (0.2 * 100 + 0.6 * 20) = 48 -> eps = 1.5 -> densities 0.3 and 0.9 -> sparsities 0.7 and 0.1.
+    assert P.erk_sparsity([torch.Size([10, 10]), torch.Size([2, 10])], 0.6) == pytest.approx([0.7, 0.1])
+    # At 30% removed the small layer would pass density 1: it stays dense, the big one takes it all.
+    assert P.erk_sparsity([torch.Size([10, 10]), torch.Size([2, 10])], 0.3) == pytest.approx([0.36, 0.0])
+    net = MLP(20, 3, hidden=(16, 8))
+    P.prune_to(net, 0.5, scope="erk")
+    shares = P.layer_sparsity(net)
+    assert abs(P.sparsity(net) - 0.5) < 0.01
+    assert shares["layers.1.weight"] > shares["layers.3.weight"] > shares["layers.5.weight"]  # big layers lose more
+
+
 def test_pruned_weights_stay_zero_through_fine_tuning() -> None:
     data = load_dataset(DataSpec(source="digits"), 0)
     net = MLP(64, 10, hidden=(32,))

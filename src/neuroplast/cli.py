@@ -109,9 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     pn.add_argument("--lr", type=float, help="their learning rate (default: the run's)")
     pn.add_argument("--final-epochs", type=int, help="retraining epochs after the last round, with the "
                     "run's own recipe (default: its epochs)")
-    pn.add_argument("--scope", choices=("global", "layer", "lamp"), default="global",
-                    help="one threshold across layers, the same share of each layer, or one threshold on "
-                    "layer-adaptive (LAMP) scores")
+    pn.add_argument("--scope", choices=("global", "layer", "lamp", "erk"), default="global",
+                    help="one threshold across layers, the same share of each layer, one threshold on "
+                    "layer-adaptive (LAMP) scores, or Erdős–Rényi-Kernel shares per layer")
     pn.add_argument("--rewind-epoch", type=int, default=1, help="lottery: rewind to the weights after "
                     "this many epochs of the original training (0: the initialization)")
     pn.add_argument("--distill", type=float, default=0.0, help="classifiers: share of the fine-tuning loss "

@@ -287,9 +287,9 @@ class PruneSpec(_Spec):
     lr: float | None = Field(None, gt=0.0, description="Learning rate of those rounds (default: train.lr).")
     final_epochs: PositiveInt | None = Field(None, description="Retraining epochs after the last round with "
                                              "the [train] recipe (default: train.epochs).")
-    scope: Literal["global", "layer", "lamp"] = Field("global", description="One threshold for all layers, "
-                                                      "the same share of each layer, or one threshold on "
-                                                      "layer-adaptive (LAMP) scores.")
+    scope: Literal["global", "layer", "lamp", "erk"] = Field(
+        "global", description="One threshold for all layers, the same share of each layer, one threshold on "
+        "layer-adaptive (LAMP) scores, or Erdős–Rényi-Kernel shares per layer (erk).")
     rewind_epoch: int = Field(1, ge=0, description="lottery: rewind to the weights after this many epochs.")
     distill: float = Field(0.0, ge=0.0, le=1.0, description="Classifiers: share of the fine-tuning loss that "
                            "is distillation from the dense network (0: none).")

@@ -14,7 +14,10 @@ they are and listed by :func:`not_pruned`. Scores:
 - ``magnitude``: ``|w|`` (global: one threshold for the whole network; layer: the same share of
   every layer; lamp: one threshold on layer-adaptive scores, ``w² / Σ`` of the squares of the
   layer's weights at least as large (Lee et al. 2021, https://arxiv.org/abs/2010.07611), so no
-  layer is emptied because its weights are small by scale).
+  layer is emptied because its weights are small by scale); erk: each layer's share set by
+  Erdős–Rényi-Kernel density, proportional to ``(sum of its dimensions) / (product of its
+  dimensions)`` (Evci et al. 2020, RigL, https://arxiv.org/abs/1911.11134): large layers such as
+  an MLP's input layer keep a smaller share, small ones more; then magnitude within each layer.
 - ``saliency``: ``|w · ∂L/∂w|``, the first-order estimate of how much the loss changes when the
   weight is removed (Molchanov et al. 2017, https://arxiv.org/abs/1611.06440), with the gradient
   summed over training batches.
@@ -37,7 +40,7 @@ from neuroplast.errors import UserError
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 SCHEDULES = ("one-shot", "iterative", "gradual", "lottery")
-SCOPES = ("global", "layer", "lamp")
+SCOPES = ("global", "layer", "lamp", "erk")
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[str, nn.Module, str]]:
@@ -146,7 +149,8 @@ def prune_to(model: nn.Module, target: float, scope: str = "global",
     """
     if scope not in SCOPES:
         raise UserError(f"scope must be 'global' (one threshold for all layers), 'layer' (the same share "
-                        f"of each layer) or 'lamp' (layer-adaptive scores); received {scope!r}.")
+                        f"of each layer), 'lamp' (layer-adaptive scores) or 'erk' (Erdős–Rényi-Kernel shares); "
+                        f"received {scope!r}.")
     targets = prunable_weights(model)
     if not targets:
         raise UserError(f"{type(model).__name__} has no Linear, Conv or recurrent weights to prune.")
@@ -160,10 +164,36 @@ def prune_to(model: nn.Module, target: float, scope: str = "global",
             prune.global_unstructured([(m, n) for _, m, n in targets], pruning_method=prune.L1Unstructured,
                                       amount=amount, importance_scores=scores or None)
         return
-    for _, m, n in targets:
-        amount = round(target * weight(m, n).numel()) - _pruned_count(m, n)
+    shares = (erk_sparsity([weight(m, n).shape for _, m, n in targets], target) if scope == "erk"
+              else [target] * len(targets))
+    for (_, m, n), share in zip(targets, shares, strict=True):
+        amount = round(share * weight(m, n).numel()) - _pruned_count(m, n)
         if amount > 0:
             prune.l1_unstructured(m, n, amount=amount, importance_scores=scores.get((m, n)))
+
+
+def erk_sparsity(shapes: list[torch.Size], target: float) -> list[float]:
+    """Per-layer sparsities that remove ``target`` of all the weights, each layer's density
+    proportional to ``sum(shape) / prod(shape)`` (Erdős–Rényi-Kernel) and at most 1: a layer whose
+    density would pass 1 stays dense and the others share the rest.
+
+    >>> [round(s, 4) for s in erk_sparsity([torch.Size([300, 784]), torch.Size([100, 300]),
+    ...                                     torch.Size([10, 100])], 0.96)]
+    [0.9692, 0.9109, 0.2652]
+    """
+    sizes = [math.prod(s) for s in shapes]
+    raw = [sum(s) / math.prod(s) for s in shapes]
+    keep = (1.0 - target) * sum(sizes)
+    dense: set[int] = set()
+    while True:
+        free = [i for i in range(len(shapes)) if i not in dense]
+        budget = keep - sum(sizes[i] for i in dense)
+        eps = budget / max(sum(raw[i] * sizes[i] for i in free), 1e-30)
+        over = [i for i in free if eps * raw[i] > 1.0]
+        if not over:
+            break
+        dense.update(over)
+    return [0.0 if i in dense else max(0.0, 1.0 - eps * raw[i]) for i in range(len(shapes))]
 
 
 def lamp_scores(score: torch.Tensor) -> torch.Tensor:

@@ -94,6 +94,26 @@ def ece(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> fl
     return (total / max(len(labels), 1)).item()
 
 
+def ece_floor(probs: torch.Tensor, n_bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated model with these confidences would still show on this many
+    examples: the median over ``draws`` of the ECE when each answer is right with probability equal
+    to its confidence. ECE is a noisy, upward-biased estimate; a measured ECE near this floor cannot
+    be told apart from perfect calibration on a test set of this size.
+    """
+    conf = probs.max(dim=1).values.double().cpu()
+    gen = torch.Generator().manual_seed(seed)
+    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
+    which = torch.bucketize(conf, edges[1:-1], right=False)  # bin k holds (edges[k], edges[k+1]]
+    count = torch.bincount(which, minlength=n_bins).double()
+    conf_sum = torch.bincount(which, weights=conf, minlength=n_bins)
+    eces = []
+    for _ in range(draws):
+        right = (torch.rand(len(conf), generator=gen, dtype=torch.float64) < conf).double()
+        right_sum = torch.bincount(which, weights=right, minlength=n_bins)
+        eces.append(float((right_sum - conf_sum).abs().sum() / max(len(conf), 1)))
+    return float(torch.tensor(eces).median())
+
+
 def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> dict[str, list[float]]:
     """Per-bin mean confidence, accuracy and count: the data of a reliability diagram."""
     conf, pred = probs.max(dim=1)
@@ -278,7 +298,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     ``metrics.json`` with ``calibration`` (method, fitted values, parent, and ``before`` / ``after``
     test scores: accuracy, NLL, Brier, ECE; the "not sure" ``threshold`` chosen on validation so that
     the answers kept reach ``target_accuracy``, with test coverage and accuracy at it, and the
-    accuracy-coverage curve) and ``reliability.png``. With ``ood="mahalanobis"``, a feature-density
+    accuracy-coverage curve; ``ece_floor``: the ECE a perfectly calibrated model with the calibrated
+    confidences would show on this test set, see :func:`ece_floor`) and ``reliability.png``. With ``ood="mahalanobis"``, a feature-density
     model of the training split (``ood.safetensors``) and a threshold at the ``ood_quantile`` of the
     validation scores: inputs scoring above it are "not sure" however confident the softmax is.
     ``then_temperature`` fits a temperature on the method's output afterwards (on the validation
@@ -337,6 +358,7 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
                         "val_samples": len(data.x_val), "test_samples": len(data.x_test), "ece_bins": ECE_BINS,
                         "before": scores(before.probs, data.y_test),
                         "after": scores(after.probs, data.y_test),
+                        "ece_floor": ece_floor(after.probs),
                         "target_accuracy": target_accuracy, "threshold": threshold,
                         "test_coverage_at_threshold": kept.float().mean().item(),
                         "test_accuracy_at_threshold": right[kept].float().mean().item() if kept.any()
