@@ -12,7 +12,14 @@ from torch import nn
 import neuroplast
 from neuroplast.cli import main
 from neuroplast.errors import UserError
-from neuroplast.trust.calibration import MCDropout, TemperatureScaling, Uncalibrated, ece, ece_floor, scores
+from neuroplast.trust.calibration import (
+    MCDropout,
+    TemperatureScaling,
+    Uncalibrated,
+    ece,
+    ece_floor,
+    scores,
+)
 
 
 def test_ece_matches_a_hand_worked_example() -> None:

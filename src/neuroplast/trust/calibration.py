@@ -104,7 +104,6 @@ def ece_floor(probs: torch.Tensor, n_bins: int = ECE_BINS, draws: int = 200, see
     gen = torch.Generator().manual_seed(seed)
     edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
     which = torch.bucketize(conf, edges[1:-1], right=False)  # bin k holds (edges[k], edges[k+1]]
-    count = torch.bincount(which, minlength=n_bins).double()
     conf_sum = torch.bincount(which, weights=conf, minlength=n_bins)
     eces = []
     for _ in range(draws):
