@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 import csv
 import functools
 import io
@@ -35,6 +34,7 @@ import torch
 
 from neuroplast.errors import UserError
 from neuroplast.see.locale import table
+from neuroplast.see.pictures import file_uri, grid, histograms, image, plot, png, scatter
 from neuroplast.train.checkpoint import atomic_write
 
 MAX_EXAMPLES = 1000  # test examples the report predicts on (confusions, per-class, scatter)
@@ -260,7 +260,7 @@ def _samples(ctx: _Context) -> list[Block]:
     x, y = xy
     title = {"kind": "h3", "text": ctx.t("report.samples")}
     if ctx.is_image:
-        items = [_figure(_png(_image(x[i])), _label(ctx, y[i]), ctx.t("report.sample_alt"), pixelated=True)
+        items = [_figure(png(image(x[i])), _label(ctx, y[i]), ctx.t("report.sample_alt"), pixelated=True)
                  for i in range(min(NUM_SAMPLES, len(x)))]
         return [title, {"kind": "gallery", "items": items, "id": "samples"}]
     if kind == "text":
@@ -324,31 +324,31 @@ def _plot_translated(draw: Callable[[io.BytesIO], None]) -> str:
     import matplotlib
 
     with matplotlib.rc_context({"font.family": [_cjk_font(), "DejaVu Sans"]}):
-        return _plot(draw)
+        return plot(draw)
 
 
 def _learning_curves(ctx: _Context) -> Section | None:
-    png = ctx.dir / "learning_curves.png"
+    saved = ctx.dir / "learning_curves.png"
     labels = _plot_labels(ctx)
-    if png.is_file() and labels is None:
-        src = _file_uri(png)
+    if saved.is_file() and labels is None:
+        src = file_uri(saved)
     elif ctx.history:
         from neuroplast.plots import plot_learning_curves
 
         history = [{**h, "epoch": h.get("epoch", i)} for i, h in enumerate(ctx.history, start=1)]
-        if not png.is_file():  # pruning rounds: one axis
+        if not saved.is_file():  # pruning rounds: one axis
             history = [{**h, "epoch": i} for i, h in enumerate(ctx.history, start=1)]
         def draw(buf: io.BytesIO) -> None:
             plot_learning_curves(history, buf, labels)
 
-        src = _plot_translated(draw) if labels else _plot(draw)
+        src = _plot_translated(draw) if labels else plot(draw)
     else:
         return None
     s = Section("learning-curves", ctx.t("report.learning_curves"),
                 [_figure(src, ctx.t("report.learning_curves_caption"), ctx.t("report.learning_curves"),
                          id="learning-curves-img")])
     if (ctx.dir / "lr_find.png").is_file() and "lr_find" in ctx.metrics:  # train.lr = "auto"
-        s.blocks.append(_figure(_file_uri(ctx.dir / "lr_find.png"),
+        s.blocks.append(_figure(file_uri(ctx.dir / "lr_find.png"),
                                 ctx.t("report.lr_find_caption", lr=f"{ctx.metrics['lr_find']['suggestion']:.2g}"),
                                 ctx.t("report.lr_find_alt"), id="lr-find-img"))
     return s
@@ -356,17 +356,17 @@ def _learning_curves(ctx: _Context) -> Section | None:
 
 def _confusion(ctx: _Context) -> Section | None:
     cm = (ctx.metrics.get("test") or {}).get("confusion_matrix")
-    png = ctx.dir / "confusion_matrix.png"
+    saved = ctx.dir / "confusion_matrix.png"
     labels = _plot_labels(ctx)
-    if png.is_file() and (labels is None or not cm):
-        src = _file_uri(png)
+    if saved.is_file() and (labels is None or not cm):
+        src = file_uri(saved)
     elif cm:
         from neuroplast.plots import plot_confusion_matrix
 
         def draw(buf: io.BytesIO) -> None:
             plot_confusion_matrix(cm, ctx.class_names, buf, labels)
 
-        src = _plot_translated(draw) if labels else _plot(draw)
+        src = _plot_translated(draw) if labels else plot(draw)
     else:
         return None
     return Section("confusion-matrix", ctx.t("report.confusion_matrix"),
@@ -417,7 +417,7 @@ def _mistakes(ctx: _Context) -> Section | None:
     if len(wrong) == 0:
         return Section("mistakes", ctx.t("report.mistakes"), [_note(ctx.t("report.no_mistakes", count=len(y)))])
     order = wrong[conf[wrong].argsort(descending=True)][:NUM_MISTAKES]
-    items = [_figure(_png(_image(x[i])), ctx.t("report.true_predicted", true=_label(ctx, y[i]),
+    items = [_figure(png(image(x[i])), ctx.t("report.true_predicted", true=_label(ctx, y[i]),
                                                predicted=_label(ctx, pred[i]), confidence=100 * float(conf[i])),
                      ctx.t("report.mistake_alt"), pixelated=True) for i in order.tolist()]
     return Section("mistakes", ctx.t("report.mistakes"), [
@@ -439,7 +439,7 @@ def _regression(ctx: _Context) -> Section | None:
         mean = np.asarray(ctx.preprocess.get("target_mean", [0.0]))
         y_true = (p[1].reshape(len(p[1]), -1).numpy() * std + mean)[:, 0]
         y_pred = (p[2].reshape(len(p[2]), -1).numpy() * std + mean)[:, 0]
-        s.blocks.append(_figure(_plot(lambda buf: _scatter(y_true, y_pred, buf)),
+        s.blocks.append(_figure(plot(lambda buf: scatter(y_true, y_pred, buf)),
                                 ctx.t("report.scatter_caption", count=len(y_true)), ctx.t("report.regression")))
     return s
 
@@ -467,13 +467,13 @@ def _pruning(ctx: _Context) -> Section | None:
         p = metrics["pruning"]
         if folder != ctx.dir:
             s.blocks.append(_link(ctx, folder))
-        png = folder / "pruning.png"
-        if png.is_file():
-            src = _file_uri(png)
+        saved = folder / "pruning.png"
+        if saved.is_file():
+            src = file_uri(saved)
         else:
             from neuroplast.plots import plot_pruning
 
-            src = _plot(lambda buf, p=p: plot_pruning(p, buf))
+            src = plot(lambda buf, p=p: plot_pruning(p, buf))
         s.blocks += [_figure(src, ctx.t("report.pruning_caption", method=p["method"], schedule=p["schedule"]),
                              ctx.t("report.pruning"), id="pruning-img"),
                      _table([""] + [ctx.t(f"report.{c}") for c in ("dense", "pruned", "change")],
@@ -516,7 +516,7 @@ def _calibration(ctx: _Context) -> Section | None:
         if folder != ctx.dir:
             s.blocks.append(_link(ctx, folder))
         if (folder / "reliability.png").is_file():
-            s.blocks.append(_figure(_file_uri(folder / "reliability.png"), ctx.t("report.reliability_caption"),
+            s.blocks.append(_figure(file_uri(folder / "reliability.png"), ctx.t("report.reliability_caption"),
                                     ctx.t("report.reliability"), id="reliability"))
         keys = [k for k in ("accuracy", "nll", "brier", "ece") if k in c.get("before", {})]
         s.blocks.append(_table([""] + [ctx.word("metric", k) for k in keys],
@@ -550,7 +550,7 @@ def _ood(ctx: _Context, folder: Path, ood: dict[str, Any]) -> list[Block]:
     flat = x.reshape(len(x), -1)
     shuffled = flat[:, torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(0))].reshape(x.shape)
     inside, outside = density.score(x).numpy(), density.score(shuffled).numpy()
-    blocks.append(_figure(_plot(lambda buf: _histograms(inside, outside, ood["threshold"], buf)),
+    blocks.append(_figure(plot(lambda buf: histograms(inside, outside, ood["threshold"], buf)),
                           ctx.t("report.ood_caption", count=len(x)), ctx.t("report.ood"), id="ood-img"))
     return blocks
 
@@ -565,10 +565,10 @@ def _attributions(ctx: _Context) -> Section | None:
         s.blocks.append({"kind": "h3", "text": ctx.t("report.attribution_method", method=e.get("method", "?"))})
         items = []
         for ex in e.get("examples", [])[:NUM_ATTRIBUTIONS]:
-            png = folder / Path(ex["png"]).name
-            if png.is_file():
+            saved = folder / Path(ex["png"]).name
+            if saved.is_file():
                 caption = ctx.t("report.attribution_caption", input=ex["input"], label=ex["label"])
-                items.append(_figure(_file_uri(png), caption, ctx.t("report.attribution_alt")))
+                items.append(_figure(file_uri(saved), caption, ctx.t("report.attribution_alt")))
         s.blocks.append({"kind": "gallery", "items": items, "id": f"{folder.name}-gallery", "wide": True})
         if (sanity := e.get("sanity")) is not None:
             s.blocks.append(_kv([
@@ -593,15 +593,15 @@ def _layers(ctx: _Context) -> Section | None:
     model, s = ctx.run.model, Section("layers", ctx.t("report.layers"))
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
         w = explain.first_layer_filters(model)[:64]
-        s.blocks.append(_figure(_png(_grid([f[0] for f in w], pad=1), size=256),
+        s.blocks.append(_figure(png(grid([f[0] for f in w], pad=1), size=256),
                                 ctx.t("report.filters_caption", count=len(w)),
                                 ctx.t("report.filters_alt"), pixelated=True))
         if (xy := ctx.split()) is not None:
             maps = explain.feature_maps(model, xy[0][:1])
-            items = [_figure(_png(_grid(list(a[0, :16].float()), pad=1), cmap="viridis", size=200),
+            items = [_figure(png(grid(list(a[0, :16].float()), pad=1), cmap="viridis", size=200),
                              ctx.t("report.feature_map_caption", layer=name, count=min(16, a.shape[1])),
                              ctx.t("report.feature_map_alt"), pixelated=True) for name, a in list(maps.items())[:4]]
-            s.blocks += [_figure(_png(_image(xy[0][0])), ctx.t("report.feature_map_input"), ctx.t("report.sample_alt"),
+            s.blocks += [_figure(png(image(xy[0][0])), ctx.t("report.feature_map_input"), ctx.t("report.sample_alt"),
                                  pixelated=True),
                          {"kind": "gallery", "items": items, "id": "feature-maps", "wide": True}]
     elif not any(isinstance(m, (nn.RNNBase, nn.Embedding, nn.MultiheadAttention)) for m in model.modules()):
@@ -609,18 +609,18 @@ def _layers(ctx: _Context) -> Section | None:
             fields = explain.receptive_fields(model, tuple(ctx.info["input_shape"]))[:64]
         except UserError:
             return None
-        s.blocks.append(_figure(_png(_grid([f[0] for f in fields], pad=1), cmap="RdBu_r", size=320, symmetric=True),
+        s.blocks.append(_figure(png(grid([f[0] for f in fields], pad=1), cmap="RdBu_r", size=320, symmetric=True),
                                 ctx.t("report.mlp_fields_caption", count=len(fields)), ctx.t("report.filters_alt"),
                                 pixelated=True))
     return s if s.blocks else None
 
 
 def _receptive_fields(ctx: _Context) -> Section | None:
-    png = ctx.dir / "receptive_fields.png"
-    if not png.is_file():
+    saved = ctx.dir / "receptive_fields.png"
+    if not saved.is_file():
         return None
     return Section("receptive-fields", ctx.t("report.receptive_fields"),
-                   [_figure(_file_uri(png), ctx.t("report.receptive_fields_caption"),
+                   [_figure(file_uri(saved), ctx.t("report.receptive_fields_caption"),
                             ctx.t("report.receptive_fields"))])
 
 
@@ -635,7 +635,7 @@ def _attention(ctx: _Context) -> Section | None:
         x = x[:, -64:]  # a readable map: the last 64 tokens
     with torch.no_grad():
         _, maps = ctx.run.model.eval()(x, return_attention=True)
-    items = [_figure(_png(a[0].mean(0).float(), cmap="viridis", size=256),
+    items = [_figure(png(a[0].mean(0).float(), cmap="viridis", size=256),
                      ctx.t("report.attention_caption", layer=i + 1, heads=a.shape[1]), ctx.t("report.attention"),
                      pixelated=True) for i, a in enumerate(maps[:6])]
     blocks: list[Block] = [{"kind": "gallery", "items": items, "id": "attention-maps", "wide": True},
@@ -643,7 +643,7 @@ def _attention(ctx: _Context) -> Section | None:
     if ctx.preprocess.get("kind") == "text":
         blocks.insert(0, {"kind": "pre", "text": _decode(ctx.preprocess, x[0])})
     elif ctx.is_image:  # image rows are the positions
-        blocks.insert(0, _figure(_png(_image(x[0])), ctx.t("report.attention_input"), ctx.t("report.sample_alt"),
+        blocks.insert(0, _figure(png(image(x[0])), ctx.t("report.attention_input"), ctx.t("report.sample_alt"),
                                  pixelated=True))
     return Section("attention", ctx.t("report.attention"), blocks)
 
@@ -724,102 +724,6 @@ def _link(ctx: _Context, folder: Path) -> Block:
     """A relative link to a stage sub-folder's own report (a local file, no network)."""
     return {"kind": "link", "href": f"{folder.name}/report.html",
             "text": ctx.t("report.stage_folder", folder=folder.name)}
-
-
-# --------------------------------------------------------------------------- pictures
-def _file_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
-def _png(values: torch.Tensor | np.ndarray, cmap: str | None = None, size: int = 96,
-         symmetric: bool = False) -> str:
-    """A ``data:`` URI of an image: ``(H, W)`` values (gray, or through ``cmap``; NaN is white) or
-    ``(H, W, 3)`` RGB in [0, 1], enlarged without smoothing to about ``size`` pixels."""
-    from PIL import Image
-
-    a = np.asarray(torch.as_tensor(values).detach().float().cpu(), dtype=np.float64)
-    if a.ndim == 2:
-        blank = np.isnan(a)
-        finite = a[~blank] if (~blank).any() else np.zeros(1)
-        if symmetric:
-            top = max(float(np.abs(finite).max()), 1e-12)
-            a = (a / top + 1) / 2
-        else:
-            a = (a - finite.min()) / max(float(np.ptp(finite)), 1e-12)
-        if cmap is None:
-            rgb = np.repeat(a[..., None], 3, axis=2)
-        else:
-            import matplotlib
-
-            rgb = matplotlib.colormaps[cmap](np.nan_to_num(a))[..., :3]
-        rgb[blank] = 1.0
-        a = rgb
-    a = np.clip(np.nan_to_num(a), 0, 1)
-    scale = max(1, size // max(a.shape[:2]))
-    image = Image.fromarray((a * 255).round().astype(np.uint8))
-    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
-    buf = io.BytesIO()
-    image.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _image(x: torch.Tensor) -> np.ndarray:
-    """A preprocessed ``(C, H, W)`` input as a displayable ``(H, W)`` or ``(H, W, 3)`` array in [0, 1]."""
-    a = x.detach().float().cpu().numpy()
-    a = a.transpose(1, 2, 0) if a.shape[0] == 3 else a[0]
-    return (a - a.min()) / max(float(np.ptp(a)), 1e-12)
-
-
-def _grid(tiles: list[torch.Tensor | np.ndarray], pad: int = 1) -> np.ndarray:
-    """2-D tiles, each min-max scaled, on a square-ish grid separated by NaN (white) lines."""
-    arrays = [np.asarray(torch.as_tensor(t).float(), dtype=np.float64) for t in tiles]
-    h, w = arrays[0].shape
-    cols = math.ceil(math.sqrt(len(arrays)))
-    rows = math.ceil(len(arrays) / cols)
-    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), np.nan)
-    for i, a in enumerate(arrays):
-        r, c = divmod(i, cols)
-        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = (a - a.min()) / max(np.ptp(a), 1e-12)
-    return out
-
-
-def _plot(draw: Callable[[io.BytesIO], None]) -> str:
-    """Run a plotting function that saves to a file object and return its PNG as a ``data:`` URI."""
-    buf = io.BytesIO()
-    draw(buf)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def _scatter(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO) -> None:
-    from neuroplast.plots import _pyplot
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
-    ax.scatter(y_true, y_pred, s=8, alpha=0.6)
-    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
-    ax.plot([low, high], [low, high], color="grey", lw=1, ls="--")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
-
-
-def _histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: io.BytesIO) -> None:
-    from neuroplast.plots import _pyplot
-
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 3.2))
-    both = np.concatenate([inside, outside, [threshold]])
-    low = max(float(both[both > 0].min()) if (both > 0).any() else 1e-6, 1e-12)
-    bins = np.geomspace(low, max(float(both.max()), low * 10), 50)  # the two groups lie decades apart
-    ax.hist(np.clip(inside, low, None), bins=bins, alpha=0.6, color="C0")
-    ax.hist(np.clip(outside, low, None), bins=bins, alpha=0.6, color="C3")
-    ax.axvline(threshold, color="black", lw=1, ls="--")
-    ax.set_xscale("log")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- small helpers

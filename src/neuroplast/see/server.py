@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import functools
 import io
 import ipaddress
 import json
@@ -242,16 +243,21 @@ class Predictor:
         values = out * std + mean
         return [{"value": [float(v) for v in row]} for row in values]
 
-    def describe(self) -> dict[str, Any]:
-        """What the page needs to draw its controls (``GET /api/model``)."""
+    @functools.cached_property
+    def summary(self) -> str:
+        """The model summary (torchinfo traces the model once; the served model never changes)."""
         from neuroplast.summary import summarize
 
+        try:
+            return summarize(self.run.model, tuple(self.run.info["input_shape"]), tokens=self.kind == "text")
+        except Exception as e:  # the summary is a nicety; a model that torchinfo cannot trace still serves
+            return f"(no summary: {type(e).__name__})"
+
+    def describe(self) -> dict[str, Any]:
+        """What the page needs to draw its controls (``GET /api/model``)."""
         info = self.run.info
         shape = tuple(info["input_shape"])
-        try:
-            summary = summarize(self.run.model, shape, tokens=self.kind == "text")
-        except Exception as e:  # the summary is a nicety; a model that torchinfo cannot trace still serves
-            summary = f"(no summary: {type(e).__name__})"
+        summary = self.summary
         test = self.run.metrics.get("test", {})
         d: dict[str, Any] = {
             "name": self.run.metrics.get("name", self.dir.name), "family": info.get("family"),

@@ -1,0 +1,111 @@
+"""Pictures for the offline report: arrays and plots as embedded ``data:`` PNG URIs.
+
+Every function returns (or writes) a PNG; nothing here reads a run folder, so the report's sections
+(:mod:`neuroplast.see.report`) decide what to draw and these only draw it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def file_uri(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def png(values: torch.Tensor | np.ndarray, cmap: str | None = None, size: int = 96,
+         symmetric: bool = False) -> str:
+    """A ``data:`` URI of an image: ``(H, W)`` values (gray, or through ``cmap``; NaN is white) or
+    ``(H, W, 3)`` RGB in [0, 1], enlarged without smoothing to about ``size`` pixels."""
+    from PIL import Image
+
+    a = np.asarray(torch.as_tensor(values).detach().float().cpu(), dtype=np.float64)
+    if a.ndim == 2:
+        blank = np.isnan(a)
+        finite = a[~blank] if (~blank).any() else np.zeros(1)
+        if symmetric:
+            top = max(float(np.abs(finite).max()), 1e-12)
+            a = (a / top + 1) / 2
+        else:
+            a = (a - finite.min()) / max(float(np.ptp(finite)), 1e-12)
+        if cmap is None:
+            rgb = np.repeat(a[..., None], 3, axis=2)
+        else:
+            import matplotlib
+
+            rgb = matplotlib.colormaps[cmap](np.nan_to_num(a))[..., :3]
+        rgb[blank] = 1.0
+        a = rgb
+    a = np.clip(np.nan_to_num(a), 0, 1)
+    scale = max(1, size // max(a.shape[:2]))
+    image = Image.fromarray((a * 255).round().astype(np.uint8))
+    image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def image(x: torch.Tensor) -> np.ndarray:
+    """A preprocessed ``(C, H, W)`` input as a displayable ``(H, W)`` or ``(H, W, 3)`` array in [0, 1]."""
+    a = x.detach().float().cpu().numpy()
+    a = a.transpose(1, 2, 0) if a.shape[0] == 3 else a[0]
+    return (a - a.min()) / max(float(np.ptp(a)), 1e-12)
+
+
+def grid(tiles: list[torch.Tensor | np.ndarray], pad: int = 1) -> np.ndarray:
+    """2-D tiles, each min-max scaled, on a square-ish grid separated by NaN (white) lines."""
+    arrays = [np.asarray(torch.as_tensor(t).float(), dtype=np.float64) for t in tiles]
+    h, w = arrays[0].shape
+    cols = math.ceil(math.sqrt(len(arrays)))
+    rows = math.ceil(len(arrays) / cols)
+    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad), np.nan)
+    for i, a in enumerate(arrays):
+        r, c = divmod(i, cols)
+        out[r * (h + pad): r * (h + pad) + h, c * (w + pad): c * (w + pad) + w] = (a - a.min()) / max(np.ptp(a), 1e-12)
+    return out
+
+
+def plot(draw: Callable[[io.BytesIO], None]) -> str:
+    """Run a plotting function that saves to a file object and return its PNG as a ``data:`` URI."""
+    buf = io.BytesIO()
+    draw(buf)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def scatter(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO) -> None:
+    from neuroplast.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    ax.scatter(y_true, y_pred, s=8, alpha=0.6)
+    low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
+    ax.plot([low, high], [low, high], color="grey", lw=1, ls="--")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
+
+
+def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: io.BytesIO) -> None:
+    from neuroplast.plots import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    both = np.concatenate([inside, outside, [threshold]])
+    low = max(float(both[both > 0].min()) if (both > 0).any() else 1e-6, 1e-12)
+    bins = np.geomspace(low, max(float(both.max()), low * 10), 50)  # the two groups lie decades apart
+    ax.hist(np.clip(inside, low, None), bins=bins, alpha=0.6, color="C0")
+    ax.hist(np.clip(outside, low, None), bins=bins, alpha=0.6, color="C3")
+    ax.axvline(threshold, color="black", lw=1, ls="--")
+    ax.set_xscale("log")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
+    plt.close(fig)
