@@ -3,12 +3,16 @@
 Trains M members of a spec (default ``mnist-cnn``, seeds 0..M-1; member 0 is "the model") and scores,
 on MNIST test images rotated by 0, 30, 45 and 60 degrees (Ovadia et al. 2019): the uncalibrated
 softmax, temperature scaling (fitted on the validation split), MC dropout (30 passes, when the network
-has dropout), the deep ensemble of all members and the last-layer Laplace approximation (laplace-torch) — accuracy, NLL and ECE (15 bins). Then out-of-distribution detection of the
+has dropout), the deep ensemble of all members (alone and followed by a temperature), the last-layer
+Laplace approximation (laplace-torch) and a mixture of one Laplace approximation per member —
+accuracy, NLL and ECE (15 bins). Then out-of-distribution detection of the
 Fashion-MNIST test set against the MNIST test set: AUROC and FPR at 95% TPR for max-softmax,
 entropy, MC-dropout mutual information, ensemble max-probability and mutual information, and the
 Mahalanobis distance on member 0's penultimate features.
 
     python benchmarks/trust_shift.py --data-dir ../shared/data --members 5
+
+Members' weights are kept under ``--work`` and reused by a later run with the same spec and epochs.
 
 The last line is ``shift_ece_ratio_min=R ood_best_auroc=A ood_best_method=M ood_maxsoftmax_auroc=B``
 with R the smallest, over the rotated sets (30°, 45°, 60°), of uncalibrated ECE / best method's ECE.
@@ -27,6 +31,7 @@ from neuroplast.data import load_dataset
 from neuroplast.data.augment import make_augment, rotate
 from neuroplast.models import build_model
 from neuroplast.train import fit
+from neuroplast.train.checkpoint import load_weights, save_weights
 from neuroplast.trust.calibration import (
     DeepEnsemble,
     LaplaceApproximation,
@@ -47,6 +52,8 @@ def main() -> None:
     p.add_argument("--spec", default="mnist-cnn")
     p.add_argument("--members", type=int, default=5)
     p.add_argument("--epochs", type=int, default=None, help="override the spec's epochs")
+    p.add_argument("--work", type=Path, default=Path("runs/bench-trust-shift"),
+                   help="members' weights are kept here and reused by the next run with the same settings")
     args = p.parse_args()
     spec = neuroplast.load_spec(args.spec).updated(data={"dir": str(args.data_dir / "mnist")})
     if args.epochs:
@@ -62,8 +69,15 @@ def main() -> None:
         t0 = time.perf_counter()
         torch.manual_seed(seed)
         model = build_model(spec.model, mnist.input_shape, mnist.num_outputs, mnist.task)
-        fit(model, mnist, spec.train.model_copy(update={"device": device}), seed=seed, progress=False,
-            augment=make_augment(spec.data.augment))
+        saved = args.work / f"{args.spec}-e{spec.train.epochs}-s{seed}.safetensors"
+        if saved.is_file():
+            model.load_state_dict(load_weights(saved))
+            model.to(device)
+        else:
+            fit(model, mnist, spec.train.model_copy(update={"device": device}), seed=seed, progress=False,
+                augment=make_augment(spec.data.augment))
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            save_weights(saved, model)
         members.append(model.eval())
         print(f"member {seed}: {time.perf_counter() - t0:.1f} s", flush=True)
     dev = next(members[0].parameters()).device
@@ -76,6 +90,12 @@ def main() -> None:
         # last-layer Laplace fitted on the training split, prior by marginal likelihood
         "laplace": LaplaceApproximation(members[0]).fit(mnist.x_train.to(dev), mnist.y_train.to(dev)),
     }
+    ens = methods[f"ensemble x{len(members)}"]
+    methods[f"ensemble x{len(members)}, then temperature"] = TemperatureScaling(ens).fit(x_val, y_val)
+    # a mixture of Laplace approximations (Eschenhagen et al. 2021): each member's posterior predictive
+    methods[f"laplace ensemble x{len(members)}"] = DeepEnsemble(
+        [methods["laplace"], *(LaplaceApproximation(m).fit(mnist.x_train.to(dev), mnist.y_train.to(dev))
+                               for m in members[1:])])
     if any(isinstance(m, torch.nn.Dropout) for m in members[0].modules()):
         methods["mc-dropout"] = MCDropout(members[0], samples=30)
     else:

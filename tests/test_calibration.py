@@ -228,6 +228,29 @@ def test_laplace_is_humbler_far_from_the_data_than_the_map_network() -> None:
     assert cnn[0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
+def test_an_ensemble_of_laplace_approximations_averages_their_predictives() -> None:
+    from neuroplast.trust.calibration import DeepEnsemble, LaplaceApproximation
+
+    torch.manual_seed(0)
+    x = torch.randn(300, 2)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    members = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
+        opt = torch.optim.Adam(model.parameters(), 1e-2)
+        for _ in range(200):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        members.append(LaplaceApproximation(model).fit(x, y))
+    probe = torch.randn(50, 2) * 3
+    mixture = DeepEnsemble(members).predict(probe)
+    expected = (members[0].predict(probe).probs + members[1].predict(probe).probs) / 2
+    assert torch.allclose(mixture.probs, expected, atol=1e-6)
+    assert mixture.probs.sum(1).sub(1).abs().max() < 1e-5
+
+
 def test_calibrate_ensemble_trains_members_and_predict_uses_them(tmp_path: Path, capsys) -> None:
     run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, overrides=["train.epochs=3"])
     assert main(["calibrate", str(run.dir), "--method", "ensemble", "--members", "3", "--out",

@@ -392,9 +392,12 @@ class DeepEnsemble(Calibrator):
     """Average the softmax of M independently trained members (Lakshminarayanan et al. 2017).
 
     ``DeepEnsemble([model_a, model_b, ...])``; the members' disagreement is the mutual information.
+    Members may themselves be fitted calibrators: ``DeepEnsemble([LaplaceApproximation(m).fit(x, y)
+    for m in models])`` is a mixture of Laplace approximations (Eschenhagen et al. 2021,
+    https://arxiv.org/abs/2111.03577), each member's posterior predictive averaged.
     """
 
-    def __init__(self, models: list[nn.Module] | nn.Module, batch_size: int = 1024) -> None:
+    def __init__(self, models: list[nn.Module | Calibrator] | nn.Module, batch_size: int = 1024) -> None:
         models = list(models) if isinstance(models, (list, tuple, nn.ModuleList)) else [models]
         if len(models) < 2:
             raise UserError(f"An ensemble needs at least 2 members; received {len(models)}. Train more "
@@ -405,8 +408,9 @@ class DeepEnsemble(Calibrator):
     def predict(self, x: torch.Tensor) -> Prediction:
         from neuroplast.train.evaluate import predict_outputs
 
-        return Prediction.from_samples(
-            torch.stack([_softmax(predict_outputs(m, x, self.batch_size)) for m in self.models]))
+        return Prediction.from_samples(torch.stack([
+            m.predict(x).probs if isinstance(m, Calibrator) else _softmax(predict_outputs(m, x, self.batch_size))
+            for m in self.models]))
 
     def describe(self) -> dict[str, Any]:
         return {"members": len(self.models)}
