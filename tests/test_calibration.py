@@ -259,6 +259,16 @@ def test_calibrate_ensemble_trains_members_and_predict_uses_them(tmp_path: Path,
     assert cal["method"] == "ensemble" and cal["members"] == 3
     assert sorted(p.name for p in (tmp_path / "ens/members").iterdir()) == ["seed-1", "seed-2"]
     assert cal["after"]["nll"] < cal["before"]["nll"]  # three networks know more than one
+    # every member kept the parent's split: none trained on the validation images that calibrate
+    # the ensemble, nor on the test images that score it
+    from neuroplast.data import load_dataset
+
+    parent = load_dataset(run.spec.data, run.spec.seed)
+    for folder in ("seed-1", "seed-2"):
+        member = neuroplast.load(tmp_path / "ens/members" / folder)
+        assert member.spec.seed != run.spec.seed and member.spec.data.split_seed == run.spec.seed
+        data = load_dataset(member.spec.data, member.spec.seed)
+        assert torch.equal(data.x_val, parent.x_val) and torch.equal(data.x_test, parent.x_test)
     capsys.readouterr()
     import numpy as np
     from PIL import Image

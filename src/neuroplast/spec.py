@@ -53,6 +53,8 @@ class DataSpec(_Spec):
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
                                  description="Share held out for testing (sets with an official test split keep it).")
     max_train_samples: PositiveInt | None = Field(None, description="Use at most this many training samples.")
+    split_seed: int | None = Field(None, description="Seed of the train/validation/test split (default: the run's "
+                                   "seed). Ensemble members keep their parent's, so none trains on its validation data.")
     image_size: tuple[PositiveInt, PositiveInt] = Field((28, 28), description="Folder images are resized to (H, W).")
     channels: Literal[1, 3] = Field(1, description="Folder images: 1 = grayscale, 3 = RGB.")
     augment: AugmentSpec | None = None

@@ -76,8 +76,9 @@ SOURCES: Registry[Loader] = Registry("data source")
 
 
 def load_dataset(spec: DataSpec, seed: int = 0) -> Dataset:
-    """Load the source named by ``spec.source`` with splits fixed by ``seed``."""
-    data = SOURCES.get(spec.source)(spec, seed)
+    """Load the source named by ``spec.source`` with splits fixed by ``spec.split_seed``, or by ``seed``
+    (the run's) when it is not set."""
+    data = SOURCES.get(spec.source)(spec, seed if spec.split_seed is None else spec.split_seed)
     if spec.max_train_samples is not None and spec.max_train_samples < len(data.x_train):
         n = spec.max_train_samples
         data = replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])

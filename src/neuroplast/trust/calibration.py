@@ -422,13 +422,19 @@ def _train_members(run: Any, count: int, folder: Any) -> list[nn.Module]:
     from neuroplast.runs import load
     from neuroplast.runs import run as train
 
+    # a new seed for the weights and the batches, the parent's split: the validation images that
+    # calibrate the ensemble (and the test images) stay unseen by every member
+    split = run.spec.data.split_seed if run.spec.data.split_seed is not None else run.spec.seed
     models = []
     for k in range(1, count + 1):
         member_dir = folder / f"seed-{run.spec.seed + k}"
-        if (member_dir / "metrics.json").is_file():  # finished before: reuse
-            models.append(load(member_dir).model)
-            continue
-        spec = run.spec.updated(seed=run.spec.seed + k, uncertainty=None, explain=None, prune=None)
+        if (member_dir / "metrics.json").is_file():  # finished before, on the same split: reuse
+            member = load(member_dir)
+            if member.spec is not None and member.spec.data.split_seed == split:
+                models.append(member.model)
+                continue
+        spec = run.spec.updated(seed=run.spec.seed + k, data={"split_seed": split}, uncertainty=None,
+                                explain=None, prune=None)
         models.append(train(spec, out=member_dir, progress=False).model)
     return models
 
