@@ -280,6 +280,31 @@ def test_calibrate_ensemble_trains_members_and_predict_uses_them(tmp_path: Path,
     assert "confidence" in capsys.readouterr().out
 
 
+def test_calibrate_laplace_alone_and_as_a_mixture_and_predict_uses_it(tmp_path: Path, capsys) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, overrides=["train.epochs=3"])
+    assert main(["calibrate", str(run.dir), "--method", "laplace", "--out", str(tmp_path / "la")]) == 0
+    one = json.loads((tmp_path / "la/metrics.json").read_text())["calibration"]
+    assert one["method"] == "laplace" and one["subset"] in ("all", "last_layer") and "members" not in one
+    assert not (tmp_path / "la/members").exists()
+    assert main(["calibrate", str(run.dir), "--method", "laplace", "--members", "2", "--out",
+                 str(tmp_path / "mix")]) == 0
+    mix = json.loads((tmp_path / "mix/metrics.json").read_text())["calibration"]
+    assert mix["members"] == 2 and mix["subset"] == one["subset"] and mix["prior_precision"]
+    assert [p.name for p in (tmp_path / "mix/members").iterdir()] == ["seed-1"]
+    assert mix["after"]["accuracy"] >= one["after"]["accuracy"] - 0.01  # two networks, one vote each
+    capsys.readouterr()
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    png = tmp_path / "d.png"
+    Image.fromarray((load_digits().images[0] * 255 / 16).astype(np.uint8)).save(png)
+    assert main(["predict", str(tmp_path / "mix"), str(png), "--uncertainty"]) == 0
+    assert "confidence" in capsys.readouterr().out
+    assert main(["calibrate", str(run.dir), "--method", "laplace", "--members", "0"]) == 2
+    assert "--members must be at least 1" in capsys.readouterr().err
+
+
 def test_temperature_composes_with_another_method() -> None:
     from neuroplast.trust.calibration import DeepEnsemble
 

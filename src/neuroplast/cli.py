@@ -74,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--method", choices=("temperature", "mc-dropout", "ensemble", "laplace"), default="temperature",
                    help="temperature scaling and MC dropout fit on validation; ensemble trains --members - 1 more "
                    "networks from the next seeds; laplace fits a posterior on the training data (laplace-torch)")
-    c.add_argument("--members", type=int, default=5, help="ensemble: networks in it, the run's own included")
+    c.add_argument("--members", type=int, help="ensemble: networks in it, the run's own included (default 5); "
+                   "laplace: more than 1 makes a mixture of one Laplace approximation per network (default 1)")
     c.add_argument("--then-temperature", action="store_true", help="then fit a temperature on the method's "
                    "output (validation split), e.g. an ensemble followed by temperature scaling")
     c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
@@ -282,13 +283,16 @@ def _calibrator(run):
         from neuroplast.trust.calibration import DeepEnsemble
 
         calibrator = DeepEnsemble([run.model, *(load(d).model for d in sorted((run.dir / "members").glob("seed-*")))])
-    elif method == "laplace":  # the posterior is refitted on the training data (seconds)
+    elif method == "laplace":  # the posterior is refitted on the training data (seconds per network)
         from neuroplast.data import load_dataset
-        from neuroplast.trust.calibration import LaplaceApproximation
+        from neuroplast.runs import load
+        from neuroplast.trust.calibration import DeepEnsemble, LaplaceApproximation
 
         data = load_dataset(run.spec.data, run.spec.seed)
-        calibrator = LaplaceApproximation(run.model, cal.get("subset", "auto"), cal.get("hessian", "kron"))
-        calibrator.fit(data.x_train, data.y_train)
+        models = [run.model, *(load(d).model for d in sorted((run.dir / "members").glob("seed-*")))]
+        fitted = [LaplaceApproximation(m, cal.get("subset", "auto"), cal.get("hessian", "kron")).fit(
+            data.x_train, data.y_train) for m in models]
+        calibrator = fitted[0] if len(fitted) == 1 else DeepEnsemble(fitted)
     else:
         scaled = TemperatureScaling(run.model)
         scaled.temperature = cal.get("temperature", 1.0)
@@ -337,7 +341,7 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from neuroplast.trust.calibration import calibrate_run
 
-    extra = {"members": args.members} if args.method == "ensemble" else {}
+    extra = {"members": args.members} if args.members is not None and args.method in ("ensemble", "laplace") else {}
     m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy,
                       ood=args.ood, then_temperature=args.then_temperature, **extra)
     b, a = m["calibration"]["before"], m["calibration"]["after"]

@@ -323,12 +323,18 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     base = Uncalibrated(run.model)
     out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
     if method == "ensemble":  # M - 1 more members of the same spec, from the next seeds
-        members = options.pop("members", 5)
+        members = options.pop("members", None) or 5
         if members < 2:
             raise UserError(f"--members must be at least 2 for an ensemble; received {members}.")
         calibrator = DeepEnsemble([run.model, *_train_members(run, members - 1, out_dir / "members")], **options)
     elif method == "laplace":  # the posterior's curvature comes from the training data
-        calibrator = make_calibrator(method, run.model, **options).fit(data.x_train, data.y_train)
+        members = options.pop("members", 1)
+        if members < 1:
+            raise UserError(f"--members must be at least 1 for laplace; received {members}.")
+        models = [run.model, *(_train_members(run, members - 1, out_dir / "members") if members > 1 else [])]
+        fitted = [make_calibrator(method, m, **options).fit(data.x_train, data.y_train) for m in models]
+        # more than one network: a mixture of Laplace approximations (Eschenhagen et al. 2021)
+        calibrator = fitted[0] if members == 1 else DeepEnsemble(fitted)
     else:
         calibrator = make_calibrator(method, run.model, **options).fit(data.x_val, data.y_val)
     if then_temperature and method != "temperature":  # a temperature on top of the method's output
@@ -413,7 +419,9 @@ class DeepEnsemble(Calibrator):
             for m in self.models]))
 
     def describe(self) -> dict[str, Any]:
-        return {"members": len(self.models)}
+        """The number of members, and what the first was fitted with when they are calibrators."""
+        first = self.models[0]
+        return {**(first.describe() if isinstance(first, Calibrator) else {}), "members": len(self.models)}
 
 
 def _train_members(run: Any, count: int, folder: Any) -> list[nn.Module]:
