@@ -527,6 +527,8 @@ def _calibration(ctx: _Context) -> Section | None:
         fitted += [(ctx.t("report.threshold", target=f"{100 * c['target_accuracy']:.0f}%"), _num(c["threshold"])),
                    (ctx.t("report.coverage"), f"{100 * c['test_coverage_at_threshold']:.1f}%"),
                    (ctx.t("report.accuracy_kept"), _num(c["test_accuracy_at_threshold"]))]
+        if "ece_floor" in c:  # the sampling noise of ECE on this many test examples
+            fitted.append((ctx.t("report.ece_floor"), _num(c["ece_floor"])))
         s.blocks.append(_kv(fitted))
         if "ood" in c:
             s.blocks += _ood(ctx, folder, c["ood"])

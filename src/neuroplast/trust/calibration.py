@@ -298,8 +298,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     test scores: accuracy, NLL, Brier, ECE; the "not sure" ``threshold`` chosen on validation so that
     the answers kept reach ``target_accuracy``, with test coverage and accuracy at it, and the
     accuracy-coverage curve; ``ece_floor``: the ECE a perfectly calibrated model with the calibrated
-    confidences would show on this test set, see :func:`ece_floor`) and ``reliability.png``. With ``ood="mahalanobis"``, a feature-density
-    model of the training split (``ood.safetensors``) and a threshold at the ``ood_quantile`` of the
+    confidences would show on this test set, see :func:`ece_floor`) and ``reliability.png``. With
+    ``ood="mahalanobis"``, a feature-density model of the training split (``ood.safetensors``) and a threshold at the ``ood_quantile`` of the
     validation scores: inputs scoring above it are "not sure" however confident the softmax is.
     ``then_temperature`` fits a temperature on the method's output afterwards (on the validation
     split; e.g. an ensemble, then temperature scaling). Returns its metrics.
