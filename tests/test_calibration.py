@@ -202,12 +202,7 @@ def test_laplace_is_humbler_far_from_the_data_than_the_map_network() -> None:
     torch.manual_seed(0)
     x = torch.randn(400, 2)
     y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()  # three classes
-    model = nn.Sequential(nn.Linear(2, 32), nn.ReLU(), nn.Linear(32, 3))
-    opt = torch.optim.Adam(model.parameters(), 1e-2)
-    for _ in range(400):
-        opt.zero_grad()
-        nn.functional.cross_entropy(model(x), y).backward()
-        opt.step()
+    model = _trained_mlp(x, y, hidden=32, steps=400)
     for subset in ("last_layer", "all"):
         la = LaplaceApproximation(model, subset=subset).fit(x, y)
         described = la.describe()
@@ -237,13 +232,7 @@ def test_an_ensemble_of_laplace_approximations_averages_their_predictives() -> N
     members = []
     for seed in (0, 1):
         torch.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 3))
-        opt = torch.optim.Adam(model.parameters(), 1e-2)
-        for _ in range(200):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-        members.append(LaplaceApproximation(model).fit(x, y))
+        members.append(LaplaceApproximation(_trained_mlp(x, y, hidden=16, steps=200)).fit(x, y))
     probe = torch.randn(50, 2) * 3
     mixture = DeepEnsemble(members).predict(probe)
     expected = (members[0].predict(probe).probs + members[1].predict(probe).probs) / 2
@@ -324,3 +313,14 @@ def test_temperature_composes_with_another_method() -> None:
     assert both.temperature > 1.2  # it softens the over-confident average
     before, after = scores(ensemble.predict(x[1500:]).probs, y[1500:]), scores(both.predict(x[1500:]).probs, y[1500:])
     assert after["nll"] < before["nll"] and after["accuracy"] == before["accuracy"]
+
+
+def _trained_mlp(x: torch.Tensor, y: torch.Tensor, hidden: int, steps: int) -> nn.Module:
+    """A 2-input, 3-class ReLU MLP fitted full-batch by Adam (the seed is the caller's)."""
+    model = nn.Sequential(nn.Linear(2, hidden), nn.ReLU(), nn.Linear(hidden, 3))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for _ in range(steps):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    return model
