@@ -83,18 +83,19 @@ def main() -> None:
     dev = next(members[0].parameters()).device
     x_val, y_val = mnist.x_val.to(dev), mnist.y_val.to(dev)
     x_test, y_test = mnist.x_test.to(dev), mnist.y_test.to(dev)
+    x_train, y_train = mnist.x_train.to(dev), mnist.y_train.to(dev)  # once: the Laplace and density fits
     methods = {
         "uncalibrated": Uncalibrated(members[0]),
         "temperature": TemperatureScaling(members[0]).fit(x_val, y_val),
         f"ensemble x{len(members)}": DeepEnsemble(members),
         # last-layer Laplace fitted on the training split, prior by marginal likelihood
-        "laplace": LaplaceApproximation(members[0]).fit(mnist.x_train.to(dev), mnist.y_train.to(dev)),
+        "laplace": LaplaceApproximation(members[0]).fit(x_train, y_train),
     }
     ens = methods[f"ensemble x{len(members)}"]
     methods[f"ensemble x{len(members)}, then temperature"] = TemperatureScaling(ens).fit(x_val, y_val)
     # a mixture of Laplace approximations (Eschenhagen et al. 2021): each member's posterior predictive
     methods[f"laplace ensemble x{len(members)}"] = DeepEnsemble(
-        [methods["laplace"], *(LaplaceApproximation(m).fit(mnist.x_train.to(dev), mnist.y_train.to(dev))
+        [methods["laplace"], *(LaplaceApproximation(m).fit(x_train, y_train)
                                for m in members[1:])])
     if any(isinstance(m, torch.nn.Dropout) for m in members[0].modules()):
         methods["mc-dropout"] = MCDropout(members[0], samples=30)
@@ -120,8 +121,8 @@ def main() -> None:
     p_in, p_out = base.predict(x_test), base.predict(x_ood)
     e_in, e_out = ens.predict(x_test), ens.predict(x_ood)
     l_in, l_out = methods["laplace"].predict(x_test), methods["laplace"].predict(x_ood)
-    maha = Mahalanobis("penultimate").fit(members[0], mnist.x_train.to(dev), mnist.y_train.to(dev))
-    conv = Mahalanobis("features").fit(members[0], mnist.x_train.to(dev), mnist.y_train.to(dev))
+    maha = Mahalanobis("penultimate").fit(members[0], x_train, y_train)
+    conv = Mahalanobis("features").fit(members[0], x_train, y_train)
     ood = {
         "max-softmax": ood_metrics(-p_in.confidence, -p_out.confidence),
         "entropy": ood_metrics(p_in.entropy, p_out.entropy),

@@ -279,19 +279,16 @@ def _calibrator(run):
     if method == "mc-dropout":
         calibrator = MCDropout(run.model, samples=cal.get("samples", 30))
     elif method == "ensemble":
-        from neuroplast.runs import load
         from neuroplast.trust.calibration import DeepEnsemble
 
-        calibrator = DeepEnsemble([run.model, *(load(d).model for d in sorted((run.dir / "members").glob("seed-*")))])
+        calibrator = DeepEnsemble(_networks(run))
     elif method == "laplace":  # the posterior is refitted on the training data (seconds per network)
         from neuroplast.data import load_dataset
-        from neuroplast.runs import load
         from neuroplast.trust.calibration import DeepEnsemble, LaplaceApproximation
 
         data = load_dataset(run.spec.data, run.spec.seed)
-        models = [run.model, *(load(d).model for d in sorted((run.dir / "members").glob("seed-*")))]
         fitted = [LaplaceApproximation(m, cal.get("subset", "auto"), cal.get("hessian", "kron")).fit(
-            data.x_train, data.y_train) for m in models]
+            data.x_train, data.y_train) for m in _networks(run)]
         calibrator = fitted[0] if len(fitted) == 1 else DeepEnsemble(fitted)
     else:
         scaled = TemperatureScaling(run.model)
@@ -301,6 +298,13 @@ def _calibrator(run):
         calibrator = TemperatureScaling(calibrator)
         calibrator.temperature = cal["then_temperature"]
     return calibrator
+
+
+def _networks(run) -> list:
+    """A calibrated folder's network and the members `calibrate` trained beside it (``members/seed-N``)."""
+    from neuroplast.runs import load
+
+    return [run.model, *(load(d).model for d in sorted((run.dir / "members").glob("seed-*")))]
 
 
 def _ood_score(run, path: Path):

@@ -17,7 +17,8 @@ import torch
 
 
 def file_uri(path: Path) -> str:
-    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    """A PNG file as a ``data:`` URI."""
+    return _uri(path.read_bytes())
 
 
 def png(values: torch.Tensor | np.ndarray, cmap: str | None = None, size: int = 96,
@@ -49,7 +50,7 @@ def png(values: torch.Tensor | np.ndarray, cmap: str | None = None, size: int = 
     image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
     image.save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return _uri(buf.getvalue())
 
 
 def image(x: torch.Tensor) -> np.ndarray:
@@ -76,7 +77,7 @@ def plot(draw: Callable[[io.BytesIO], None]) -> str:
     """Run a plotting function that saves to a file object and return its PNG as a ``data:`` URI."""
     buf = io.BytesIO()
     draw(buf)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return _uri(buf.getvalue())
 
 
 def scatter(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO) -> None:
@@ -109,3 +110,7 @@ def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: i
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90)
     plt.close(fig)
+
+
+def _uri(png_bytes: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes).decode("ascii")

@@ -331,7 +331,7 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         members = options.pop("members", 1)
         if members < 1:
             raise UserError(f"--members must be at least 1 for laplace; received {members}.")
-        models = [run.model, *(_train_members(run, members - 1, out_dir / "members") if members > 1 else [])]
+        models = [run.model, *_train_members(run, members - 1, out_dir / "members")]
         fitted = [make_calibrator(method, m, **options).fit(data.x_train, data.y_train) for m in models]
         # more than one network: a mixture of Laplace approximations (Eschenhagen et al. 2021)
         calibrator = fitted[0] if members == 1 else DeepEnsemble(fitted)
