@@ -294,6 +294,34 @@ def test_calibrate_laplace_alone_and_as_a_mixture_and_predict_uses_it(tmp_path: 
     assert "--members must be at least 1" in capsys.readouterr().err
 
 
+def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse(tmp_path: Path, capsys) -> None:
+    """The 8x8 digits CNN fits its 1,293 training images almost perfectly: the curvature there is tiny
+    and the marginal likelihood picks a prior so weak (2.5) that every answer drifts towards uniform.
+    With the validation split the prior is checked and calibration holds."""
+    from neuroplast.data import load_dataset
+    from neuroplast.trust.calibration import LaplaceApproximation
+
+    run = neuroplast.run("digits-cnn", out=tmp_path / "run", progress=False, train={"threads": 1})
+    data = load_dataset(run.spec.data, run.spec.seed)
+    network_nll = scores(Uncalibrated(run.model).predict(data.x_val).probs, data.y_val)["nll"]
+    marglik = LaplaceApproximation(run.model).fit(data.x_train, data.y_train)
+    checked = LaplaceApproximation(run.model).fit(data.x_train, data.y_train, val=(data.x_val, data.y_val))
+    assert marglik.describe()["prior_from"] == "marginal likelihood"
+    assert checked.describe()["marglik_prior_precision"] == marglik.describe()["prior_precision"]
+    marglik_nll = scores(marglik.predict(data.x_val).probs, data.y_val)["nll"]
+    checked_nll = scores(checked.predict(data.x_val).probs, data.y_val)["nll"]
+    assert checked_nll <= min(marglik_nll, network_nll * 1.05)  # the grid reaches the network's own answers
+    assert main(["calibrate", str(run.dir), "--method", "laplace", "--out", str(tmp_path / "la")]) == 0
+    cal = json.loads((tmp_path / "la/metrics.json").read_text())["calibration"]
+    assert cal["fitted_on"] == "train (curvature), val (prior check)"
+    assert cal["after"]["ece"] < cal["before"]["ece"] + 0.01 and cal["after"]["nll"] < cal["before"]["nll"] * 1.2
+    capsys.readouterr()
+    assert main(["calibrate", str(run.dir), "--target-accuracy", "1.5"]) == 2
+    assert "must be in (0, 1], e.g. 0.99; received 1.5" in capsys.readouterr().err
+    assert main(["calibrate", str(run.dir), "--method", "temperature", "--members", "3"]) == 2
+    assert "applies to the ensemble and laplace methods, not 'temperature'" in capsys.readouterr().err
+
+
 def test_temperature_composes_with_another_method() -> None:
     from neuroplast.trust.calibration import DeepEnsemble
 

@@ -26,6 +26,9 @@ def explain_run(run_dir: str | Path, inputs: list[Path] | None = None, method: s
     from neuroplast.train.checkpoint import save_json
     from neuroplast.trust.explain import attribute, deletion_curve, randomization_test, save_heatmap
 
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise UserError(f"count (--count) must be a whole number of test examples, at least 1; received "
+                        f"{count!r}.")
     run_dir = Path(run_dir)
     run = load(run_dir)
     if run.info["task"] != "classification" or len(run.info["input_shape"]) != 3:
