@@ -117,7 +117,7 @@ def test_ensemble_of_identical_members_is_the_member_and_disagreement_shows() ->
 
 
 def test_ood_metrics_and_mahalanobis_by_construction() -> None:
-    from neuroplast.trust.calibration import Mahalanobis, ood_metrics
+    from neuroplast.trust import Mahalanobis, ood_metrics  # the public names
 
     assert ood_metrics(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9])) == {"auroc": 1.0, "fpr_at_95_tpr": 0.0}
     assert ood_metrics(torch.tensor([0.8, 0.9]), torch.tensor([0.1, 0.2]))["auroc"] == 0.0
