@@ -151,3 +151,50 @@ def test_bad_configurations_are_refused() -> None:
         build_model(TINY, (13,), 3)
     with pytest.raises(UserError, match="task must be one of"):
         Transformer((8, 2), 3, task="segmentation")
+
+
+@pytest.mark.parametrize(("pooling", "positional"), [("mean", "learned"), ("cls", "sinusoidal")])
+def test_left_padding_does_not_change_a_text_classifier(pooling: str, positional: str) -> None:
+    from neuroplast.data.text import PAD, encode_texts
+    from neuroplast.models.transformer import PAD_ID
+
+    vocab = [PAD, "<unk>", "the", "film", "was", "superb"]
+    assert encode_texts(["the film"], {"vocab": vocab, "block_size": 4, "tokens": "word"}).tolist() == \
+        [[PAD_ID, PAD_ID, 2, 3]]  # the data pads on the left with the id the model masks
+    spec = TINY.model_copy(update={"pooling": pooling, "positional": positional})
+    model = build_model(spec, (12,), 3, task="classification", vocab_size=6).double().eval()
+    tokens = torch.tensor([[2, 3, 4, 5], [5, 5, 2, 2]])
+    out = model(tokens)
+    for extra in (1, 5, 8):  # up to the full context of 12
+        padded = torch.cat([torch.full((2, extra), PAD_ID), tokens], dim=1)
+        torch.testing.assert_close(model(padded), out, rtol=0, atol=1e-5)
+        explicit, maps = model(padded, return_attention=True)
+        torch.testing.assert_close(explicit, out, rtol=0, atol=1e-5)
+        first = 1 if pooling == "cls" else 0
+        assert torch.all(maps[0][..., first: first + extra] == 0)  # nobody reads the padding
+    with torch.no_grad():  # without the mask the padding would matter: the test can fail
+        unmasked = Transformer((12,), 3, d_model=16, num_heads=2, num_layers=2, mlp_ratio=2,
+                               pooling=pooling, positional=positional, vocab_size=6).double().eval()
+        unmasked.load_state_dict(model.state_dict())
+        assert not torch.allclose(unmasked(torch.cat([torch.zeros(2, 8, dtype=torch.long), tokens], 1)),
+                                  unmasked(torch.cat([torch.zeros(2, 5, dtype=torch.long), tokens], 1)))
+    all_padding = model(torch.zeros(1, 12, dtype=torch.long))  # an empty text: no fully masked row
+    assert torch.isfinite(all_padding).all()
+
+
+def test_language_models_have_no_padding_mask() -> None:
+    lm = build_model(TINY, (8,), 11, task="language-model", vocab_size=11)
+    assert lm.pad_id is None
+    assert build_model(TINY, (8,), 3, task="classification", vocab_size=11).pad_id == 0
+
+
+def test_cls_pooling_exports_with_a_dynamic_batch(tmp_path) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from neuroplast.export import _export
+
+    model = build_model(TINY.model_copy(update={"pooling": "cls"}), (6,), 3, vocab_size=9).eval()
+    _export(model, torch.randint(0, 9, (2, 6)), tmp_path / "m.onnx", 17, "torchscript")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.tensor([[0, 0, 0, 4, 5, 6], [1, 2, 3, 4, 5, 6], [0] * 6])  # batch 3, traced with 2
+    got = torch.from_numpy(session.run(None, {"input": x.numpy()})[0])
+    torch.testing.assert_close(got, model(x), rtol=0, atol=1e-5)

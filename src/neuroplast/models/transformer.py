@@ -21,6 +21,7 @@ from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip
 TASKS = ("classification", "regression", "forecast", "language-model")
 POSITIONALS = ("learned", "sinusoidal")
 POOLINGS = ("mean", "cls")
+PAD_ID = 0  # token id of the padding that data/text.py puts on the left of short texts
 
 
 def sinusoidal_positions(num_positions: int, d_model: int) -> torch.Tensor:
@@ -46,24 +47,29 @@ class SelfAttention(nn.Module):
         self.proj = nn.Linear(d_model, d_model)  # a residual projection (scaled init)
         self.resid_dropout = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor,
-                return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(self, x: torch.Tensor, return_attention: bool = False,
+                keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``keep`` (``(B, T)`` bool, optional): the keys every position may read; False marks padding."""
         B, T, C = x.shape
         q, k, v = (part.view(B, T, self.num_heads, C // self.num_heads).transpose(1, 2)
                    for part in self.qkv(x).split(C, dim=2))  # each (B, heads, T, head_dim)
         p = self.dropout if self.training else 0.0
         weights = None
         if return_attention:  # the same numbers, spelled out so the weights can be returned
-            weights = self.attention_weights(q, k)
+            weights = self.attention_weights(q, k, keep)
             y = F.dropout(weights, p, training=self.training) @ v
         else:
-            y = F.scaled_dot_product_attention(q, k, v, dropout_p=p, is_causal=self.causal)
+            mask = None if keep is None else keep[:, None, None, :]  # (B, 1, 1, T): True = may attend
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p, is_causal=self.causal)
         y = y.transpose(1, 2).reshape(B, T, C)  # (B, T, C): the heads side by side again
         return self.resid_dropout(self.proj(y)), weights
 
-    def attention_weights(self, q: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    def attention_weights(self, q: torch.Tensor, k: torch.Tensor,
+                          keep: torch.Tensor | None = None) -> torch.Tensor:
         """``softmax(q kᵀ / √head_dim + mask)``: ``(B, heads, T, T)``, each row sums to 1."""
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        if keep is not None:  # padding keys get weight 0 (every row keeps at least one key)
+            scores = scores.masked_fill(~keep[:, None, None, :], float("-inf"))
         if self.causal:  # position t may not look at t+1, t+2, ...
             T = q.shape[-2]
             future = torch.ones(T, T, dtype=torch.bool, device=q.device).triu(1)
@@ -84,9 +90,9 @@ class Block(nn.Module):
                                  nn.Linear(mlp_ratio * d_model, d_model),  # residual projection
                                  nn.Dropout(dropout))
 
-    def forward(self, x: torch.Tensor,
-                return_attention: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attn(self.ln1(x), return_attention)
+    def forward(self, x: torch.Tensor, return_attention: bool = False,
+                keep: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        attended, weights = self.attn(self.ln1(x), return_attention, keep)
         x = x + attended
         x = x + self.mlp(self.ln2(x))
         return x, weights
@@ -108,7 +114,10 @@ class Transformer(nn.Module):
     ``(B, T, num_outputs)`` logits, one next-token prediction per position. The other tasks
     (``"classification"``, ``"regression"``, ``"forecast"``) see the whole sequence and give
     ``(B, num_outputs)`` from the mean over positions (``pooling="mean"``) or from a learned
-    [CLS] token put in front (``pooling="cls"``). ``forward(x, return_attention=True)`` returns
+    [CLS] token put in front (``pooling="cls"``). With a ``pad_id`` (text classification: inputs
+    left-padded with that token id), padding tokens are neither attended to nor averaged, and
+    positions count from the right, so extra left padding does not change the output.
+    ``forward(x, return_attention=True)`` returns
     ``(output, maps)``: for each layer, the attention weights ``(B, num_heads, T, T)`` (``T + 1``
     with a [CLS] token), the same numbers as the fused kernel of the default path.
 
@@ -121,7 +130,8 @@ class Transformer(nn.Module):
         num_layers: number of blocks.
         **options: ``mlp_ratio`` (4: the MLP is ``d_model -> 4 d_model -> d_model``), ``dropout``
             (0.1), ``positional`` (``"learned"`` or fixed ``"sinusoidal"``), ``pooling`` (``"mean"``
-            or ``"cls"``; language models do not pool), ``vocab_size`` (0: float inputs) and
+            or ``"cls"``; language models do not pool), ``vocab_size`` (0: float inputs), ``pad_id``
+            (None: no padding; token models that do not predict the next token) and
             ``linear_skip`` (forecasting: add a linear AR path, see
             :class:`~neuroplast.models.base.LinearSkip`).
 
@@ -140,7 +150,7 @@ class Transformer(nn.Module):
                  num_layers: int = 4, **options: Any) -> None:
         super().__init__()
         unknown = set(options) - {"mlp_ratio", "dropout", "positional", "pooling", "vocab_size",
-                                   "linear_skip"}
+                                   "linear_skip", "pad_id"}
         if unknown:
             raise TypeError(f"Transformer got unexpected options {sorted(unknown)}.")
         mlp_ratio, dropout = options.get("mlp_ratio", 4), options.get("dropout", 0.1)
@@ -150,6 +160,7 @@ class Transformer(nn.Module):
                positional=(positional, POSITIONALS), pooling=(pooling, POOLINGS))
         self.task, self.context_length = task, input_shape[0]
         causal = task == "language-model"
+        self.pad_id = options.get("pad_id") if self.vocab_size and not causal else None
 
         if self.vocab_size:
             self.num_features = 0
@@ -195,26 +206,53 @@ class Transformer(nn.Module):
 
     def forward(self, x: torch.Tensor, return_attention: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        h = self.embed(self._as_sequence(x))  # (B, T, d_model)
+        seq = self._as_sequence(x)
+        h = self.embed(seq)  # (B, T, d_model)
+        keep = self._not_padding(seq)  # (B, T) bool, or None without a pad_id
         if self.cls_token is not None:
-            h = torch.cat([self.cls_token.expand(len(h), -1, -1), h], dim=1)  # (B, 1 + T, d_model)
-        h = self.drop(h + self._positions(h.shape[1], h.device))
+            h = torch.cat([self.cls_token.expand(h.shape[0], -1, -1), h], dim=1)  # (B, 1 + T, d_model)
+            if keep is not None:
+                keep = torch.cat([torch.ones_like(keep[:, :1]), keep], dim=1)
+        h = self.drop(h + self._positions(seq.shape[1], h.device))
         maps = []
         for block in self.blocks:
-            h, weights = block(h, return_attention)
+            h, weights = block(h, return_attention, keep)
             maps.append(weights)
         h = self.ln_f(h)
         if self.task != "language-model":
-            h = h[:, 0] if self.cls_token is not None else h.mean(dim=1)  # (B, d_model)
+            if self.cls_token is not None:
+                h = h[:, 0]  # (B, d_model)
+            elif keep is not None:  # the mean over the tokens that are not padding
+                w = keep.unsqueeze(-1).to(h.dtype)
+                h = (h * w).sum(dim=1) / w.sum(dim=1)
+            else:
+                h = h.mean(dim=1)
         out = self.head(h)
         if self.skip is not None:
             out = out + self.skip(x)
         return (out, maps) if return_attention else out
 
+    def _not_padding(self, seq: torch.Tensor) -> torch.Tensor | None:
+        """``(B, T)``: True where a token is not padding; a row of padding only keeps every position
+        (so no attention row is fully masked)."""
+        if self.pad_id is None:
+            return None
+        keep = seq != self.pad_id
+        return keep | ~keep.any(dim=1, keepdim=True)
+
     def _positions(self, length: int, device: torch.device) -> torch.Tensor:
+        """Position vectors for ``length`` inputs (after a [CLS] token at position 0, if any).
+
+        Left-padded text counts from the right: the last token always sits at the last position, as
+        when the text is padded to the full context, so a shorter input equals its padded form.
+        """
+        start = (self.context_length - length if self.pad_id is not None else 0) + int(self.cls_token is not None)
+        index = torch.arange(start, start + length, device=device)
+        if self.cls_token is not None:
+            index = torch.cat([torch.zeros(1, dtype=index.dtype, device=device), index])
         if self.position is not None:
-            return self.position(torch.arange(length, device=device))  # (T, d_model)
-        return self.position_table[:length]
+            return self.position(index)  # (T, d_model)
+        return self.position_table[index]
 
     def _as_sequence(self, x: torch.Tensor) -> torch.Tensor:
         """Check ``x`` and return it as token ids ``(B, T)`` or vectors ``(B, T, F)``."""
@@ -265,4 +303,5 @@ def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "cl
     return Transformer(input_shape, num_outputs, task, spec.d_model, spec.num_heads,
                        spec.num_layers, mlp_ratio=spec.mlp_ratio, dropout=spec.dropout,
                        positional=spec.positional, pooling=spec.pooling, vocab_size=vocab_size,
-                       linear_skip=check_linear_skip(spec, input_shape, task, vocab_size))
+                       linear_skip=check_linear_skip(spec, input_shape, task, vocab_size),
+                       pad_id=PAD_ID if vocab_size and task != "language-model" else None)
