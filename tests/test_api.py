@@ -80,3 +80,33 @@ def test_load_rebuilds_from_model_json_without_the_spec(tmp_path) -> None:
     (tmp_path / "r" / "spec.toml").unlink()
     images = load_digits().images[:8] / 16.0
     assert np.array_equal(neuroplast.load(tmp_path / "r").predict(images), run.predict(images))
+
+
+def test_generate_is_the_top_level_function_and_the_submodule_still_imports() -> None:
+    import sys
+
+    from neuroplast.generate import generate, generate_stream
+
+    assert neuroplast.generate is generate and callable(neuroplast.generate)
+    assert "generate" in neuroplast.__all__
+    assert sys.modules["neuroplast.generate"].generate_stream is generate_stream
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_a_failure_before_anything_is_written_leaves_no_empty_run_folder(tmp_path, monkeypatch,
+                                                                         existing: bool) -> None:
+    import neuroplast.runs
+
+    def broken(*args, **kwargs):
+        raise neuroplast.UserError("the model does not fit the data")
+
+    out = tmp_path / "r"
+    if existing:  # a folder the user made, with a file in it, is never removed
+        out.mkdir()
+        (out / "notes.txt").write_text("keep me")
+    monkeypatch.setattr(neuroplast.runs, "_model_info", broken)  # fails after the folder is made
+    with pytest.raises(neuroplast.UserError, match="does not fit"):
+        neuroplast.run("digits-mlp", out=out, train={"epochs": 1}, progress=False)
+    assert out.exists() == existing
+    if existing:
+        assert (out / "notes.txt").read_text() == "keep me"

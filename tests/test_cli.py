@@ -127,6 +127,27 @@ def test_real_process_prints_no_traceback(tmp_path) -> None:
     assert "Did you mean 'model.family'?" in proc.stderr
 
 
+def test_too_few_csv_rows_in_a_real_process_is_one_line(tmp_path) -> None:
+    (tmp_path / "tiny.csv").write_text("text,label\nhi,pos\n")
+    proc = subprocess.run([sys.executable, "-m", "neuroplast", "run", "reviews-lstm", "--out", str(tmp_path / "r"),
+                           "--set", f'data.path="{tmp_path / "tiny.csv"}"', "--set", "train.threads=1"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "tiny.csv has 1 data row, too few to split" in proc.stderr
+    assert "lower data.val_fraction / data.test_fraction" in proc.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_model_that_cannot_be_built_leaves_no_run_folder(capsys, tmp_path) -> None:
+    (tmp_path / "t.txt").write_text("to be or not to be, that is the question. " * 20)
+    out_dir = tmp_path / "x"
+    code, _, err = cli(capsys, "run", "shakespeare-lstm", "--out", out_dir, "--set", f'data.path="{tmp_path / "t.txt"}"',
+                       "--set", "data.block_size=16", "--set", "model.bidirectional=true", "--quiet")
+    assert_one_line_error(code, err, r"bidirectional = true cannot predict the next token")
+    assert not out_dir.exists()
+
+
 KILLABLE = """
 import sys, time
 import neuroplast

@@ -117,6 +117,25 @@ def test_csv_without_the_target_column(tmp_path) -> None:
         load_dataset(DataSpec(source="csv", path=path, target="label"), seed=0)
 
 
+@pytest.mark.parametrize(("source", "extra"), [("csv", {"target": "label"}),
+                                             ("text-csv", {"target": "label", "text_column": "text"})])
+def test_too_few_rows_to_split_is_one_line(tmp_path, source: str, extra: dict) -> None:
+    path = _write_csv(tmp_path / "tiny.csv", "text,label", ["hi,pos"])
+    with pytest.raises(DataError) as info:
+        load_dataset(DataSpec(source=source, path=path, **extra), seed=0)
+    message = str(info.value)
+    assert "\n" not in message
+    assert f"{path} has 1 data row, too few to split" in message
+    assert "data.val_fraction = 0.1 and data.test_fraction = 0.2 leave 0 for training (0 validation, 1 test)" in message
+    assert "Add rows (at least 3 with these fractions) or lower data.val_fraction / data.test_fraction." in message
+
+
+def test_a_few_rows_split_without_stratification_when_a_class_cannot_be_spread(tmp_path) -> None:
+    path = _write_csv(tmp_path / "four.csv", "x,label", ["1,a", "2,b", "3,a", "4,b"])
+    data = load_dataset(DataSpec(source="csv", path=path, target="label", val_fraction=0.0), seed=0)
+    assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (3, 0, 1)
+
+
 def test_image_folder_and_an_undecodable_image(tmp_path) -> None:
     rng = np.random.default_rng(0)
     for cls in ("cat", "dog"):

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -88,6 +89,15 @@ def test_naive_and_seasonal_naive_by_hand(monkeypatch: pytest.MonkeyPatch) -> No
     # no season, or less than one season of history before an origin: no seasonal-naive entry
     assert "seasonal_naive" not in series.forecast_baselines(values, origins, 1, None)[0]
     assert "seasonal_naive" not in series.forecast_baselines(values, origins, 1, 6)[0]
+
+
+def test_a_season_longer_than_the_history_is_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _csv(tmp_path, [f"{math.sin(i / 3):.4f}" for i in range(40)])
+    with caplog.at_level("WARNING", logger="neuroplast.data.series"):
+        data = load_dataset(DataSpec(source="series", path=path, column="sales", window=4, season=50), seed=0)
+    assert "seasonal_naive" not in data.extra["baselines"]
+    assert ("No seasonal-naive baseline: the season (data.season = 50) is longer than the 32 values before "
+            "the first test window. Lower data.season") in caplog.text
 
 
 def _ar1(n: int, seed: int = 0) -> np.ndarray:
@@ -191,6 +201,8 @@ def test_forecast_run_predicts_from_past_values(tmp_path) -> None:
     run = neuroplast.run(spec, out=tmp_path / "r", progress=False)
     assert run.metrics["task"] == "forecast" and set(run.metrics["baselines"]) >= {"naive", "arima"}
     assert run.metrics["test"]["rmse"] < run.metrics["baselines"]["naive"]["rmse"]
+    on_disk = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert on_disk["arima_order"] == run.metrics["arima_order"] and len(on_disk["arima_order"]) == 3
     loaded = neuroplast.load(tmp_path / "r")
     next_value = loaded.predict(values[-12:])  # the cycle continues: sin(2*pi*120/12) = 0 -> 10
     assert next_value.shape == (1,) and abs(next_value[0] - 10) < 1.5

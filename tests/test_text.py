@@ -40,6 +40,22 @@ def test_bad_text_files(tmp_path, content: bytes, pattern: str) -> None:
         load_dataset(DataSpec(source="text", path=tmp_path / "t.txt"), 0)
 
 
+def test_a_language_model_needs_a_validation_part_long_enough(tmp_path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text("abcdefghij" * 100)  # 1000 characters
+    with pytest.raises(DataError) as info:
+        load_dataset(DataSpec(source="text", path=path, block_size=8, val_fraction=0.0), 0)
+    assert str(info.value) == (f"data.val_fraction = 0 leaves the language model on {path} no validation part, "
+                               "its only held-out score (text has no test part). Set data.val_fraction > 0, e.g. 0.1.")
+    with pytest.raises(DataError, match=r"has 1000 characters; its validation part \(data.val_fraction = 0.005\) "
+                                        r"has 5, too few for one sequence of data.block_size = 8 plus its next "
+                                        r"character\. Raise data.val_fraction, lower data.block_size"):
+        load_dataset(DataSpec(source="text", path=path, block_size=8, val_fraction=0.005), 0)
+    with pytest.raises(DataError, match=r"its training part \(data.val_fraction = 0.1\) has 900, too few for one "
+                                        r"sequence of data.block_size = 950.*Lower data.block_size"):
+        load_dataset(DataSpec(source="text", path=path, block_size=950), 0)
+
+
 def _tiny_lm(tmp_path: Path, family: str) -> neuroplast.Run:
     (tmp_path / "abc.txt").write_text("abcd" * 400)
     model = {"family": family, "hidden_size": 32} if family == "lstm" else \
@@ -58,12 +74,13 @@ def test_language_model_learns_and_generates_reproducibly(tmp_path, family: str)
     loaded = neuroplast.load(tmp_path / family)
     a = generate(loaded, "ab", tokens=20, temperature=0.5, seed=1)
     assert a == generate(loaded, "ab", tokens=20, temperature=0.5, seed=1)
+    assert a == neuroplast.generate(tmp_path / family, "ab", tokens=20, temperature=0.5, seed=1)  # a folder
     assert a.startswith("abcdabcdabcd")  # it learned the cycle
     with pytest.raises(UserError, match=r"characters outside the model's vocabulary: 'XZ'"):
         generate(loaded, "abXZ", tokens=5)
 
 
-def test_text_classification_from_csv(tmp_path) -> None:
+def test_text_classification_from_csv(tmp_path, capsys) -> None:
     g = torch.Generator().manual_seed(0)
     good, bad = ["great", "lovely", "fine", "superb"], ["awful", "poor", "dire", "bad"]
     rows = ["text,label"]
@@ -77,6 +94,26 @@ def test_text_classification_from_csv(tmp_path) -> None:
     run = neuroplast.run(spec, out=tmp_path / "r", progress=False)
     assert run.metrics["test"]["accuracy"] == 1.0
     assert list(run.predict(["the film was superb", "the film was dire"])) == [1, 0]  # classes: neg, pos
+    (tmp_path / "q.csv").write_text('text\nthe film was superb\n"the film was dire, awful"\n')
+    assert list(run.predict([tmp_path / "q.csv", "the film was great"])) == [1, 0, 1]  # one per row, then the text
+    (tmp_path / "texts.csv").write_text("review\nthe film was poor\n")  # one column: whatever its name
+    assert list(run.predict([str(tmp_path / "texts.csv")])) == [0]
+    with pytest.raises(UserError, match=r"Input file .*missing\.csv does not exist\. Pass an existing CSV file "
+                                        r"with a 'text' column \(one text per row\), or the text to classify"):
+        run.predict([tmp_path / "missing.csv"])
+    (tmp_path / "two.csv").write_text("txt,id\nthe film was poor,1\n")
+    with pytest.raises(DataError, match=r"two\.csv has no column 'text', the text column this run was trained "
+                                        r"on \(data.text_column\)\. Did you mean 'txt'\? Columns: txt, id\."):
+        run.predict([tmp_path / "two.csv"])
+    from neuroplast.cli import main
+
+    assert main(["predict", str(tmp_path / "r"), str(tmp_path / "q.csv"), "the film was great"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(": ")[1].split()[0] for line in lines] == ["pos", "neg", "pos"]
+    assert lines[0].startswith(f"{tmp_path / 'q.csv'}[0]: ") and lines[2].startswith("the film was great: ")
+    assert main(["predict", str(tmp_path / "r"), str(tmp_path / "missing.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "missing.csv does not exist" in err[0]
     with pytest.raises(DataError, match=r"has no column 'txt' \(data.text_column\)\. Did you mean 'text'\?"):
         load_dataset(spec.data.model_copy(update={"text_column": "txt"}), 0)
 
@@ -90,3 +127,13 @@ def test_generate_cli_errors_are_one_line(tmp_path, capsys) -> None:
     assert main(["generate", str(tmp_path / "lstm"), "--prompt", "ab?"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "outside the model's vocabulary: '?'" in err[0]
+    assert main(["generate", str(tmp_path / "lstm"), "--tokens", "-3"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["neuroplast: error: --tokens must be 0 or more (characters to generate); received -3."]
+    assert main(["generate", str(tmp_path / "lstm"), "--prompt", "ab", "--tokens", "0"]) == 0
+    assert capsys.readouterr().out == "ab\n"
+    assert main(["predict", str(tmp_path / "lstm"), "abc"]) == 2  # a language model: generate, not predict
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"neuroplast: error: {tmp_path / 'lstm'} is a character language model; predict is for "
+                   "classifiers and regressors. Continue a text with: neuroplast generate "
+                   f"{tmp_path / 'lstm'} --prompt abc"]

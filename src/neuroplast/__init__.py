@@ -7,9 +7,14 @@ Example:
     >>> neuroplast.load(run.dir).predict(["seven.png"])
     >>> neuroplast.lr_find("digits-cnn").suggestion  # a learning rate, and .reason says why
     >>> neuroplast.prune(run.dir, method="structured", sparsity=0.5)  # smaller, faster, measured
+    >>> neuroplast.generate("runs/shakespeare-lstm-...", "ROMEO:", tokens=300)  # a language model's text
 """
 
 from neuroplast.errors import DataError, TrainingDiverged, UserError
+
+# The function shadows its submodule's attribute on the package: ``neuroplast.generate`` is the function,
+# and ``from neuroplast.generate import generate_stream`` still reads the module (from sys.modules).
+from neuroplast.generate import generate
 from neuroplast.plasticity.prune_run import prune_run as prune
 from neuroplast.runs import Run, load, lr_find, resume, run
 from neuroplast.runs import fit_module as fit
@@ -26,6 +31,7 @@ __all__ = [
     "__version__",
     "available_specs",
     "fit",
+    "generate",
     "load",
     "load_spec",
     "lr_find",

@@ -215,8 +215,10 @@ def _print_result(result) -> None:
         score = f"test accuracy {test['accuracy']:.4f}"
     else:
         score = f"test rmse {test['rmse']:.4g}, mae {test['mae']:.4g}, r2 {test['r2']:.4f}"
+        order = result.metrics.get("arima_order")
         for name, b in result.metrics.get("baselines", {}).items():
-            score += f"; {name} rmse {b['rmse']:.4g}"
+            label = f"arima({', '.join(map(str, order))})" if name == "arima" and order else name
+            score += f"; {label} rmse {b['rmse']:.4g}"
     print(f"{score}, {result.metrics['train']['seconds']:.1f} s training on {result.metrics['device']}")
     print(f"run folder: {result.dir}")
 
@@ -236,6 +238,12 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from neuroplast.runs import load
 
     run = load(args.run_dir)
+    if run.info["task"] == "language-model":
+        import shlex
+
+        raise UserError(f"{args.run_dir} is a character language model; predict is for classifiers and "
+                        f"regressors. Continue a text with: neuroplast generate {shlex.quote(str(args.run_dir))} "
+                        f"--prompt {shlex.quote(' '.join(map(str, args.inputs)))}")
     calibrated = _calibrator(run) if args.uncertainty and run.objective.kind != "regression" else None
     for path in args.inputs:
         if run.objective.kind == "regression":
@@ -345,7 +353,7 @@ def _cmd_configs(args: argparse.Namespace) -> int:
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from neuroplast.trust.calibration import calibrate_run
 
-    extra = {"members": args.members} if args.members is not None and args.method in ("ensemble", "laplace") else {}
+    extra = {"members": args.members} if args.members is not None else {}
     m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy,
                       ood=args.ood, then_temperature=args.then_temperature, **extra)
     b, a = m["calibration"]["before"], m["calibration"]["after"]

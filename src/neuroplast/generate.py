@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import torch
 
@@ -15,12 +16,14 @@ def generate(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_
              seed: int | None = 0) -> str:
     """Continue ``prompt`` by ``tokens`` characters sampled from the run's language model.
 
+    ``run`` is a :class:`~neuroplast.Run` or the path of its run folder.
+
     Each step feeds the last ``block_size`` characters, divides the last position's logits by
     ``temperature`` (lower: safer, more repetitive), keeps the ``top_k`` most likely characters if
     given, and samples from the softmax. The same ``seed`` gives the same text.
 
     Example:
-        >>> text = generate(neuroplast.load("runs/shakespeare-lstm-..."), "ROMEO:", tokens=300)
+        >>> text = neuroplast.generate("runs/shakespeare-lstm-...", "ROMEO:", tokens=300)
     """
     return prompt + "".join(generate_stream(run, prompt, tokens, temperature, top_k, seed))
 
@@ -29,10 +32,16 @@ def generate(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_
 def generate_stream(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
                     seed: int | None = 0) -> Iterator[str]:
     """:func:`generate`, one character at a time (without the prompt): for a page that streams text."""
+    if isinstance(run, (str, Path)):
+        from neuroplast.runs import load
+
+        run = load(run)
     pre = run.preprocess
     if pre.get("kind") != "text" or pre.get("mode") != "chars":
         raise UserError("generate needs a character language model (data.source = 'text'); this run is a "
                         f"{run.info['task']} model.")
+    if tokens < 0:
+        raise UserError(f"--tokens must be 0 or more (characters to generate); received {tokens}.")
     if temperature <= 0:
         raise UserError(f"--temperature must be > 0; received {temperature}.")
     if top_k is not None and top_k < 1:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuroplast.errors import UserError
+from neuroplast.errors import DataError, UserError, did_you_mean
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
@@ -74,8 +74,30 @@ def _text_inputs(texts: list[str], preprocess: dict[str, Any]) -> torch.Tensor:
     from neuroplast.data.text import encode_texts
 
     if preprocess["mode"] == "classify":
-        return encode_texts([str(t) for t in texts], preprocess)
+        return encode_texts([row for t in texts for row in _texts_of(t, preprocess.get("column"))], preprocess)
     return encode_chars("".join(str(t) for t in texts), preprocess["vocab"])[None]
+
+
+def _texts_of(item: str | Path, column: str | None) -> list[str]:
+    """A text to classify, or, when ``item`` names a ``.csv`` file, the texts in its ``column`` (the run's
+    data.text_column; a one-column file may name it otherwise), one per row."""
+    name = str(item)
+    if not name.lower().endswith(".csv"):
+        return [name]
+    path = Path(name)
+    if not path.is_file():
+        raise UserError(f"Input file {path} does not exist. Pass an existing CSV file with a {column!r} column "
+                        "(one text per row), or the text to classify itself.")
+    from neuroplast.data.tabular import read_csv
+
+    header, columns = read_csv(path)
+    if column in columns:
+        return columns[column]
+    if len(header) == 1:
+        return columns[header[0]]
+    raise DataError(f"CSV file {path} has no column {column!r}, the text column this run was trained on "
+                    f"(data.text_column).{did_you_mean(str(column), header)} Columns: {', '.join(header)}. "
+                    f"Rename the text column to {column!r}.")
 
 
 def encode_chars(text: str, vocab: list[str]) -> torch.Tensor:

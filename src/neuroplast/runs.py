@@ -153,16 +153,22 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     elif data.origin:  # a file: record it so resume/evaluate find it from anywhere
         spec = spec.updated(data={"path": data.origin})
     run_dir = Path(out) if out is not None else _new_run_dir(spec.name)
+    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                        data.vocab_size)  # before the folder: a model that cannot be built leaves none
+    created = main and not run_dir.exists()
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         _clear_lr_find(run_dir)
-    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
-                        data.vocab_size)
-    if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
-        found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment),
-                         run_dir if main else None)
-        spec = spec.updated(train={"lr": found.suggestion})
-    info = _model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model, spec.train)
+    try:
+        if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
+            found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment),
+                             run_dir if main else None)
+            spec = spec.updated(train={"lr": found.suggestion})
+        info = _model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model, spec.train)
+    except BaseException:
+        if created:
+            _remove_if_empty(run_dir)
+        raise
     if main:
         atomic_write(run_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))
         save_json(run_dir / "preprocess.json", data.preprocess)
@@ -366,7 +372,7 @@ def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
         from neuroplast.trust.calibration import calibrate_run
 
         u = spec.uncertainty
-        extra = {"members": u.members} if u.method == "ensemble" else {}
+        extra = {"members": u.members} if u.members is not None else {}
         calibrate_run(run_dir, u.method, run_dir / f"calibrated-{u.method}", target_accuracy=u.target_accuracy,
                       ood=u.ood, then_temperature=u.then_temperature, **extra)
     if spec.explain is not None:
@@ -417,6 +423,14 @@ def _auto_lr(model: nn.Module, data: Dataset, train: TrainSpec, seed: int, augme
     return found
 
 
+def _remove_if_empty(run_dir: Path) -> None:
+    """Remove a run folder this run created when a failure left nothing in it (never one with files)."""
+    try:
+        run_dir.rmdir()  # fails on a folder that holds anything
+    except OSError:
+        pass
+
+
 def _clear_lr_find(run_dir: Path) -> None:
     """Remove a sweep left by an earlier run into the same folder (it would land in metrics.json)."""
     for name in (LR_FIND, "lr_find.png"):
@@ -444,6 +458,7 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
                   "epochs": result.epochs, "final_loss": result.history[-1]["train_loss"] if result.history
                   else None, "stopped_early": result.stopped_early},
         **({"baselines": data.extra["baselines"]} if "baselines" in data.extra else {}),
+        **({"arima_order": data.extra["baseline_order"]} if data.extra.get("baseline_order") else {}),
         "best_epoch": result.best_epoch,
         "seed": seed,
         "device": result.device,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -12,10 +14,11 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from neuroplast.errors import UserError
+from neuroplast.errors import DataError, UserError
 from neuroplast.registry import Registry
 from neuroplast.spec import DataSpec
 
+log = logging.getLogger(__name__)
 Task = Literal["classification", "regression", "forecast", "language-model"]
 
 
@@ -87,17 +90,51 @@ def load_dataset(spec: DataSpec, seed: int = 0) -> Dataset:
 
 def split_indices(y: np.ndarray, spec: DataSpec, seed: int, stratify: bool,
                   with_test: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Deterministic (stratified for classes) train/val/test index arrays from ``seed``."""
+    """Deterministic (stratified for classes, where each part can hold every class) train/val/test
+    index arrays from ``seed``; too few rows for a non-empty training part is a :class:`DataError`."""
+    sizes = split_sizes(len(y), spec.val_fraction, spec.test_fraction if with_test else 0.0)
+    if sizes[0] < 1:
+        _too_few_rows(len(y), spec, with_test)
     idx = np.arange(len(y))
-    strat = y if stratify else None
     test = np.array([], dtype=np.int64)
     if with_test:
-        idx, test = train_test_split(idx, test_size=spec.test_fraction, random_state=seed, stratify=strat)
-        strat = y[idx] if stratify else None
+        idx, test = _split(idx, y, spec.test_fraction, seed, stratify)
     val = np.array([], dtype=np.int64)
     if spec.val_fraction > 0:
-        idx, val = train_test_split(idx, test_size=spec.val_fraction, random_state=seed, stratify=strat)
+        idx, val = _split(idx, y, spec.val_fraction, seed, stratify)
     return idx, val, test
+
+
+def split_sizes(num_rows: int, val_fraction: float, test_fraction: float) -> tuple[int, int, int]:
+    """``(train, val, test)`` row counts as :func:`split_indices` (scikit-learn) makes them: each
+    held-out part is the fraction of what is left, rounded up."""
+    num_test = math.ceil(test_fraction * num_rows)
+    num_val = math.ceil(val_fraction * (num_rows - num_test))
+    return num_rows - num_test - num_val, num_val, num_test
+
+
+def _too_few_rows(num_rows: int, spec: DataSpec, with_test: bool) -> None:
+    test_fraction = spec.test_fraction if with_test else 0.0
+    train, val, test = split_sizes(num_rows, spec.val_fraction, test_fraction)
+    need = next(n for n in range(num_rows + 1, num_rows + 10_000)
+                if split_sizes(n, spec.val_fraction, test_fraction)[0] >= 1)
+    fractions = f"data.val_fraction = {spec.val_fraction}" + (
+        f" and data.test_fraction = {spec.test_fraction}" if with_test else "")
+    rows = f"{num_rows} data row" + ("" if num_rows == 1 else "s")
+    raise DataError(f"{spec.path or spec.source} has {rows}, too few to split: {fractions} leave "
+                    f"{train} for training ({val} validation, {test} test). Add rows (at least {need} with "
+                    "these fractions) or lower data.val_fraction / data.test_fraction.")
+
+
+def _split(idx: np.ndarray, y: np.ndarray, fraction: float, seed: int,
+           stratify: bool) -> tuple[np.ndarray, np.ndarray]:
+    """``idx`` split into (rest, held out); stratified unless a part is too small to hold every class."""
+    if stratify:
+        try:
+            return tuple(train_test_split(idx, test_size=fraction, random_state=seed, stratify=y[idx]))
+        except ValueError as e:  # e.g. a class with one row, or fewer held-out rows than classes
+            log.warning("Splitting %d rows without stratification: %s", len(idx), e)
+    return tuple(train_test_split(idx, test_size=fraction, random_state=seed))
 
 
 def find_data_dir(spec: DataSpec, files: list[str], subdir: str | None = None) -> Path:

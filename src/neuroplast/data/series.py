@@ -198,6 +198,10 @@ def forecast_baselines(values: np.ndarray, origins: np.ndarray, horizon: int,
     preds = {"naive": naive_forecast(values, origins, horizon)}
     if season is not None and origins[0] >= season:
         preds["seasonal_naive"] = seasonal_naive_forecast(values, origins, horizon, season)
+    elif season is not None:
+        log.warning("No seasonal-naive baseline: the season (data.season = %d) is longer than the %d values "
+                    "before the first test window. Lower data.season or use a longer series.", season,
+                    origins[0])
     preds["arima"], order = arima_forecast(values, origins, horizon)
     scores = {k: {"rmse": float(np.sqrt(np.mean((p - targets) ** 2))),
                   "mae": float(np.mean(np.abs(p - targets)))} for k, p in preds.items()}

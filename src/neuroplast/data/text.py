@@ -57,16 +57,27 @@ def load_text(spec: DataSpec, seed: int) -> Dataset:
     ids = torch.tensor([index[c] for c in text], dtype=torch.int64)
     split = int(len(ids) * (1 - spec.val_fraction))
     block = spec.block_size
-    if split - 1 < block or len(ids) - split - 1 < block:
-        raise DataError(f"Text file {path} has {len(ids)} characters: too few for sequences of "
-                        f"data.block_size = {block} in both the training and the validation part. "
-                        "Lower data.block_size or use a longer text.")
+    _check_text_parts(path, len(ids), split, block, spec.val_fraction)
     x_tr, y_tr = _chunks(ids[:split], block)
     x_va, y_va = _chunks(ids[split:], block)
     empty = torch.empty(0, block, dtype=torch.int64)
     pre = {"kind": "text", "mode": "chars", "vocab": vocab, "block_size": block}
     return Dataset(path.stem, "language-model", x_tr, y_tr, x_va, y_va, empty, empty, class_names=vocab,
                    preprocess=pre, origin=str(path.resolve()), vocab_size=len(vocab))
+
+
+def _check_text_parts(path: Path, num_chars: int, split: int, block: int, val_fraction: float) -> None:
+    """Both parts must hold a sequence of ``block`` characters and its next-character target."""
+    if val_fraction == 0:  # a language model has no test part: validation is its only score
+        raise DataError(f"data.val_fraction = 0 leaves the language model on {path} no validation part, "
+                        "its only held-out score (text has no test part). Set data.val_fraction > 0, e.g. 0.1.")
+    for part, size in (("training", split), ("validation", num_chars - split)):
+        if size - 1 < block:
+            fix = ("Raise data.val_fraction, lower data.block_size" if part == "validation"
+                   else "Lower data.block_size or data.val_fraction")
+            raise DataError(f"Text file {path} has {num_chars} characters; its {part} part "
+                            f"(data.val_fraction = {val_fraction}) has {size}, too few for one sequence of "
+                            f"data.block_size = {block} plus its next character. {fix} or use a longer text.")
 
 
 def tokenize(text: str, mode: str) -> list[str]:
