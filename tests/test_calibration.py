@@ -266,7 +266,10 @@ def test_calibrate_ensemble_trains_members_and_predict_uses_them(tmp_path: Path,
     png = tmp_path / "d.png"
     Image.fromarray((load_digits().images[0] * 255 / 16).astype(np.uint8)).save(png)
     assert main(["predict", str(tmp_path / "ens"), str(png), "--uncertainty"]) == 0
-    assert "confidence" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "confidence" in out and "mutual information" in out  # the members' disagreement
+    assert main(["predict", str(run.dir), str(png), "--uncertainty"]) == 0  # not calibrated: no threshold
+    assert "no 'not sure' threshold: run `neuroplast calibrate`" in capsys.readouterr().out
 
 
 def test_calibrate_laplace_alone_and_as_a_mixture_and_predict_uses_it(tmp_path: Path, capsys) -> None:
@@ -314,6 +317,11 @@ def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse
     assert main(["calibrate", str(run.dir), "--method", "laplace", "--out", str(tmp_path / "la")]) == 0
     cal = json.loads((tmp_path / "la/metrics.json").read_text())["calibration"]
     assert cal["fitted_on"] == "train (curvature), val (prior check)"
+    assert cal["prior_precision_per_network"] == [checked.describe()["prior_precision"]]
+    from neuroplast.cli import _calibrator  # predict --uncertainty rebuilds the posterior calibrate scored
+
+    rebuilt = _calibrator(neuroplast.load(tmp_path / "la")).predict(data.x_test)
+    assert scores(rebuilt.probs, data.y_test)["nll"] == pytest.approx(cal["after"]["nll"], rel=1e-5)
     assert cal["after"]["ece"] < cal["before"]["ece"] + 0.01 and cal["after"]["nll"] < cal["before"]["nll"] * 1.2
     capsys.readouterr()
     assert main(["calibrate", str(run.dir), "--target-accuracy", "1.5"]) == 2

@@ -113,6 +113,29 @@ def test_conformal_run_reports_in_target_units(tmp_path: Path) -> None:
         conformal_run(tmp_path / "run", alpha=0.01)
 
 
+def test_predict_uncertainty_prints_the_conformal_interval_of_a_regression(tmp_path: Path, capsys) -> None:
+    import re
+
+    from sklearn.datasets import load_diabetes
+
+    from neuroplast.cli import main
+
+    run = neuroplast.run("diabetes-mlp", progress=False, out=tmp_path / "run", train={"epochs": 3})
+    rows = load_diabetes(as_frame=True).frame.drop(columns="target").head(3)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    capsys.readouterr()
+    assert main(["predict", str(run.dir), str(tmp_path / "rows.csv"), "--uncertainty"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and all("(split conformal on 36 validation examples)" in line for line in lines)
+    q = conformal_run(run.dir, alpha=0.1)["q"][0]  # the half-width in target units, computed apart
+    for line, value in zip(lines, run.predict([tmp_path / "rows.csv"]), strict=True):
+        point, low, high = map(float, re.search(r": (\S+), 90% interval \[(\S+), (\S+)\]", line).groups())
+        assert point == pytest.approx(value, rel=1e-5)
+        assert low == pytest.approx(value - q, rel=1e-4) and high == pytest.approx(value + q, rel=1e-4)
+    assert main(["predict", str(run.dir), str(tmp_path / "rows.csv"), "--uncertainty", "--coverage", "0.99"]) == 2
+    assert "99% intervals need at least 99 validation examples" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------------- the Gaussian head
 def test_gaussian_nll_loss_matches_the_formula() -> None:
     from neuroplast.train.objective import gaussian, make_objective

@@ -46,8 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("run_dir", type=Path)
     pr.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     pr.add_argument("--top", type=int, default=3, help="how many classes to list per input")
-    pr.add_argument("--uncertainty", action="store_true", help="print confidence and entropy, and "
-                    "'not sure' below the threshold `neuroplast calibrate` chose")
+    pr.add_argument("--uncertainty", action="store_true", help="classifiers: print confidence and entropy, "
+                    "and 'not sure' below the threshold `neuroplast calibrate` chose; regression and forecasts: "
+                    "a split-conformal interval from the run's validation split")
+    pr.add_argument("--coverage", type=float, default=0.9, help="regression --uncertainty: the share of "
+                    "answers the intervals should hold (default 0.9)")
 
     m = sub.add_parser("summary", help="layers, output shapes, parameters and MACs of a spec's model")
     m.add_argument("spec", nargs="?", default=None)
@@ -244,15 +247,25 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         raise UserError(f"{args.run_dir} is a character language model; predict is for classifiers and "
                         f"regressors. Continue a text with: neuroplast generate {shlex.quote(str(args.run_dir))} "
                         f"--prompt {shlex.quote(' '.join(map(str, args.inputs)))}")
-    calibrated = _calibrator(run) if args.uncertainty and run.objective.kind != "regression" else None
+    regression = run.objective.kind == "regression"
+    calibrated = _calibrator(run) if args.uncertainty and not regression else None
+    conformal = _conformal(run, args.coverage) if args.uncertainty and regression else None
     for path in args.inputs:
-        if run.objective.kind == "regression":
+        if regression:
             values = run.predict([path])
+            bounds = None if conformal is None else conformal.predict(run.inputs([path])).to_units(run.preprocess)
             for i, v in enumerate(values):
-                print(f"{path}{f'[{i}]' if len(values) > 1 else ''}: {v:.6g}")
+                line = f"{path}{f'[{i}]' if len(values) > 1 else ''}: {np.array2string(np.asarray(v), precision=6)}"
+                if bounds is not None:
+                    lo, hi = (np.array2string(b[i].numpy().squeeze(), precision=6) for b in (bounds.lower, bounds.upper))
+                    line += (f", {args.coverage * 100:g}% interval [{lo}, {hi}] (split conformal on "
+                             f"{conformal.n} validation examples)")
+                print(line)
             continue
-        proba = (run.predict_proba([path]) if calibrated is None
-                 else calibrated.predict(run.inputs([path])).probs.numpy())
+        prediction = None if calibrated is None else calibrated.predict(run.inputs([path]))
+        proba = run.predict_proba([path]) if prediction is None else prediction.probs.numpy()
+        mutual_information = (None if prediction is None or prediction.mutual_information is None
+                              else prediction.mutual_information.tolist())
         names = run.class_names or [str(i) for i in range(proba.shape[1])]
         for i, row in enumerate(proba):
             order = row.argsort()[::-1][: args.top]
@@ -263,6 +276,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 threshold = cal.get("threshold")
                 entropy = float(-(row * np.log(np.clip(row, 1e-12, None))).sum())
                 line += f"; confidence {row.max():.3f}, entropy {entropy:.3f} nats"
+                if mutual_information is not None:  # ensemble / MC dropout: how much the samples disagree
+                    line += f", mutual information {mutual_information[i]:.3f} nats"
                 unfamiliar = False
                 if "ood" in cal:
                     distance = _ood_score(run, path)[i]
@@ -272,6 +287,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                     line += "; not sure (unlike the training data)"
                 elif threshold is not None:
                     line += "; not sure" if row.max() < threshold else "; sure"
+                else:
+                    line += " (no 'not sure' threshold: run `neuroplast calibrate` on this folder first)"
             print(line)
     return 0
 
@@ -295,8 +312,11 @@ def _calibrator(run):
         from neuroplast.trust.calibration import DeepEnsemble, LaplaceApproximation
 
         data = load_dataset(run.spec.data, run.spec.seed)
+        networks = _networks(run)
+        # the prior precision calibrate chose for each network (older folders: the marginal likelihood's)
+        priors = cal.get("prior_precision_per_network") or [None] * len(networks)
         fitted = [LaplaceApproximation(m, cal.get("subset", "auto"), cal.get("hessian", "kron")).fit(
-            data.x_train, data.y_train) for m in _networks(run)]
+            data.x_train, data.y_train, prior_precision=prior) for m, prior in zip(networks, priors, strict=True)]
         calibrator = fitted[0] if len(fitted) == 1 else DeepEnsemble(fitted)
     else:
         scaled = TemperatureScaling(run.model)
@@ -306,6 +326,26 @@ def _calibrator(run):
         calibrator = TemperatureScaling(calibrator)
         calibrator.temperature = cal["then_temperature"]
     return calibrator
+
+
+def _conformal(run, coverage: float):
+    """Split-conformal intervals fitted on the run's validation split (a Gaussian head: normalized by
+    its sigma), for regression and forecasting runs."""
+    from neuroplast.data import load_dataset
+    from neuroplast.trust.intervals import SplitConformal, min_calibration_points
+
+    if not 0.0 < coverage < 1.0:
+        raise UserError(f"--coverage must be between 0 and 1, e.g. 0.9; received {coverage}.")
+    if run.spec is None:
+        raise UserError(f"{run.dir} has no spec.toml to reload its validation split from; intervals need a run "
+                        "made by `neuroplast run`.")
+    data = load_dataset(run.spec.data, run.spec.seed)
+    need = min_calibration_points(1.0 - coverage)
+    if len(data.x_val) < need:
+        raise UserError(f"{coverage * 100:g}% intervals need at least {need} validation examples to calibrate on; "
+                        f"this run has {len(data.x_val)}. Lower --coverage, or train with a larger "
+                        "data.val_fraction.")
+    return SplitConformal(run.model, 1.0 - coverage, heads=run.objective.heads).fit(data.x_val, data.y_val)
 
 
 def _networks(run) -> list:

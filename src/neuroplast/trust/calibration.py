@@ -329,6 +329,7 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     data = load_dataset(run.spec.data, run.spec.seed)
     base = Uncalibrated(run.model)
     out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
+    per_network = None  # Laplace: each network's prior precision, for predict --uncertainty
     if method == "ensemble":  # M - 1 more members of the same spec, from the next seeds
         members = options.pop("members", None) or 5
         if members < 2:
@@ -343,6 +344,7 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
                   for m in models]
         # more than one network: a mixture of Laplace approximations (Eschenhagen et al. 2021)
         calibrator = fitted[0] if members == 1 else DeepEnsemble(fitted)
+        per_network = [f.describe()["prior_precision"] for f in fitted]
     else:
         calibrator = make_calibrator(method, run.model, **options).fit(data.x_val, data.y_val)
     if then_temperature and method != "temperature":  # a temperature on top of the method's output
@@ -351,6 +353,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         describe_extra = {**inner, "then_temperature": calibrator.temperature}
     else:
         describe_extra = calibrator.describe()
+    if per_network is not None:  # predict --uncertainty rebuilds each posterior with these
+        describe_extra["prior_precision_per_network"] = per_network
     before = base.predict(data.x_test)
     after = calibrator.predict(data.x_test)
     val_pred = calibrator.predict(data.x_val)
@@ -493,8 +497,8 @@ class LaplaceApproximation(Calibrator):
 
     PRIOR_GRID = tuple(float(v) for v in torch.logspace(-2, 4, 25))
 
-    def fit(self, x: torch.Tensor, y: torch.Tensor,
-            val: tuple[torch.Tensor, torch.Tensor] | None = None) -> LaplaceApproximation:
+    def fit(self, x: torch.Tensor, y: torch.Tensor, val: tuple[torch.Tensor, torch.Tensor] | None = None,
+            prior_precision: list[float] | None = None) -> LaplaceApproximation:
         out = self.logits(x[:2])
         if out.shape[-1] < 2:
             raise UserError("The Laplace approximation here needs a network with one logit per class; this "
@@ -512,7 +516,11 @@ class LaplaceApproximation(Calibrator):
             self.la.optimize_prior_precision(method="marglik", pred_type="glm", link_approx="probit")
         self.marglik_prior = self.la.prior_precision.detach().clone()
         self.prior_from = "marginal likelihood"
-        if val is not None and len(val[0]):
+        if prior_precision is not None:  # one chosen before (a calibrated folder reloaded)
+            self.la.prior_precision = torch.as_tensor(prior_precision, dtype=self.marglik_prior.dtype,
+                                                      device=self.marglik_prior.device)
+            self.prior_from = "given"
+        elif val is not None and len(val[0]):
             self._check_prior(*val)
         return self
 
