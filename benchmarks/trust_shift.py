@@ -1,10 +1,13 @@
 """Calibration under shift and out-of-distribution detection, every method side by side in one run.
 
-Trains M members of a spec (default ``mnist-cnn``, seeds 0..M-1; member 0 is "the model") and scores,
+Trains M members of a spec (default ``mnist-cnn``, seeds 0..M-1, or from ``--first-seed``; the first is
+"the model") and scores,
 on MNIST test images rotated by 0, 30, 45 and 60 degrees (Ovadia et al. 2019): the uncalibrated
-softmax, temperature scaling (fitted on the validation split), MC dropout (30 passes, when the network
+softmax, temperature scaling (fitted on the validation split, and on the validation split plus
+copies under Gaussian noise of growing strength, Tomani et al. 2021), MC dropout (30 passes, when the network
 has dropout), the deep ensemble of all members (alone and followed by a temperature), the last-layer
-Laplace approximation (laplace-torch) and a mixture of one Laplace approximation per member —
+Laplace approximation (laplace-torch) and a mixture of one Laplace approximation per member (alone
+and followed by the noise-perturbed temperature) —
 accuracy, NLL and ECE (15 bins). Then out-of-distribution detection of the
 Fashion-MNIST test set against the MNIST test set: AUROC and FPR at 95% TPR for max-softmax,
 entropy, MC-dropout mutual information, ensemble max-probability and mutual information, and the
@@ -39,6 +42,7 @@ from neuroplast.trust.calibration import (
     MCDropout,
     TemperatureScaling,
     Uncalibrated,
+    noise_perturbed,
     ood_metrics,
     scores,
 )
@@ -51,6 +55,8 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared/data")
     p.add_argument("--spec", default="mnist-cnn")
     p.add_argument("--members", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="members are seeds FIRST..FIRST+M-1 (another "
+                   "set of networks for a repeat)")
     p.add_argument("--epochs", type=int, default=None, help="override the spec's epochs")
     p.add_argument("--work", type=Path, default=Path("runs/bench-trust-shift"),
                    help="members' weights are kept here and reused by the next run with the same settings")
@@ -65,7 +71,7 @@ def main() -> None:
                                                         "dir": args.data_dir / "fashion-mnist"}), spec.seed)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     members = []
-    for seed in range(args.members):
+    for seed in range(args.first_seed, args.first_seed + args.members):
         t0 = time.perf_counter()
         torch.manual_seed(seed)
         model = build_model(spec.model, mnist.input_shape, mnist.num_outputs, mnist.task)
@@ -97,11 +103,20 @@ def main() -> None:
     methods[f"laplace ensemble x{len(members)}"] = DeepEnsemble(
         [methods["laplace"], *(LaplaceApproximation(m).fit(x_train, y_train)
                                for m in members[1:])])
+    # Tomani et al. 2021: temperatures fitted on validation images plus copies under Gaussian noise of
+    # growing strength (accuracy from clean down to chance), a generic perturbation (not a rotation)
+    x_pert, y_pert, sigmas = noise_perturbed(methods["uncalibrated"], x_val[:2000], y_val[:2000])
+    print(f"noise levels (std, standardized pixels): {' '.join(f'{s:.2f}' for s in sigmas)}")
+    methods["temperature, noise-perturbed validation"] = TemperatureScaling(members[0]).fit(x_pert, y_pert)
+    methods[f"laplace ensemble x{len(members)}, then noise-perturbed temperature"] = TemperatureScaling(
+        methods[f"laplace ensemble x{len(members)}"]).fit(x_pert, y_pert)
     if any(isinstance(m, torch.nn.Dropout) for m in members[0].modules()):
         methods["mc-dropout"] = MCDropout(members[0], samples=30)
     else:
         print("mc-dropout: left out, this spec's network has no dropout")
-    print(f"\ntemperature T = {methods['temperature'].temperature:.3f}")
+    for name, m in methods.items():
+        if isinstance(m, TemperatureScaling):
+            print(f"{name}: T = {m.temperature:.3f}")
     print("\n| rotation | method | accuracy | NLL | ECE |\n|---|---|---|---|---|")
     ratios = []
     for angle in ANGLES:

@@ -100,6 +100,14 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
     assert cal["after"]["nll"] <= cal["before"]["nll"] + 0.02
     assert (tmp_path / "cal/reliability.png").stat().st_size > 1000
     assert neuroplast.load(tmp_path / "cal").predict_proba(run.inputs(torch.zeros(1, 1, 8, 8))).shape == (1, 10)
+    # a temperature for drifting inputs: fitted on validation plus noisy copies, it is humbler
+    assert main(["calibrate", str(run.dir), "--perturb", "--out", str(tmp_path / "drift")]) == 0
+    drift = json.loads((tmp_path / "drift/metrics.json").read_text())["calibration"]
+    assert drift["perturbed"]["levels"] == 10 and drift["perturbed"]["val_samples"] == cal["val_samples"]
+    assert drift["perturbed"]["sigmas"] == sorted(drift["perturbed"]["sigmas"])
+    assert drift["temperature"] > cal["temperature"]
+    assert main(["calibrate", str(run.dir), "--method", "mc-dropout", "--perturb"]) == 2
+    assert "use it with --method temperature or with --then-temperature" in capsys.readouterr().err
 
 
 def test_ensemble_of_identical_members_is_the_member_and_disagreement_shows() -> None:
@@ -318,8 +326,9 @@ def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse
     cal = json.loads((tmp_path / "la/metrics.json").read_text())["calibration"]
     assert cal["fitted_on"] == "train (curvature), val (prior check)"
     assert cal["prior_precision_per_network"] == [checked.describe()["prior_precision"]]
-    from neuroplast.cli import _calibrator  # predict --uncertainty rebuilds the posterior calibrate scored
+    from neuroplast.cli import _calibrator
 
+    # predict --uncertainty rebuilds the posterior calibrate scored
     rebuilt = _calibrator(neuroplast.load(tmp_path / "la")).predict(data.x_test)
     assert scores(rebuilt.probs, data.y_test)["nll"] == pytest.approx(cal["after"]["nll"], rel=1e-5)
     assert cal["after"]["ece"] < cal["before"]["ece"] + 0.01 and cal["after"]["nll"] < cal["before"]["nll"] * 1.2
@@ -328,6 +337,29 @@ def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse
     assert "must be in (0, 1], e.g. 0.99; received 1.5" in capsys.readouterr().err
     assert main(["calibrate", str(run.dir), "--method", "temperature", "--members", "3"]) == 2
     assert "applies to the ensemble and laplace methods, not 'temperature'" in capsys.readouterr().err
+
+
+def test_noise_perturbed_levels_walk_the_accuracy_from_clean_to_chance() -> None:
+    from neuroplast.trust import noise_perturbed
+
+    torch.manual_seed(0)
+    centres = torch.tensor([[4.0, 0.0], [-2.0, 3.5], [-2.0, -3.5]])
+    y = torch.randint(0, 3, (3000,))
+    x = centres[y] + 0.5 * torch.randn(3000, 2)
+    model = nn.Linear(2, 3)  # the Bayes classifier of three equal Gaussians: logits c·x - |c|²/2
+    with torch.no_grad():
+        model.weight.copy_(centres)
+        model.bias.copy_(-centres.pow(2).sum(1) / 2)
+    base = Uncalibrated(model)
+    x_all, y_all, sigmas = noise_perturbed(base, x, y, levels=4)
+    assert x_all.shape == (5 * 3000, 2) and torch.equal(y_all[3000:6000], y) and torch.equal(x_all[:3000], x)
+    assert sigmas == sorted(sigmas) and sigmas[0] > 0
+    clean = (base.predict(x).label == y).float().mean().item()
+    for k in range(1, 5):  # each copy (a fresh noise draw) sits near its target accuracy
+        copy = x_all[k * 3000:(k + 1) * 3000]
+        accuracy = (base.predict(copy).label == y).float().mean().item()
+        assert accuracy == pytest.approx(clean - (clean - 1 / 3) * k / 4, abs=0.04)
+    assert TemperatureScaling(model).fit(x_all, y_all).temperature > TemperatureScaling(model).fit(x, y).temperature
 
 
 def test_temperature_composes_with_another_method() -> None:

@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
                    "laplace: more than 1 makes a mixture of one Laplace approximation per network (default 1)")
     c.add_argument("--then-temperature", action="store_true", help="then fit a temperature on the method's "
                    "output (validation split), e.g. an ensemble followed by temperature scaling")
+    c.add_argument("--perturb", action="store_true", help="fit the temperature (--method temperature or "
+                   "--then-temperature) on the validation split plus copies under Gaussian noise of growing "
+                   "strength: calibrated for inputs that drift from the training data, humbler on clean ones")
     c.add_argument("--out", type=Path, help="folder to write (default: RUN_DIR-METHOD)")
     c.add_argument("--ood", choices=("mahalanobis",), help="also model the training features' density; "
                    "inputs far from it are 'not sure' (out of distribution)")
@@ -395,7 +398,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     extra = {"members": args.members} if args.members is not None else {}
     m = calibrate_run(args.run_dir, args.method, args.out, target_accuracy=args.target_accuracy,
-                      ood=args.ood, then_temperature=args.then_temperature, **extra)
+                      ood=args.ood, then_temperature=args.then_temperature, perturb=args.perturb, **extra)
     b, a = m["calibration"]["before"], m["calibration"]["after"]
     extra = f" (T = {m['calibration']['temperature']:.3f})" if "temperature" in m["calibration"] else ""
     print(f"{args.method}{extra}: test ECE {b['ece']:.2%} -> {a['ece']:.2%}, NLL {b['nll']:.4f} -> "

@@ -374,7 +374,7 @@ def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
         u = spec.uncertainty
         extra = {"members": u.members} if u.members is not None else {}
         calibrate_run(run_dir, u.method, run_dir / f"calibrated-{u.method}", target_accuracy=u.target_accuracy,
-                      ood=u.ood, then_temperature=u.then_temperature, **extra)
+                      ood=u.ood, then_temperature=u.then_temperature, perturb=u.perturb, **extra)
     if spec.explain is not None:
         from neuroplast.trust.explain_run import explain_run
 

@@ -257,6 +257,9 @@ class UncertaintySpec(_Spec):
     members: int | None = Field(None, ge=1, le=20, description="ensemble: networks in it, the run's own "
                                 "included (default 5, at least 2); laplace: more than 1 makes a mixture of one "
                                 "Laplace approximation per network (default 1).")
+    perturb: bool = Field(False, description="Fit the temperature (method 'temperature' or then_temperature) "
+                          "on validation data plus noisy copies of it: calibrated under drift, humbler on "
+                          "clean inputs.")
     then_temperature: bool = Field(False, description="Then fit a temperature on the method's output "
                                    "(e.g. an ensemble followed by temperature scaling).")
     target_accuracy: float = Field(0.99, gt=0.0, le=1.0, description="Accuracy the confident answers must "
