@@ -103,9 +103,12 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
     # a temperature for drifting inputs: fitted on validation plus noisy copies, it is humbler
     assert main(["calibrate", str(run.dir), "--perturb", "--out", str(tmp_path / "drift")]) == 0
     drift = json.loads((tmp_path / "drift/metrics.json").read_text())["calibration"]
-    assert drift["perturbed"]["levels"] == 10 and drift["perturbed"]["val_samples"] == cal["val_samples"]
-    assert drift["perturbed"]["sigmas"] == sorted(drift["perturbed"]["sigmas"])
-    assert drift["temperature"] > cal["temperature"]
+    sigmas = drift["perturbed"]["sigmas"]
+    assert 1 <= drift["perturbed"]["levels"] == len(sigmas) <= 10 and sigmas == sorted(sigmas)
+    assert drift["perturbed"]["val_samples"] == cal["val_samples"]
+    assert max(sigmas) < 1e3  # no level searched out to the cap (that one flattened every answer, T ~ 35,000)
+    assert cal["temperature"] < drift["temperature"] < 100
+    assert drift["fitted_on"] == "val + noise-perturbed copies"
     assert main(["calibrate", str(run.dir), "--method", "mc-dropout", "--perturb"]) == 2
     assert "use it with --method temperature or with --then-temperature" in capsys.readouterr().err
 
@@ -360,6 +363,21 @@ def test_noise_perturbed_levels_walk_the_accuracy_from_clean_to_chance() -> None
         accuracy = (base.predict(copy).label == y).float().mean().item()
         assert accuracy == pytest.approx(clean - (clean - 1 / 3) * k / 4, abs=0.04)
     assert TemperatureScaling(model).fit(x_all, y_all).temperature > TemperatureScaling(model).fit(x, y).temperature
+    # a network that keeps answering its favourite class on pure noise never falls to chance: the
+    # levels it cannot reach are left out instead of searched out to MAX_NOISE
+    stubborn = nn.Sequential(nn.Tanh(), nn.Linear(2, 3))
+    with torch.no_grad():
+        stubborn[1].weight.copy_(centres / 4)
+        stubborn[1].bias.copy_(torch.tensor([1.5, 0.0, 0.0]))
+    y_skew = torch.where(torch.rand(3000) < 0.6, 0, y)  # 60%+ of the labels are class 0
+    x_skew = centres[y_skew] + 0.5 * torch.randn(3000, 2)
+    base = Uncalibrated(stubborn)
+    _, y_some, sigmas = noise_perturbed(base, x_skew, y_skew, levels=10)
+    assert 0 < len(sigmas) < 10 and max(sigmas) < 1e3 and len(y_some) == (len(sigmas) + 1) * 3000
+    with pytest.raises(UserError, match="token ids"):
+        noise_perturbed(base, torch.zeros(4, 2, dtype=torch.long), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(UserError, match="validation split is empty"):
+        noise_perturbed(base, torch.zeros(0, 2), torch.zeros(0, dtype=torch.long))
 
 
 def test_temperature_composes_with_another_method() -> None:

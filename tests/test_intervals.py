@@ -126,14 +126,33 @@ def test_predict_uncertainty_prints_the_conformal_interval_of_a_regression(tmp_p
     capsys.readouterr()
     assert main(["predict", str(run.dir), str(tmp_path / "rows.csv"), "--uncertainty"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
-    assert len(lines) == 3 and all("(split conformal on 36 validation examples)" in line for line in lines)
+    assert len(lines) == 3 and all("(90% interval, split conformal on 36 validation examples)" in line
+                                   for line in lines)
     q = conformal_run(run.dir, alpha=0.1)["q"][0]  # the half-width in target units, computed apart
     for line, value in zip(lines, run.predict([tmp_path / "rows.csv"]), strict=True):
-        point, low, high = map(float, re.search(r": (\S+), 90% interval \[(\S+), (\S+)\]", line).groups())
+        point, low, high = map(float, re.search(r": (\S+) \[(\S+), (\S+)\] \(90%", line).groups())
         assert point == pytest.approx(value, rel=1e-5)
         assert low == pytest.approx(value - q, rel=1e-4) and high == pytest.approx(value + q, rel=1e-4)
     assert main(["predict", str(run.dir), str(tmp_path / "rows.csv"), "--uncertainty", "--coverage", "0.99"]) == 2
-    assert "99% intervals need at least 99 validation examples" in capsys.readouterr().err
+    assert "(coverage 99%) needs at least 99 calibration points; received 36" in capsys.readouterr().err
+    assert main(["predict", str(run.dir), str(tmp_path / "rows.csv"), "--coverage", "0.8"]) == 2
+    assert "--uncertainty is not set" in capsys.readouterr().err
+
+
+def test_forecast_intervals_are_one_range_per_step(tmp_path: Path, capsys) -> None:
+    from neuroplast.cli import main
+
+    run = neuroplast.run("sunspots-lstm", progress=False, out=tmp_path / "sun",
+                         overrides=["data.horizon=3", "train.epochs=2"])
+    (tmp_path / "years.csv").write_text("sunspots\n" + "\n".join(str(10.0 + i) for i in range(24)) + "\n")
+    capsys.readouterr()
+    assert main(["predict", str(run.dir), str(tmp_path / "years.csv"), "--uncertainty"]) == 0
+    line = capsys.readouterr().out.strip()
+    steps = line.split(": ", 1)[1].split(" (90% intervals")[0].split("; ")
+    assert len(steps) == 3  # "value [low, high]" for each of the three years ahead
+    for step in steps:
+        value, low, high = map(float, step.replace("[", "").replace("]", "").replace(",", "").split())
+        assert low < value < high
 
 
 # --------------------------------------------------------------------------- the Gaussian head

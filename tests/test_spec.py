@@ -90,3 +90,17 @@ def test_relative_paths_in_a_spec_file_are_relative_to_the_file(tmp_path) -> Non
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "s.toml").write_text('[data]\nsource = "csv"\npath = "t.csv"\ntarget = "y"\n')
     assert load_spec(tmp_path / "sub" / "s.toml").data.path == tmp_path / "sub" / "t.csv"
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (["uncertainty.method='ensemble'", "uncertainty.members=1"], "an ensemble needs uncertainty.members >= 2"),
+    (["uncertainty.method='temperature'", "uncertainty.members=3"],
+     "members applies to the ensemble and laplace methods, not temperature"),
+    (["uncertainty.method='mc-dropout'", "uncertainty.perturb=true"],
+     "perturb changes how a temperature is fitted"),
+])
+def test_uncertainty_settings_the_method_cannot_use_fail_before_training(sets: list[str], message: str) -> None:
+    with pytest.raises(UserError, match=message):
+        load_spec("digits-mlp", sets)
+    assert load_spec("digits-mlp", ["uncertainty.method='laplace'", "uncertainty.members=1",
+                                    "uncertainty.then_temperature=true", "uncertainty.perturb=true"])

@@ -118,6 +118,22 @@ def test_text_classification_from_csv(tmp_path, capsys) -> None:
         load_dataset(spec.data.model_copy(update={"text_column": "txt"}), 0)
 
 
+def test_a_transformer_text_classifier_saved_before_padding_was_masked_reloads_unmasked(tmp_path) -> None:
+    import json
+
+    rows = ["text,label", *(f"{'good fine' if i % 2 else 'bad'},{'pos' if i % 2 else 'neg'}" for i in range(40))]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    spec = neuroplast.load_spec("reviews-lstm", [f'data.path="{tmp_path / "t.csv"}"', "data.block_size=6",
+                                                 'model.family="transformer"', "model.d_model=16",
+                                                 "model.num_heads=2", "model.num_layers=1", "train.epochs=2"])
+    run = neuroplast.run(spec, out=tmp_path / "tr", progress=False)
+    info = json.loads((run.dir / "model.json").read_text())
+    assert info["masks_padding"] is True and neuroplast.load(run.dir).model.pad_id == 0
+    del info["masks_padding"]  # as model.json was written before padding was masked
+    (run.dir / "model.json").write_text(json.dumps(info))
+    assert neuroplast.load(run.dir).model.pad_id is None  # it predicts as it was trained
+
+
 def test_generate_cli_errors_are_one_line(tmp_path, capsys) -> None:
     from neuroplast.cli import main
 

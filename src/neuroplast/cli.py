@@ -49,8 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     pr.add_argument("--uncertainty", action="store_true", help="classifiers: print confidence and entropy, "
                     "and 'not sure' below the threshold `neuroplast calibrate` chose; regression and forecasts: "
                     "a split-conformal interval from the run's validation split")
-    pr.add_argument("--coverage", type=float, default=0.9, help="regression --uncertainty: the share of "
-                    "answers the intervals should hold (default 0.9)")
+    pr.add_argument("--coverage", type=float, help="regression --uncertainty: the share of answers the "
+                    "intervals should hold (default 0.9)")
 
     m = sub.add_parser("summary", help="layers, output shapes, parameters and MACs of a spec's model")
     m.add_argument("spec", nargs="?", default=None)
@@ -251,19 +251,26 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                         f"regressors. Continue a text with: neuroplast generate {shlex.quote(str(args.run_dir))} "
                         f"--prompt {shlex.quote(' '.join(map(str, args.inputs)))}")
     regression = run.objective.kind == "regression"
+    if args.coverage is not None and not (args.uncertainty and regression):
+        raise UserError("--coverage sets the intervals of `predict --uncertainty` on a regression or forecasting "
+                        f"run; {args.run_dir} is a {run.info['task']} run{'' if args.uncertainty else ' and --uncertainty is not set'}.")
+    coverage = 0.9 if args.coverage is None else args.coverage
     calibrated = _calibrator(run) if args.uncertainty and not regression else None
-    conformal = _conformal(run, args.coverage) if args.uncertainty and regression else None
+    conformal = _conformal(run, coverage) if args.uncertainty and regression else None
     for path in args.inputs:
         if regression:
             values = run.predict([path])
             bounds = None if conformal is None else conformal.predict(run.inputs([path])).to_units(run.preprocess)
             for i, v in enumerate(values):
-                line = f"{path}{f'[{i}]' if len(values) > 1 else ''}: {np.array2string(np.asarray(v), precision=6)}"
-                if bounds is not None:
-                    lo, hi = (np.array2string(b[i].numpy().squeeze(), precision=6) for b in (bounds.lower, bounds.upper))
-                    line += (f", {args.coverage * 100:g}% interval [{lo}, {hi}] (split conformal on "
-                             f"{conformal.n} validation examples)")
-                print(line)
+                steps = np.atleast_1d(np.asarray(v, dtype=float))  # one value per target or forecast step
+                if bounds is None:
+                    text = " ".join(f"{x:.6g}" for x in steps)
+                else:  # each value with its own range
+                    text = "; ".join(f"{x:.6g} [{lo:.6g}, {hi:.6g}]" for x, lo, hi in
+                                     zip(steps, bounds.lower[i].tolist(), bounds.upper[i].tolist(), strict=True))
+                    text += (f" ({coverage * 100:g}% interval{'s' if len(steps) > 1 else ''}, split conformal "
+                             f"on {conformal.n} validation examples)")
+                print(f"{path}{f'[{i}]' if len(values) > 1 else ''}: {text}")
             continue
         prediction = None if calibrated is None else calibrated.predict(run.inputs([path]))
         proba = run.predict_proba([path]) if prediction is None else prediction.probs.numpy()
@@ -318,6 +325,9 @@ def _calibrator(run):
         networks = _networks(run)
         # the prior precision calibrate chose for each network (older folders: the marginal likelihood's)
         priors = cal.get("prior_precision_per_network") or [None] * len(networks)
+        if len(priors) != len(networks):
+            raise UserError(f"{run.dir} was calibrated with {len(priors)} networks but members/ now holds "
+                            f"{len(networks) - 1} besides the run's own. Run `neuroplast calibrate` again.")
         fitted = [LaplaceApproximation(m, cal.get("subset", "auto"), cal.get("hessian", "kron")).fit(
             data.x_train, data.y_train, prior_precision=prior) for m, prior in zip(networks, priors, strict=True)]
         calibrator = fitted[0] if len(fitted) == 1 else DeepEnsemble(fitted)
@@ -334,21 +344,11 @@ def _calibrator(run):
 def _conformal(run, coverage: float):
     """Split-conformal intervals fitted on the run's validation split (a Gaussian head: normalized by
     its sigma), for regression and forecasting runs."""
-    from neuroplast.data import load_dataset
-    from neuroplast.trust.intervals import SplitConformal, min_calibration_points
+    from neuroplast.trust.intervals import conformal_on_validation
 
     if not 0.0 < coverage < 1.0:
         raise UserError(f"--coverage must be between 0 and 1, e.g. 0.9; received {coverage}.")
-    if run.spec is None:
-        raise UserError(f"{run.dir} has no spec.toml to reload its validation split from; intervals need a run "
-                        "made by `neuroplast run`.")
-    data = load_dataset(run.spec.data, run.spec.seed)
-    need = min_calibration_points(1.0 - coverage)
-    if len(data.x_val) < need:
-        raise UserError(f"{coverage * 100:g}% intervals need at least {need} validation examples to calibrate on; "
-                        f"this run has {len(data.x_val)}. Lower --coverage, or train with a larger "
-                        "data.val_fraction.")
-    return SplitConformal(run.model, 1.0 - coverage, heads=run.objective.heads).fit(data.x_val, data.y_val)
+    return conformal_on_validation(run, round(1.0 - coverage, 12))[0]
 
 
 def _networks(run) -> list:

@@ -251,6 +251,8 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
         model = build_model(model_spec, tuple(info["input_shape"]),
                             model_outputs(info["num_outputs"], info.get("loss", "auto")), info["task"],
                             info.get("vocab_size", 0))
+        if getattr(model, "pad_id", None) is not None and not info.get("masks_padding"):
+            model.pad_id = None  # a text Transformer saved before padding was masked: read as it was trained
     state = load_weights(run_dir / "model.safetensors")
     try:
         model.load_state_dict(state)
@@ -479,6 +481,7 @@ def _model_info(family: str, config: dict[str, Any], data: Dataset, model: nn.Mo
             "num_outputs": data.num_outputs, "output_width": int(width), "task": data.task,
             "vocab_size": data.vocab_size,
             "class_names": data.class_names, "loss": train.loss,
+            **({"masks_padding": True} if getattr(model, "pad_id", None) is not None else {}),
             **({"class": config["class"]} if family == "custom" else {})}
 
 

@@ -267,6 +267,20 @@ class UncertaintySpec(_Spec):
     ood: Literal["mahalanobis"] | None = Field(None, description="Also flag inputs unlike the training "
                                                "data (a feature density).")
 
+    @model_validator(mode="after")
+    def _options_fit_the_method(self) -> UncertaintySpec:
+        """Settings that the method cannot use fail when the spec is read, not after training."""
+        if self.members is not None and self.method not in ("ensemble", "laplace"):
+            raise PydanticCustomError("uncertainty", "members applies to the ensemble and laplace methods, not "
+                                      "{method}; remove uncertainty.members", {"method": self.method})
+        if self.method == "ensemble" and self.members is not None and self.members < 2:
+            raise PydanticCustomError("uncertainty", "an ensemble needs uncertainty.members >= 2 (the run's own "
+                                      "network and at least one more)")
+        if self.perturb and not (self.then_temperature or self.method == "temperature"):
+            raise PydanticCustomError("uncertainty", "perturb changes how a temperature is fitted: set "
+                                      "uncertainty.then_temperature = true or method = 'temperature'")
+        return self
+
 
 class ExplainSpec(_Spec):
     """After training: attribution heatmaps for the first test images (as ``neuroplast explain``)."""

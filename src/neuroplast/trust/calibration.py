@@ -247,16 +247,27 @@ def dropout_on(model: nn.Module) -> nn.Module:
     return model
 
 
+MAX_NOISE = 1e3  # noise standard deviations searched by noise_perturbed (standardized inputs)
+
+
 def noise_perturbed(method: Calibrator, x: torch.Tensor, y: torch.Tensor, levels: int = 10,
                     seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, list[float]]:
     """Validation data for calibrating under distribution shift (Tomani et al. 2021, "Post-hoc
     uncertainty calibration for domain drift scenarios"): ``x`` and ``levels`` copies of it under
     Gaussian noise, the k-th with the standard deviation (found by bisection) at which ``method``'s
-    accuracy falls k/levels of the way from clean to chance. Returns ``(x_all, y_all, sigmas)``.
+    accuracy falls k/levels of the way from clean to chance. Returns ``(x_all, y_all, sigmas)``;
+    levels no noise up to ``MAX_NOISE`` reaches (a network that stays above chance on pure noise) are
+    left out, so ``sigmas`` may be shorter than ``levels``.
 
     A temperature fitted on it is humbler for inputs that drift away from the training data; a
     generic perturbation, not the shift it is later tested on.
     """
+    if len(x) == 0:
+        raise UserError("Fitting a temperature on noise-perturbed data needs held-out data and the validation "
+                        "split is empty. Set data.val_fraction > 0 (e.g. 0.1) and train again.")
+    if not x.is_floating_point():
+        raise UserError("--perturb adds Gaussian noise to the inputs, and this model reads token ids (text): "
+                        "noise has no meaning there. Leave --perturb out.")
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(x.shape, generator=gen).to(x.device)
 
@@ -268,14 +279,20 @@ def noise_perturbed(method: Calibrator, x: torch.Tensor, y: torch.Tensor, levels
     for k in range(1, levels + 1):
         target = clean - (clean - chance) * k / levels
         lo, hi = 0.0, 1.0
-        while accuracy(hi) > target and hi < 1e3:
+        while accuracy(hi) > target and hi < MAX_NOISE:
             lo, hi = hi, 2 * hi
+        if accuracy(hi) > target:  # no amount of noise takes the accuracy this low: the levels end here
+            break
         for _ in range(12):
             mid = (lo + hi) / 2
             lo, hi = (mid, hi) if accuracy(mid) > target else (lo, mid)
         sigmas.append((lo + hi) / 2)
         xs.append(x + sigmas[-1] * torch.randn(x.shape, generator=gen).to(x.device))
-    return torch.cat(xs), y.repeat(levels + 1), sigmas
+    if not sigmas:
+        raise UserError(f"Gaussian noise up to {MAX_NOISE:g} standard deviations does not lower this model's "
+                        f"accuracy ({clean:.3f} on validation) towards chance, so there is nothing to calibrate "
+                        "for. Leave --perturb out.")
+    return torch.cat(xs), y.repeat(len(sigmas) + 1), sigmas
 
 
 def make_calibrator(method: str, model: nn.Module, **options: Any) -> Calibrator:
@@ -398,8 +415,13 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         describe_extra = {**inner, "then_temperature": calibrator.temperature}
     else:
         describe_extra = calibrator.describe()
+    temperature_on = "val" if perturbed is None else "val + noise-perturbed copies"
     if perturbed is not None:
         describe_extra["perturbed"] = perturbed
+    if method == "temperature":
+        describe_extra["fitted_on"] = temperature_on
+    elif then_temperature:
+        describe_extra["fitted_on"] = f"{describe_extra.get('fitted_on', 'val')}; temperature: {temperature_on}"
     if per_network is not None:  # predict --uncertainty rebuilds each posterior with these
         describe_extra["prior_precision_per_network"] = per_network
     before = base.predict(data.x_test)
@@ -560,14 +582,16 @@ class LaplaceApproximation(Calibrator):
         with warnings.catch_warnings():  # laplace-torch's notice that the probit link is its default
             warnings.simplefilter("ignore", UserWarning)
             self.la.fit(loader)
+            if prior_precision is not None:  # one chosen before (a calibrated folder reloaded)
+                current = self.la.prior_precision
+                self.la.prior_precision = torch.as_tensor(prior_precision, dtype=current.dtype,
+                                                          device=current.device)
+                self.marglik_prior, self.prior_from = None, "given"
+                return self
             self.la.optimize_prior_precision(method="marglik", pred_type="glm", link_approx="probit")
         self.marglik_prior = self.la.prior_precision.detach().clone()
         self.prior_from = "marginal likelihood"
-        if prior_precision is not None:  # one chosen before (a calibrated folder reloaded)
-            self.la.prior_precision = torch.as_tensor(prior_precision, dtype=self.marglik_prior.dtype,
-                                                      device=self.marglik_prior.device)
-            self.prior_from = "given"
-        elif val is not None and len(val[0]):
+        if val is not None and len(val[0]):
             self._check_prior(*val)
         return self
 
@@ -576,7 +600,7 @@ class LaplaceApproximation(Calibrator):
         y_val = y_val.long().to(x_val.device)
 
         def nll() -> float:
-            return F.nll_loss(self.predict(x_val).probs.clamp_min(1e-12).log(), y_val).item()
+            return scores(self.predict(x_val).probs, y_val)["nll"]
 
         best_nll, best_prior = nll(), self.marglik_prior
         for value in self.PRIOR_GRID:

@@ -299,23 +299,11 @@ def conformal_run(run_dir: str | Path, alpha: float = 0.1) -> dict[str, Any]:
     ``val_samples``, ``test_samples``, ``test_coverage`` (fraction over all test targets) and
     ``test_mean_width`` (target units).
     """
-    from neuroplast.data import load_dataset
     from neuroplast.runs import load
 
-    run_dir = Path(run_dir)
     run = load(run_dir)
-    if run.spec is None:
-        raise UserError(f"{run_dir} has no spec.toml to reload its data from; use a run made by `neuroplast run`.")
-    if run.objective.kind != "regression":
-        raise UserError(f"Conformal intervals here apply to regression and forecasting; {run_dir} is a "
-                        f"{run.info['task']} run.")
-    data = load_dataset(run.spec.data, run.spec.seed)
-    if len(data.x_val) == 0:
-        raise UserError("Split conformal needs held-out calibration data and the validation split is empty. "
-                        f"Set data.val_fraction > 0 (at least {min_calibration_points(alpha)} points) and train "
-                        "again.")
+    method, data = conformal_on_validation(run, alpha)
     heads = run.objective.heads
-    method = SplitConformal(run.model, alpha, heads=heads).fit(data.x_val, data.y_val)
     interval = method.predict(data.x_test).to_units(run.preprocess)
     std = torch.as_tensor(run.preprocess.get("target_std", [1.0]), dtype=torch.float64)
     result = {
@@ -338,6 +326,25 @@ def conformal_run(run_dir: str | Path, alpha: float = 0.1) -> dict[str, Any]:
         result["gaussian_test_coverage"] = coverage(own, _in_units(data.y_test, run.preprocess))
         result["gaussian_test_mean_width"] = own.width.mean().item()
     return result
+
+
+def conformal_on_validation(run: Any, alpha: float = 0.1) -> tuple[SplitConformal, Any]:
+    """:class:`SplitConformal` fitted on a loaded regression or forecasting run's validation split
+    (normalized by the sigma of a Gaussian head), and the run's reloaded :class:`~neuroplast.data.Dataset`."""
+    from neuroplast.data import load_dataset
+
+    if run.spec is None:
+        raise UserError(f"{run.dir} has no spec.toml to reload its data from; use a run made by `neuroplast run`.")
+    if run.objective.kind != "regression":
+        raise UserError(f"Conformal intervals here apply to regression and forecasting; {run.dir} is a "
+                        f"{run.info['task']} run.")
+    _check_alpha(alpha)
+    data = load_dataset(run.spec.data, run.spec.seed)
+    if len(data.x_val) == 0:
+        raise UserError("Split conformal needs held-out calibration data and the validation split is empty. "
+                        f"Set data.val_fraction > 0 (at least {min_calibration_points(alpha)} points) and train "
+                        "again.")
+    return SplitConformal(run.model, alpha, heads=run.objective.heads).fit(data.x_val, data.y_val), data
 
 
 def _in_units(y: torch.Tensor, preprocess: dict[str, Any]) -> torch.Tensor:
