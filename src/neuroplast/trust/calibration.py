@@ -271,21 +271,27 @@ def noise_perturbed(method: Calibrator, x: torch.Tensor, y: torch.Tensor, levels
     gen = torch.Generator().manual_seed(seed)
     noise = torch.randn(x.shape, generator=gen).to(x.device)
 
-    def accuracy(sigma: float) -> float:
-        return (method.predict(x + sigma * noise).label == y.to(x.device)).float().mean().item()
+    def accuracy(prediction: Prediction) -> float:
+        return (prediction.label == y.to(x.device)).float().mean().item()
 
-    clean, chance = accuracy(0.0), 1.0 / method.predict(x[:1]).probs.shape[1]
+    def noisy_accuracy(sigma: float) -> float:
+        return accuracy(method.predict(x + sigma * noise))
+
+    first = method.predict(x)
+    clean, chance = accuracy(first), 1.0 / first.probs.shape[1]
     xs, sigmas = [x], []
     for k in range(1, levels + 1):
         target = clean - (clean - chance) * k / levels
         lo, hi = 0.0, 1.0
-        while accuracy(hi) > target and hi < MAX_NOISE:
+        above = noisy_accuracy(hi) > target
+        while above and hi < MAX_NOISE:
             lo, hi = hi, 2 * hi
-        if accuracy(hi) > target:  # no amount of noise takes the accuracy this low: the levels end here
+            above = noisy_accuracy(hi) > target
+        if above:  # no amount of noise takes the accuracy this low: the levels end here
             break
         for _ in range(12):
             mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if accuracy(mid) > target else (lo, mid)
+            lo, hi = (mid, hi) if noisy_accuracy(mid) > target else (lo, mid)
         sigmas.append((lo + hi) / 2)
         xs.append(x + sigmas[-1] * torch.randn(x.shape, generator=gen).to(x.device))
     if not sigmas:
@@ -386,6 +392,11 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     base = Uncalibrated(run.model)
     out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
     per_network = None  # Laplace: each network's prior precision, for predict --uncertainty
+    x_fit, y_fit, perturbed = data.x_val, data.y_val, None  # what a temperature is fitted on
+    if perturb:  # validation plus noisy copies (levels set on the network alone)
+        x_fit, y_fit, sigmas = noise_perturbed(base, data.x_val[:2000], data.y_val[:2000])
+        perturbed = {"noise": "gaussian", "levels": len(sigmas), "sigmas": sigmas,
+                     "val_samples": len(x_fit) // (len(sigmas) + 1)}
     if method == "ensemble":  # M - 1 more members of the same spec, from the next seeds
         members = options.pop("members", None) or 5
         if members < 2:
@@ -401,14 +412,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         # more than one network: a mixture of Laplace approximations (Eschenhagen et al. 2021)
         calibrator = fitted[0] if members == 1 else DeepEnsemble(fitted)
         per_network = [f.describe()["prior_precision"] for f in fitted]
-    x_fit, y_fit, perturbed = data.x_val, data.y_val, None
-    if perturb:  # the temperature's data: validation plus noisy copies (levels set on the network alone)
-        x_fit, y_fit, sigmas = noise_perturbed(base, data.x_val[:2000], data.y_val[:2000])
-        perturbed = {"noise": "gaussian", "levels": len(sigmas), "sigmas": sigmas,
-                     "val_samples": min(len(data.x_val), 2000)}
-    if method not in ("ensemble", "laplace"):
-        calibrator = make_calibrator(method, run.model, **options).fit(
-            *((x_fit, y_fit) if method == "temperature" else (data.x_val, data.y_val)))
+    else:  # temperature (on x_fit), MC dropout (nothing to fit)
+        calibrator = make_calibrator(method, run.model, **options).fit(x_fit, y_fit)
     if then_temperature and method != "temperature":  # a temperature on top of the method's output
         inner = calibrator.describe()
         calibrator = TemperatureScaling(calibrator).fit(x_fit, y_fit)
