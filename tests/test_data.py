@@ -188,6 +188,22 @@ def test_random_affine_identity_rotation_by_hand_and_background() -> None:
     assert make_augment(AugmentSpec(shift=2)) is not None and make_augment(AugmentSpec()) is None
 
 
+def test_random_flip_mirrors_about_half_of_the_batch_and_nothing_else() -> None:
+    from neuroplast.data.augment import make_augment
+    from neuroplast.spec import AugmentSpec
+
+    x = torch.arange(400 * 2 * 3 * 5, dtype=torch.float32).reshape(400, 2, 3, 5)
+    out = make_augment(AugmentSpec(flip=True))(x, torch.Generator().manual_seed(0))
+    same = (out == x).flatten(1).all(1)
+    mirrored = (out == x.flip(-1)).flatten(1).all(1)
+    assert bool((same ^ mirrored).all())  # each image either untouched or mirrored, whole
+    assert 160 < int(mirrored.sum()) < 240  # ~ half: binomial(400, 1/2) within 4 sigma
+    again = make_augment(AugmentSpec(flip=True))(x, torch.Generator().manual_seed(0))
+    assert torch.equal(out, again)  # the trainer's generator drives it: reproducible
+    both = make_augment(AugmentSpec(flip=True, shift=1))(x, torch.Generator().manual_seed(0))
+    assert both.shape == x.shape and not torch.equal(both, out)  # shifted, then mirrored
+
+
 def test_an_image_already_in_mnist_format_is_taken_as_it_is(tmp_path) -> None:
     from PIL import Image
 

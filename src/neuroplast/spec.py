@@ -38,6 +38,8 @@ class AugmentSpec(_Spec):
     shift: int = Field(0, ge=0, le=8, description="Random translation of images by up to this many pixels.")
     rotate: float = Field(0.0, ge=0.0, le=180.0, description="Random rotation by up to this many degrees.")
     scale: float = Field(0.0, ge=0.0, lt=1.0, description="Random zoom by a factor in [1 - scale, 1 + scale].")
+    flip: bool = Field(False, description="Mirror half of the images left to right (clothing, objects; "
+                       "not digits or letters, whose mirror image is another symbol).")
 
 
 class DataSpec(_Spec):

@@ -66,10 +66,27 @@ def rotate(x: torch.Tensor, degrees: float) -> torch.Tensor:
     return F.grid_sample(x - background, grid, align_corners=False) + background
 
 
+def random_flip(then: Augment | None = None) -> Augment:
+    """Mirror each image of a (B, C, H, W) batch left to right with probability 1/2 (after
+    ``then``, another augmentation, when given)."""
+
+    def flip(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        if then is not None:
+            x = then(x, gen)
+        mirrored = torch.rand(x.shape[0], generator=gen, device=x.device) < 0.5
+        return torch.where(mirrored[:, None, None, None], x.flip(-1), x)
+
+    return flip
+
+
 def make_augment(spec: AugmentSpec | None) -> Augment | None:
     """The batch augmentation ``data.augment`` asks for, or None."""
-    if spec is None or (spec.shift == 0 and spec.rotate == 0 and spec.scale == 0):
+    if spec is None:
         return None
+    geometric = None
     if spec.rotate == 0 and spec.scale == 0:
-        return random_shift(spec.shift)  # whole-pixel shifts: no resampling blur
-    return random_affine(spec.shift, spec.rotate, spec.scale)
+        if spec.shift > 0:
+            geometric = random_shift(spec.shift)  # whole-pixel shifts: no resampling blur
+    else:
+        geometric = random_affine(spec.shift, spec.rotate, spec.scale)
+    return random_flip(geometric) if spec.flip else geometric
