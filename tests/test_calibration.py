@@ -18,6 +18,7 @@ from neuroplast.trust.calibration import (
     Uncalibrated,
     ece,
     ece_floor,
+    ece_if_calibrated,
     scores,
 )
 
@@ -43,6 +44,10 @@ def test_ece_floor_is_the_sampling_noise_of_a_perfectly_calibrated_model() -> No
     probs = torch.tensor([[0.8, 0.2]]).repeat(n, 1)
     assert ece_floor(probs, draws=2000) == pytest.approx(0.6745 * (0.16 / n) ** 0.5, rel=0.1)
     assert ece_floor(torch.tensor([[1.0, 0.0]]).repeat(100, 1)) == 0.0  # sure and right: no noise
+    # The draws themselves: |N(0, sigma)|, so 95% of them lie below 1.96 sigma (the sampling noise).
+    draws = ece_if_calibrated(probs, draws=2000, seed=1)
+    assert len(draws) == 2000 and float(draws.median()) == pytest.approx(ece_floor(probs, draws=2000, seed=1))
+    assert float(draws.quantile(0.95)) == pytest.approx(1.96 * (0.16 / n) ** 0.5, rel=0.1)
     # A model calibrated by construction scores near its floor; ten times the data, about 1/sqrt(10).
     g = torch.Generator().manual_seed(0)
     probs = torch.softmax(3 * torch.randn(20000, 10, generator=g), dim=1)
@@ -329,6 +334,7 @@ def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse
     cal = json.loads((tmp_path / "la/metrics.json").read_text())["calibration"]
     assert cal["fitted_on"] == "train (curvature), val (prior check)"
     assert cal["prior_precision_per_network"] == [checked.describe()["prior_precision"]]
+    assert cal["prior_from_per_network"] == [checked.describe()["prior_from"]]
     from neuroplast.cli import _calibrator
 
     # predict --uncertainty rebuilds the posterior calibrate scored

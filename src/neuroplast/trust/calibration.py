@@ -97,9 +97,16 @@ def ece(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> fl
 
 def ece_floor(probs: torch.Tensor, n_bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> float:
     """The ECE a perfectly calibrated model with these confidences would still show on this many
-    examples: the median over ``draws`` of the ECE when each answer is right with probability equal
-    to its confidence. ECE is a noisy, upward-biased estimate; a measured ECE near this floor cannot
-    be told apart from perfect calibration on a test set of this size.
+    examples: the median of :func:`ece_if_calibrated`. ECE is a noisy, upward-biased estimate; a
+    measured ECE near this floor cannot be told apart from perfect calibration on a test set of this size.
+    """
+    return float(ece_if_calibrated(probs, n_bins, draws, seed).median())
+
+
+def ece_if_calibrated(probs: torch.Tensor, n_bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> torch.Tensor:
+    """``draws`` ECEs of a perfectly calibrated model with these confidences: in each draw every answer
+    is right with probability equal to its confidence. Their spread is the ECE's sampling noise on a
+    test set of this size (e.g. the share of draws above a bar is how often perfect calibration misses it).
     """
     conf = probs.max(dim=1).values.double().cpu()
     gen = torch.Generator().manual_seed(seed)
@@ -111,7 +118,7 @@ def ece_floor(probs: torch.Tensor, n_bins: int = ECE_BINS, draws: int = 200, see
         right = (torch.rand(len(conf), generator=gen, dtype=torch.float64) < conf).double()
         right_sum = torch.bincount(which, weights=right, minlength=n_bins)
         eces.append(float((right_sum - conf_sum).abs().sum() / max(len(conf), 1)))
-    return float(torch.tensor(eces).median())
+    return torch.tensor(eces, dtype=torch.float64)
 
 
 def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> dict[str, list[float]]:
@@ -411,7 +418,7 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
                   for m in models]
         # more than one network: a mixture of Laplace approximations (Eschenhagen et al. 2021)
         calibrator = fitted[0] if members == 1 else DeepEnsemble(fitted)
-        per_network = [f.describe()["prior_precision"] for f in fitted]
+        per_network = [f.describe() for f in fitted]
     else:  # temperature (on x_fit), MC dropout (nothing to fit)
         calibrator = make_calibrator(method, run.model, **options).fit(x_fit, y_fit)
     if then_temperature and method != "temperature":  # a temperature on top of the method's output
@@ -428,7 +435,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     elif then_temperature:
         describe_extra["fitted_on"] = f"{describe_extra.get('fitted_on', 'val')}; temperature: {temperature_on}"
     if per_network is not None:  # predict --uncertainty rebuilds each posterior with these
-        describe_extra["prior_precision_per_network"] = per_network
+        describe_extra["prior_precision_per_network"] = [d["prior_precision"] for d in per_network]
+        describe_extra["prior_from_per_network"] = [d["prior_from"] for d in per_network]
     before = base.predict(data.x_test)
     after = calibrator.predict(data.x_test)
     val_pred = calibrator.predict(data.x_val)
