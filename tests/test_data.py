@@ -204,6 +204,19 @@ def test_random_flip_mirrors_about_half_of_the_batch_and_nothing_else() -> None:
     assert both.shape == x.shape and not torch.equal(both, out)  # shifted, then mirrored
 
 
+def test_augmenting_a_table_is_a_one_line_error_naming_the_section(capsys) -> None:
+    from neuroplast.cli import main
+
+    assert main(["run", "wine-mlp", "--set", "data.augment.flip=true", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "data.augment" in err and "'wine'" in err and "(13,)" in err and "Traceback" not in err
+    from neuroplast.data import load_dataset
+    from neuroplast.spec import AugmentSpec, DataSpec
+
+    # an empty [data.augment] asks for nothing: tables load as before
+    assert load_dataset(DataSpec(source="wine", augment=AugmentSpec())).x_train.shape[1:] == (13,)
+
+
 def test_an_image_already_in_mnist_format_is_taken_as_it_is(tmp_path) -> None:
     from PIL import Image
 

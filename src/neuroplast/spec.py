@@ -41,6 +41,11 @@ class AugmentSpec(_Spec):
     flip: bool = Field(False, description="Mirror half of the images left to right (clothing, objects; "
                        "not digits or letters, whose mirror image is another symbol).")
 
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is asked for."""
+        return bool(self.shift or self.rotate or self.scale or self.flip)
+
 
 class DataSpec(_Spec):
     source: str = Field("digits", description="Data source: digits, mnist, fashion-mnist, iris, wine, "

@@ -81,7 +81,7 @@ def random_flip(then: Augment | None = None) -> Augment:
 
 def make_augment(spec: AugmentSpec | None) -> Augment | None:
     """The batch augmentation ``data.augment`` asks for, or None."""
-    if spec is None:
+    if spec is None or not spec.active:
         return None
     geometric = None
     if spec.rotate == 0 and spec.scale == 0:

@@ -82,6 +82,10 @@ def load_dataset(spec: DataSpec, seed: int = 0) -> Dataset:
     """Load the source named by ``spec.source`` with splits fixed by ``spec.split_seed``, or by ``seed``
     (the run's) when it is not set."""
     data = SOURCES.get(spec.source)(spec, seed if spec.split_seed is None else spec.split_seed)
+    if spec.augment is not None and spec.augment.active and data.x_train.dim() != 4:
+        raise DataError(f"data.augment shifts, rotates, zooms and mirrors images, but {spec.source!r} gives "
+                        f"inputs of shape {tuple(data.x_train.shape[1:])}, not (channels, height, width); "
+                        "remove the [data.augment] section for this source.")
     if spec.max_train_samples is not None and spec.max_train_samples < len(data.x_train):
         n = spec.max_train_samples
         data = replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
