@@ -71,6 +71,16 @@ def test_temperature_scaling_lowers_nll_of_an_overconfident_model() -> None:
     assert ts.temperature > 2.0
     assert after["nll"] < 0.8 * before["nll"] and after["ece"] < before["ece"]
     assert after["accuracy"] == before["accuracy"]  # one temperature never changes the argmax
+    # one logit (a binary classifier read through the sigmoid): the same, with the logistic loss
+    single = nn.Linear(2, 1)
+    with torch.no_grad():
+        single.weight.copy_(torch.tensor([[10.0, 0.0]]))
+        single.bias.zero_()
+    ts1 = TemperatureScaling(single).fit(x[:2000], y[:2000])
+    assert ts1.temperature == pytest.approx(ts.temperature, rel=1e-3)  # sigmoid(10 x / T) = softmax of ±5 x / T
+    assert scores(ts1.predict(x[2000:]).probs, y[2000:])["nll"] == pytest.approx(after["nll"], rel=1e-4)
+    with pytest.raises(UserError, match="without a single error"):  # separable: the best T is 0
+        TemperatureScaling(model).fit(x[:2000], (x[:2000, 0] > 0).long())
 
 
 def test_mc_dropout_with_p_zero_is_the_deterministic_prediction() -> None:
@@ -116,6 +126,29 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
     assert drift["fitted_on"] == "val + noise-perturbed copies"
     assert main(["calibrate", str(run.dir), "--method", "mc-dropout", "--perturb"]) == 2
     assert "use it with --method temperature or with --then-temperature" in capsys.readouterr().err
+    # where the calibrated folder goes: never the run itself, a file, or another trained run
+    (tmp_path / "a.txt").write_text("x")
+    for out, says in [(run.dir, "is the run being read"), (tmp_path / "a.txt", "is a file"),
+                      (run.dir.parent / "run", "is the run being read")]:
+        assert main(["calibrate", str(run.dir), "--out", str(out)]) == 2
+        assert says in capsys.readouterr().err
+    other = neuroplast.run("digits-mlp", out=tmp_path / "other", progress=False, train={"epochs": 1, "threads": 1})
+    assert main(["calibrate", str(run.dir), "--out", str(other.dir)]) == 2
+    assert "already holds a trained run" in capsys.readouterr().err
+    assert main(["calibrate", str(tmp_path / "cal")]) == 2  # calibrating a calibrated folder drops its method
+    assert "already calibrated (temperature); calibrate its parent" in capsys.readouterr().err
+    for bad, says in [(["--method", "ensemble", "--members", "0"], "at least 2 for an ensemble; received 0"),
+                      (["--then-temperature"], "--method temperature already is one")]:
+        assert main(["calibrate", str(run.dir), *bad]) == 2 and says in capsys.readouterr().err
+    import os
+
+    here = os.getcwd()
+    os.chdir(run.dir)
+    try:  # "." names the run: the default folder goes beside it
+        assert main(["calibrate", "."]) == 0
+    finally:
+        os.chdir(here)
+    assert (tmp_path / "run-temperature/metrics.json").is_file()
 
 
 def test_ensemble_of_identical_members_is_the_member_and_disagreement_shows() -> None:
@@ -210,6 +243,19 @@ def test_uncertainty_and_explain_sections_run_after_training(tmp_path: Path) -> 
     assert len(list((run.dir / "explain-saliency").glob("*.png"))) == 2
     spec = neuroplast.load_spec(run.dir / "spec.toml")  # the sections round-trip through spec.toml
     assert spec.uncertainty.ood == "mahalanobis" and spec.explain.count == 2
+
+
+def test_stages_that_cannot_run_fail_before_training(tmp_path: Path, capsys) -> None:
+    for spec, sets, says in [
+        ("diabetes-mlp", ["uncertainty.method=\"temperature\""], "[uncertainty] calibrates classifiers"),
+        ("wine-mlp", ["explain.method=\"ig\""], "[explain] draws heatmaps for image classifiers"),
+        ("digits-mlp", ["explain.method=\"gradcam\""], "'gradcam' needs a CNN"),
+        ("digits-cnn", ["model.dropout=0", "uncertainty.method=\"mc-dropout\""], "needs dropout layers"),
+    ]:
+        overrides = [a for s in sets for a in ("--set", s)]
+        assert main(["run", spec, *overrides, "--out", str(tmp_path / spec), "--quiet"]) == 2
+        assert says in capsys.readouterr().err
+        assert not (tmp_path / spec).exists()  # nothing trained, no folder
 
 
 def test_laplace_is_humbler_far_from_the_data_than_the_map_network() -> None:
@@ -368,7 +414,12 @@ def test_noise_perturbed_levels_walk_the_accuracy_from_clean_to_chance() -> None
         copy = x_all[k * 3000:(k + 1) * 3000]
         accuracy = (base.predict(copy).label == y).float().mean().item()
         assert accuracy == pytest.approx(clean - (clean - 1 / 3) * k / 4, abs=0.04)
-    assert TemperatureScaling(model).fit(x_all, y_all).temperature > TemperatureScaling(model).fit(x, y).temperature
+    # the clean points are separable (a temperature fitted on them alone is refused: it would be 0);
+    # the more noise in the fitting data, the higher the temperature
+    with pytest.raises(UserError, match="without a single error"):
+        TemperatureScaling(model).fit(x, y)
+    mild = TemperatureScaling(model).fit(x_all[:6000], y_all[:6000]).temperature
+    assert TemperatureScaling(model).fit(x_all, y_all).temperature > mild
     # a network that keeps answering its favourite class on pure noise never falls to chance: the
     # levels it cannot reach are left out instead of searched out to MAX_NOISE
     stubborn = nn.Sequential(nn.Tanh(), nn.Linear(2, 3))

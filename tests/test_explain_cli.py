@@ -36,6 +36,25 @@ def test_explain_writes_heatmaps_and_sanity_figures(tmp_path: Path, capsys) -> N
     Image.fromarray(a).save(digit)
     assert main(["explain", str(run.dir), str(digit), "--method", "saliency", "--out", str(tmp_path / "x")]) == 0
     assert (tmp_path / "x/seven-saliency.png").is_file()
+    (tmp_path / "b").mkdir()  # two inputs with one file name: two heatmaps, neither overwritten
+    Image.fromarray(a).save(tmp_path / "b/seven.png")
+    assert main(["explain", str(run.dir), str(digit), str(tmp_path / "b/seven.png"), "--method", "saliency",
+                 "--out", str(tmp_path / "x")]) == 0
+    assert (tmp_path / "x/seven-2-saliency.png").is_file()
+    assert [e["input"] for e in json.loads((tmp_path / "x/explain.json").read_text())["examples"]] == ["seven.png"] * 2
+    (tmp_path / "file").write_text("x")
+    for args, says in [([str(digit), "--out", str(tmp_path / "file")], "is a file; pass a folder"),
+                       ([str(tmp_path / "b")], "is a folder; pass the files in it")]:
+        assert main(["explain", str(run.dir), *args]) == 2 and says in capsys.readouterr().err
+    import PIL.Image
+
+    limit = PIL.Image.MAX_IMAGE_PIXELS
+    PIL.Image.MAX_IMAGE_PIXELS = 100  # Pillow's guard: over twice the limit is refused, not decoded
+    try:
+        assert main(["explain", str(run.dir), str(digit)]) == 2
+    finally:
+        PIL.Image.MAX_IMAGE_PIXELS = limit
+    assert "is too large to decode" in capsys.readouterr().err
 
 
 def test_explain_refuses_a_table_model_with_the_reason(tmp_path: Path, capsys) -> None:

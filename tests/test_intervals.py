@@ -52,7 +52,8 @@ def test_too_few_calibration_points_says_how_many_are_needed() -> None:
     assert min_calibration_points(0.1) == 9  # (n + 1) * 0.9 <= n  <=>  n >= 9
     assert min_calibration_points(0.2) == 4
     assert min_calibration_points(0.05) == 19
-    with pytest.raises(UserError, match=r"needs at least 9 calibration points; received 8"):
+    with pytest.raises(UserError, match=r"needs at least 9 calibration points; received 8.* a lower coverage "
+                       r"\(--coverage; a larger alpha\): with 8 points at most 0\.889"):
         SplitConformal(_zero_model(), alpha=0.1).fit(torch.zeros(8, 1), torch.ones(8, 1))
     with pytest.raises(UserError, match="alpha"):
         SplitConformal(_zero_model(), alpha=1.5)

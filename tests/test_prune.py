@@ -281,7 +281,7 @@ def test_prune_section_runs_after_training_and_bad_input_is_one_line(tmp_path: P
     code = main(["prune", str(tmp_path / "nowhere")])
     assert code == 2 and "not a neuroplast run folder" in capsys.readouterr().err
     code = main(["prune", str(parent), "--out", str(parent)])
-    assert code == 2 and "is the parent run itself" in capsys.readouterr().err
+    assert code == 2 and "is the run being read; choose a new folder" in capsys.readouterr().err
 
 
 def test_distillation_from_an_identical_teacher_changes_nothing_and_pulls_towards_a_teacher() -> None:

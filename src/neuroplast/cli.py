@@ -254,6 +254,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if args.coverage is not None and not (args.uncertainty and regression):
         raise UserError("--coverage sets the intervals of `predict --uncertainty` on a regression or forecasting "
                         f"run; {args.run_dir} is a {run.info['task']} run{'' if args.uncertainty else ' and --uncertainty is not set'}.")
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1 (classes listed per input); received {args.top}.")
     coverage = 0.9 if args.coverage is None else args.coverage
     calibrated = _calibrator(run) if args.uncertainty and not regression else None
     conformal = _conformal(run, coverage) if args.uncertainty and regression else None

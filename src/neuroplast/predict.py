@@ -52,6 +52,8 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
 
 
 def _file_inputs(path: Path, preprocess: dict[str, Any]) -> torch.Tensor:
+    if path.is_dir():
+        raise UserError(f"Input {path} is a folder; pass the files in it (e.g. {path}/*.png).")
     if not path.is_file():
         raise UserError(f"Input file {path} does not exist.")
     if preprocess["kind"] == "image":

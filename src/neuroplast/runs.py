@@ -155,6 +155,7 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     run_dir = Path(out) if out is not None else _new_run_dir(spec.name)
     model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
                         data.vocab_size)  # before the folder: a model that cannot be built leaves none
+    _check_stages(spec, data, model)  # and a stage after training that cannot run fails before it
     created = main and not run_dir.exists()
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -237,7 +238,7 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
     if not (run_dir / "model.json").is_file():
         raise UserError(f"{run_dir} is not a neuroplast run folder (no model.json). Pass the folder "
                         "that `neuroplast run` printed.")
-    info = json.loads((run_dir / "model.json").read_text())
+    info = _read_json(run_dir / "model.json")
     spec = load_spec(run_dir / "spec.toml") if (run_dir / "spec.toml").is_file() else None
     if model is None:
         if info["family"] == "custom":
@@ -259,9 +260,35 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
     except RuntimeError as e:
         raise UserError(f"{run_dir / 'model.safetensors'} does not fit the model in model.json "
                         f"({str(e).splitlines()[0]}). Re-run training.") from None
-    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").is_file() else {}
-    preprocess = json.loads((run_dir / "preprocess.json").read_text())
+    metrics = _read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
+    preprocess = _read_json(run_dir / "preprocess.json")
     return Run(model, info, preprocess, metrics, _read_history(run_dir / "history.csv"), spec, run_dir)
+
+
+def _read_json(path: Path) -> Any:
+    """A run folder's JSON file; a damaged or missing one is a one-line error naming it."""
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} is missing: the run folder is incomplete. Re-run training.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise UserError(f"{path} is not valid JSON ({e}); the run folder is damaged. Re-run training.") from None
+
+
+def derived_dir(run_dir: Path, out: str | Path | None, suffix: str) -> Path:
+    """Where a command that reads ``run_dir`` writes its own folder (calibrate, prune): ``out``, or
+    ``<run_dir>-<suffix>`` beside it. Refuses the run itself, a file, and a folder holding a trained run."""
+    run_dir = run_dir.resolve()
+    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{suffix}")
+    if out_dir.resolve() == run_dir:
+        raise UserError(f"--out {out_dir} is the run being read; choose a new folder (default: "
+                        f"{run_dir.name}-{suffix} beside it).")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file; pass a folder (default: {run_dir.name}-{suffix}).")
+    if (out_dir / "checkpoint").is_dir():  # what `neuroplast run` leaves, and calibrate / prune never write
+        raise UserError(f"--out {out_dir} already holds a trained run; choose a new folder, so neither is "
+                        "overwritten.")
+    return out_dir
 
 
 def fit_module(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed: int = 0,
@@ -366,6 +393,28 @@ def _finish(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: 
 
     write_report_safely(run_dir, run=finished, data=data)  # report.html; a failure only logs a warning
     return finished
+
+
+def _check_stages(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
+    """``[uncertainty]`` and ``[explain]`` on data or a model they cannot handle: one line now, not
+    after the training."""
+    images = data.task == "classification" and data.x_train.dim() == 4
+    if spec.uncertainty is not None and data.task != "classification":
+        raise UserError(f"[uncertainty] calibrates classifiers; data.source {spec.data.source!r} is a {data.task} "
+                        "task. Remove the [uncertainty] section (for regression, `neuroplast predict RUN --uncertainty` "
+                        "gives split-conformal intervals).")
+    if spec.uncertainty is not None and spec.uncertainty.method == "mc-dropout" and not any(
+            isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules()):
+        raise UserError("uncertainty.method = 'mc-dropout' needs dropout layers and this model has none; set "
+                        "model.dropout > 0 or choose another uncertainty.method.")
+    if spec.explain is not None and not images:
+        raise UserError(f"[explain] draws heatmaps for image classifiers; data.source {spec.data.source!r} gives "
+                        f"a {data.task} task on inputs of shape {tuple(data.x_train.shape[1:])}. Remove the "
+                        "[explain] section (neuroplast.trust.attribute(model, x) explains tables and tokens).")
+    if spec.explain is not None and spec.explain.method == "gradcam" and not any(
+            isinstance(m, nn.Conv2d) for m in model.modules()):
+        raise UserError(f"explain.method = 'gradcam' needs a CNN; model.family is {spec.model.family!r}. "
+                        "Use 'ig', 'saliency' or 'occlusion'.")
 
 
 def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:

@@ -283,6 +283,9 @@ class UncertaintySpec(_Spec):
         if self.method == "ensemble" and self.members is not None and self.members < 2:
             raise PydanticCustomError("uncertainty", "an ensemble needs uncertainty.members >= 2 (the run's own "
                                       "network and at least one more)")
+        if self.then_temperature and self.method == "temperature":
+            raise PydanticCustomError("uncertainty", "then_temperature adds a temperature after another method "
+                                      "and method 'temperature' already is one; remove uncertainty.then_temperature")
         if self.perturb and not (self.then_temperature or self.method == "temperature"):
             raise PydanticCustomError("uncertainty", "perturb changes how a temperature is fitted: set "
                                       "uncertainty.then_temperature = true or method = 'temperature'")

@@ -47,6 +47,8 @@ def read_image(path: str | Path, channels: int = 1) -> np.ndarray:
             return np.asarray(im, dtype=np.float32) / 255.0
     except FileNotFoundError:
         raise DataError(f"Image file {path} does not exist. Check the path.") from None
+    except Image.DecompressionBombError as e:  # Pillow's guard against images that would fill memory
+        raise DataError(f"Image {path} is too large to decode ({e}); downscale it first.") from None
     except (UnidentifiedImageError, OSError, ValueError) as e:
         raise DataError(f"Cannot decode image {path} ({type(e).__name__}: {e}). "
                         "Pass a valid PNG or JPEG file.") from None

@@ -70,7 +70,7 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         (one point per round), sparsity, parameters, bytes on disk, MACs and latency, dense
         against pruned.
     """
-    from neuroplast.runs import _seed_everything, load
+    from neuroplast.runs import _seed_everything, derived_dir, load
 
     run_dir = Path(run_dir)
     if method not in METHODS:
@@ -85,9 +85,7 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         if schedule == "lottery":
             raise UserError("schedule 'lottery' rewinds individual weights; use it with --method magnitude or "
                             "saliency. Structured pruning takes one-shot, iterative or gradual.")
-    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-pruned-{method}")
-    if out_dir.resolve() == run_dir.resolve():
-        raise UserError(f"--out {out_dir} is the parent run itself; choose a new folder.")
+    out_dir = derived_dir(run_dir, out, f"pruned-{method}")
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
     model, dense = parent.model, copy.deepcopy(parent.model)

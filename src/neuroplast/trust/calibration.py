@@ -197,12 +197,20 @@ class TemperatureScaling(Calibrator):
             raise UserError("Temperature scaling needs held-out data and the validation split is empty. "
                             "Set data.val_fraction > 0 (e.g. 0.1) and train again.")
         logits, y = self.logits(x).double(), y.long().to(x.device)
+        if bool((_softmax(logits).argmax(dim=1) == y).all()):
+            raise UserError(f"The validation split ({len(y)} examples) is classified without a single error: "
+                            "the temperature that fits it best is 0 (every answer certain), which says nothing "
+                            "about new data. Hold out more (data.val_fraction) or keep the uncalibrated model.")
         log_t = torch.zeros((), dtype=torch.float64, requires_grad=True)
         opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200, line_search_fn="strong_wolfe")
 
         def closure() -> torch.Tensor:
             opt.zero_grad()
-            loss = F.cross_entropy(logits / log_t.exp(), y)
+            scaled = logits / log_t.exp()
+            if scaled.shape[-1] == 1:  # one logit: a binary classifier, the sigmoid's temperature
+                loss = F.binary_cross_entropy_with_logits(scaled.squeeze(-1), y.double())
+            else:
+                loss = F.cross_entropy(scaled, y)
             loss.backward()
             return loss
 
@@ -375,7 +383,7 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
 
     from neuroplast.data import load_dataset
     from neuroplast.plots import plot_reliability
-    from neuroplast.runs import load
+    from neuroplast.runs import derived_dir, load
     from neuroplast.train.checkpoint import save_json
 
     if not 0.0 < target_accuracy <= 1.0:
@@ -388,6 +396,9 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
     if "members" in options and method not in ("ensemble", "laplace"):
         raise UserError(f"members (--members, uncertainty.members) applies to the ensemble and laplace "
                         f"methods, not {method!r}; leave it out or choose one of those methods.")
+    if then_temperature and method == "temperature":
+        raise UserError("--then-temperature adds a temperature after another method; --method temperature "
+                        "already is one. Leave --then-temperature out, or choose another method.")
     run_dir = Path(run_dir)
     run = load(run_dir)
     if run.spec is None:
@@ -395,9 +406,13 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
                         "`neuroplast run`.")
     if run.info["task"] != "classification":
         raise UserError(f"Calibration applies to classifiers; {run_dir} is a {run.info['task']} run.")
+    if "calibration" in run.metrics:  # its model is the parent's: calibrating it again drops the first method
+        raise UserError(f"{run_dir} is already calibrated ({run.metrics['calibration'].get('method')}); "
+                        f"calibrate its parent {run.metrics.get('parent', 'run')} instead (add --then-temperature "
+                        "to put a temperature after another method).")
+    out_dir = derived_dir(run_dir, out, method)
     data = load_dataset(run.spec.data, run.spec.seed)
     base = Uncalibrated(run.model)
-    out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{method}")
     per_network = None  # Laplace: each network's prior precision, for predict --uncertainty
     x_fit, y_fit, perturbed = data.x_val, data.y_val, None  # what a temperature is fitted on
     if perturb:  # validation plus noisy copies (levels set on the network alone)
@@ -405,7 +420,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
         perturbed = {"noise": "gaussian", "levels": len(sigmas), "sigmas": sigmas,
                      "val_samples": len(x_fit) // (len(sigmas) + 1)}
     if method == "ensemble":  # M - 1 more members of the same spec, from the next seeds
-        members = options.pop("members", None) or 5
+        members = options.pop("members", None)
+        members = 5 if members is None else members
         if members < 2:
             raise UserError(f"--members must be at least 2 for an ensemble; received {members}.")
         calibrator = DeepEnsemble([run.model, *_train_members(run, members - 1, out_dir / "members")], **options)

@@ -157,7 +157,7 @@ def _gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, baseline: 
     if layer is None and (not convs or x.ndim != 4):
         raise UserError(f"method 'gradcam' needs a CNN over images (an nn.Conv2d and input "
                         f"(B, C, H, W)); {type(model).__name__} on input {tuple(x.shape)} has "
-                        f"{'none' if not convs else 'a non-image input'}. Use 'ig' or 'saliency'.")
+                        f"{'none' if not convs else 'a non-image input'}. Use 'ig', 'saliency' or 'occlusion'.")
     cam = captum.attr.LayerGradCam(model, layer if layer is not None else convs[-1])
     maps = cam.attribute(x, target=target, relu_attributions=True)  # (B, 1, h, w)
     return captum.attr.LayerAttribution.interpolate(maps, tuple(x.shape[2:]), "bilinear"), None

@@ -7,8 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from torch import nn
 
 from neuroplast.errors import UserError
+
+
+def _unique_stems(paths: list[Path]) -> list[str]:
+    """File names without suffix, numbered where two inputs share one (a/digit.png, b/digit.png ->
+    digit, digit-2), so no heatmap overwrites another."""
+    seen: dict[str, int] = {}
+    names = []
+    for p in paths:
+        seen[p.stem] = seen.get(p.stem, 0) + 1
+        names.append(p.stem if seen[p.stem] == 1 else f"{p.stem}-{seen[p.stem]}")
+    return names
 
 
 def explain_run(run_dir: str | Path, inputs: list[Path] | None = None, method: str = "ig",
@@ -35,24 +47,31 @@ def explain_run(run_dir: str | Path, inputs: list[Path] | None = None, method: s
         raise UserError(f"`neuroplast explain` draws heatmaps for image classifiers; {run_dir} is a "
                         f"{run.info['task']} model on inputs of shape {tuple(run.info['input_shape'])}. "
                         "Use neuroplast.trust.attribute(model, x) for tables and token models.")
+    if method == "gradcam" and not any(isinstance(m, nn.Conv2d) for m in run.model.modules()):
+        raise UserError(f"method 'gradcam' needs a CNN (an nn.Conv2d); {run_dir} is a "
+                        f"{run.info['family']} model. Use 'ig', 'saliency' or 'occlusion'.")
+    out_dir = Path(out) if out is not None else run_dir / f"explain-{method}"
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out {out_dir} is a file; pass a folder for the heatmaps (default: "
+                        f"{run_dir / f'explain-{method}'}).")
     data = None
     if inputs:
         x = run.inputs([str(p) for p in inputs])
-        names = [p.name for p in inputs]
+        names = [Path(p).name for p in inputs]
+        stems = _unique_stems([Path(p) for p in inputs])
     else:
         if run.spec is None:
             raise UserError("Pass INPUT image files: this run has no spec to reload its test data from.")
         data = load_dataset(run.spec.data, run.spec.seed)
         x = data.x_test[:count]
-        names = [f"test-{i}" for i in range(len(x))]
-    out_dir = Path(out) if out is not None else run_dir / f"explain-{method}"
+        names = stems = [f"test-{i}" for i in range(len(x))]
     out_dir.mkdir(parents=True, exist_ok=True)
     model = run.model.eval()
     attr = attribute(model, x, method=method)
     classes = run.class_names or [str(i) for i in range(run.info["output_width"])]
     examples = []
     for i, name in enumerate(names):
-        png = save_heatmap(x[i], attr.values[i], out_dir / f"{Path(name).stem}-{method}.png")
+        png = save_heatmap(x[i], attr.values[i], out_dir / f"{stems[i]}-{method}.png")
         item = {"input": name, "label": classes[int(attr.target[i])], "png": str(png)}
         if attr.delta is not None:
             item["delta"] = float(attr.delta[i])

@@ -65,7 +65,8 @@ def conformal_quantile(scores: torch.Tensor, alpha: float) -> torch.Tensor:
         need = min_calibration_points(alpha)
         raise UserError(f"Split conformal at alpha = {alpha} (coverage {1 - alpha:.0%}) needs at least {need} "
                         f"calibration points; received {n}. Use more validation data (raise "
-                        f"data.val_fraction) or a larger alpha.")
+                        f"data.val_fraction) or a lower coverage (--coverage; a larger alpha): with {n} "
+                        f"points at most {n / (n + 1):.3f}.")
     return scores.sort(dim=0).values[k - 1]
 
 
