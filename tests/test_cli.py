@@ -90,10 +90,49 @@ def test_regression_run_and_csv_prediction(capsys, tmp_path) -> None:
     (["run", "mnist-cnn", "--data-dir", "/nonexistent/mnist"],
      r"mnist: expected the files .* looked in /nonexistent/mnist.*Pass --data-dir"),
     (["evaluate", "/nonexistent/run"], r"is not a neuroplast run folder"),
+    (["run", "--set", "seed=-1"], r"invalid value for 'seed'"),
+    (["run", "--set", 'name="../../escape"'], r"invalid value for 'name'"),
+    (["run", "src"], r"src is a folder; pass a \.toml spec file"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, args, pattern) -> None:
     code, _, err = cli(capsys, *args)
     assert_one_line_error(code, err, pattern)
+
+
+def test_output_paths_and_finished_runs_are_checked_before_work(capsys, tmp_path) -> None:
+    import socket
+
+    (tmp_path / "binary.toml").write_bytes(b"\xff\xfe name = 1")
+    code, _, err = cli(capsys, "run", tmp_path / "binary.toml")
+    assert_one_line_error(code, err, r"binary\.toml is not UTF-8 text \(byte 0xff at position 0\)")
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile", tmp_path / "afile/sub"):
+        code, _, err = cli(capsys, "run", "--out", out, *FAST)
+        assert_one_line_error(code, err, r"afile")
+    run_dir = tmp_path / "run"
+    assert cli(capsys, "run", "--out", run_dir, "--set", "data.val_fraction=0", *FAST)[0] == 0
+    code, _, err = cli(capsys, "run", "--out", run_dir, *FAST)  # a finished run is never overwritten
+    assert_one_line_error(code, err, r"already holds a run; choose a new folder \(or continue that one")
+    code, _, err = cli(capsys, "resume", run_dir)
+    assert_one_line_error(code, err, r"finished all 3 epochs of its spec: nothing to resume")
+    code, _, err = cli(capsys, "evaluate", run_dir, "--split", "val")
+    assert_one_line_error(code, err, r"has no val split .*use --split test or --split train")
+    code, _, err = cli(capsys, "report", run_dir, "--out", tmp_path)
+    assert_one_line_error(code, err, r"is a folder; pass a file such as .*report\.html")
+    code, _, err = cli(capsys, "export", run_dir, "--opset", "99")
+    assert_one_line_error(code, err, r"--opset must be between 7 and \d+ .*received 99")
+    code, _, err = cli(capsys, "prune", run_dir, "--lr", "-1")
+    assert_one_line_error(code, err, r"--lr must be a positive number such as 1e-3; received -1\.0")
+    code, _, err = cli(capsys, "serve", run_dir, "--port", "70000")
+    assert_one_line_error(code, err, r"--port must be between 1 and 65535; received 70000")
+    with socket.create_server(("127.0.0.1", 0)) as busy:  # a port another program holds
+        code, _, err = cli(capsys, "serve", run_dir, "--port", busy.getsockname()[1])
+    assert_one_line_error(code, err, r"Cannot serve on 127\.0\.0\.1:\d+ .*pass another --port")
+    # a spec edited since the checkpoint: another network, said in one line
+    spec = run_dir / "spec.toml"
+    spec.write_text(spec.read_text().replace("epochs = 3", "epochs = 4").replace("channels = [", "channels = [3, "))
+    code, _, err = cli(capsys, "resume", run_dir)
+    assert_one_line_error(code, err, r"does not fit the network .*spec\.toml describes")
 
 
 def test_bad_spec_file_keys(capsys, tmp_path) -> None:

@@ -78,6 +78,13 @@ def test_language_model_learns_and_generates_reproducibly(tmp_path, family: str)
     assert a.startswith("abcdabcdabcd")  # it learned the cycle
     with pytest.raises(UserError, match=r"characters outside the model's vocabulary: 'XZ'"):
         generate(loaded, "abXZ", tokens=5)
+    from neuroplast.plasticity.prune_run import prune_run
+
+    with pytest.raises(UserError, match=r"is a language-model run"):  # was a ZeroDivisionError after pruning
+        prune_run(tmp_path / family)
+    for bad in (float("nan"), float("inf"), 0.0):  # NaN reached the sampler, inf sampled uniformly
+        with pytest.raises(UserError, match=r"--temperature must be a finite number > 0"):
+            generate(loaded, "ab", tokens=5, temperature=bad)
 
 
 def test_text_classification_from_csv(tmp_path, capsys) -> None:

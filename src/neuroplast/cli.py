@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from neuroplast.errors import TrainingDiverged, UserError
+from neuroplast.errors import TrainingDiverged, UserError, check_output
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -189,8 +189,9 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
     from neuroplast.train.checkpoint import save_json
 
     spec = _spec(args)
-    found = lr_find(spec)
     out = args.out if args.out is not None else _new_run_dir(f"{spec.name}-lr-find")
+    check_output(out, "folder", f"runs/{spec.name}-lr-find")
+    found = lr_find(spec)
     out.mkdir(parents=True, exist_ok=True)
     save_json(out / "lr_find.json", found.to_dict())
     plot = found.plot(out / "lr_find.png")

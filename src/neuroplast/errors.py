@@ -24,3 +24,20 @@ def did_you_mean(name: str, choices, prefix: str = "") -> str:
 
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" Did you mean {prefix + close[0]!r}?" if close else ""
+
+
+def check_output(path, kind: str, example: str) -> None:
+    """Refuse an output path of the wrong kind before any work: ``kind`` is "folder" or "file";
+    ``example`` is shown as the fix (e.g. "runs/my-run", "report.html")."""
+    from pathlib import Path
+
+    path = Path(path)
+    if str(path) in ("", "."):
+        raise UserError(f"--out {str(path)!r} names no new {kind}; pass one such as {example}.")
+    if kind == "folder" and path.exists() and not path.is_dir():
+        raise UserError(f"--out {path} is a file; pass a folder such as {example}.")
+    if kind == "file" and path.is_dir():
+        raise UserError(f"--out {path} is a folder; pass a file such as {path / example}.")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UserError(f"--out {path} lies under {parent}, which is a file; pass a path in a folder.")

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuroplast.errors import UserError
+from neuroplast.errors import UserError, check_output
 
 log = logging.getLogger(__name__)
 ONNX_TOLERANCE = 1e-4
@@ -62,6 +62,11 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, check: bool 
         raise UserError("This run trained a hand-written module; export it with torch.onnx.export(module, "
                         "example_input) in your own code (neuroplast cannot rebuild its class).")
     path = Path(out) if out is not None else Path(run_dir) / "model.onnx"
+    check_output(path, "file", "model.onnx")
+    newest = _newest_opset()
+    if not 7 <= opset <= newest:  # before the exporter logs a traceback and falls back on its own
+        raise UserError(f"--opset must be between 7 and {newest} (the newest the installed onnx knows); "
+                        f"received {opset}. Leave it out for 17.")
     model = run.model.eval()
     x = example_input(run.info)
     exporters = (["dynamo"] if _has_onnxscript() else []) + ["torchscript"]
@@ -77,8 +82,29 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, check: bool 
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise UserError(f"The {run.info.get('family')} model could not be exported to ONNX (opset "
                             f"{opset}): {first}") from err
+    written = _written_opset(path)
+    if written is not None and written != opset:  # the exporter moved to an opset its operators need
+        log.warning("asked for ONNX opset %d; the exporter wrote opset %d", opset, written)
     diff = check_onnx(path, model, run.info) if check else None
-    return OnnxExport(path, diff, opset)
+    return OnnxExport(path, diff, written or opset)
+
+
+def _newest_opset() -> int:
+    try:
+        import onnx
+    except ImportError:
+        return 21
+    return int(onnx.defs.onnx_opset_version())
+
+
+def _written_opset(path: Path) -> int | None:
+    """The default-domain opset recorded in an ONNX file (None without the onnx package)."""
+    try:
+        import onnx
+    except ImportError:
+        return None
+    proto = onnx.load(str(path), load_external_data=False)
+    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
 def _export(model: nn.Module, x: torch.Tensor, path: Path, opset: int, exporter: str) -> None:

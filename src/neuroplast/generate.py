@@ -42,8 +42,9 @@ def generate_stream(run, prompt: str, tokens: int = 200, temperature: float = 1.
                         f"{run.info['task']} model.")
     if tokens < 0:
         raise UserError(f"--tokens must be 0 or more (characters to generate); received {tokens}.")
-    if temperature <= 0:
-        raise UserError(f"--temperature must be > 0; received {temperature}.")
+    if not 0 < temperature < float("inf"):  # NaN fails this too
+        raise UserError(f"--temperature must be a finite number > 0 (1.0: the model's own distribution); "
+                        f"received {temperature}.")
     if top_k is not None and top_k < 1:
         raise UserError(f"--top-k must be at least 1; received {top_k}.")
     vocab = pre["vocab"]

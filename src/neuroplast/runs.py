@@ -24,7 +24,7 @@ from torch import nn
 
 from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.augment import make_augment
-from neuroplast.errors import UserError
+from neuroplast.errors import UserError, check_output
 from neuroplast.models import build_model, count_parameters, model_outputs
 from neuroplast.spec import ExperimentSpec, TrainSpec, load_spec
 from neuroplast.train import (
@@ -116,6 +116,10 @@ class Run:
             raise UserError("This run has no spec to reload its data from; call neuroplast.train.evaluate.")
         data = load_dataset(self.spec.data, self.spec.seed)
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+        if len(x) == 0:
+            others = [s for s in ("test", "val", "train") if s != split and len(getattr(data, f"x_{s}"))]
+            raise UserError(f"This run's data has no {split} split ({self.info['task']}, data.source "
+                            f"{self.spec.data.source!r}); use --split {' or --split '.join(others)}.")
         return evaluate(self.model, x, y, self.objective, self.spec.train.eval_batch_size, data.preprocess,
                         data.num_classes)
 
@@ -153,6 +157,10 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     elif data.origin:  # a file: record it so resume/evaluate find it from anywhere
         spec = spec.updated(data={"path": data.origin})
     run_dir = Path(out) if out is not None else _new_run_dir(spec.name)
+    check_output(run_dir, "folder", f"runs/{spec.name}")
+    if main and ((run_dir / "metrics.json").is_file() or (run_dir / CHECKPOINT).is_file()):
+        raise UserError(f"--out {run_dir} already holds a run; choose a new folder (or continue that one: "
+                        f"neuroplast resume {run_dir}).")
     model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
                         data.vocab_size)  # before the folder: a model that cannot be built leaves none
     _check_stages(spec, data, model)  # and a stage after training that cannot run fails before it
@@ -218,12 +226,20 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
                         "that `neuroplast run` printed.")
     spec = load_spec(run_dir / "spec.toml")
     state = load_checkpoint(run_dir / CHECKPOINT)
+    if (run_dir / "metrics.json").is_file() and state.get("epoch", 0) >= spec.train.epochs:
+        raise UserError(f"{run_dir} finished all {spec.train.epochs} epochs of its spec: nothing to resume. To "
+                        f"train longer, raise train.epochs in {run_dir / 'spec.toml'} and resume.")
     distributed.init_from_env(spec.train.device)
     _seed_everything(spec.seed, spec.train)
     data = load_dataset(spec.data, spec.seed)
     model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
                         data.vocab_size)
-    info = json.loads((run_dir / "model.json").read_text())
+    info = _read_json(run_dir / "model.json")
+    try:  # a spec.toml edited since the checkpoint was written builds another network
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as e:
+        raise UserError(f"{run_dir / CHECKPOINT} does not fit the network {run_dir / 'spec.toml'} describes "
+                        f"({str(e).strip().splitlines()[0]}); restore the spec or start a new run.") from None
     trackers = _trackers(spec, run_dir) if distributed.is_main() else None
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
                  resume=state, callbacks=[*callbacks, *([trackers] if trackers else [])],
@@ -280,6 +296,7 @@ def derived_dir(run_dir: Path, out: str | Path | None, suffix: str) -> Path:
     ``<run_dir>-<suffix>`` beside it. Refuses the run itself, a file, and a folder holding a trained run."""
     run_dir = run_dir.resolve()
     out_dir = Path(out) if out is not None else run_dir.with_name(f"{run_dir.name}-{suffix}")
+    check_output(out_dir, "folder", f"{run_dir.name}-{suffix}")
     if out_dir.resolve() == run_dir:
         raise UserError(f"--out {out_dir} is the run being read; choose a new folder (default: "
                         f"{run_dir.name}-{suffix} beside it).")

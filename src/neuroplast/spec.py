@@ -328,9 +328,11 @@ class PruneSpec(_Spec):
 class ExperimentSpec(_Spec):
     """Everything one run needs. Later stages (prune, uncertainty, explain) add optional sections."""
 
-    name: str = "experiment"
+    name: str = Field("experiment", pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$",
+                      description="Names the run folder runs/<name>-<time>: letters, digits, '-', '_' and '.'.")
     description: str = ""
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds the weights, the batches and (by default) "
+                      "the data split; 0 to 4294967295.")
     data: DataSpec = DataSpec()
     model: ModelSpec = CNNSpec()
     train: TrainSpec = TrainSpec()
@@ -372,6 +374,9 @@ def resolve_spec_path(spec: str | Path | None) -> Path:
     shipped = CONFIG_DIR / f"{spec}.toml"
     if shipped.is_file():
         return shipped
+    if path.is_dir():
+        inside = path / "spec.toml"
+        raise UserError(f"{path} is a folder; pass a .toml spec file" + (f" such as {inside}." if inside.is_file() else "."))
     names = available_specs()
     hint = did_you_mean(str(spec), names)
     raise UserError(f"No spec file or shipped spec named {str(spec)!r}. Shipped specs: {', '.join(names)}.{hint}")
@@ -384,6 +389,9 @@ def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, 
         raw = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as e:
         raise UserError(f"Spec file {path} is not valid TOML: {e}. Fix the syntax at that line.") from None
+    except UnicodeDecodeError as e:
+        raise UserError(f"Spec file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at position {e.start}); "
+                        "save it as UTF-8 TOML.") from None
     data = raw.get("data")
     if isinstance(data, dict):  # relative paths in a spec file are relative to that file
         for key in ("dir", "path"):

@@ -79,6 +79,11 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
     if parent.spec is None:
         raise UserError(f"{run_dir} has no spec.toml to reload its data from; prune a run made by `neuroplast run`.")
     spec, info = parent.spec, parent.info
+    if info["task"] == "language-model":
+        raise UserError(f"prune measures and fine-tunes classifiers and regressors; {run_dir} is a language-model "
+                        "run. Prune a sequence classifier or a forecaster instead.")
+    if lr is not None and not 0.0 < lr < float("inf"):
+        raise UserError(f"--lr must be a positive number such as 1e-3; received {lr}.")
     targets = unstructured.schedule_targets(sparsity, schedule, rounds)
     if method == "structured":
         structured.check_family(info["family"], parent.model)

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuroplast.errors import UserError
+from neuroplast.errors import UserError, check_output
 from neuroplast.see.locale import table
 from neuroplast.see.pictures import file_uri, grid, histograms, image, plot, png, scatter
 from neuroplast.train.checkpoint import atomic_write
@@ -77,6 +77,8 @@ def write_report(run_dir: str | Path, lang: str = "en", out: str | Path | None =
         raise UserError(f"{run_dir} is not a neuroplast run folder (no metrics.json or model.json). Pass the "
                         "folder that `neuroplast run` printed.")
     table(lang)  # an unknown language fails here, before any work
+    if out is not None:
+        check_output(out, "file", "report.html")
     started, threads = time.perf_counter(), torch.get_num_threads()
     torch.set_num_threads(1)  # the report's tensors are tiny: more threads only spin
     try:

@@ -21,12 +21,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import functools
 import io
 import ipaddress
 import json
 import logging
 import secrets
+import shutil
 import tempfile
 import threading
 import time
@@ -487,12 +489,22 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     table(lang)  # unknown language: a clear error now
     predictor = Predictor(run_dir)
     batcher = Batcher(predictor.answer, max_batch)
-    playground = Playground(Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="neuroplast-serve-")))
+    scratch = None if workdir else Path(tempfile.mkdtemp(prefix="neuroplast-serve-"))  # removed by serve()
+    playground = Playground(Path(workdir) if workdir else scratch)
     static = resources.files("neuroplast.see") / "static"
 
     # FastAPIOffline: FastAPI with /docs (Swagger UI) and /redoc served from files on this disk, not a CDN
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Any) -> Any:
+        try:
+            yield
+        finally:  # the playground's scratch folder goes with the server (Ctrl+C, SIGTERM)
+            if scratch is not None:
+                shutil.rmtree(scratch, ignore_errors=True)
+
     app = FastAPIOffline(title="neuroplast", version="1", description=f"The model of {run_dir.name}: predict, "
-                         "describe, generate, and train a small network live.", favicon_url="data:,")
+                         "describe, generate, and train a small network live.", favicon_url="data:,",
+                         lifespan=lifespan)
 
     def json_response(obj: Any, status: int = 200) -> Response:
         return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
@@ -613,8 +625,17 @@ def is_loopback(host: str) -> bool:
 
 def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, lang: str = "en") -> None:
     """Serve the page and API for ``run_dir`` until Ctrl+C. Any address but loopback gets a token."""
+    import socket
+
     import uvicorn
 
+    if not 1 <= port <= 65535:
+        raise UserError(f"--port must be between 1 and 65535; received {port}.")
+    try:  # the address is free and valid: said now, before the page is announced
+        with socket.create_server((host, port), family=socket.AF_INET6 if ":" in host else socket.AF_INET):
+            pass
+    except OSError as e:
+        raise UserError(f"Cannot serve on {host}:{port} ({e.strerror or e}); pass another --port or --host.") from None
     token = None if is_loopback(host) else secrets.token_urlsafe(24)
     app = create_app(run_dir, token=token, lang=lang)
     torch.set_num_threads(1)  # small batches: a second intra-op thread only competes with the event loop

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
-from neuroplast.errors import UserError
+from neuroplast.errors import UserError, check_output
 
 
 def _unique_stems(paths: list[Path]) -> list[str]:
@@ -51,9 +51,7 @@ def explain_run(run_dir: str | Path, inputs: list[Path] | None = None, method: s
         raise UserError(f"method 'gradcam' needs a CNN (an nn.Conv2d); {run_dir} is a "
                         f"{run.info['family']} model. Use 'ig', 'saliency' or 'occlusion'.")
     out_dir = Path(out) if out is not None else run_dir / f"explain-{method}"
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir} is a file; pass a folder for the heatmaps (default: "
-                        f"{run_dir / f'explain-{method}'}).")
+    check_output(out_dir, "folder", str(run_dir / f"explain-{method}"))
     data = None
     if inputs:
         x = run.inputs([str(p) for p in inputs])
