@@ -328,8 +328,8 @@ class PruneSpec(_Spec):
 class ExperimentSpec(_Spec):
     """Everything one run needs. Later stages (prune, uncertainty, explain) add optional sections."""
 
-    name: str = Field("experiment", pattern=r"^[A-Za-z0-9_.][A-Za-z0-9_.-]*$",
-                      description="Names the run folder runs/<name>-<time>: letters, digits, '-', '_' and '.'.")
+    name: str = Field("experiment", min_length=1, description="Names the run folder runs/<name>-<time>: one "
+                      "folder name (no slash or backslash, not '.' or '..').")
     description: str = ""
     seed: int = Field(0, ge=0, le=2**32 - 1, description="Seeds the weights, the batches and (by default) "
                       "the data split; 0 to 4294967295.")
@@ -342,6 +342,15 @@ class ExperimentSpec(_Spec):
                                         "RUN_DIR/explain-METHOD.")
     prune: PruneSpec | None = Field(None, description="Prune, fine-tune and measure after training into "
                                     "RUN_DIR/pruned-METHOD.")
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_one_folder(cls, value: str) -> str:
+        """The run folder's name stays inside runs/: one path component."""
+        if "/" in value or "\\" in value or value.strip(".") == "":
+            raise PydanticCustomError("name", "one folder name for the run (no slash or backslash, not '.' or "
+                                      "'..'), e.g. \"my-experiment\"")
+        return value
 
     def to_toml(self) -> str:
         return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))
