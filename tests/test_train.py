@@ -195,3 +195,16 @@ def test_ema_weights_by_their_two_limits() -> None:
         assert torch.allclose(plain[k], last[k], atol=1e-6), k
         assert torch.allclose(first_step[k], frozen[k], atol=1e-6), k
         assert not torch.allclose(plain[k], frozen[k], atol=1e-3), k
+
+
+def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path) -> None:
+    import os
+    import stat
+
+    from neuroplast.train.checkpoint import save_json
+
+    save_json(tmp_path / "m.json", {"a": 1})
+    (tmp_path / "plain.txt").write_text("x")
+    mode = stat.S_IMODE(os.stat(tmp_path / "m.json").st_mode)
+    assert mode == stat.S_IMODE(os.stat(tmp_path / "plain.txt").st_mode)  # not mkstemp's 0600
+    assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
