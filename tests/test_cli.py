@@ -93,6 +93,7 @@ def test_regression_run_and_csv_prediction(capsys, tmp_path) -> None:
     (["run", "--set", "seed=-1"], r"invalid value for 'seed'"),
     (["run", "--set", 'name="../../escape"'], r"invalid value for 'name'"),
     (["run", "src"], r"src is a folder; pass a \.toml spec file"),
+    (["run", "--set", "model.channels=[32,"], r"--set value '\[32,' is not valid TOML"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, args, pattern) -> None:
     code, _, err = cli(capsys, *args)
@@ -109,6 +110,8 @@ def test_output_paths_and_finished_runs_are_checked_before_work(capsys, tmp_path
     for out in (tmp_path / "afile", tmp_path / "afile/sub"):
         code, _, err = cli(capsys, "run", "--out", out, *FAST)
         assert_one_line_error(code, err, r"afile")
+    code, _, err = cli(capsys, "run", "mnist-cnn", "--data-dir", tmp_path / "afile")
+    assert_one_line_error(code, err, r"afile is a file; pass the folder that holds train-images-idx3-ubyte")
     run_dir = tmp_path / "run"
     assert cli(capsys, "run", "--out", run_dir, "--set", "data.val_fraction=0", *FAST)[0] == 0
     code, _, err = cli(capsys, "run", "--out", run_dir, *FAST)  # a finished run is never overwritten

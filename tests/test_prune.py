@@ -36,7 +36,7 @@ def test_schedule_targets_by_hand() -> None:
     assert np.allclose(P.schedule_targets(0.8, "gradual", 4), [0.8 * 37 / 64, 0.8 * 56 / 64, 0.8 * 63 / 64, 0.8])
     # default rounds: ~20% of the remaining per round -> ceil(log(0.04) / log(0.8)) = 15
     assert len(P.schedule_targets(0.96, "iterative", None)) == 15
-    with pytest.raises(UserError, match="sparsity must be between 0 and 1"):
+    with pytest.raises(UserError, match=r"sparsity \(--sparsity\) must be between 0 and 1"):
         P.schedule_targets(1.5, "one-shot", None)
     with pytest.raises(UserError, match="schedule must be one of"):
         P.schedule_targets(0.5, "sometimes", None)
@@ -277,7 +277,7 @@ def test_prune_section_runs_after_training_and_bad_input_is_one_line(tmp_path: P
     assert m["pruning"]["sparsity"] == pytest.approx(0.5, abs=0.01)
     code = main(["prune", str(parent), "--sparsity", "1.5"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("neuroplast: error: sparsity must be between 0 and 1") and "\n" not in err
+    assert code == 2 and err.startswith("neuroplast: error: sparsity (--sparsity) must be between 0 and 1") and "\n" not in err
     code = main(["prune", str(tmp_path / "nowhere")])
     assert code == 2 and "not a neuroplast run folder" in capsys.readouterr().err
     code = main(["prune", str(parent), "--out", str(parent)])

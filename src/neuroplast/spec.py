@@ -422,7 +422,10 @@ def parse_value(text: str) -> Any:
     """A TOML value (``3e-4``, ``true``, ``[64, 32]``, ``"adam"``), or the bare text as a string."""
     try:
         return tomllib.loads(f"v = {text}")["v"]
-    except tomllib.TOMLDecodeError:
+    except tomllib.TOMLDecodeError as e:
+        if text.lstrip()[:1] in ("[", "{", '"', "'"):  # meant as a list, table or string: say why it is not one
+            raise UserError(f"--set value {text!r} is not valid TOML ({e}); e.g. [32, 64], {{ shift = 2 }} or "
+                            "\"adam\".") from None
         return text
 
 

@@ -152,6 +152,10 @@ def find_data_dir(spec: DataSpec, files: list[str], subdir: str | None = None) -
     if not roots and os.environ.get("NEUROPLAST_DATA"):
         roots = [Path(os.environ["NEUROPLAST_DATA"])]
     for root in roots:
+        if Path(root).is_file():
+            raise UserError(f"{spec.source}: --data-dir (data.dir, NEUROPLAST_DATA) {root} is a file; pass the folder "
+                            f"that holds {', '.join(files)} (e.g. {Path(root).parent}).")
+    for root in roots:
         candidates += [Path(root), Path(root) / (subdir or spec.source)]
     for c in candidates:
         if all(_present(c, f) for f in files):

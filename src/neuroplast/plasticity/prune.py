@@ -99,7 +99,7 @@ def schedule_targets(sparsity: float, schedule: str, rounds: int | None) -> list
     [0.5, 0.75]
     """
     if not 0.0 < sparsity < 1.0:
-        raise UserError(f"sparsity must be between 0 and 1 (the share of weights removed, e.g. 0.9); "
+        raise UserError(f"sparsity (--sparsity) must be between 0 and 1 (the share of weights removed, e.g. 0.9); "
                         f"received {sparsity}.")
     if schedule not in SCHEDULES:
         raise UserError(f"schedule must be one of {', '.join(SCHEDULES)}; received {schedule!r}.")

@@ -183,7 +183,7 @@ def _finetune_spec(train: TrainSpec, epochs: int | None, lr: float | None) -> Tr
 def _retrain_spec(train: TrainSpec, epochs: int | None) -> TrainSpec:
     """After the last round: the parent's own recipe, for ``epochs`` (default: all of them)."""
     if epochs is not None and epochs < 1:
-        raise UserError(f"final_epochs must be at least 1; received {epochs}.")
+        raise UserError(f"final_epochs (--final-epochs) must be at least 1; received {epochs}.")
     return train.model_copy(update={**_ROUND, "epochs": epochs or train.epochs})
 
 
@@ -193,7 +193,7 @@ def _rewind_state(spec, data: Dataset, rewind_epoch: int) -> dict[str, torch.Ten
     from neuroplast.runs import _seed_everything
 
     if rewind_epoch < 0 or rewind_epoch >= spec.train.epochs:
-        raise UserError(f"rewind_epoch must be between 0 and the parent's epochs - 1 ({spec.train.epochs - 1}); "
+        raise UserError(f"rewind_epoch (--rewind-epoch) must be between 0 and the parent's epochs - 1 ({spec.train.epochs - 1}); "
                         f"received {rewind_epoch}.")
     _seed_everything(spec.seed, spec.train)
     load_dataset(spec.data, spec.seed)  # the same random draws as the parent before its model was built
