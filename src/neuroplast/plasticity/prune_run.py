@@ -84,6 +84,12 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
                         "run. Prune a sequence classifier or a forecaster instead.")
     if lr is not None and not 0.0 < lr < float("inf"):
         raise UserError(f"--lr must be a positive number such as 1e-3; received {lr}.")
+    if schedule == "one-shot" and rounds not in (None, 1):
+        raise UserError(f"--rounds {rounds} needs a schedule that prunes in rounds: add --schedule iterative, "
+                        "gradual or lottery.")
+    if method == "structured" and scope in ("lamp", "erk"):
+        raise UserError(f"--scope {scope} shares out single weights across layers; structured pruning removes the "
+                        "same share of each layer's neurons/channels. Leave --scope out, or use --method magnitude.")
     targets = unstructured.schedule_targets(sparsity, schedule, rounds)
     if method == "structured":
         structured.check_family(info["family"], parent.model)
