@@ -300,8 +300,6 @@ def derived_dir(run_dir: Path, out: str | Path | None, suffix: str) -> Path:
     if out_dir.resolve() == run_dir:
         raise UserError(f"--out {out_dir} is the run being read; choose a new folder (default: "
                         f"{run_dir.name}-{suffix} beside it).")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir} is a file; pass a folder (default: {run_dir.name}-{suffix}).")
     if (out_dir / "checkpoint").is_dir():  # what `neuroplast run` leaves, and calibrate / prune never write
         raise UserError(f"--out {out_dir} already holds a trained run; choose a new folder, so neither is "
                         "overwritten.")

@@ -489,7 +489,7 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     table(lang)  # unknown language: a clear error now
     predictor = Predictor(run_dir)
     batcher = Batcher(predictor.answer, max_batch)
-    scratch = None if workdir else Path(tempfile.mkdtemp(prefix="neuroplast-serve-"))  # removed by serve()
+    scratch = None if workdir else Path(tempfile.mkdtemp(prefix="neuroplast-serve-"))  # removed at shutdown
     playground = Playground(Path(workdir) if workdir else scratch)
     static = resources.files("neuroplast.see") / "static"
 
