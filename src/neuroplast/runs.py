@@ -418,18 +418,18 @@ def _check_stages(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None
         raise UserError(f"[uncertainty] calibrates classifiers; data.source {spec.data.source!r} is a {data.task} "
                         "task. Remove the [uncertainty] section (for regression, `neuroplast predict RUN --uncertainty` "
                         "gives split-conformal intervals).")
-    if spec.uncertainty is not None and spec.uncertainty.method == "mc-dropout" and not any(
-            isinstance(m, nn.modules.dropout._DropoutNd) for m in model.modules()):
-        raise UserError("uncertainty.method = 'mc-dropout' needs dropout layers and this model has none; set "
-                        "model.dropout > 0 or choose another uncertainty.method.")
+    if spec.uncertainty is not None and spec.uncertainty.method == "mc-dropout":
+        from neuroplast.trust.calibration import MCDropout
+
+        MCDropout(model)  # refuses a network without dropout layers
     if spec.explain is not None and not images:
         raise UserError(f"[explain] draws heatmaps for image classifiers; data.source {spec.data.source!r} gives "
                         f"a {data.task} task on inputs of shape {tuple(data.x_train.shape[1:])}. Remove the "
                         "[explain] section (neuroplast.trust.attribute(model, x) explains tables and tokens).")
-    if spec.explain is not None and spec.explain.method == "gradcam" and not any(
-            isinstance(m, nn.Conv2d) for m in model.modules()):
-        raise UserError(f"explain.method = 'gradcam' needs a CNN; model.family is {spec.model.family!r}. "
-                        "Use 'ig', 'saliency' or 'occlusion'.")
+    if spec.explain is not None and spec.explain.method == "gradcam":
+        from neuroplast.trust.explain import gradcam_layer
+
+        gradcam_layer(model, tuple(data.x_train.shape))
 
 
 def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:

@@ -149,16 +149,22 @@ def _occlusion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, baseline
     return values.to(x.dtype), None  # captum 0.9 returns float32 even for float64 inputs
 
 
+def gradcam_layer(model: nn.Module, input_shape: tuple[int, ...]) -> nn.Module:
+    """The last convolution, whose maps Grad-CAM weighs; a model without one, or a non-image input
+    ``(B, C, H, W)``, is a one-line error (checked before any work by ``explain`` and ``run``)."""
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    if not convs or len(input_shape) != 4:
+        raise UserError(f"method 'gradcam' needs a CNN over images (an nn.Conv2d and input "
+                        f"(B, C, H, W)); {type(model).__name__} on input {tuple(input_shape)} has "
+                        f"{'none' if not convs else 'a non-image input'}. Use 'ig', 'saliency' or 'occlusion'.")
+    return convs[-1]
+
+
 @METHODS.register("gradcam")
 def _gradcam(model: nn.Module, x: torch.Tensor, target: torch.Tensor, baseline: Any,
              layer: nn.Module | None = None, **options: Any) -> tuple[torch.Tensor, None]:
     captum = _captum()
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    if layer is None and (not convs or x.ndim != 4):
-        raise UserError(f"method 'gradcam' needs a CNN over images (an nn.Conv2d and input "
-                        f"(B, C, H, W)); {type(model).__name__} on input {tuple(x.shape)} has "
-                        f"{'none' if not convs else 'a non-image input'}. Use 'ig', 'saliency' or 'occlusion'.")
-    cam = captum.attr.LayerGradCam(model, layer if layer is not None else convs[-1])
+    cam = captum.attr.LayerGradCam(model, layer if layer is not None else gradcam_layer(model, x.shape))
     maps = cam.attribute(x, target=target, relu_attributions=True)  # (B, 1, h, w)
     return captum.attr.LayerAttribution.interpolate(maps, tuple(x.shape[2:]), "bilinear"), None
 
