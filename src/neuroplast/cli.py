@@ -262,8 +262,9 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     conformal = _conformal(run, coverage) if args.uncertainty and regression else None
     for path in args.inputs:
         if regression:
-            values = run.predict([path])
+            # one forward pass: the interval's centre is the prediction (in the target's units)
             bounds = None if conformal is None else conformal.predict(run.inputs([path])).to_units(run.preprocess)
+            values = run.predict([path]) if bounds is None else bounds.mean.numpy()
             for i, v in enumerate(values):
                 steps = np.atleast_1d(np.asarray(v, dtype=float))  # one value per target or forecast step
                 if bounds is None:
