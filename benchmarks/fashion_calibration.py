@@ -32,7 +32,7 @@ import torch
 
 import neuroplast
 from neuroplast.data import load_dataset
-from neuroplast.runs import load
+from neuroplast.rundir import load
 from neuroplast.trust import (
     DeepEnsemble,
     LaplaceApproximation,

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import neuroplast
-from neuroplast.plasticity.prune_run import prune_run
+from neuroplast.stages.prune import prune_run
 
 
 def main() -> None:

@@ -28,7 +28,7 @@ from pathlib import Path
 import httpx
 
 import neuroplast
-from neuroplast.see.loadtest import load_test
+from loadtest import load_test
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))

@@ -34,7 +34,7 @@ from neuroplast.data import load_dataset
 from neuroplast.data.augment import make_augment, rotate
 from neuroplast.models import build_model
 from neuroplast.train import fit
-from neuroplast.train.checkpoint import load_weights, save_weights
+from neuroplast.io import load_weights, save_weights
 from neuroplast.trust.calibration import (
     DeepEnsemble,
     LaplaceApproximation,

@@ -95,7 +95,7 @@ def test_generate_is_the_top_level_function_and_the_submodule_still_imports() ->
 @pytest.mark.parametrize("existing", [False, True])
 def test_a_failure_before_anything_is_written_leaves_no_empty_run_folder(tmp_path, monkeypatch,
                                                                          existing: bool) -> None:
-    import neuroplast.runs
+    import neuroplast.rundir
 
     def broken(*args, **kwargs):
         raise neuroplast.UserError("the model does not fit the data")
@@ -104,7 +104,7 @@ def test_a_failure_before_anything_is_written_leaves_no_empty_run_folder(tmp_pat
     if existing:  # a folder the user made, with a file in it, is never removed
         out.mkdir()
         (out / "notes.txt").write_text("keep me")
-    monkeypatch.setattr(neuroplast.runs, "_model_info", broken)  # fails after the folder is made
+    monkeypatch.setattr(neuroplast.rundir, "_model_info", broken)  # fails after the folder is made
     with pytest.raises(neuroplast.UserError, match="does not fit"):
         neuroplast.run("digits-mlp", out=out, train={"epochs": 1}, progress=False)
     assert out.exists() == existing

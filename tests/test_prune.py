@@ -22,10 +22,10 @@ from neuroplast.models import CNN, MLP
 from neuroplast.plasticity import prune as P
 from neuroplast.plasticity import structured as S
 from neuroplast.plasticity.measure import count_macs
-from neuroplast.plasticity.prune_run import prune_run
+from neuroplast.stages.prune import prune_run
 from neuroplast.spec import DataSpec, TrainSpec
 from neuroplast.train import fit
-from neuroplast.train.checkpoint import decode_sparse, encode_sparse, load_weights, save_weights
+from neuroplast.io import decode_sparse, encode_sparse, load_weights, save_weights
 
 
 def test_schedule_targets_by_hand() -> None:

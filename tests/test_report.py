@@ -18,12 +18,12 @@ from sklearn.metrics import classification_report
 import neuroplast
 from neuroplast.cli import main
 from neuroplast.data import load_dataset
-from neuroplast.plasticity.prune_run import prune_run
+from neuroplast.stages.prune import prune_run
 from neuroplast.see import report as report_module
 from neuroplast.see.locale import table
 from neuroplast.see.report import write_report
 from neuroplast.trust.calibration import calibrate_run
-from neuroplast.trust.explain_run import explain_run
+from neuroplast.stages.explain import explain_run
 
 FIVE_MB = 5_000_000
 SECTION_TITLES = ("report.overview", "report.environment", "report.spec", "report.data", "report.model",

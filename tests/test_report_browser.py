@@ -10,7 +10,7 @@ import pytest
 from conftest import MNIST_DIR, SHARED_DATA, artifacts
 
 import neuroplast
-from neuroplast.plasticity.prune_run import prune_run
+from neuroplast.stages.prune import prune_run
 
 MAX_BYTES = 5 * 1024 * 1024
 

@@ -118,7 +118,7 @@ def test_predict_answers_with_probabilities_confidence_and_saliency(server: Serv
 
 def test_pixels_are_taken_as_the_models_grid(server: Server) -> None:
     from neuroplast.data import load_dataset
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     run = load(server.proc.args[4])
     data = load_dataset(run.spec.data, run.spec.seed)
@@ -222,7 +222,8 @@ def test_loopback_needs_no_token_and_binds_loopback_by_default(server: Server) -
 def test_load_fifty_clients_no_errors(server: Server) -> None:
     """50 concurrent clients x 20 requests: no errors. (The latency figure, p99 <= 50 ms, is measured
     by benchmarks/serve.py on a quiet machine; a test suite running beside other work can't time it.)"""
-    from neuroplast.see.loadtest import load_test
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from loadtest import load_test  # the load generator lives with the benchmarks, not in the library
 
     bodies = [json.dumps({"image": _png(render(s))}).encode() for _, s in twenty()]
     load_test(server.port, bodies[:5], clients=5, requests=4)  # warm-up
@@ -401,7 +402,7 @@ def test_language_model_streams_text_to_the_prompt_box(lm_server: Server, browse
                 chars.append(json.loads(line[6:]))
     assert len(chars) == 40 and all(len(c) == 1 for c in chars)
     from neuroplast.generate import generate
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     assert "".join(chars) == generate(load(lm_server.proc.args[4]), "ROMEO:", 40, 0.8, None, 0)[len("ROMEO:"):]
     assert httpx.post(f"{lm_server.url}/api/predict", json={"text": "x"}).status_code == 422

@@ -201,7 +201,7 @@ def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path) -> None:
     import os
     import stat
 
-    from neuroplast.train.checkpoint import save_json
+    from neuroplast.io import save_json
 
     save_json(tmp_path / "m.json", {"a": 1})
     (tmp_path / "plain.txt").write_text("x")

@@ -190,7 +190,7 @@ def test_language_models_have_no_padding_mask() -> None:
 
 def test_cls_pooling_exports_with_a_dynamic_batch(tmp_path) -> None:
     ort = pytest.importorskip("onnxruntime")
-    from neuroplast.export import _export
+    from neuroplast.export.onnx import _export
 
     model = build_model(TINY.model_copy(update={"pooling": "cls"}), (6,), 3, vocab_size=9).eval()
     _export(model, torch.randint(0, 9, (2, 6)), tmp_path / "m.onnx", 17, "torchscript")

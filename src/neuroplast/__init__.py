@@ -15,9 +15,9 @@ from neuroplast.errors import DataError, TrainingDiverged, UserError
 # The function shadows its submodule's attribute on the package: ``neuroplast.generate`` is the function,
 # and ``from neuroplast.generate import generate_stream`` still reads the module (from sys.modules).
 from neuroplast.generate import generate
-from neuroplast.plasticity.prune_run import prune_run as prune
-from neuroplast.runs import Run, load, lr_find, resume, run
-from neuroplast.runs import fit_module as fit
+from neuroplast.stages.prune import prune_run as prune
+from neuroplast.rundir import Run, load, lr_find, resume, run
+from neuroplast.rundir import fit_module as fit
 from neuroplast.spec import ExperimentSpec, available_specs, load_spec
 
 __version__ = "0.1.0"

@@ -176,7 +176,7 @@ def _spec(args: argparse.Namespace):
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from neuroplast.runs import run
+    from neuroplast.rundir import run
 
     spec = _spec(args)
     result = run(spec, out=args.out, progress=not args.quiet)
@@ -185,8 +185,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_lr_find(args: argparse.Namespace) -> int:
-    from neuroplast.runs import _new_run_dir, lr_find
-    from neuroplast.train.checkpoint import save_json
+    from neuroplast.rundir import _new_run_dir, lr_find
+    from neuroplast.io import save_json
 
     spec = _spec(args)
     out = args.out if args.out is not None else _new_run_dir(f"{spec.name}-lr-find")
@@ -203,7 +203,7 @@ def _cmd_lr_find(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from neuroplast.runs import resume
+    from neuroplast.rundir import resume
 
     _print_result(resume(args.run_dir, progress=not args.quiet))
     return 0
@@ -231,7 +231,7 @@ def _print_result(result) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     metrics = load(args.run_dir).evaluate(args.split)
     metrics.pop("confusion_matrix", None)
@@ -242,7 +242,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     run = load(args.run_dir)
     if run.info["task"] == "language-model":
@@ -357,7 +357,7 @@ def _conformal(run, coverage: float):
 
 def _networks(run) -> list:
     """A calibrated folder's network and the members `calibrate` trained beside it (``members/seed-N``)."""
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     return [run.model, *(load(d).model for d in sorted((run.dir / "members").glob("seed-*")))]
 
@@ -375,7 +375,7 @@ def _ood_score(run, path: Path):
 
 def _cmd_generate(args: argparse.Namespace) -> int:
     from neuroplast.generate import generate
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     print(generate(load(args.run_dir), args.prompt, args.tokens, args.temperature, args.top_k, args.seed))
     return 0
@@ -418,7 +418,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from neuroplast.trust.explain_run import explain_run
+    from neuroplast.stages.explain import explain_run
 
     result = explain_run(args.run_dir, args.inputs, args.method, args.out, args.count, args.sanity)
     for item in result["examples"]:
@@ -434,7 +434,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_prune(args: argparse.Namespace) -> int:
-    from neuroplast.plasticity.prune_run import prune_run
+    from neuroplast.stages.prune import prune_run
 
     if args.rounds is not None and args.rounds < 1:
         raise UserError(f"--rounds must be at least 1; received {args.rounds}.")
@@ -477,7 +477,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from neuroplast.export import export_onnx
+    from neuroplast.export.onnx import export_onnx
 
     result = export_onnx(args.run_dir, args.out, check=not args.no_check, opset=args.opset)
     checked = ("not checked (onnxruntime not installed)" if result.max_abs_diff is None

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from neuroplast.errors import UserError
-from neuroplast.predict import encode_chars
+from neuroplast.data.inputs import encode_chars
 
 
 @torch.inference_mode()
@@ -33,7 +33,7 @@ def generate_stream(run, prompt: str, tokens: int = 200, temperature: float = 1.
                     seed: int | None = 0) -> Iterator[str]:
     """:func:`generate`, one character at a time (without the prompt): for a page that streams text."""
     if isinstance(run, (str, Path)):
-        from neuroplast.runs import load
+        from neuroplast.rundir import load
 
         run = load(run)
     pre = run.preprocess

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from neuroplast.train.checkpoint import save_weights
+from neuroplast.io import save_weights
 
 
 def parameter_counts(model: nn.Module) -> dict[str, int]:

@@ -35,7 +35,7 @@ import torch
 from neuroplast.errors import UserError, check_output
 from neuroplast.see.locale import table
 from neuroplast.see.pictures import file_uri, grid, histograms, image, plot, png, scatter
-from neuroplast.train.checkpoint import atomic_write
+from neuroplast.io import atomic_write
 
 MAX_EXAMPLES = 1000  # test examples the report predicts on (confusions, per-class, scatter)
 MAX_BYTES = 5_000_000  # the page's size limit; the largest pictures are left out beyond it
@@ -66,7 +66,7 @@ def write_report(run_dir: str | Path, lang: str = "en", out: str | Path | None =
         run_dir: a folder written by ``neuroplast run``, ``prune`` or ``calibrate``.
         lang: ``"en"`` or ``"zh-Hant"``.
         out: the file to write (default ``run_dir/report.html``).
-        run: the folder's already loaded :class:`~neuroplast.runs.Run` (saves reading it again).
+        run: the folder's already loaded :class:`~neuroplast.rundir.Run` (saves reading it again).
         data: its already loaded :class:`~neuroplast.data.Dataset` (saves reloading the data).
 
     Raises:
@@ -142,7 +142,7 @@ class _Context:
                   _text(run_dir / "spec.toml"), run, data)
         if ctx.run is None and (run_dir / "model.safetensors").is_file():
             try:
-                from neuroplast.runs import load
+                from neuroplast.rundir import load
 
                 ctx.run = load(run_dir)
             except Exception as e:  # noqa: BLE001  (the page still shows what the files hold)

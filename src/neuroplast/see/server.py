@@ -83,7 +83,7 @@ class Predictor:
     """A run's model with what the page needs around it: input decoding, calibration, saliency."""
 
     def __init__(self, run_dir: Path) -> None:
-        from neuroplast.runs import load
+        from neuroplast.rundir import load
 
         self.run = load(run_dir)
         self.dir = Path(run_dir)
@@ -351,7 +351,7 @@ class Playground:
         return self.run_id
 
     def _train(self, spec: Any, run_id: int) -> None:
-        from neuroplast.runs import run
+        from neuroplast.rundir import run
 
         listener = _Listener(self.events)
         try:

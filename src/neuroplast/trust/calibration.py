@@ -383,8 +383,8 @@ def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | An
 
     from neuroplast.data import load_dataset
     from neuroplast.plots import plot_reliability
-    from neuroplast.runs import derived_dir, load
-    from neuroplast.train.checkpoint import save_json
+    from neuroplast.rundir import derived_dir, load
+    from neuroplast.io import save_json
 
     if not 0.0 < target_accuracy <= 1.0:
         raise UserError(f"target accuracy (--target-accuracy) must be in (0, 1], e.g. 0.99; received "
@@ -538,8 +538,8 @@ class DeepEnsemble(Calibrator):
 def _train_members(run: Any, count: int, folder: Any) -> list[nn.Module]:
     """Train ``count`` more networks of ``run``'s spec with seeds seed+1, seed+2, ... (each its own
     run folder under ``folder``, so an interrupted ensemble keeps the members it finished)."""
-    from neuroplast.runs import load
-    from neuroplast.runs import run as train
+    from neuroplast.rundir import load
+    from neuroplast.rundir import run as train
 
     # a new seed for the weights and the batches, the parent's split: the validation images that
     # calibrate the ensemble (and the test images) stay unseen by every member

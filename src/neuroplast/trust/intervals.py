@@ -300,7 +300,7 @@ def conformal_run(run_dir: str | Path, alpha: float = 0.1) -> dict[str, Any]:
     ``val_samples``, ``test_samples``, ``test_coverage`` (fraction over all test targets) and
     ``test_mean_width`` (target units).
     """
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     run = load(run_dir)
     method, data = conformal_on_validation(run, alpha)

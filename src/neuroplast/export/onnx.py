@@ -51,7 +51,7 @@ def export_onnx(run_dir: str | Path, out: str | Path | None = None, check: bool 
     says). Raises :class:`UserError` when the onnx package is missing, the export fails, or ONNX
     Runtime disagrees with PyTorch by more than 1e-4.
     """
-    from neuroplast.runs import load
+    from neuroplast.rundir import load
 
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
@@ -251,7 +251,7 @@ def _reproduces(source: str, model: nn.Module, info: dict[str, Any]) -> bool:
     try:
         exec(compile(source, "model.py", "exec"), namespace)  # noqa: S102  (our own generated code)
         net = namespace["Net"]()
-        from neuroplast.train.checkpoint import encode_sparse
+        from neuroplast.io import encode_sparse
 
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         net.load_state_dict(namespace["_dense"](encode_sparse(state)))  # as build() reads the file

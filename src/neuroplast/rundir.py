@@ -36,13 +36,8 @@ from neuroplast.train import (
     make_objective,
     predict_outputs,
 )
-from neuroplast.train.checkpoint import (
-    atomic_write,
-    load_checkpoint,
-    load_weights,
-    save_json,
-    save_weights,
-)
+from neuroplast.io import atomic_write, load_weights, read_json, save_json, save_weights
+from neuroplast.train.checkpoint import load_checkpoint
 from neuroplast.train.lr_find import LRFinderResult, find_lr
 
 METRICS_SCHEMA_VERSION = 1
@@ -87,7 +82,7 @@ class Run:
     def inputs(self, x: Any) -> torch.Tensor:
         """Turn raw inputs into the model's input tensor: image/CSV file paths, arrays of raw pixels
         in [0, 1] or raw table rows (arrays or dicts), or an already preprocessed tensor."""
-        from neuroplast.predict import to_inputs
+        from neuroplast.data.inputs import to_inputs
 
         return to_inputs(x, self.preprocess)
 
@@ -234,7 +229,7 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
     data = load_dataset(spec.data, spec.seed)
     model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
                         data.vocab_size)
-    info = _read_json(run_dir / "model.json")
+    info = read_json(run_dir / "model.json")
     try:  # a spec.toml edited since the checkpoint was written builds another network
         model.load_state_dict(state["model"])
     except (RuntimeError, KeyError) as e:
@@ -254,7 +249,7 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
     if not (run_dir / "model.json").is_file():
         raise UserError(f"{run_dir} is not a neuroplast run folder (no model.json). Pass the folder "
                         "that `neuroplast run` printed.")
-    info = _read_json(run_dir / "model.json")
+    info = read_json(run_dir / "model.json")
     spec = load_spec(run_dir / "spec.toml") if (run_dir / "spec.toml").is_file() else None
     if model is None:
         if info["family"] == "custom":
@@ -276,19 +271,9 @@ def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
     except RuntimeError as e:
         raise UserError(f"{run_dir / 'model.safetensors'} does not fit the model in model.json "
                         f"({str(e).splitlines()[0]}). Re-run training.") from None
-    metrics = _read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
-    preprocess = _read_json(run_dir / "preprocess.json")
+    metrics = read_json(run_dir / "metrics.json") if (run_dir / "metrics.json").is_file() else {}
+    preprocess = read_json(run_dir / "preprocess.json")
     return Run(model, info, preprocess, metrics, _read_history(run_dir / "history.csv"), spec, run_dir)
-
-
-def _read_json(path: Path) -> Any:
-    """A run folder's JSON file; a damaged or missing one is a one-line error naming it."""
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"{path} is missing: the run folder is incomplete. Re-run training.") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise UserError(f"{path} is not valid JSON ({e}); the run folder is damaged. Re-run training.") from None
 
 
 def derived_dir(run_dir: Path, out: str | Path | None, suffix: str) -> Path:
@@ -442,12 +427,12 @@ def _after_training(run_dir: Path, spec: ExperimentSpec) -> None:
         calibrate_run(run_dir, u.method, run_dir / f"calibrated-{u.method}", target_accuracy=u.target_accuracy,
                       ood=u.ood, then_temperature=u.then_temperature, perturb=u.perturb, **extra)
     if spec.explain is not None:
-        from neuroplast.trust.explain_run import explain_run
+        from neuroplast.stages.explain import explain_run
 
         e = spec.explain
         explain_run(run_dir, None, e.method, None, e.count, e.sanity)
     if spec.prune is not None:
-        from neuroplast.plasticity.prune_run import prune_run
+        from neuroplast.stages.prune import prune_run
 
         p = spec.prune
         prune_run(run_dir, p.method, p.sparsity, p.schedule, p.rounds, p.epochs, p.lr, p.scope, p.rewind_epoch,
@@ -466,7 +451,7 @@ def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:
 
 def _write_plain_pytorch(run_dir: Path, model: nn.Module, info: dict[str, Any]) -> None:
     """``model.py``: the network in plain PyTorch (perceptron, MLP, CNN), checked before writing."""
-    from neuroplast.export import plain_pytorch_source
+    from neuroplast.export.onnx import plain_pytorch_source
 
     source = plain_pytorch_source(model, info) if info.get("family") != "custom" else None
     path = run_dir / "model.py"

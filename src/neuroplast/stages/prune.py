@@ -25,7 +25,7 @@ from neuroplast.plasticity import structured
 from neuroplast.plasticity.measure import compare
 from neuroplast.spec import TrainSpec
 from neuroplast.train import evaluate, fit
-from neuroplast.train.checkpoint import save_json, save_weights
+from neuroplast.io import save_json, save_weights
 
 METHODS = ("magnitude", "saliency", "structured")
 log = logging.getLogger(__name__)
@@ -66,11 +66,11 @@ def prune_run(run_dir: str | Path, method: str = "magnitude", sparsity: float = 
         latency_repeats: rounds of the latency measurement (median reported).
 
     Returns:
-        The pruned :class:`~neuroplast.runs.Run`; its ``metrics["pruning"]`` holds the curve
+        The pruned :class:`~neuroplast.rundir.Run`; its ``metrics["pruning"]`` holds the curve
         (one point per round), sparsity, parameters, bytes on disk, MACs and latency, dense
         against pruned.
     """
-    from neuroplast.runs import _seed_everything, derived_dir, load
+    from neuroplast.rundir import _seed_everything, derived_dir, load
 
     run_dir = Path(run_dir)
     if method not in METHODS:
@@ -196,7 +196,7 @@ def _retrain_spec(train: TrainSpec, epochs: int | None) -> TrainSpec:
 def _rewind_state(spec, data: Dataset, rewind_epoch: int) -> dict[str, torch.Tensor]:
     """The parent's weights after ``rewind_epoch`` epochs, reproduced from its seed (0: at init)."""
     from neuroplast.models import build_model, model_outputs
-    from neuroplast.runs import _seed_everything
+    from neuroplast.rundir import _seed_everything
 
     if rewind_epoch < 0 or rewind_epoch >= spec.train.epochs:
         raise UserError(f"rewind_epoch (--rewind-epoch) must be between 0 and the parent's epochs - 1 ({spec.train.epochs - 1}); "
@@ -243,13 +243,13 @@ def _write(out_dir: Path, parent_dir: Path, parent, spec, info: dict[str, Any], 
            data: Dataset, pruning: dict[str, Any], history: list[dict[str, Any]],
            evaluated: dict[str, dict[str, Any]]) -> None:
     from neuroplast.plots import plot_confusion_matrix, plot_pruning
-    from neuroplast.runs import (
+    from neuroplast.rundir import (
         METRICS_SCHEMA_VERSION,
         _versions,
         _write_history,
         _write_plain_pytorch,
     )
-    from neuroplast.train.checkpoint import atomic_write
+    from neuroplast.io import atomic_write
 
     out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write(out_dir / "spec.toml", lambda p: p.write_text(spec.to_toml()))

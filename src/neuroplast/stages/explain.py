@@ -33,8 +33,8 @@ def explain_run(run_dir: str | Path, inputs: list[Path] | None = None, method: s
     faithful), on 100 test examples.
     """
     from neuroplast.data import load_dataset
-    from neuroplast.runs import load
-    from neuroplast.train.checkpoint import save_json
+    from neuroplast.rundir import load
+    from neuroplast.io import save_json
     from neuroplast.trust.explain import attribute, deletion_curve, randomization_test, save_heatmap
 
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
