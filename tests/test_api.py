@@ -104,7 +104,7 @@ def test_a_failure_before_anything_is_written_leaves_no_empty_run_folder(tmp_pat
     if existing:  # a folder the user made, with a file in it, is never removed
         out.mkdir()
         (out / "notes.txt").write_text("keep me")
-    monkeypatch.setattr(neuroplast.rundir, "_model_info", broken)  # fails after the folder is made
+    monkeypatch.setattr(neuroplast.rundir, "model_info", broken)  # fails after the folder is made
     with pytest.raises(neuroplast.UserError, match="does not fit"):
         neuroplast.run("digits-mlp", out=out, train={"epochs": 1}, progress=False)
     assert out.exists() == existing

@@ -125,7 +125,7 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
     assert cal["temperature"] < drift["temperature"] < 100
     assert drift["fitted_on"] == "val + noise-perturbed copies"
     assert main(["calibrate", str(run.dir), "--method", "mc-dropout", "--perturb"]) == 2
-    assert "use it with --method temperature or with --then-temperature" in capsys.readouterr().err
+    assert "use it with method 'temperature' or with --then-temperature" in capsys.readouterr().err
     # where the calibrated folder goes: never the run itself, a file, or another trained run
     (tmp_path / "a.txt").write_text("x")
     for out, says in [(run.dir, "is the run being read"), (tmp_path / "a.txt", "is a file"),
@@ -137,18 +137,18 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
     assert "already holds a trained run" in capsys.readouterr().err
     assert main(["calibrate", str(tmp_path / "cal")]) == 2  # calibrating a calibrated folder drops its method
     assert "already calibrated (temperature); calibrate its parent" in capsys.readouterr().err
-    for bad, says in [(["--method", "ensemble", "--members", "0"], "at least 2 for an ensemble; received 0"),
-                      (["--then-temperature"], "--method temperature already is one")]:
+    for bad, says in [(["--method", "ensemble", "--members", "1"], "an ensemble needs --members (uncertainty.members) at least 2"),
+                      (["--then-temperature"], "method 'temperature' already is one")]:
         assert main(["calibrate", str(run.dir), *bad]) == 2 and says in capsys.readouterr().err
     import os
 
     here = os.getcwd()
     os.chdir(run.dir)
-    try:  # "." names the run: the default folder goes beside it
+    try:  # "." names the run: the default folder goes inside it, as from the spec's [uncertainty]
         assert main(["calibrate", "."]) == 0
     finally:
         os.chdir(here)
-    assert (tmp_path / "run-temperature/metrics.json").is_file()
+    assert (run.dir / "calibrated-temperature/metrics.json").is_file()
 
 
 def test_ensemble_of_identical_members_is_the_member_and_disagreement_shows() -> None:
@@ -356,7 +356,7 @@ def test_calibrate_laplace_alone_and_as_a_mixture_and_predict_uses_it(tmp_path: 
     assert main(["predict", str(tmp_path / "mix"), str(png), "--uncertainty"]) == 0
     assert "confidence" in capsys.readouterr().out
     assert main(["calibrate", str(run.dir), "--method", "laplace", "--members", "0"]) == 2
-    assert "--members must be at least 1" in capsys.readouterr().err
+    assert "--members (uncertainty.members): Input should be greater than or equal to 1; received 0" in capsys.readouterr().err
 
 
 def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse(tmp_path: Path, capsys) -> None:
@@ -381,7 +381,7 @@ def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse
     assert cal["fitted_on"] == "train (curvature), val (prior check)"
     assert cal["prior_precision_per_network"] == [checked.describe()["prior_precision"]]
     assert cal["prior_from_per_network"] == [checked.describe()["prior_from"]]
-    from neuroplast.cli import _calibrator
+    from neuroplast.stages.calibrate import calibrated_method as _calibrator
 
     # predict --uncertainty rebuilds the posterior calibrate scored
     rebuilt = _calibrator(neuroplast.load(tmp_path / "la")).predict(data.x_test)
@@ -389,9 +389,9 @@ def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse
     assert cal["after"]["ece"] < cal["before"]["ece"] + 0.01 and cal["after"]["nll"] < cal["before"]["nll"] * 1.2
     capsys.readouterr()
     assert main(["calibrate", str(run.dir), "--target-accuracy", "1.5"]) == 2
-    assert "must be in (0, 1], e.g. 0.99; received 1.5" in capsys.readouterr().err
+    assert "--target-accuracy (uncertainty.target_accuracy): Input should be less than or equal to 1; received 1.5" in capsys.readouterr().err
     assert main(["calibrate", str(run.dir), "--method", "temperature", "--members", "3"]) == 2
-    assert "applies to the ensemble and laplace methods, not 'temperature'" in capsys.readouterr().err
+    assert "applies to the ensemble and laplace methods, not temperature" in capsys.readouterr().err
 
 
 def test_noise_perturbed_levels_walk_the_accuracy_from_clean_to_chance() -> None:

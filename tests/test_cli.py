@@ -125,7 +125,7 @@ def test_output_paths_and_finished_runs_are_checked_before_work(capsys, tmp_path
     code, _, err = cli(capsys, "export", run_dir, "--opset", "99")
     assert_one_line_error(code, err, r"--opset must be between 7 and \d+ .*received 99")
     code, _, err = cli(capsys, "prune", run_dir, "--lr", "-1")
-    assert_one_line_error(code, err, r"--lr must be a positive number such as 1e-3; received -1\.0")
+    assert_one_line_error(code, err, r"--lr \(prune\.lr\): Input should be greater than 0; received -1\.0")
     code, _, err = cli(capsys, "serve", run_dir, "--port", "70000")
     assert_one_line_error(code, err, r"--port must be between 1 and 65535; received 70000")
     with socket.create_server(("127.0.0.1", 0)) as busy:  # a port another program holds

@@ -16,7 +16,7 @@ def test_explain_writes_heatmaps_and_sanity_figures(tmp_path: Path, capsys) -> N
     run = neuroplast.run("digits-cnn", out=tmp_path / "run", progress=False, train={"epochs": 3, "threads": 1})
     for bad in ("0", "-3"):  # not a slice of the test set: a one-line error, exit 2
         assert main(["explain", str(run.dir), "--count", bad, "--out", str(tmp_path / "no")]) == 2
-        assert f"--count) must be a whole number of test examples, at least 1; received {bad}" in capsys.readouterr().err
+        assert f"--count (explain.count): Input should be greater than 0; received {bad}" in capsys.readouterr().err
     assert not (tmp_path / "no").exists()
     assert main(["explain", str(run.dir), "--count", "3", "--sanity"]) == 0
     out = capsys.readouterr().out

@@ -12,7 +12,8 @@ from safetensors.torch import load_file, save_file
 
 import neuroplast
 from neuroplast.cli import main
-from neuroplast.export.onnx import example_input, export_onnx
+from neuroplast.export import example_input
+from neuroplast.stages import export as export_onnx
 
 QUICK = {"train": {"epochs": 1, "threads": 1, "device": "cpu"}}
 FAMILIES = {  # all on the bundled digits; the recurrent and attention models read the 8 rows

@@ -11,11 +11,11 @@ from torch import nn
 
 import neuroplast
 from neuroplast.errors import UserError
+from neuroplast.stages.conformal import conformal_scores
 from neuroplast.trust.intervals import (
     Interval,
     SplitConformal,
     conformal_rank,
-    conformal_run,
     coverage,
     min_calibration_points,
 )
@@ -101,9 +101,9 @@ def test_to_units_and_coverage_per_target() -> None:
     assert coverage(units, y, per_target=True) == [1.0, 0.0]
 
 
-def test_conformal_run_reports_in_target_units(tmp_path: Path) -> None:
+def test_conformal_stage_reports_in_target_units(tmp_path: Path) -> None:
     run = neuroplast.run("diabetes-mlp", progress=False, out=tmp_path / "run", train={"epochs": 3})
-    result = conformal_run(tmp_path / "run", alpha=0.1)
+    result = conformal_scores(neuroplast.load(tmp_path / "run"), alpha=0.1)
     assert result["val_samples"] == run.metrics["data"]["val"] == 36
     assert result["rank"] == 34  # ceil(37 * 0.9) = ceil(33.3)
     assert 0 <= result["test_coverage"] <= 1
@@ -111,7 +111,7 @@ def test_conformal_run_reports_in_target_units(tmp_path: Path) -> None:
     assert result["test_mean_width"] == pytest.approx(2 * result["q"][0], rel=1e-4)
     assert result["q"][0] > std * 0.1  # in target units (disease progression, std ~77), not standardized
     with pytest.raises(UserError, match="needs at least 99 calibration points"):
-        conformal_run(tmp_path / "run", alpha=0.01)
+        conformal_scores(neuroplast.load(tmp_path / "run"), alpha=0.01)
 
 
 def test_predict_uncertainty_prints_the_conformal_interval_of_a_regression(tmp_path: Path, capsys) -> None:
@@ -129,7 +129,7 @@ def test_predict_uncertainty_prints_the_conformal_interval_of_a_regression(tmp_p
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 3 and all("(90% interval, split conformal on 36 validation examples)" in line
                                    for line in lines)
-    q = conformal_run(run.dir, alpha=0.1)["q"][0]  # the half-width in target units, computed apart
+    q = conformal_scores(neuroplast.load(run.dir), alpha=0.1)["q"][0]  # the half-width in target units, computed apart
     for line, value in zip(lines, run.predict([tmp_path / "rows.csv"]), strict=True):
         point, low, high = map(float, re.search(r": (\S+) \[(\S+), (\S+)\] \(90%", line).groups())
         assert point == pytest.approx(value, rel=1e-5)
@@ -228,7 +228,7 @@ def test_gaussian_head_run_reloads_and_predicts_in_units(tmp_path: Path) -> None
     rmse = float(((torch.as_tensor(pred) - (data.y_test[:, 0] * run.preprocess["target_std"][0]
                                                + run.preprocess["target_mean"][0])) ** 2).mean().sqrt())
     assert rmse == pytest.approx(run.metrics["test"]["rmse"], rel=1e-4)
-    c = conformal_run(run.dir, 0.1)
+    c = conformal_scores(neuroplast.load(run.dir), 0.1)
     assert c["normalized"] and 0 < c["gaussian_test_coverage"] <= 1 and c["test_mean_width"] > 0
 
 

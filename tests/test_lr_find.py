@@ -53,9 +53,10 @@ def test_sweep_leaves_the_model_exactly_as_it_was() -> None:
 
     found = find_lr(model, data, spec.train, seed=0)
 
-    # the sweep did train: the smoothed loss fell, then diverged and stopped the sweep
-    assert min(found.smoothed) < found.smoothed[0] - 0.1 and found.stopped_early
-    assert 10 < len(found.lrs) < 100 and found.lrs[0] == 1e-7
+    # the sweep did train: the smoothed loss fell (whether it also diverged before lr 10 depends on the
+    # dropout masks the forward pass above drew; this test is about what the sweep leaves behind)
+    assert min(found.smoothed) < found.smoothed[0] - 0.1
+    assert 10 < len(found.lrs) <= 100 and found.lrs[0] == 1e-7
     after = model.state_dict()
     assert after.keys() == before.keys()
     for key, value in before.items():  # bitwise, buffers included

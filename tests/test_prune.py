@@ -15,17 +15,17 @@ import torch
 from torch import nn
 
 import neuroplast
+from neuroplast import prune as prune_run
 from neuroplast.cli import main
 from neuroplast.data import load_dataset
 from neuroplast.errors import UserError
+from neuroplast.io import decode_sparse, encode_sparse, load_weights, save_weights
 from neuroplast.models import CNN, MLP
 from neuroplast.plasticity import prune as P
 from neuroplast.plasticity import structured as S
 from neuroplast.plasticity.measure import count_macs
-from neuroplast.stages.prune import prune_run
 from neuroplast.spec import DataSpec, TrainSpec
 from neuroplast.train import fit
-from neuroplast.io import decode_sparse, encode_sparse, load_weights, save_weights
 
 
 def test_schedule_targets_by_hand() -> None:
@@ -248,13 +248,13 @@ def test_structured_names_the_layers_it_cannot_prune(tmp_path: Path, caplog, cap
     assert code == 2 and "rnn (LSTM)" in err and len(err.strip().splitlines()) == 1
     assert any("rnn (LSTM)" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     # magnitude pruning does prune its recurrent weights
-    run = prune_run(parent, "magnitude", 0.5, out=tmp_path / "m", progress=False, final_epochs=1, latency_repeats=3)
+    run = prune_run(parent, method="magnitude", sparsity=0.5, out=tmp_path / "m", progress=False, final_epochs=1, latency_repeats=3)
     assert run.metrics["pruning"]["layer_sparsity"]["rnn.weight_hh_l0"] > 0.2
 
 
 def test_structured_recurrent_run_reloads_smaller(tmp_path: Path) -> None:
     parent = _digits_run(tmp_path, model={"family": "gru", "hidden_size": 16}, train={"epochs": 2})
-    run = prune_run(parent, "structured", 0.5, out=tmp_path / "s", progress=False, final_epochs=1,
+    run = prune_run(parent, method="structured", sparsity=0.5, out=tmp_path / "s", progress=False, final_epochs=1,
                     latency_repeats=3)
     assert run.spec.model.hidden_size == 8 and run.model.rnn.hidden_size == 8
     p = run.metrics["pruning"]
@@ -265,7 +265,7 @@ def test_structured_recurrent_run_reloads_smaller(tmp_path: Path) -> None:
 
 def test_lottery_rewinds_to_the_reproduced_early_weights(tmp_path: Path) -> None:
     parent = _digits_run(tmp_path)
-    run = prune_run(parent, "magnitude", 0.5, "lottery", rounds=1, epochs=2, rewind_epoch=0,
+    run = prune_run(parent, method="magnitude", sparsity=0.5, schedule="lottery", rounds=1, epochs=2, rewind_epoch=0,
                     out=tmp_path / "lt", progress=False, latency_repeats=3)
     assert run.metrics["pruning"]["sparsity"] == pytest.approx(0.5, abs=0.01)
     assert run.metrics["pruning"]["curve"][-1]["test_accuracy"] > 0.8
@@ -277,7 +277,7 @@ def test_prune_section_runs_after_training_and_bad_input_is_one_line(tmp_path: P
     assert m["pruning"]["sparsity"] == pytest.approx(0.5, abs=0.01)
     code = main(["prune", str(parent), "--sparsity", "1.5"])
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err.startswith("neuroplast: error: sparsity (--sparsity) must be between 0 and 1") and "\n" not in err
+    assert code == 2 and err.startswith("neuroplast: error: --sparsity (prune.sparsity): Input should be less than 1; received 1.5") and "\n" not in err
     code = main(["prune", str(tmp_path / "nowhere")])
     assert code == 2 and "not a neuroplast run folder" in capsys.readouterr().err
     code = main(["prune", str(parent), "--out", str(parent)])

@@ -16,14 +16,14 @@ import pytest
 from sklearn.metrics import classification_report
 
 import neuroplast
+from neuroplast import prune as prune_run
 from neuroplast.cli import main
 from neuroplast.data import load_dataset
-from neuroplast.stages.prune import prune_run
+from neuroplast.pipeline import run_stage
 from neuroplast.see import report as report_module
 from neuroplast.see.locale import table
 from neuroplast.see.report import write_report
-from neuroplast.trust.calibration import calibrate_run
-from neuroplast.stages.explain import explain_run
+from neuroplast.spec import ExplainSpec, UncertaintySpec
 
 FIVE_MB = 5_000_000
 SECTION_TITLES = ("report.overview", "report.environment", "report.spec", "report.data", "report.model",
@@ -89,7 +89,7 @@ def test_per_class_table_equals_sklearn_on_the_same_predictions(cnn_run: Path) -
 
 
 def test_pruned_run_report_has_the_pruning_table(cnn_run: Path, tmp_path: Path) -> None:
-    pruned = prune_run(cnn_run, "structured", 0.5, epochs=1, final_epochs=1, out=tmp_path / "pruned",
+    pruned = prune_run(cnn_run, method="structured", sparsity=0.5, epochs=1, final_epochs=1, out=tmp_path / "pruned",
                        progress=False, latency_repeats=2)
     page = _page(tmp_path / "pruned" / "report.html")
     _assert_offline(page)
@@ -101,7 +101,9 @@ def test_pruned_run_report_has_the_pruning_table(cnn_run: Path, tmp_path: Path) 
 
 
 def test_calibrated_run_report_has_the_reliability_diagram_and_ood(cnn_run: Path, tmp_path: Path) -> None:
-    metrics = calibrate_run(cnn_run, "temperature", tmp_path / "cal", ood="mahalanobis")
+    folder = run_stage("uncertainty", cnn_run, UncertaintySpec(method="temperature", ood="mahalanobis"),
+                       out=tmp_path / "cal")
+    metrics = neuroplast.load(folder).metrics
     page = _page(tmp_path / "cal" / "report.html")
     _assert_offline(page)
     assert 'id="reliability"' in page and 'id="ood-img"' in page
@@ -111,7 +113,7 @@ def test_calibrated_run_report_has_the_reliability_diagram_and_ood(cnn_run: Path
 
 def test_explain_rewrites_the_parent_report_in_its_language(cnn_run: Path) -> None:
     write_report(cnn_run, lang="zh-Hant")
-    explain_run(cnn_run, method="saliency", count=2)
+    run_stage("explain", cnn_run, ExplainSpec(method="saliency", count=2))
     page = _page(cnn_run / "report.html")
     assert '<html lang="zh-Hant">' in page and 'id="explain-saliency-gallery"' in page
     assert page.count(f'alt="{table("zh-Hant")["report.attribution_alt"]}"') == 2

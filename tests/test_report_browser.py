@@ -10,7 +10,7 @@ import pytest
 from conftest import MNIST_DIR, SHARED_DATA, artifacts
 
 import neuroplast
-from neuroplast.stages.prune import prune_run
+from neuroplast import prune as prune_run
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -24,7 +24,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     neuroplast.run("shakespeare-lstm", out=root / "shakespeare", data_dir=SHARED_DATA / "tinyshakespeare",
                    progress=False, overrides=["model.hidden_size=32", "model.num_layers=1", "data.block_size=32",
                                               "train.epochs=1", "train.max_steps_per_epoch=5", "train.threads=1"])
-    prune_run(root / "digits", "structured", 0.5, "one-shot", None, 1, None, out=root / "pruned", progress=False,
+    prune_run(root / "digits", method="structured", sparsity=0.5, epochs=1, out=root / "pruned", progress=False,
               final_epochs=1, latency_repeats=5)
     return {name: root / name / "report.html" for name in ("digits", "mnist", "shakespeare", "pruned")}
 

@@ -214,16 +214,18 @@ def test_a_token_is_required_beyond_loopback(mnist_run: Path) -> None:
 
 def test_loopback_needs_no_token_and_binds_loopback_by_default(server: Server) -> None:
     assert server.token is None and "127.0.0.1" in server.first_line
-    from neuroplast.cli import _parser
+    from neuroplast.cli import parser
 
-    assert _parser().parse_args(["serve", "x"]).host == "127.0.0.1"
+    assert parser()[0].parse_args(["serve", "x"]).host == "127.0.0.1"
 
 
 def test_load_fifty_clients_no_errors(server: Server) -> None:
     """50 concurrent clients x 20 requests: no errors. (The latency figure, p99 <= 50 ms, is measured
     by benchmarks/serve.py on a quiet machine; a test suite running beside other work can't time it.)"""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from loadtest import load_test  # the load generator lives with the benchmarks, not in the library
+    from loadtest import (
+        load_test,  # the load generator lives with the benchmarks, not in the library
+    )
 
     bodies = [json.dumps({"image": _png(render(s))}).encode() for _, s in twenty()]
     load_test(server.port, bodies[:5], clients=5, requests=4)  # warm-up

@@ -93,11 +93,11 @@ def test_relative_paths_in_a_spec_file_are_relative_to_the_file(tmp_path) -> Non
 
 
 @pytest.mark.parametrize(("sets", "message"), [
-    (["uncertainty.method='ensemble'", "uncertainty.members=1"], "an ensemble needs uncertainty.members >= 2"),
+    (["uncertainty.method='ensemble'", "uncertainty.members=1"], "an ensemble needs --members \\(uncertainty.members\\) at least 2"),
     (["uncertainty.method='temperature'", "uncertainty.members=3"],
-     "members applies to the ensemble and laplace methods, not temperature"),
+     "members \\(--members, uncertainty.members\\) applies to the ensemble and laplace methods, not temperature"),
     (["uncertainty.method='mc-dropout'", "uncertainty.perturb=true"],
-     "perturb changes how a temperature is fitted"),
+     "--perturb \\(uncertainty.perturb\\) changes how a temperature is fitted"),
 ])
 def test_uncertainty_settings_the_method_cannot_use_fail_before_training(sets: list[str], message: str) -> None:
     with pytest.raises(UserError, match=message):

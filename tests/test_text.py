@@ -78,7 +78,7 @@ def test_language_model_learns_and_generates_reproducibly(tmp_path, family: str)
     assert a.startswith("abcdabcdabcd")  # it learned the cycle
     with pytest.raises(UserError, match=r"characters outside the model's vocabulary: 'XZ'"):
         generate(loaded, "abXZ", tokens=5)
-    from neuroplast.stages.prune import prune_run
+    from neuroplast import prune as prune_run
 
     with pytest.raises(UserError, match=r"is a language-model run"):  # was a ZeroDivisionError after pruning
         prune_run(tmp_path / family)

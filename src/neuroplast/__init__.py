@@ -11,16 +11,15 @@ Example:
 """
 
 from neuroplast.errors import DataError, TrainingDiverged, UserError
+from neuroplast.experiment import lr_find
 
 # The function shadows its submodule's attribute on the package: ``neuroplast.generate`` is the function,
 # and ``from neuroplast.generate import generate_stream`` still reads the module (from sys.modules).
 from neuroplast.generate import generate
-from neuroplast.stages.prune import prune_run as prune
-from neuroplast.rundir import Run, load, lr_find, resume, run
-from neuroplast.rundir import fit_module as fit
+from neuroplast.pipeline import fit, prune, resume, run
+from neuroplast.rundir import Run, load
 from neuroplast.spec import ExperimentSpec, available_specs, load_spec
-
-__version__ = "0.1.0"
+from neuroplast.version import __version__
 
 __all__ = [
     "DataError",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
-from neuroplast.errors import UserError
 from neuroplast.data.inputs import encode_chars
+from neuroplast.errors import UserError
 
 
 @torch.inference_mode()

@@ -37,10 +37,11 @@ from torch import nn
 from torch.nn.utils import prune
 
 from neuroplast.errors import UserError
+from neuroplast.spec.stages import PruneSchedule, PruneScope, choices
 
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-SCHEDULES = ("one-shot", "iterative", "gradual", "lottery")
-SCOPES = ("global", "layer", "lamp", "erk")
+SCHEDULES = choices(PruneSchedule)  # the spec owns the lists
+SCOPES = choices(PruneScope)
 
 
 def prunable_weights(model: nn.Module) -> list[tuple[str, nn.Module, str]]:

@@ -33,9 +33,9 @@ import numpy as np
 import torch
 
 from neuroplast.errors import UserError, check_output
+from neuroplast.io import atomic_write
 from neuroplast.see.locale import table
 from neuroplast.see.pictures import file_uri, grid, histograms, image, plot, png, scatter
-from neuroplast.io import atomic_write
 
 MAX_EXAMPLES = 1000  # test examples the report predicts on (confusions, per-class, scatter)
 MAX_BYTES = 5_000_000  # the page's size limit; the largest pictures are left out beyond it

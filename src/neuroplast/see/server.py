@@ -351,7 +351,7 @@ class Playground:
         return self.run_id
 
     def _train(self, spec: Any, run_id: int) -> None:
-        from neuroplast.rundir import run
+        from neuroplast.pipeline import run
 
         listener = _Listener(self.events)
         try:

@@ -20,7 +20,6 @@ Methods:
 from __future__ import annotations
 
 import copy
-import math
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -329,11 +328,6 @@ def _softmax(logits: torch.Tensor) -> torch.Tensor:
     return torch.softmax(logits.float(), dim=-1)
 
 
-def nats_to_bits(x: float) -> float:
-    return x / math.log(2)
-
-
-# --------------------------------------------------------------------------- "I don't know"
 def selective_threshold(confidence: torch.Tensor, correct: torch.Tensor, target_accuracy: float) -> float:
     """The lowest confidence threshold at which the answers kept (confidence >= threshold) are right
     at least ``target_accuracy`` of the time; below it the model says "not sure". 1.0 when no
@@ -355,152 +349,6 @@ def selective_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int
     coverage = [k / points for k in range(1, points + 1)]
     accuracy = [right[: max(1, round(c * n))].mean().item() for c in coverage]
     return {"coverage": coverage, "accuracy": accuracy}
-
-
-# --------------------------------------------------------------------------- a calibrated run folder
-def calibrate_run(run_dir: str | Any, method: str = "temperature", out: str | Any = None,
-                  target_accuracy: float = 0.99, ood: str | None = None, ood_quantile: float = 0.98,
-                  then_temperature: bool = False, perturb: bool = False, **options: Any) -> dict[str, Any]:
-    """Fit ``method`` on the run's validation split, score test before and after, write a run folder.
-
-    The new folder (default ``<run_dir>-<method>``) holds the parent's spec, model and weights plus
-    ``metrics.json`` with ``calibration`` (method, fitted values, parent, and ``before`` / ``after``
-    test scores: accuracy, NLL, Brier, ECE; the "not sure" ``threshold`` chosen on validation so that
-    the answers kept reach ``target_accuracy``, with test coverage and accuracy at it, and the
-    accuracy-coverage curve; ``ece_floor``: the ECE a perfectly calibrated model with the calibrated
-    confidences would show on this test set, see :func:`ece_floor`) and ``reliability.png``. With
-    ``ood="mahalanobis"``, a feature-density model of the training split (``ood.safetensors``) and a threshold at the ``ood_quantile`` of the
-    validation scores: inputs scoring above it are "not sure" however confident the softmax is.
-    ``then_temperature`` fits a temperature on the method's output afterwards (on the validation
-    split; e.g. an ensemble, then temperature scaling). With ``perturb`` that temperature (or the
-    one of ``method="temperature"``) is fitted on up to 2,000 validation examples plus ten copies
-    under Gaussian noise of growing strength (:func:`noise_perturbed`): better calibrated when the
-    inputs drift away from the training data, less confident on clean inputs (``before`` / ``after``
-    show the cost). Returns its metrics.
-    """
-    import shutil
-    from pathlib import Path
-
-    from neuroplast.data import load_dataset
-    from neuroplast.plots import plot_reliability
-    from neuroplast.rundir import derived_dir, load
-    from neuroplast.io import save_json
-
-    if not 0.0 < target_accuracy <= 1.0:
-        raise UserError(f"target accuracy (--target-accuracy) must be in (0, 1], e.g. 0.99; received "
-                        f"{target_accuracy}.")
-    CALIBRATORS.get(method)  # an unknown method: one line naming the choices, before any work
-    if perturb and not (then_temperature or method == "temperature"):
-        raise UserError("--perturb changes how a temperature is fitted: use it with --method temperature or "
-                        "with --then-temperature.")
-    if "members" in options and method not in ("ensemble", "laplace"):
-        raise UserError(f"members (--members, uncertainty.members) applies to the ensemble and laplace "
-                        f"methods, not {method!r}; leave it out or choose one of those methods.")
-    if then_temperature and method == "temperature":
-        raise UserError("--then-temperature adds a temperature after another method; --method temperature "
-                        "already is one. Leave --then-temperature out, or choose another method.")
-    run_dir = Path(run_dir)
-    run = load(run_dir)
-    if run.spec is None:
-        raise UserError(f"{run_dir} has no spec.toml to reload its data from; calibrate a run made by "
-                        "`neuroplast run`.")
-    if run.info["task"] != "classification":
-        raise UserError(f"Calibration applies to classifiers; {run_dir} is a {run.info['task']} run.")
-    if "calibration" in run.metrics:  # its model is the parent's: calibrating it again drops the first method
-        raise UserError(f"{run_dir} is already calibrated ({run.metrics['calibration'].get('method')}); "
-                        f"calibrate its parent {run.metrics.get('parent', 'run')} instead (add --then-temperature "
-                        "to put a temperature after another method).")
-    out_dir = derived_dir(run_dir, out, method)
-    data = load_dataset(run.spec.data, run.spec.seed)
-    base = Uncalibrated(run.model)
-    per_network = None  # Laplace: each network's prior precision, for predict --uncertainty
-    x_fit, y_fit, perturbed = data.x_val, data.y_val, None  # what a temperature is fitted on
-    if perturb:  # validation plus noisy copies (levels set on the network alone)
-        x_fit, y_fit, sigmas = noise_perturbed(base, data.x_val[:2000], data.y_val[:2000])
-        perturbed = {"noise": "gaussian", "levels": len(sigmas), "sigmas": sigmas,
-                     "val_samples": len(x_fit) // (len(sigmas) + 1)}
-    if method == "ensemble":  # M - 1 more members of the same spec, from the next seeds
-        members = options.pop("members", None)
-        members = 5 if members is None else members
-        if members < 2:
-            raise UserError(f"--members must be at least 2 for an ensemble; received {members}.")
-        calibrator = DeepEnsemble([run.model, *_train_members(run, members - 1, out_dir / "members")], **options)
-    elif method == "laplace":  # the posterior's curvature comes from the training data
-        members = options.pop("members", 1)
-        if members < 1:
-            raise UserError(f"--members must be at least 1 for laplace; received {members}.")
-        models = [run.model, *_train_members(run, members - 1, out_dir / "members")]
-        fitted = [make_calibrator(method, m, **options).fit(data.x_train, data.y_train, val=(data.x_val, data.y_val))
-                  for m in models]
-        # more than one network: a mixture of Laplace approximations (Eschenhagen et al. 2021)
-        calibrator = fitted[0] if members == 1 else DeepEnsemble(fitted)
-        per_network = [f.describe() for f in fitted]
-    else:  # temperature (on x_fit), MC dropout (nothing to fit)
-        calibrator = make_calibrator(method, run.model, **options).fit(x_fit, y_fit)
-    if then_temperature and method != "temperature":  # a temperature on top of the method's output
-        inner = calibrator.describe()
-        calibrator = TemperatureScaling(calibrator).fit(x_fit, y_fit)
-        describe_extra = {**inner, "then_temperature": calibrator.temperature}
-    else:
-        describe_extra = calibrator.describe()
-    temperature_on = "val" if perturbed is None else "val + noise-perturbed copies"
-    if perturbed is not None:
-        describe_extra["perturbed"] = perturbed
-    if method == "temperature":
-        describe_extra["fitted_on"] = temperature_on
-    elif then_temperature:
-        describe_extra["fitted_on"] = f"{describe_extra.get('fitted_on', 'val')}; temperature: {temperature_on}"
-    if per_network is not None:  # predict --uncertainty rebuilds each posterior with these
-        describe_extra["prior_precision_per_network"] = [d["prior_precision"] for d in per_network]
-        describe_extra["prior_from_per_network"] = [d["prior_from"] for d in per_network]
-    before = base.predict(data.x_test)
-    after = calibrator.predict(data.x_test)
-    val_pred = calibrator.predict(data.x_val)
-    threshold = selective_threshold(val_pred.confidence, val_pred.label == data.y_val, target_accuracy)
-    kept = after.confidence >= threshold
-    right = after.label == data.y_test
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name in ("spec.toml", "model.json", "model.safetensors", "preprocess.json"):
-        if (run_dir / name).is_file():
-            shutil.copy2(run_dir / name, out_dir / name)
-    metrics = {
-        "schema_version": 1,
-        "name": run.metrics.get("name", run_dir.name),
-        "task": "classification",
-        "parent": str(run_dir.resolve()),
-        "test": scores(after.probs, data.y_test),
-        "calibration": {"method": method, "fitted_on": "val", **describe_extra,
-                        "val_samples": len(data.x_val), "test_samples": len(data.x_test), "ece_bins": ECE_BINS,
-                        "before": scores(before.probs, data.y_test),
-                        "after": scores(after.probs, data.y_test),
-                        "ece_floor": ece_floor(after.probs),
-                        "target_accuracy": target_accuracy, "threshold": threshold,
-                        "test_coverage_at_threshold": kept.float().mean().item(),
-                        "test_accuracy_at_threshold": right[kept].float().mean().item() if kept.any()
-                        else float("nan"),
-                        "selective": selective_curve(after.confidence, right)},
-    }
-    if ood is not None:
-        if ood != "mahalanobis":
-            raise UserError(f"ood must be 'mahalanobis' (or left out); received {ood!r}.")
-        from safetensors.torch import save_file
-
-        density = Mahalanobis().fit(run.model, data.x_train, data.y_train)
-        val_scores = density.score(data.x_val)
-        ood_threshold = float(torch.quantile(val_scores, ood_quantile))
-        save_file(density.state_dict(), str(out_dir / "ood.safetensors"))
-        metrics["calibration"]["ood"] = {
-            "method": "mahalanobis", "layer": density.layer, "threshold": ood_threshold,
-            "quantile": ood_quantile, "fitted_on": "train", "train_samples": len(data.x_train),
-            "test_flagged": (density.score(data.x_test) > ood_threshold).float().mean().item()}
-    save_json(out_dir / "metrics.json", metrics)
-    plot_reliability({"uncalibrated": reliability(before.probs, data.y_test),
-                      method: reliability(after.probs, data.y_test)}, out_dir / "reliability.png")
-    from neuroplast.see.report import write_report_safely
-
-    write_report_safely(out_dir, data=data)  # report.html; a failure only logs a warning
-    metrics["dir"] = str(out_dir)
-    return metrics
 
 
 @CALIBRATORS.register("ensemble")
@@ -533,29 +381,6 @@ class DeepEnsemble(Calibrator):
         first = self.models[0]
         return {"fitted_on": "train", **(first.describe() if isinstance(first, Calibrator) else {}),
                 "members": len(self.models)}
-
-
-def _train_members(run: Any, count: int, folder: Any) -> list[nn.Module]:
-    """Train ``count`` more networks of ``run``'s spec with seeds seed+1, seed+2, ... (each its own
-    run folder under ``folder``, so an interrupted ensemble keeps the members it finished)."""
-    from neuroplast.rundir import load
-    from neuroplast.rundir import run as train
-
-    # a new seed for the weights and the batches, the parent's split: the validation images that
-    # calibrate the ensemble (and the test images) stay unseen by every member
-    split = run.spec.data.split_seed if run.spec.data.split_seed is not None else run.spec.seed
-    models = []
-    for k in range(1, count + 1):
-        member_dir = folder / f"seed-{run.spec.seed + k}"
-        if (member_dir / "metrics.json").is_file():  # finished before, on the same split: reuse
-            member = load(member_dir)
-            if member.spec is not None and member.spec.data.split_seed == split:
-                models.append(member.model)
-                continue
-        spec = run.spec.updated(seed=run.spec.seed + k, data={"split_seed": split}, uncertainty=None,
-                                explain=None, prune=None)
-        models.append(train(spec, out=member_dir, progress=False).model)
-    return models
 
 
 @CALIBRATORS.register("laplace")

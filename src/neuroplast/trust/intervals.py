@@ -24,29 +24,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
 from neuroplast.errors import UserError
-from neuroplast.registry import Registry
 
-INTERVALS: Registry[type] = Registry("interval method")
 _EPS = 1e-9  # (n + 1)(1 - alpha) is computed in floating point: 10 * (1 - 0.1) must give k = 9, not 10
 
 
 # --------------------------------------------------------------------------- the quantile rule
 def conformal_rank(n: int, alpha: float) -> int:
     """``k = ceil((n + 1)(1 - alpha))``: which order statistic (1-based) of n scores is ``q``."""
-    _check_alpha(alpha)
+    check_alpha(alpha)
     return math.ceil((n + 1) * (1 - alpha) - _EPS)
 
 
 def min_calibration_points(alpha: float) -> int:
     """The fewest calibration points for which ``k <= n`` at level ``alpha`` (9 for alpha = 0.1)."""
-    _check_alpha(alpha)
+    check_alpha(alpha)
     n = max(1, math.ceil(1 / alpha - 1 - _EPS))
     while conformal_rank(n, alpha) > n:  # guard against rounding in 1 / alpha
         n += 1
@@ -70,7 +67,7 @@ def conformal_quantile(scores: torch.Tensor, alpha: float) -> torch.Tensor:
     return scores.sort(dim=0).values[k - 1]
 
 
-def _check_alpha(alpha: float) -> None:
+def check_alpha(alpha: float) -> None:
     if not 0 < alpha < 1:
         raise UserError(f"alpha is the miscoverage rate and must lie in (0, 1); received {alpha}. "
                         "alpha = 0.1 asks for 90% intervals.")
@@ -111,7 +108,6 @@ def coverage(interval: Interval, y: torch.Tensor, per_target: bool = False) -> f
 
 
 # --------------------------------------------------------------------------- methods
-@INTERVALS.register("split-conformal")
 class SplitConformal:
     """Intervals ``f(x) ± q`` with ``q`` the conformal quantile of absolute calibration residuals.
 
@@ -123,7 +119,7 @@ class SplitConformal:
     """
 
     def __init__(self, model: nn.Module, alpha: float = 0.1, batch_size: int = 1024, heads: int = 1) -> None:
-        _check_alpha(alpha)
+        check_alpha(alpha)
         self.model, self.alpha, self.batch_size, self.heads = model, alpha, batch_size, heads
         self.q: torch.Tensor | None = None
         self.n = 0
@@ -162,14 +158,13 @@ class SplitConformal:
                 "rank": conformal_rank(self.n, self.alpha) if self.n else None, "val_samples": self.n}
 
 
-@INTERVALS.register("gaussian")
 class GaussianIntervals:
     """``mean ± z·sigma`` from a Gaussian head (``train.loss = "gaussian_nll"``), z the normal quantile
     for ``1 - alpha``; no calibration data (``fit`` is a no-op). Right only as far as the network's
     variances are; :class:`SplitConformal` on the same head adds the guarantee."""
 
     def __init__(self, model: nn.Module, alpha: float = 0.1, batch_size: int = 1024) -> None:
-        _check_alpha(alpha)
+        check_alpha(alpha)
         self.conformal = SplitConformal(model, alpha, batch_size, heads=2)
         self.z = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor(1 - alpha / 2)).item()
 
@@ -181,7 +176,6 @@ class GaussianIntervals:
         return Interval(mean, mean - self.z * sigma, mean + self.z * sigma)
 
 
-@INTERVALS.register("ensemble")
 class SampledIntervals:
     """``mean ± z·std`` over several predictions of each input: the members of a deep ensemble
     (networks from different seeds), or MC-dropout passes of one network (``mc_samples``).
@@ -193,7 +187,7 @@ class SampledIntervals:
 
     def __init__(self, models: list[nn.Module] | nn.Module, alpha: float = 0.1, heads: int = 1,
                  mc_samples: int = 0, seed: int = 0, batch_size: int = 1024) -> None:
-        _check_alpha(alpha)
+        check_alpha(alpha)
         self.models = list(models) if isinstance(models, (list, tuple)) else [models]
         if mc_samples == 0 and len(self.models) < 2:
             raise UserError(f"Ensemble intervals need at least 2 networks; received {len(self.models)}. "
@@ -232,7 +226,6 @@ class SampledIntervals:
         return Interval(mean, mean - self.z * std, mean + self.z * std)
 
 
-@INTERVALS.register("adaptive-conformal")
 class AdaptiveConformal:
     """Adaptive conformal inference for forecasts (Gibbs & Candès, "Adaptive Conformal Inference
     Under Distribution Shift", NeurIPS 2021): conformal intervals whose level follows the errors.
@@ -254,7 +247,7 @@ class AdaptiveConformal:
 
     def __init__(self, model: nn.Module, alpha: float = 0.1, gamma: float = 0.05, heads: int = 1,
                  batch_size: int = 1024) -> None:
-        _check_alpha(alpha)
+        check_alpha(alpha)
         self.base = SplitConformal(model, alpha, batch_size, heads)
         self.alpha, self.gamma = alpha, gamma
         self.scores: torch.Tensor | None = None
@@ -287,68 +280,3 @@ class AdaptiveConformal:
             alpha_t = alpha_t + self.gamma * (self.alpha - miss)
             seen.append(score)
         return Interval(out, lower, upper)
-
-
-# --------------------------------------------------------------------------- a run folder
-def conformal_run(run_dir: str | Path, alpha: float = 0.1) -> dict[str, Any]:
-    """Fit split conformal on a regression or forecast run's validation split and score its test split.
-
-    Forecasts also get adaptive conformal intervals (``adaptive_test_coverage``, ``adaptive_test_mean_width``),
-    which walk the test windows in time order. Returns ``alpha``, ``q`` (one per target, in target units;
-    in sigmas for a Gaussian head, whose
-    residuals are normalized), ``rank`` (which order statistic),
-    ``val_samples``, ``test_samples``, ``test_coverage`` (fraction over all test targets) and
-    ``test_mean_width`` (target units).
-    """
-    from neuroplast.rundir import load
-
-    run = load(run_dir)
-    method, data = conformal_on_validation(run, alpha)
-    heads = run.objective.heads
-    interval = method.predict(data.x_test).to_units(run.preprocess)
-    std = torch.as_tensor(run.preprocess.get("target_std", [1.0]), dtype=torch.float64)
-    result = {
-        "alpha": alpha,
-        "normalized": heads == 2,
-        "q": (method.q.double() * (1 if heads == 2 else std)).tolist(),
-        "rank": conformal_rank(method.n, alpha),
-        "val_samples": method.n,
-        "test_samples": len(data.x_test),
-        "test_coverage": coverage(interval, _in_units(data.y_test, run.preprocess)),
-        "test_mean_width": interval.width.mean().item(),
-    }
-    if run.info["task"] == "forecast":  # the test windows come after the validation ones, in time order
-        aci = AdaptiveConformal(run.model, alpha, heads=heads).fit(data.x_val, data.y_val)
-        adaptive = aci.predict_online(data.x_test, data.y_test).to_units(run.preprocess)
-        result["adaptive_test_coverage"] = coverage(adaptive, _in_units(data.y_test, run.preprocess))
-        result["adaptive_test_mean_width"] = adaptive.width.mean().item()
-    if heads == 2:  # the head's own intervals beside the conformal ones
-        own = GaussianIntervals(run.model, alpha).predict(data.x_test).to_units(run.preprocess)
-        result["gaussian_test_coverage"] = coverage(own, _in_units(data.y_test, run.preprocess))
-        result["gaussian_test_mean_width"] = own.width.mean().item()
-    return result
-
-
-def conformal_on_validation(run: Any, alpha: float = 0.1) -> tuple[SplitConformal, Any]:
-    """:class:`SplitConformal` fitted on a loaded regression or forecasting run's validation split
-    (normalized by the sigma of a Gaussian head), and the run's reloaded :class:`~neuroplast.data.Dataset`."""
-    from neuroplast.data import load_dataset
-
-    if run.spec is None:
-        raise UserError(f"{run.dir} has no spec.toml to reload its data from; use a run made by `neuroplast run`.")
-    if run.objective.kind != "regression":
-        raise UserError(f"Conformal intervals here apply to regression and forecasting; {run.dir} is a "
-                        f"{run.info['task']} run.")
-    _check_alpha(alpha)
-    data = load_dataset(run.spec.data, run.spec.seed)
-    if len(data.x_val) == 0:
-        raise UserError("Split conformal needs held-out calibration data and the validation split is empty. "
-                        f"Set data.val_fraction > 0 (at least {min_calibration_points(alpha)} points) and train "
-                        "again.")
-    return SplitConformal(run.model, alpha, heads=run.objective.heads).fit(data.x_val, data.y_val), data
-
-
-def _in_units(y: torch.Tensor, preprocess: dict[str, Any]) -> torch.Tensor:
-    std = torch.as_tensor(preprocess.get("target_std", [1.0]), dtype=torch.float32)
-    mean = torch.as_tensor(preprocess.get("target_mean", [0.0]), dtype=torch.float32)
-    return y.float() * std + mean

@@ -1,0 +1,337 @@
+"""Training into a run folder: a spec (or your own ``nn.Module``) and its data -> a trained network,
+its weights, metrics, history and plots. No stage after training and no report: those are the
+pipeline's (:mod:`neuroplast.pipeline`), which calls these functions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from neuroplast import rundir
+from neuroplast.data import Dataset, load_dataset
+from neuroplast.data.augment import make_augment
+from neuroplast.errors import UserError, check_output
+from neuroplast.io import save_json
+from neuroplast.models import build_model, count_parameters, model_outputs
+from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
+from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
+from neuroplast.spec import DataSpec, ExperimentSpec, TrainSpec, load_spec
+from neuroplast.train import Callback, FitResult, distributed, evaluate, fit, seed_everything
+from neuroplast.train.checkpoint import load_checkpoint
+from neuroplast.train.lr_find import LRFinderResult, find_lr
+
+log = logging.getLogger(__name__)
+
+
+def resolve_spec(spec: str | Path | ExperimentSpec | None, data_dir: str | Path | None = None,
+                 overrides: Sequence[str] = (), changes: dict[str, Any] | None = None) -> ExperimentSpec:
+    """A spec name, path or object, with ``--set`` overrides, section changes and the data folder."""
+    if not isinstance(spec, ExperimentSpec):
+        spec = load_spec(spec, list(overrides))
+    elif overrides:
+        raise UserError("overrides apply to spec files or names; change an ExperimentSpec with .updated().")
+    if changes:
+        spec = spec.updated(**changes)
+    if data_dir is not None:
+        spec = spec.updated(data={"dir": str(Path(data_dir).resolve())})
+    return spec
+
+
+def load_data(spec: ExperimentSpec) -> Dataset:
+    """What every training starts with: join a torchrun group if launched by one, seed everything,
+    and load the spec's data (once; the stages after training reuse it)."""
+    distributed.init_from_env(spec.train.device)
+    seed_everything(spec.seed, spec.train.threads)
+    return load_dataset(spec.data, spec.seed)
+
+
+def build(spec: ExperimentSpec, data: Dataset) -> nn.Module:
+    """The network the spec describes, for this data's shapes, seeded by the spec."""
+    seed_everything(spec.seed, spec.train.threads)
+    return build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                       data.vocab_size)
+
+
+def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path | None = None,
+          callbacks: Sequence[Callback] = (), progress: bool = True,
+          check: Callable[[nn.Module], None] | None = None) -> Run:
+    """Train the network ``spec`` describes on ``data`` (loaded from the spec when None) and write its
+    run folder (``out``, default ``runs/<name>-<time>``). ``check(model)`` runs after the model is
+    built and before any folder is made: a later stage that cannot run fails before the training."""
+    data = load_data(spec) if data is None else data
+    spec = _record_origin(spec, data)
+    main = distributed.is_main()  # rank 0 alone writes the run folder
+    run_dir = Path(out) if out is not None else rundir.new_run_dir(spec.name)
+    check_output(run_dir, "folder", f"runs/{spec.name}")
+    if main and ((run_dir / rundir.METRICS).is_file() or (run_dir / CHECKPOINT).is_file()):
+        raise UserError(f"--out {run_dir} already holds a run; choose a new folder (or continue that one: "
+                        f"neuroplast resume {run_dir}).")
+    model = build(spec, data)  # before the folder: a model that cannot be built leaves none
+    if check is not None:
+        check(model)
+    created = main and not run_dir.exists()
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        _clear_lr_find(run_dir)
+    try:
+        if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
+            found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment),
+                             run_dir if main else None)
+            spec = spec.updated(train={"lr": found.suggestion})
+        info = rundir.model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model,
+                                 spec.train.loss)
+    except BaseException:
+        if created:
+            _remove_if_empty(run_dir)
+        raise
+    if main:
+        rundir.write_spec(run_dir, spec)
+        save_json(run_dir / rundir.PREPROCESS, data.preprocess)
+        save_json(run_dir / rundir.MODEL_INFO, info)
+    trackers = _trackers(spec, run_dir) if main else None
+    result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
+                 callbacks=[*callbacks, *([trackers] if trackers else [])], progress=progress,
+                 augment=make_augment(spec.data.augment))
+    return _write_results(run_dir, spec, model, data, result, info, trackers)
+
+
+def resumable(run_dir: str | Path) -> tuple[ExperimentSpec, dict[str, Any]]:
+    """The spec and last checkpoint of an interrupted run; a folder that is not one, or one already
+    finished, is refused."""
+    run_dir = Path(run_dir)
+    if not (run_dir / rundir.SPEC).is_file():
+        raise UserError(f"{run_dir} is not a neuroplast run folder (no spec.toml). Pass the folder "
+                        "that `neuroplast run` printed.")
+    spec = load_spec(run_dir / rundir.SPEC)
+    state = load_checkpoint(run_dir / CHECKPOINT)
+    if (run_dir / rundir.METRICS).is_file() and state.get("epoch", 0) >= spec.train.epochs:
+        raise UserError(f"{run_dir} finished all {spec.train.epochs} epochs of its spec: nothing to resume. To "
+                        f"train longer, raise train.epochs in {run_dir / rundir.SPEC} and resume.")
+    return spec, state
+
+
+def resume(run_dir: str | Path, data: Dataset | None = None, *, callbacks: Sequence[Callback] = (),
+           progress: bool = True) -> Run:
+    """Continue an interrupted run from its last completed epoch; the result equals an
+    uninterrupted run with the same seed (on the CPU)."""
+    run_dir = Path(run_dir)
+    spec, state = resumable(run_dir)
+    data = load_data(spec) if data is None else data
+    model = build(spec, data)
+    info = rundir.read_json(run_dir / rundir.MODEL_INFO)
+    try:  # a spec.toml edited since the checkpoint was written builds another network
+        model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError) as e:
+        raise UserError(f"{run_dir / CHECKPOINT} does not fit the network {run_dir / rundir.SPEC} describes "
+                        f"({str(e).strip().splitlines()[0]}); restore the spec or start a new run.") from None
+    trackers = _trackers(spec, run_dir) if distributed.is_main() else None
+    result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
+                 resume=state, callbacks=[*callbacks, *([trackers] if trackers else [])],
+                 progress=progress, augment=make_augment(spec.data.augment))
+    return _write_results(run_dir, spec, model, data, result, info, trackers)
+
+
+def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | Path | None = None,
+            overrides: Sequence[str] = (), start_lr: float = 1e-7, end_lr: float = 10.0,
+            num_steps: int = 100, **changes: Any) -> LRFinderResult:
+    """Sweep the learning rate on the model and data a spec describes, and suggest one.
+
+    The model is built and seeded exactly as ``run`` would build it; the sweep trains it for up to
+    ``num_steps`` batches with the spec's optimizer while the rate grows from ``start_lr`` to
+    ``end_lr``, then throws it away. See :func:`neuroplast.train.lr_find.find_lr` for the rule.
+
+    Args:
+        spec, data_dir, overrides, **changes: as for :func:`neuroplast.run`; ``train.lr`` is ignored.
+        start_lr, end_lr, num_steps: the sweep's range and length.
+
+    Example:
+        >>> found = neuroplast.lr_find("digits-cnn")
+        >>> found.suggestion, found.reason
+        >>> found.plot("lr_find.png")
+        >>> neuroplast.run("digits-cnn", train={"lr": found.suggestion})  # or train.lr = "auto"
+    """
+    spec = resolve_spec(spec, data_dir, overrides, changes)
+    seed_everything(spec.seed, spec.train.threads)
+    data = load_dataset(spec.data, spec.seed)
+    model = build(spec, data)
+    return find_lr(model, data, spec.train, seed=spec.seed, start_lr=start_lr, end_lr=end_lr,
+                   num_steps=num_steps, augment=make_augment(spec.data.augment))
+
+
+def fit_module(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed: int = 0,
+               out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
+               **train_options: Any) -> tuple[Run, Dataset]:
+    """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
+    dataset it was trained on."""
+    train_spec = _train_spec(train_options)
+    seed_everything(seed, train_spec.threads)
+    if isinstance(data, str):
+        data = load_dataset(DataSpec(source=data), seed)
+    elif isinstance(data, tuple):
+        data = _dataset_from_arrays(*data, seed=seed)
+    run_dir = Path(out) if out is not None else None
+    found = None
+    if run_dir is not None:
+        _clear_lr_find(run_dir)
+    if train_spec.lr == "auto":
+        found = _auto_lr(module, data, train_spec, seed, None, run_dir)
+        train_spec = train_spec.model_copy(update={"lr": found.suggestion})
+    info = rundir.model_info("custom", {"class": type(module).__name__}, data, module, train_spec.loss)
+    result = fit(module, data, train_spec, seed=seed, callbacks=callbacks, progress=progress,
+                 checkpoint_path=_ckpt(run_dir, train_spec) if run_dir else None)
+    if run_dir is None:
+        metrics = _metrics(None, module, data, result, seed)
+        if found is not None:
+            metrics["lr_find"] = _lr_find_summary(found.to_dict())
+        return Run(module, info, data.preprocess, metrics, result.history), data
+    save_json(run_dir / rundir.PREPROCESS, data.preprocess)
+    save_json(run_dir / rundir.MODEL_INFO, info)
+    return _write_results(run_dir, None, module, data, result, info), data
+
+
+# --------------------------------------------------------------------------- helpers
+def _train_spec(options: dict[str, Any]) -> TrainSpec:
+    from pydantic import ValidationError
+
+    try:
+        return TrainSpec(**options)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise UserError(f"fit(): invalid train option {'.'.join(map(str, err['loc']))!r}: {err['msg']}. "
+                        f"Options are the fields of TrainSpec: {', '.join(TrainSpec.model_fields)}.") from None
+
+
+def _record_origin(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
+    """The folder or file the data came from, in the spec, so resume/evaluate find it from anywhere."""
+    if data.origin and spec.data.source in ("mnist", "fashion-mnist", "folder"):
+        return spec.updated(data={"dir": data.origin})
+    if data.origin:
+        return spec.updated(data={"path": data.origin})
+    return spec
+
+
+def _write_results(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: Dataset,
+                   result: FitResult, info: dict[str, Any], trackers: Any = None) -> Run:
+    """Weights, metrics, history and plots of a finished training (rank 0 only)."""
+    if not distributed.is_main():  # the other ranks of a torchrun job write nothing
+        return Run(model, info, data.preprocess, {}, result.history, spec, None)
+    rundir.write_model(run_dir, model, info)
+    metrics = _metrics(spec, model, data, result, spec.seed if spec else 0)
+    if (run_dir / LR_FIND).is_file():  # written before training by lr = "auto"; survives a resume
+        metrics["lr_find"] = _lr_find_summary(json.loads((run_dir / LR_FIND).read_text()))
+    metrics = rundir.write_metrics(run_dir, metrics)
+    if trackers is not None:
+        trackers.finish(metrics)
+    rundir.write_history(run_dir / rundir.HISTORY, result.history)
+    plot_learning_curves(result.history, run_dir / "learning_curves.png")
+    if "confusion_matrix" in metrics["test"]:
+        plot_confusion_matrix(metrics["test"]["confusion_matrix"], data.class_names or [],
+                              run_dir / "confusion_matrix.png")
+    if hasattr(model, "receptive_fields"):  # a Hebbian layer's learned filters, as images
+        from neuroplast.plasticity.hebbian import plot_receptive_fields
+
+        plot_receptive_fields(model.receptive_fields(), run_dir / "receptive_fields.png")
+    return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
+
+
+def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:
+    """TensorBoard / MLflow loggers for ``train.log`` (None when it is empty)."""
+    if not spec.train.log:
+        return None
+    from neuroplast.trackers import Trackers, flatten
+
+    return Trackers(spec.train.log, run_dir, spec.name, flatten(spec.model_dump(mode="json")))
+
+
+def _auto_lr(model: nn.Module, data: Dataset, train: TrainSpec, seed: int, augment: Any,
+             run_dir: Path | None) -> LRFinderResult:
+    """``train.lr = "auto"``: sweep, log the suggestion with its reason, and keep the sweep
+    (``lr_find.json``, ``lr_find.png``) in the run folder."""
+    found = find_lr(model, data, train, seed=seed, augment=augment)
+    log.info("train.lr = 'auto': training with lr %.3g, %s", found.suggestion, found.reason)
+    if run_dir is not None:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_json(run_dir / LR_FIND, found.to_dict())
+        found.plot(run_dir / "lr_find.png")
+    return found
+
+
+def _remove_if_empty(run_dir: Path) -> None:
+    """Remove a run folder this run created when a failure left nothing in it (never one with files)."""
+    try:
+        run_dir.rmdir()  # fails on a folder that holds anything
+    except OSError:
+        pass
+
+
+def _clear_lr_find(run_dir: Path) -> None:
+    """Remove a sweep left by an earlier run into the same folder (it would land in metrics.json)."""
+    for name in (LR_FIND, "lr_find.png"):
+        (run_dir / name).unlink(missing_ok=True)
+
+
+def _lr_find_summary(found: dict[str, Any]) -> dict[str, Any]:
+    """The ``lr_find`` entry of metrics.json: the suggestion and why (the curve is in lr_find.json)."""
+    return {k: found[k] for k in ("suggestion", "reason", "rule", "stopped_early")}
+
+
+def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, result: FitResult,
+             seed: int) -> dict[str, Any]:
+    bs = spec.train.eval_batch_size if spec else 1024
+    device = next(model.parameters()).device
+    split = {s: evaluate(model, getattr(data, f"x_{s}").to(device), getattr(data, f"y_{s}").to(device),
+                         result.objective, bs, data.preprocess, data.num_classes) for s in ("val", "test")}
+    return {
+        "name": spec.name if spec else type(model).__name__,
+        "task": data.task,
+        "test": split["test"],
+        "val": split["val"],
+        "train": {"seconds": result.seconds, "samples_per_second": result.samples_per_second,
+                  "epochs": result.epochs, "final_loss": result.history[-1]["train_loss"] if result.history
+                  else None, "stopped_early": result.stopped_early},
+        **({"baselines": data.extra["baselines"]} if "baselines" in data.extra else {}),
+        **({"arima_order": data.extra["baseline_order"]} if data.extra.get("baseline_order") else {}),
+        "best_epoch": result.best_epoch,
+        "seed": seed,
+        "device": result.device,
+        "processes": distributed.world()[1],
+        "threads": torch.get_num_threads(),
+        "model": {"family": spec.model.family if spec else "custom", "parameters": count_parameters(model)},
+        "data": {"source": data.name, "train": len(data.x_train), "val": len(data.x_val),
+                 "test": len(data.x_test), "classes": data.class_names},
+        "versions": rundir.versions(),
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def _ckpt(run_dir: Path | None, train: TrainSpec) -> Path | None:
+    return run_dir / CHECKPOINT if run_dir is not None and train.checkpoint else None
+
+
+def _dataset_from_arrays(x: Any, y: Any, seed: int) -> Dataset:
+    from neuroplast.data.images import image_dataset
+    from neuroplast.data.tabular import table_dataset
+
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise UserError(f"fit(): X has {len(x)} rows but y has {len(y)}. Pass one target per row.")
+    classify = np.issubdtype(y.dtype, np.integer) or not np.issubdtype(y.dtype, np.number)
+    if classify:
+        names, y = np.unique(y, return_inverse=True)
+        class_names = [str(n) for n in names]
+    if x.ndim == 2:
+        return table_dataset("arrays", x, y, "classification" if classify else "regression", DataSpec(), seed,
+                             [f"x{i}" for i in range(x.shape[1])], "y", class_names if classify else None)
+    if x.ndim == 4 and classify:
+        return image_dataset("arrays", x.astype(np.float32), y, DataSpec(), seed, class_names, style="resize")
+    raise UserError(f"fit(): X of shape {x.shape} is neither a table (N, features) nor images "
+                    "(N, channels, height, width) with class labels.")

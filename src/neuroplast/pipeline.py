@@ -1,0 +1,161 @@
+"""The whole life of a run, in order: preflight -> training -> the spec's stage sections
+(``[uncertainty]``, ``[explain]``, ``[prune]``) -> the report. The data is loaded once and handed
+from step to step. ``neuroplast.run``, ``neuroplast.resume``, ``neuroplast.fit`` and the CLI call
+these functions; a single stage run on its own (``neuroplast prune RUN``...) goes through
+:func:`run_stage`, which also writes its folder's report and refreshes the parent's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from neuroplast import experiment, rundir
+from neuroplast.data import Dataset
+from neuroplast.errors import UserError
+from neuroplast.rundir import Run
+from neuroplast.see.report import rewrite_report, write_report_safely
+from neuroplast.spec import ExperimentSpec, PruneSpec
+from neuroplast.stages import ORDER, SECTIONS
+from neuroplast.train import Callback, distributed
+
+
+def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | None = None,
+        data_dir: str | Path | None = None, overrides: Sequence[str] = (),
+        callbacks: Sequence[Callback] = (), progress: bool = True, **changes: Any) -> Run:
+    """Train the network a spec describes, write its run folder, then run the spec's stage sections
+    and write ``report.html``.
+
+    Args:
+        spec: a shipped spec name (``"digits-cnn"``, the default), a TOML path or an ExperimentSpec.
+        out: the run folder (default ``runs/<name>-<time>``).
+        data_dir: folder with the data files (overrides ``data.dir``).
+        overrides: dotted ``"key=value"`` strings, as ``--set`` on the command line.
+        callbacks: objects with ``on_epoch_end(epoch, logs)``.
+        progress: show a progress bar / per-epoch lines.
+        **changes: nested section changes, e.g. ``train={"epochs": 3}``, ``seed=1``.
+
+    Example:
+        >>> run = neuroplast.run("digits-cnn", train={"epochs": 5})
+        >>> run.metrics["test"]["accuracy"]
+    """
+    spec = experiment.resolve_spec(spec, data_dir, overrides, changes)
+    data = experiment.load_data(spec)
+    trained = experiment.train(spec, data, out=out, callbacks=callbacks, progress=progress,
+                               check=lambda model: preflight(spec, data, model))
+    return finish(trained, data)
+
+
+def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress: bool = True) -> Run:
+    """Continue an interrupted run from its last completed epoch, then its stages and report; the
+    result equals an uninterrupted run with the same seed (on the CPU)."""
+    spec, _ = experiment.resumable(run_dir)
+    data = experiment.load_data(spec)
+    return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data)
+
+
+def fit(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed: int = 0,
+        out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
+        **train_options: Any) -> Run:
+    """Train your own ``nn.Module`` (written as in the classic PyTorch tutorial) on ``data``.
+
+    Args:
+        module: any module mapping a batch of inputs to logits (or regression targets).
+        data: a :class:`Dataset`, a source name (``"digits"``, ``"wine"``...) or an ``(X, y)`` pair of
+            arrays (2-D X = table, 4-D X = images in [0, 1]).
+        seed: fixes the splits and shuffling.
+        out: optional run folder to write (weights, metrics, history, plots, report).
+        **train_options: fields of :class:`~neuroplast.spec.TrainSpec` (``epochs=5, lr=1e-3``...).
+
+    Example:
+        >>> class Net(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.fc1, self.fc2 = nn.Linear(64, 32), nn.Linear(32, 10)
+        ...     def forward(self, x):
+        ...         return self.fc2(torch.relu(self.fc1(x.flatten(1))))
+        >>> run = neuroplast.fit(Net(), "digits", epochs=5)
+    """
+    trained, dataset = experiment.fit_module(module, data, seed=seed, out=out, callbacks=callbacks,
+                                             progress=progress, **train_options)
+    return finish(trained, dataset)
+
+
+def prune(run_dir: str | Path, *, out: str | Path | None = None, progress: bool = True,
+          latency_repeats: int = 30, **options: Any) -> Run:
+    """Prune a trained run (the options are :class:`~neuroplast.spec.PruneSpec`'s: ``method``,
+    ``sparsity``, ``schedule``...) into a new run folder, default ``RUN_DIR/pruned-METHOD``, with its
+    report; returns the pruned run.
+
+    Example:
+        >>> pruned = neuroplast.prune(run.dir, method="structured", sparsity=0.5)
+        >>> pruned.metrics["pruning"]["bytes"]
+    """
+    from neuroplast.spec import section
+
+    folder = run_stage("prune", run_dir, section(PruneSpec, options), out=out, progress=progress,
+                       latency_repeats=latency_repeats)
+    return rundir.load(folder)
+
+
+def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
+    """``[uncertainty]`` and ``[explain]`` on data or a model they cannot handle: one line before the
+    training, not after it."""
+    images = data.task == "classification" and data.x_train.dim() == 4
+    if spec.uncertainty is not None and data.task != "classification":
+        raise UserError(f"[uncertainty] calibrates classifiers; data.source {spec.data.source!r} is a {data.task} "
+                        "task. Remove the [uncertainty] section (for regression, `neuroplast predict RUN --uncertainty` "
+                        "gives split-conformal intervals).")
+    if spec.uncertainty is not None and spec.uncertainty.method == "mc-dropout":
+        from neuroplast.trust import MCDropout
+
+        MCDropout(model)  # refuses a network without dropout layers
+    if spec.explain is not None and not images:
+        raise UserError(f"[explain] draws heatmaps for image classifiers; data.source {spec.data.source!r} gives "
+                        f"a {data.task} task on inputs of shape {tuple(data.x_train.shape[1:])}. Remove the "
+                        "[explain] section (neuroplast.trust.attribute(model, x) explains tables and tokens).")
+    if spec.explain is not None and spec.explain.method == "gradcam":
+        from neuroplast.trust.explain import gradcam_layer
+
+        gradcam_layer(model, tuple(data.x_train.shape))
+
+
+def finish(trained: Run, data: Dataset) -> Run:
+    """After training: the spec's stage sections in order (each into its folder inside the run), then
+    the run's report. Nothing for an in-memory run or a torchrun worker other than rank 0."""
+    if trained.dir is None or not distributed.is_main():
+        return trained
+    if trained.spec is not None:
+        for name in ORDER:
+            section = getattr(trained.spec, name)
+            if section is not None:
+                folder = SECTIONS.get(name)(trained.dir, section, data=data, **_quiet(name))
+                _report_stage_folder(folder, data)
+    write_report_safely(trained.dir, run=trained, data=data)  # a failure only logs a warning
+    return trained
+
+
+def run_stage(name: str, run_dir: str | Path, section: Any, *, out: str | Path | None = None,
+              data: Dataset | None = None, **options: Any) -> Path:
+    """One stage on its own (the CLI's ``calibrate``, ``explain``, ``prune``): the stage, then its
+    folder's report, then the parent's report again when the folder lies inside the run."""
+    stage: Callable[..., Path] = SECTIONS.get(name)
+    folder = stage(run_dir, section, out=out, data=data, **options)
+    _report_stage_folder(folder, data)
+    if Path(folder).resolve().parent == Path(run_dir).resolve():
+        rewrite_report(run_dir)
+    return folder
+
+
+def _report_stage_folder(folder: Path, data: Dataset | None) -> None:
+    """A stage folder that holds a model (calibrated, pruned) gets its own report."""
+    if (folder / rundir.MODEL_INFO).is_file():
+        write_report_safely(folder, data=data)
+
+
+def _quiet(name: str) -> dict[str, Any]:
+    """The prune stage's fine-tuning rounds print nothing inside a pipeline."""
+    return {"progress": False} if name == "prune" else {}

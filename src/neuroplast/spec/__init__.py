@@ -1,0 +1,44 @@
+"""The typed experiment spec: one TOML file (or Python call) describes data, model, training and the
+stages after it. ``sections`` holds data/model/train, ``stages`` the after-training sections, and
+``experiment`` the :class:`ExperimentSpec` with the loader and ``--set`` overrides."""
+
+from neuroplast.spec.experiment import (
+    CONFIG_DIR,
+    DEFAULT_SPEC,
+    ExperimentSpec,
+    available_specs,
+    load_spec,
+    parse_value,
+    resolve_spec_path,
+    spec_from_dict,
+)
+from neuroplast.spec.sections import (
+    FAMILIES,
+    AugmentSpec,
+    CNNSpec,
+    DataSpec,
+    EarlyStoppingSpec,
+    HebbianSpec,
+    MLPSpec,
+    ModelSpec,
+    PerceptronSpec,
+    RecurrentSpec,
+    SpecModel,
+    TrainSpec,
+    TransformerSpec,
+)
+from neuroplast.spec.stages import (
+    ConformalSpec,
+    ExplainSpec,
+    ExportSpec,
+    PruneSpec,
+    ReportSpec,
+    UncertaintySpec,
+    choices,
+    section,
+)
+
+__all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
+           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "MLPSpec", "ModelSpec", "PerceptronSpec", "PruneSpec",
+           "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs",
+           "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]

@@ -1,0 +1,243 @@
+"""The spec sections of one run: data, model (one class per family) and training."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+class SpecModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- data
+class AugmentSpec(SpecModel):
+    shift: int = Field(0, ge=0, le=8, description="Random translation of images by up to this many pixels.")
+    rotate: float = Field(0.0, ge=0.0, le=180.0, description="Random rotation by up to this many degrees.")
+    scale: float = Field(0.0, ge=0.0, lt=1.0, description="Random zoom by a factor in [1 - scale, 1 + scale].")
+    flip: bool = Field(False, description="Mirror half of the images left to right (clothing, objects; "
+                       "not digits or letters, whose mirror image is another symbol).")
+
+    @property
+    def active(self) -> bool:
+        """Whether any augmentation is asked for."""
+        return bool(self.shift or self.rotate or self.scale or self.flip)
+
+
+class DataSpec(SpecModel):
+    source: str = Field("digits", description="Data source: digits, mnist, fashion-mnist, iris, wine, "
+                        "breast_cancer, diabetes, csv, folder, text, text-csv, sunspots or series.")
+    dir: Path | None = Field(None, description="Directory with the IDX files (mnist, fashion-mnist) or "
+                             "with one sub-folder of images per class (folder).")
+    path: Path | None = Field(None, description="CSV file (source = 'csv').")
+    target: str | None = Field(None, description="Name of the CSV column to predict.")
+    task: Literal["auto", "classification", "regression"] = Field(
+        "auto", description="CSV only: 'auto' treats a non-numeric or few-valued integer target as classes.")
+    val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of training data held out for validation.")
+    test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
+                                 description="Share held out for testing (sets with an official test split keep it).")
+    max_train_samples: PositiveInt | None = Field(None, description="Use at most this many training samples.")
+    split_seed: int | None = Field(None, description="Seed of the train/validation/test split (default: the run's "
+                                   "seed). Ensemble members keep their parent's, so none trains on its validation data.")
+    image_size: tuple[PositiveInt, PositiveInt] = Field((28, 28), description="Folder images are resized to (H, W).")
+    channels: Literal[1, 3] = Field(1, description="Folder images: 1 = grayscale, 3 = RGB.")
+    augment: AugmentSpec | None = None
+    # sequences: text, time series
+    text_column: str | None = Field(None, description="text-csv: the column holding the text to classify.")
+    tokens: Literal["char", "word"] = Field("char", description="text-csv: character or word vocabulary.")
+    block_size: PositiveInt = Field(128, description="text: characters per training sequence (the context); "
+                                    "text-csv: tokens kept per text.")
+    column: str | None = Field(None, description="series: the CSV column holding the time series.")
+    window: PositiveInt = Field(24, description="series: past steps the model sees.")
+    horizon: PositiveInt = Field(1, description="series: steps ahead to forecast.")
+    season: PositiveInt | None = Field(None, description="series: season length for the seasonal-naive "
+                                       "baseline (sunspots: 11 years).")
+
+
+# --------------------------------------------------------------------------- models
+Activation = Literal["relu", "sigmoid", "tanh", "gelu", "leaky_relu", "elu"]
+
+MODEL_PRESETS: dict[str, dict[str, Any]] = {
+    # LeCun et al. 1998, the fully connected baseline: 784-300-100-10.
+    "lenet-300-100": {"hidden": (300, 100), "activation": "tanh", "dropout": 0.0, "norm": "none"},
+    # LeCun et al. 1998: conv 6@5x5 -> pool -> conv 16@5x5 -> pool -> 120 -> 84 -> classes.
+    "lenet5": {"channels": (6, 16), "kernel_size": 5, "padding": "valid", "pool": "avg",
+               "hidden": (120, 84), "activation": "tanh", "dropout": 0.0, "batch_norm": False,
+               "convs_per_block": 1},
+}
+
+
+class _ModelSpec(SpecModel):
+    @model_validator(mode="before")
+    @classmethod
+    def _apply_preset(cls, values: Any) -> Any:
+        if isinstance(values, dict) and values.get("preset"):
+            preset = values["preset"]
+            if preset not in MODEL_PRESETS:
+                return values  # the Literal check reports it
+            return {**MODEL_PRESETS[preset], **values}
+        return values
+
+
+class PerceptronSpec(_ModelSpec):
+    """Rosenblatt's single neuron: weighted sum + bias + activation, for two classes."""
+
+    family: Literal["perceptron"] = "perceptron"
+    activation: Literal["sigmoid", "step"] = Field(
+        "sigmoid", description="'sigmoid' trains with logistic loss; 'step' with the perceptron criterion.")
+
+
+class MLPSpec(_ModelSpec):
+    """Fully connected layers: tables, flattened images."""
+
+    family: Literal["mlp"] = "mlp"
+    preset: Literal["lenet-300-100"] | None = None
+    hidden: tuple[PositiveInt, ...] = Field((128, 64), description="Width of each hidden layer.")
+    activation: Activation = "relu"
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Probability of zeroing a hidden unit in training.")
+    norm: Literal["none", "batch", "layer"] = Field("none", description="Normalization after each hidden layer.")
+
+
+class CNNSpec(_ModelSpec):
+    """Convolution -> activation -> pooling blocks, then fully connected layers."""
+
+    family: Literal["cnn"] = "cnn"
+    preset: Literal["lenet5"] | None = None
+    channels: tuple[PositiveInt, ...] = Field((32, 64), description="Output channels of each conv block.")
+    convs_per_block: PositiveInt = Field(1, description="Convolutions before each pooling layer.")
+    kernel_size: PositiveInt = 3
+    padding: Literal["same", "valid"] = "same"
+    pool: Literal["max", "avg"] = "max"
+    hidden: tuple[PositiveInt, ...] = Field((128,), description="Fully connected layers after the convolutions.")
+    activation: Activation = "relu"
+    batch_norm: bool = True
+    dropout: float = Field(0.25, ge=0.0, lt=1.0, description="Dropout before each fully connected layer.")
+
+
+class RecurrentSpec(_ModelSpec):
+    """Elman RNN, LSTM or GRU layers over a sequence (tokens, time steps, or image rows)."""
+
+    family: Literal["rnn", "lstm", "gru"] = "lstm"
+    hidden_size: PositiveInt = 128
+    num_layers: PositiveInt = 1
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout between recurrent layers and before "
+                           "the output layer.")
+    bidirectional: bool = Field(False, description="Read the sequence both ways (classification only).")
+    embedding_dim: PositiveInt = Field(64, description="Size of the token embedding (token inputs only).")
+    linear_skip: bool = Field(False, description="Forecasting: add a linear autoregressive path from the "
+                              "window to the forecast (LSTNet's highway); the network learns a correction.")
+
+
+class TransformerSpec(_ModelSpec):
+    """Pre-norm Transformer blocks of multi-head self-attention and an MLP."""
+
+    family: Literal["transformer"] = "transformer"
+    d_model: PositiveInt = Field(128, description="Width of the token vectors.")
+    num_heads: PositiveInt = 4
+    num_layers: PositiveInt = 4
+    mlp_ratio: PositiveInt = Field(4, description="MLP hidden width as a multiple of d_model.")
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    positional: Literal["learned", "sinusoidal"] = "learned"
+    pooling: Literal["mean", "cls"] = Field("mean", description="Classification: average the tokens or "
+                                            "read a [CLS] token.")
+    linear_skip: bool = Field(False, description="Forecasting: add a linear autoregressive path from the "
+                              "window to the forecast (LSTNet's highway); the network learns a correction.")
+
+
+class HebbianSpec(_ModelSpec):
+    """A convolutional layer learned by a local Hebbian rule (SoftHebb: soft winner-take-all, no
+    backpropagation into it), then a linear readout trained by gradient descent."""
+
+    family: Literal["hebbian"] = "hebbian"
+    units: PositiveInt = Field(96, description="Hebbian filters (competing units) in the hidden layer.")
+    kernel_size: PositiveInt = Field(5, description="Filter size (odd; the layer keeps the resolution).")
+    hebbian_lr: float = Field(0.05, gt=0.0, description="The Hebbian layer's own initial learning rate; it "
+                              "decays linearly to 0 over learning_samples.")
+    inverse_temperature: float = Field(5.0, gt=0.0, description="Sharpness of the softmax competition "
+                                       "between units (larger: closer to hard winner-take-all).")
+    learning_samples: PositiveInt = Field(60_000, description="Training samples the Hebbian layer learns "
+                                          "from (60000: one MNIST epoch); then its filters are fixed and "
+                                          "only the readout keeps learning.")
+    power: float = Field(0.7, gt=0.0, description="Exponent of the triangle activation after the layer.")
+    pool_size: PositiveInt = Field(4, description="Max-pooling window before the readout.")
+    pool_stride: PositiveInt = Field(2, description="Max-pooling stride.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the features the readout sees "
+                           "(slow on CPU; 0 turns it off).")
+
+
+ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
+                            HebbianSpec], Field(discriminator="family")]
+FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "hebbian")
+
+
+# --------------------------------------------------------------------------- training
+class EarlyStoppingSpec(SpecModel):
+    patience: PositiveInt = Field(10, description="Epochs without improvement before stopping.")
+    monitor: Literal["val_loss", "val_accuracy"] = "val_loss"
+    min_delta: float = Field(0.0, ge=0.0)
+    restore_best: bool = Field(True, description="Put back the weights of the best epoch at the end.")
+
+
+class TrainSpec(SpecModel):
+    epochs: PositiveInt = 10
+    batch_size: PositiveInt = 64
+    lr: float | Literal["auto"] = Field(1e-3, description="Learning rate (the peak rate for 'onecycle'), "
+                                       "or 'auto': run the learning-rate finder first and train "
+                                       "with its suggestion.")
+    optimizer: Literal["sgd", "adam", "adamw"] = "adam"
+    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="SGD momentum.")
+    nesterov: bool = False
+    weight_decay: float = Field(0.0, ge=0.0)
+    schedule: Literal["none", "step", "cosine", "onecycle"] = "none"
+    step_size: PositiveInt = Field(10, description="'step' schedule: epochs between decays.")
+    gamma: float = Field(0.1, gt=0.0, le=1.0, description="'step' schedule: decay factor.")
+    grad_clip: float | None = Field(None, gt=0.0, description="Clip the gradient norm to this value.")
+    loss: Literal["auto", "cross_entropy", "bce", "perceptron", "mse", "huber", "gaussian_nll"] = "auto"
+    max_steps_per_epoch: PositiveInt | None = Field(None, description="Cap the batches per epoch (an "
+                                                    "'epoch' of a long text is then a sample of it).")
+    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    early_stopping: EarlyStoppingSpec | None = None
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    amp: Literal["none", "bf16", "fp16"] = Field("none", description="Mixed precision autocast dtype.")
+    channels_last: bool = Field(False, description="Images: NHWC memory layout (faster convolutions on "
+                                "recent CPUs, especially with amp = 'bf16', and on GPU tensor cores).")
+    ema: float | None = Field(None, gt=0.0, lt=1.0, description="Keep an exponential moving average of "
+                              "the weights with this decay per step (e.g. 0.999); validation and the "
+                              "final model use the averaged weights.")
+    cuda_graphs: bool = Field(False, description="CUDA only (ignored on CPU): capture the whole training "
+                              "step as one CUDA graph and replay it; for small models whose steps are "
+                              "launch-bound. Adam/AdamW, fixed batch size.")
+    compile: bool = Field(False, description="torch.compile the model (slow start; helps large models on GPU).")
+    threads: PositiveInt | None = Field(None, description="CPU threads for torch (None: torch's default).")
+    eval_batch_size: PositiveInt = 1024
+    checkpoint: bool = Field(True, description="Write an exact-resume checkpoint after every epoch.")
+    log: tuple[Literal["tensorboard", "mlflow"], ...] = Field((), description="Also log the run's metrics "
+                                                              "to TensorBoard and/or MLflow (each needs its "
+                                                              "package installed).")
+
+    @field_validator("lr", mode="before")
+    @classmethod
+    def _lr_number_or_auto(cls, value: Any) -> Any:
+        """A positive finite number (a numeric string too), or exactly "auto"; anything else gets a
+        message naming both choices instead of pydantic's per-union-member errors."""
+        if value == "auto":
+            return value
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if isinstance(value, bool) or not 0.0 < number < float("inf"):
+            raise PydanticCustomError(
+                "lr", "expected a positive number such as 3e-4, or \"auto\" to run the learning-rate "
+                "finder first (neuroplast lr-find)")
+        return number
