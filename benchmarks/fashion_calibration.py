@@ -33,14 +33,15 @@ import torch
 import neuroplast
 from neuroplast.data import load_dataset
 from neuroplast.rundir import load
+from neuroplast.stages.calibrate import train_members
 from neuroplast.trust import (
     DeepEnsemble,
     LaplaceApproximation,
     TemperatureScaling,
+    Uncalibrated,
     ece_if_calibrated,
     scores,
 )
-from neuroplast.trust.calibration import Uncalibrated, _train_members
 
 BAR = 0.005
 
@@ -111,7 +112,7 @@ def main() -> None:
         ece_x = cross_fitted(test_logits, data.y_test)
         rows.append(f"| seed {seed} | diagnostic: temperature cross-fitted on test halves | {ece_x:.2%} | | | | | |")
     run, data = first
-    models = [run.model, *_train_members(run, args.members - 1, args.work / f"seed-{run.spec.seed}-members")]
+    models = [run.model, *train_members(run, args.members - 1, args.work / f"seed-{run.spec.seed}-members")]
     m = len(models)
     ens = DeepEnsemble(models)
     row(f"seed {run.spec.seed} ×{m}", "ensemble", ens.predict(data.x_test).probs, data.y_test)

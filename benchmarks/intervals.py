@@ -2,7 +2,7 @@
 and mean width on the test split, in target units.
 
 For each spec and seed the run is trained twice, with the plain squared-error head and with a Gaussian
-head (``train.loss = "gaussian_nll"``), then ``neuroplast.trust.conformal_run`` fits split conformal
+head (``train.loss = "gaussian_nll"``), then ``neuroplast.stages.conformal.conformal_scores`` fits split conformal
 on the validation split (normalized by the head's sigma for the Gaussian head); forecasts also get
 adaptive conformal inference, which walks the test windows in time order.
 
@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 import neuroplast
-from neuroplast.trust.intervals import conformal_run
+from neuroplast.stages.conformal import conformal_scores
 
 KEYS = {"split conformal": ("test_coverage", "test_mean_width"),
         "Gaussian head alone": ("gaussian_test_coverage", "gaussian_test_mean_width"),
@@ -39,7 +39,7 @@ def main() -> None:
             for seed in args.seeds:
                 run = neuroplast.run(spec, out=work / f"{spec}-{loss}-{seed}", seed=seed, progress=False,
                                      overrides=[f"train.loss={loss}"])
-                c = conformal_run(run.dir, args.alpha)
+                c = conformal_scores(run, args.alpha)
                 line = {"spec": spec, "loss": loss, "seed": seed, "rmse": run.metrics["test"]["rmse"],
                         "calibration_points": c["val_samples"], "test_points": c["test_samples"]}
                 for name, (cov, width) in KEYS.items():

@@ -23,7 +23,9 @@ import torch
 
 import neuroplast
 from neuroplast.data.idx import read_idx
-from neuroplast.trust.calibration import Mahalanobis, Uncalibrated, calibrate_run, ood_metrics
+from neuroplast.spec import UncertaintySpec
+from neuroplast.stages import calibrate
+from neuroplast.trust import Mahalanobis, Uncalibrated, ood_metrics
 
 
 def main() -> None:
@@ -39,8 +41,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             run = neuroplast.run(args.spec, out=Path(tmp) / "run", progress=False, seed=seed,
                                  data={"dir": str(args.data_dir / "mnist"), "val_fraction": 0.1})
-            cal = calibrate_run(run.dir, "temperature", Path(tmp) / "cal", target_accuracy=0.995,
-                                ood="mahalanobis")["calibration"]
+            spec = UncertaintySpec(method="temperature", target_accuracy=0.995, ood="mahalanobis")
+            cal = neuroplast.load(calibrate(run.dir, spec, out=Path(tmp) / "cal")).metrics["calibration"]
             x_in = run.inputs(mnist[:, None].astype(np.float32) / 255.0)
             x_out = run.inputs(fashion[:, None].astype(np.float32) / 255.0)
             base = Uncalibrated(run.model)

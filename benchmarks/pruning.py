@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import neuroplast
-from neuroplast.stages.prune import prune_run
 
 
 def main() -> None:
@@ -48,10 +47,11 @@ def main() -> None:
         tag = f"{args.method}-{args.schedule}-{args.sparsity}-r{args.rounds}-e{args.epochs}-lr{args.lr}-f{args.final_epochs}-{args.scope}-d{args.distill}" + (
             f"-w{args.rewind_epoch}" if args.schedule == "lottery" else "")
         start = time.perf_counter()
-        run = prune_run(parent, args.method, args.sparsity, args.schedule, args.rounds, args.epochs, args.lr,
-                        args.scope, out=args.work / f"{parent.name}-{tag}", progress=False,
-                        latency_repeats=args.latency_repeats, final_epochs=args.final_epochs,
-                        distill=args.distill, rewind_epoch=args.rewind_epoch)
+        run = neuroplast.prune(parent, method=args.method, sparsity=args.sparsity, schedule=args.schedule,
+                               rounds=args.rounds, epochs=args.epochs, lr=args.lr, scope=args.scope,
+                               out=args.work / f"{parent.name}-{tag}", progress=False,
+                               latency_repeats=args.latency_repeats, final_epochs=args.final_epochs,
+                               distill=args.distill, rewind_epoch=args.rewind_epoch)
         seconds = time.perf_counter() - start
         m = run.metrics["pruning"]
         row = {"seed": seed, "dense_test": m["baseline"]["test_accuracy"],

@@ -26,9 +26,9 @@ import time
 from pathlib import Path
 
 import httpx
+from loadtest import load_test
 
 import neuroplast
-from loadtest import load_test
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))

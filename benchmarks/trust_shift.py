@@ -32,10 +32,10 @@ import torch
 import neuroplast
 from neuroplast.data import load_dataset
 from neuroplast.data.augment import make_augment, rotate
+from neuroplast.io import load_weights, save_weights
 from neuroplast.models import build_model
 from neuroplast.train import fit
-from neuroplast.io import load_weights, save_weights
-from neuroplast.trust.calibration import (
+from neuroplast.trust import (
     DeepEnsemble,
     LaplaceApproximation,
     Mahalanobis,

@@ -242,3 +242,64 @@ def test_output_into_a_closed_pipe_is_not_an_error() -> None:
     proc = subprocess.run(f"{sys.executable} -m neuroplast configs | head -1", shell=True,
                           capture_output=True, text=True, timeout=120)
     assert "Traceback" not in proc.stderr and proc.stdout.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- flags come from the spec
+def _flags(command: str) -> dict[str, object]:
+    from neuroplast.cli import parser
+
+    p, _ = parser()
+    sub = next(a for a in p._actions if a.dest == "command").choices[command]
+    return {a.dest: a for a in sub._actions}
+
+
+@pytest.mark.parametrize(("command", "section"), [("calibrate", "UncertaintySpec"), ("explain", "ExplainSpec"),
+                                                  ("prune", "PruneSpec"), ("export", "ExportSpec"),
+                                                  ("report", "ReportSpec"), ("predict", "ConformalSpec")])
+def test_cli_choices_and_defaults_are_the_spec_sections(command: str, section: str) -> None:
+    from typing import get_args
+
+    import neuroplast.spec as spec_module
+
+    cls = getattr(spec_module, section)
+    flags = _flags(command)
+    for name, field in cls.model_fields.items():
+        if name not in flags:  # export --no-check is the negation of ExportSpec.check
+            assert (command, name) == ("export", "check") and flags["no_check"].default is False
+            continue
+        flag = flags[name]
+        options = [v for a in get_args(field.annotation) for v in (get_args(a) or (a,)) if isinstance(v, str)]
+        if options:
+            assert list(flag.choices) == options, name
+        if flag.default is not None:  # None: "the section's default", filled in by the spec
+            assert flag.default == field.default, name
+
+
+def test_registries_name_exactly_the_spec_choices() -> None:
+    from neuroplast.plasticity.prune import SCHEDULES, SCOPES
+    from neuroplast.see.locale import LANGUAGES
+    from neuroplast.spec.stages import (
+        CalibrationMethod,
+        ExplainMethod,
+        Language,
+        PruneSchedule,
+        PruneScope,
+        choices,
+    )
+    from neuroplast.trust import CALIBRATORS, METHODS
+
+    assert set(CALIBRATORS.names()) - {"none"} == set(choices(CalibrationMethod))
+    assert set(METHODS.names()) == set(choices(ExplainMethod))
+    assert SCHEDULES == choices(PruneSchedule) and SCOPES == choices(PruneScope)
+    assert tuple(LANGUAGES) == choices(Language)
+
+
+def test_python_and_cli_refuse_the_same_prune_options_with_the_same_line(tmp_path, capsys) -> None:
+    import neuroplast
+
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 1, "threads": 1})
+    with pytest.raises(neuroplast.UserError) as python:
+        neuroplast.prune(run.dir, schedule="one-shot", rounds=3)
+    code, _, err = cli(capsys, "prune", run.dir, "--rounds", "3")
+    assert_one_line_error(code, err, "needs a schedule that prunes in rounds")
+    assert err.strip() == f"neuroplast: error: {python.value}"

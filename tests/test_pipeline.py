@@ -1,0 +1,61 @@
+"""The pipeline: preflight -> training -> the spec's stage sections -> report, with the data loaded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import neuroplast
+import neuroplast.stages
+from neuroplast import rundir
+from neuroplast.data.base import SOURCES
+
+
+@pytest.fixture
+def counted_digits(monkeypatch) -> list[int]:
+    """Each load of the digits source, counted (every path to the data goes through the source)."""
+    calls: list[int] = []
+    load = SOURCES.get("digits")
+
+    def counting(spec, seed):
+        calls.append(seed)
+        return load(spec, seed)
+
+    monkeypatch.setitem(SOURCES._items, "digits", counting)
+    return calls
+
+
+def test_a_spec_with_every_stage_section_loads_its_data_once(tmp_path: Path, counted_digits: list[int]) -> None:
+    run = neuroplast.run(
+        "digits-cnn", out=tmp_path / "run", progress=False, train={"epochs": 2, "threads": 1},
+        uncertainty={"method": "ensemble", "members": 2},  # trains one more member on the same data
+        explain={"method": "saliency", "count": 2},
+        prune={"method": "magnitude", "sparsity": 0.5, "final_epochs": 1})
+    assert len(counted_digits) == 1
+    for stage, folder in [("calibrate", "calibrated-ensemble"), ("explain", "explain-saliency"),
+                          ("prune", "pruned-magnitude")]:
+        assert rundir.stage_dirs(run.dir, stage) == [run.dir / folder]  # one rule: inside the run
+    assert (run.dir / "calibrated-ensemble/members/seed-1/metrics.json").is_file()
+    assert (run.dir / "calibrated-ensemble/report.html").is_file() and (run.dir / "pruned-magnitude/report.html").is_file()
+    page = (run.dir / "report.html").read_text(encoding="utf-8")
+    assert 'id="calibration"' in page and 'id="pruning"' in page  # the run's report shows its stages
+
+
+def test_a_stage_on_its_own_writes_where_the_section_would(tmp_path: Path) -> None:
+    from neuroplast.cli import main
+
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 2, "threads": 1})
+    assert main(["calibrate", str(run.dir)]) == 0
+    assert main(["prune", str(run.dir), "--sparsity", "0.5", "--final-epochs", "1", "--quiet"]) == 0
+    assert rundir.stage_dirs(run.dir, "calibrate") == [run.dir / "calibrated-temperature"]
+    assert rundir.stage_dirs(run.dir, "prune") == [run.dir / "pruned-magnitude"]
+    assert neuroplast.load(run.dir / "pruned-magnitude").metrics["parent"] == str(run.dir.resolve())
+
+
+def test_stage_folders_written_beside_the_run_by_older_versions_are_still_found(tmp_path: Path) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 1, "threads": 1})
+    folder = rundir.stage_dir(run.dir, "calibrate", "temperature", out=tmp_path / "run-temperature")
+    neuroplast.stages.calibrate(run.dir, out=folder)  # where `neuroplast calibrate` wrote before the one rule
+    assert rundir.stage_dirs(run.dir, "calibrate") == [folder]
+    assert neuroplast.load(folder).metrics["calibration"]["method"] == "temperature"
