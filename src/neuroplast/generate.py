@@ -9,10 +9,11 @@ import torch
 
 from neuroplast.data.inputs import encode_chars
 from neuroplast.errors import UserError
+from neuroplast.rundir import Run, load
 
 
 @torch.inference_mode()
-def generate(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
+def generate(run: Run | str | Path, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
              seed: int | None = 0) -> str:
     """Continue ``prompt`` by ``tokens`` characters sampled from the run's language model.
 
@@ -29,12 +30,10 @@ def generate(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_
 
 
 @torch.inference_mode()
-def generate_stream(run, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
+def generate_stream(run: Run | str | Path, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
                     seed: int | None = 0) -> Iterator[str]:
     """:func:`generate`, one character at a time (without the prompt): for a page that streams text."""
     if isinstance(run, (str, Path)):
-        from neuroplast.rundir import load
-
         run = load(run)
     pre = run.preprocess
     if pre.get("kind") != "text" or pre.get("mode") != "chars":

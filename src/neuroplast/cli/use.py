@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import shlex
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from neuroplast.cli.options import add_field
 from neuroplast.errors import UserError
 from neuroplast.spec import ConformalSpec, ReportSpec, section
+
+if TYPE_CHECKING:  # the CLI imports torch-heavy modules only in the command that runs
+    from neuroplast.rundir import Run
 
 
 def add_commands(sub: Any) -> dict[str, Any]:
@@ -65,7 +68,7 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _predict_values(run: Any, args: argparse.Namespace) -> None:
+def _predict_values(run: Run, args: argparse.Namespace) -> None:
     """Regression and forecasts: values, each with its split-conformal interval under --uncertainty."""
     from neuroplast.stages.conformal import on_validation
 
@@ -87,7 +90,7 @@ def _predict_values(run: Any, args: argparse.Namespace) -> None:
             print(f"{path}{f'[{i}]' if len(values) > 1 else ''}: {text}")
 
 
-def _predict_classes(run: Any, args: argparse.Namespace) -> None:
+def _predict_classes(run: Run, args: argparse.Namespace) -> None:
     """Classifiers: the top classes, and under --uncertainty the confidence, entropy and "not sure"."""
     from neuroplast.stages.calibrate import calibrated_method
 
@@ -107,7 +110,7 @@ def _predict_classes(run: Any, args: argparse.Namespace) -> None:
             print(line)
 
 
-def _uncertainty(run: Any, path: Path, i: int, row: np.ndarray, mutual_information: list[float] | None) -> str:
+def _uncertainty(run: Run, path: Path, i: int, row: np.ndarray, mutual_information: list[float] | None) -> str:
     """Confidence, entropy, disagreement, distance and the "sure" / "not sure" verdict of one answer."""
     from neuroplast.stages.calibrate import ood_scores
 
