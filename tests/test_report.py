@@ -22,7 +22,7 @@ from neuroplast.data import load_dataset
 from neuroplast.pipeline import run_stage
 from neuroplast.see import report as report_module
 from neuroplast.see.locale import table
-from neuroplast.see.report import write_report
+from neuroplast.see.report import fonts, render, write_report
 from neuroplast.spec import ExplainSpec, UncertaintySpec
 
 FIVE_MB = 5_000_000
@@ -135,7 +135,7 @@ def test_chinese_report_has_no_english_section_titles(cnn_run: Path, tmp_path: P
         assert en[key] not in page, en[key]
     # the learning curves and confusion matrix are redrawn with translated axis words (.ci/run installs
     # a CJK font), not the run folder's English PNGs
-    assert report_module._cjk_font() is not None
+    assert fonts.cjk_font() is not None
     english = base64.b64encode((cnn_run / "learning_curves.png").read_bytes()).decode()
     assert english not in page
     assert base64.b64encode((cnn_run / "confusion_matrix.png").read_bytes()).decode() not in page
@@ -183,7 +183,7 @@ def test_language_model_report_has_generated_text_and_attention(tmp_path: Path) 
 
 
 def test_too_large_pictures_give_way_to_a_note(cnn_run: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(report_module, "MAX_BYTES", 60_000)
+    monkeypatch.setattr(render, "MAX_BYTES", 60_000)
     out = write_report(cnn_run, out=tmp_path / "small.html")
     assert out.stat().st_size <= 60_000
     assert table("en")["report.figure_left_out"] in _page(out)
