@@ -8,6 +8,7 @@ import html
 import json
 import logging
 import re
+import shutil
 import string
 from importlib import resources
 from pathlib import Path
@@ -187,6 +188,20 @@ def test_too_large_pictures_give_way_to_a_note(cnn_run: Path, tmp_path: Path, mo
     out = write_report(cnn_run, out=tmp_path / "small.html")
     assert out.stat().st_size <= 60_000
     assert table("en")["report.figure_left_out"] in _page(out)
+
+
+def test_damaged_files_give_notes_not_a_lost_report(cnn_run: Path, tmp_path: Path, caplog) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(cnn_run, run)
+    (run / "history.csv").write_text("epoch,train_loss\n1,not-a-number\n")
+    (run / "pruned-broken").mkdir()
+    (run / "pruned-broken" / "metrics.json").write_text("{")
+    with caplog.at_level(logging.WARNING):
+        page = _page(write_report(run, out=tmp_path / "report.html"))
+    assert "history.csv" in caplog.text  # read as no history; the saved learning curves still show
+    assert 'id="learning-curves-img"' in page and 'id="per-class"' in page
+    failed = re.search(r'<section id="pruning">(.*?)</section>', page, re.S)
+    assert failed and html.escape(table("en")["report.section_failed_title"]) in failed.group(1)
 
 
 def test_a_failing_report_does_not_lose_the_training(tmp_path: Path, monkeypatch, caplog) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from neuroplast import rundir
 from neuroplast.errors import UserError, check_output
 from neuroplast.io import atomic_write
 from neuroplast.see.locale import table
@@ -57,7 +58,7 @@ def write_report(run_dir: str | Path, lang: str = "en", out: str | Path | None =
         UserError: ``run_dir`` is not a run folder, or ``lang`` is unknown.
     """
     run_dir = Path(run_dir)
-    if not run_dir.is_dir() or not ((run_dir / "metrics.json").is_file() or (run_dir / "model.json").is_file()):
+    if not run_dir.is_dir() or not ((run_dir / rundir.METRICS).is_file() or (run_dir / rundir.MODEL_INFO).is_file()):
         raise UserError(f"{run_dir} is not a neuroplast run folder (no metrics.json or model.json). Pass the "
                         "folder that `neuroplast run` printed.")
     table(lang)  # an unknown language fails here, before any work

@@ -3,17 +3,20 @@ and data, and the predictions on at most :data:`MAX_EXAMPLES` test examples."""
 
 from __future__ import annotations
 
-import csv
-import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from neuroplast import rundir
+from neuroplast.io import read_json
 from neuroplast.see.locale import table
 
 MAX_EXAMPLES = 1000  # test examples the report predicts on (confusions, per-class, scatter)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -34,14 +37,13 @@ class Context:
 
     @classmethod
     def read(cls, run_dir: Path, lang: str, run: Any, data: Any) -> Context:
-        ctx = cls(run_dir, lang, json_or_empty(run_dir / "metrics.json"), json_or_empty(run_dir / "model.json"),
-                  json_or_empty(run_dir / "preprocess.json"), _read_csv(run_dir / "history.csv"),
-                  _text(run_dir / "spec.toml"), run, data)
-        if ctx.run is None and (run_dir / "model.safetensors").is_file():
+        ctx = cls(run_dir, lang, _read(run_dir / rundir.METRICS, lambda p: rundir.read_metrics(p.parent), {}),
+                  _read(run_dir / rundir.MODEL_INFO, read_json, {}), _read(run_dir / rundir.PREPROCESS, read_json, {}),
+                  _read(run_dir / rundir.HISTORY, rundir.read_history, []),
+                  _read(run_dir / rundir.SPEC, lambda p: p.read_text(encoding="utf-8"), None), run, data)
+        if ctx.run is None and (run_dir / rundir.WEIGHTS).is_file():
             try:
-                from neuroplast.rundir import load
-
-                ctx.run = load(run_dir)
+                ctx.run = rundir.load(run_dir)
             except Exception as e:  # noqa: BLE001  (the page still shows what the files hold)
                 ctx.notes["model"] = ctx.t("report.model_unavailable", error=first_line(e))
         if ctx.data is None and ctx.run is not None and ctx.run.spec is not None:
@@ -97,19 +99,13 @@ def first_line(e: BaseException) -> str:
     return (str(e).splitlines() or [type(e).__name__])[0]
 
 
-def json_or_empty(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _text(path: Path) -> str | None:
-    return path.read_text(encoding="utf-8") if path.is_file() else None
-
-
-def _read_csv(path: Path) -> list[dict[str, Any]]:
+def _read(path: Path, read: Callable[[Path], Any], default: Any) -> Any:
+    """``read(path)``; ``default`` when the file is absent, or damaged (logged): the page still shows
+    what the other files hold."""
     if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(f)]
+        return default
+    try:
+        return read(path)
+    except Exception as e:  # noqa: BLE001  (a damaged file of a by-product must not lose the page)
+        log.warning("report: could not read %s: %s", path, first_line(e))
+        return default

@@ -4,6 +4,7 @@ under :data:`MAX_BYTES`; the block constructors and the number formats every sec
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -75,8 +76,9 @@ def note(text: str) -> Block:
 
 
 def link(ctx: Context, folder: Path) -> Block:
-    """A relative link to a stage sub-folder's own report (a local file, no network)."""
-    return {"kind": "link", "href": f"{folder.name}/report.html",
+    """A relative link to a stage folder's own report (a local file, no network): inside the run, or
+    beside it for folders written before :func:`neuroplast.rundir.stage_dir`'s rule."""
+    return {"kind": "link", "href": Path(os.path.relpath(folder, ctx.dir), "report.html").as_posix(),
             "text": ctx.t("report.stage_folder", folder=folder.name)}
 
 

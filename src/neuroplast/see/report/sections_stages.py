@@ -9,15 +9,17 @@ from typing import Any
 
 import torch
 
+from neuroplast import rundir
+from neuroplast.io import read_json
 from neuroplast.see.pictures import file_uri, histograms, plot
-from neuroplast.see.report.context import Context, json_or_empty
+from neuroplast.see.report.context import Context
 from neuroplast.see.report.render import Block, Section, figure, integer, kv, link, note, num, table
 
 NUM_ATTRIBUTIONS = 12  # attribution heatmaps shown per explain folder
 
 
 def _pruning(ctx: Context) -> Section | None:
-    found = _stage_folders(ctx, "pruning", "pruned-*")
+    found = _stage_folders(ctx, "pruning", "prune")
     if not found:
         return None
     s = Section("pruning", ctx.t("report.pruning"))
@@ -65,7 +67,7 @@ def _pruning_rows(ctx: Context, p: dict[str, Any]) -> list[list[str]]:
 
 
 def _calibration(ctx: Context) -> Section | None:
-    found = _stage_folders(ctx, "calibration", "calibrated-*")
+    found = _stage_folders(ctx, "calibration", "calibrate")
     if not found:
         return None
     s = Section("calibration", ctx.t("report.calibration"))
@@ -116,12 +118,12 @@ def _ood(ctx: Context, folder: Path, ood: dict[str, Any]) -> list[Block]:
 
 
 def _attributions(ctx: Context) -> Section | None:
-    folders = sorted(f for f in ctx.dir.glob("explain-*") if (f / "explain.json").is_file())
+    folders = [f for f in rundir.stage_dirs(ctx.dir, "explain") if (f / "explain.json").is_file()]
     if not folders:
         return None
     s = Section("attributions", ctx.t("report.attributions"))
     for folder in folders:
-        e = json_or_empty(folder / "explain.json")
+        e = read_json(folder / "explain.json")
         s.blocks.append({"kind": "h3", "text": ctx.t("report.attribution_method", method=e.get("method", "?"))})
         items = []
         for ex in e.get("examples", [])[:NUM_ATTRIBUTIONS]:
@@ -142,11 +144,13 @@ def _attributions(ctx: Context) -> Section | None:
     return s
 
 
-def _stage_folders(ctx: Context, key: str, pattern: str) -> list[tuple[Path, dict[str, Any]]]:
-    """This folder (when its metrics hold ``key``) and the stage sub-folders matching ``pattern``."""
+def _stage_folders(ctx: Context, key: str, stage: str) -> list[tuple[Path, dict[str, Any]]]:
+    """This folder (when its metrics hold ``key``) and the folders ``stage`` wrote for it
+    (:func:`neuroplast.rundir.stage_dirs`) whose metrics hold ``key``. A damaged ``metrics.json``
+    raises: the section becomes a note."""
     found = [(ctx.dir, ctx.metrics)] if key in ctx.metrics else []
-    for folder in sorted(ctx.dir.glob(pattern)):
-        metrics = json_or_empty(folder / "metrics.json")
+    for folder in rundir.stage_dirs(ctx.dir, stage):
+        metrics = rundir.read_metrics(folder)
         if key in metrics:
             found.append((folder, metrics))
     return found
