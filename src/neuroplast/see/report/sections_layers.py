@@ -19,16 +19,16 @@ def _layers(ctx: Context) -> Section | None:
         return None
     from torch import nn
 
-    from neuroplast.trust import explain
+    from neuroplast.trust import feature_maps, first_layer_filters, receptive_fields
 
     model, s = ctx.run.model, Section("layers", ctx.t("report.layers"))
     if any(isinstance(m, nn.Conv2d) for m in model.modules()):
-        w = explain.first_layer_filters(model)[:64]
+        w = first_layer_filters(model)[:64]
         s.blocks.append(figure(png(grid([f[0] for f in w], pad=1), size=256),
                                ctx.t("report.filters_caption", count=len(w)),
                                ctx.t("report.filters_alt"), pixelated=True))
         if (xy := ctx.split()) is not None:
-            maps = explain.feature_maps(model, xy[0][:1])
+            maps = feature_maps(model, xy[0][:1])
             items = [figure(png(grid(list(a[0, :16].float()), pad=1), cmap="viridis", size=200),
                             ctx.t("report.feature_map_caption", layer=name, count=min(16, a.shape[1])),
                             ctx.t("report.feature_map_alt"), pixelated=True) for name, a in list(maps.items())[:4]]
@@ -37,7 +37,7 @@ def _layers(ctx: Context) -> Section | None:
                          {"kind": "gallery", "items": items, "id": "feature-maps", "wide": True}]
     elif not any(isinstance(m, (nn.RNNBase, nn.Embedding, nn.MultiheadAttention)) for m in model.modules()):
         try:
-            fields = explain.receptive_fields(model, tuple(ctx.info["input_shape"]))[:64]
+            fields = receptive_fields(model, tuple(ctx.info["input_shape"]))[:64]
         except UserError:
             return None
         s.blocks.append(figure(png(grid([f[0] for f in fields], pad=1), cmap="RdBu_r", size=320, symmetric=True),

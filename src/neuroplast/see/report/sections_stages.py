@@ -105,7 +105,7 @@ def _ood(ctx: Context, folder: Path, ood: dict[str, Any]) -> list[Block]:
         return blocks
     from safetensors.torch import load_file
 
-    from neuroplast.trust.calibration import Mahalanobis
+    from neuroplast.trust import Mahalanobis
 
     density = Mahalanobis(ood["layer"]).load_state_dict(ctx.run.model, load_file(str(folder / "ood.safetensors")))
     x = xy[0][:200]  # the density score is costly on wide features
