@@ -10,6 +10,8 @@ import logging
 import re
 import shutil
 import string
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -141,6 +143,34 @@ def test_chinese_report_has_no_english_section_titles(cnn_run: Path, tmp_path: P
     assert english not in page
     assert base64.b64encode((cnn_run / "confusion_matrix.png").read_bytes()).decode() not in page
     assert english in _page(write_report(cnn_run, out=tmp_path / "en.html"))  # English embeds the file
+
+
+def test_chinese_report_without_a_cjk_font_warns_once_and_says_so_on_the_page(
+        cnn_run: Path, tmp_path: Path, monkeypatch, caplog) -> None:
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    fonts.warn_no_cjk_font.cache_clear()  # an earlier zh-Hant report in this process may have warned
+    with caplog.at_level(logging.WARNING):
+        pages = [_page(write_report(cnn_run, lang="zh-Hant", out=tmp_path / f"zh{i}.html")) for i in range(2)]
+        english = _page(write_report(cnn_run, out=tmp_path / "en.html"))
+    warned = [r for r in caplog.records if fonts.FONT_PACKAGE in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    for page in pages:
+        overview = re.search(r'<section id="overview">(.*?)</section>', page, re.S)
+        assert overview and html.escape(table("zh-Hant")["report.no_cjk_font"]) in overview.group(1)
+        assert "fonts-wqy-microhei" in page
+        # the plots fall back to the run folder's PNGs, whose English words show, not empty boxes
+        assert base64.b64encode((cnn_run / "learning_curves.png").read_bytes()).decode() in page
+    assert fonts.FONT_PACKAGE not in english
+
+
+def test_the_missing_font_warning_reaches_the_terminal_of_neuroplast_report(cnn_run: Path, tmp_path: Path) -> None:
+    # the CLI configures no logging: the warning reaches stderr through logging's last-resort handler
+    code = ("import sys; from neuroplast.see.report import fonts; fonts.cjk_font = lambda: None; "
+            "from neuroplast.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, "report", str(cnn_run), "--lang", "zh-Hant", "--out",
+                           str(tmp_path / "zh.html")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("fonts-wqy-microhei") == 1, done.stderr
 
 
 def test_both_tables_have_the_same_keys_and_placeholders() -> None:

@@ -35,6 +35,7 @@ from neuroplast.io import atomic_write
 from neuroplast.see.locale import table
 from neuroplast.see.report import sections_layers, sections_run, sections_stages
 from neuroplast.see.report.context import Context, first_line
+from neuroplast.see.report.fonts import cjk_font_missing
 from neuroplast.see.report.render import Section, fit_size, note
 
 __all__ = ["rewrite_report", "write_report", "write_report_safely"]
@@ -68,6 +69,8 @@ def write_report(run_dir: str | Path, lang: str = "en", out: str | Path | None =
     torch.set_num_threads(1)  # the report's tensors are tiny: more threads only spin
     try:
         ctx = Context.read(run_dir, lang, run, data)
+        if cjk_font_missing(lang):  # warns once per process; the page says it too
+            ctx.notes["font"] = ctx.t("report.no_cjk_font")
         sections = [s for build in SECTIONS if (s := _build(build, ctx)) is not None]
     finally:
         torch.set_num_threads(threads)

@@ -1,14 +1,19 @@
-"""Plots with translated axis words: a CJK font for matplotlib, when one is installed."""
+"""Plots with translated axis words: a CJK font for matplotlib, when one is installed; without one,
+a warning (once per process) and a note on the page name the fix."""
 
 from __future__ import annotations
 
 import functools
 import io
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from neuroplast.see.pictures import plot
 from neuroplast.see.report.context import Context
+
+FONT_PACKAGE = "fonts-wqy-microhei"  # the CJK font CI installs (Debian/Ubuntu package)
+log = logging.getLogger(__name__)
 
 
 def plot_labels(ctx: Context) -> dict[str, str] | None:
@@ -44,3 +49,20 @@ def plot_translated(draw: Callable[[io.BytesIO], None]) -> str:
 
     with matplotlib.rc_context({"font.family": [cjk_font(), "DejaVu Sans"]}):
         return plot(draw)
+
+
+def cjk_font_missing(lang: str) -> bool:
+    """True when a report in ``lang`` would translate its plots but matplotlib has no CJK font; the
+    first time in a process, a warning on the terminal says so and names the fix."""
+    if lang == "en" or cjk_font() is not None:
+        return False
+    warn_no_cjk_font()
+    return True
+
+
+@functools.cache
+def warn_no_cjk_font() -> None:
+    """The warning :func:`cjk_font_missing` logs, once per process (``cache_clear()`` re-arms it)."""
+    log.warning("no CJK font found for matplotlib: the plots of this report keep their English words (Chinese "
+                "characters would be empty boxes). Install a CJK font, e.g. `sudo apt-get install %s` on "
+                "Debian/Ubuntu, and write the report again.", FONT_PACKAGE)

@@ -45,6 +45,8 @@ def _overview(ctx: Context) -> Section:
         s.blocks.append(table([ctx.t("report.split")] + [ctx.word("metric", k) for k in keys],
                               [[ctx.word("split", sp)] + [num(m[sp].get(k)) for k in keys] for sp in splits],
                               id="headline"))
+    if "font" in ctx.notes:  # a zh-Hant report without a CJK font: its plots stay in English
+        s.blocks.append(note(ctx.notes["font"]))
     return s
 
 
