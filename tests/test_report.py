@@ -8,7 +8,10 @@ import html
 import json
 import logging
 import re
+import shutil
 import string
+import subprocess
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from neuroplast.data import load_dataset
 from neuroplast.pipeline import run_stage
 from neuroplast.see import report as report_module
 from neuroplast.see.locale import table
-from neuroplast.see.report import write_report
+from neuroplast.see.report import fonts, render, write_report
 from neuroplast.spec import ExplainSpec, UncertaintySpec
 
 FIVE_MB = 5_000_000
@@ -133,13 +136,57 @@ def test_chinese_report_has_no_english_section_titles(cnn_run: Path, tmp_path: P
     assert titles and all(t in {html.escape(v) for v in zh.values()} for t in titles)
     for key in SECTION_TITLES:
         assert en[key] not in page, en[key]
-    # the learning curves and confusion matrix are redrawn with translated axis words (.ci/run installs
-    # a CJK font), not the run folder's English PNGs
-    assert report_module._cjk_font() is not None
+
+
+@pytest.mark.filterwarnings("ignore:Glyph:UserWarning")  # DejaVu Sans has no CJK glyphs: boxes, not checked
+def test_chinese_report_redraws_the_plots_with_translated_words_when_a_cjk_font_is_found(
+        cnn_run: Path, tmp_path: Path, monkeypatch) -> None:
+    # Which CJK font is installed is the machine's business (.ci/run installs fonts-wqy-microhei); this
+    # checks what the report does once the lookup finds one, with a font every matplotlib has standing in.
+    monkeypatch.setattr(fonts, "cjk_font", lambda: "DejaVu Sans")
+    page = _page(write_report(cnn_run, lang="zh-Hant", out=tmp_path / "zh.html"))
     english = base64.b64encode((cnn_run / "learning_curves.png").read_bytes()).decode()
-    assert english not in page
+    assert 'id="learning-curves-img"' in page and 'id="confusion-img"' in page
+    assert english not in page  # redrawn, not the run folder's English PNGs
     assert base64.b64encode((cnn_run / "confusion_matrix.png").read_bytes()).decode() not in page
+    assert table("zh-Hant")["report.no_cjk_font"] not in page
     assert english in _page(write_report(cnn_run, out=tmp_path / "en.html"))  # English embeds the file
+
+
+def test_the_font_lookup_names_the_font_ci_installs(monkeypatch) -> None:
+    # fonts-wqy-microhei (.ci/run) registers as "WenQuanYi Micro Hei"; the lookup, uncached, must take it
+    from matplotlib import font_manager
+
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", [font_manager.FontEntry(name="WenQuanYi Micro Hei")])
+    assert fonts.cjk_font.__wrapped__() == "WenQuanYi Micro Hei"
+
+
+def test_chinese_report_without_a_cjk_font_warns_once_and_says_so_on_the_page(
+        cnn_run: Path, tmp_path: Path, monkeypatch, caplog) -> None:
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    fonts.warn_no_cjk_font.cache_clear()  # an earlier zh-Hant report in this process may have warned
+    with caplog.at_level(logging.WARNING):
+        pages = [_page(write_report(cnn_run, lang="zh-Hant", out=tmp_path / f"zh{i}.html")) for i in range(2)]
+        english = _page(write_report(cnn_run, out=tmp_path / "en.html"))
+    warned = [r for r in caplog.records if fonts.FONT_PACKAGE in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    for page in pages:
+        overview = re.search(r'<section id="overview">(.*?)</section>', page, re.S)
+        assert overview and html.escape(table("zh-Hant")["report.no_cjk_font"]) in overview.group(1)
+        assert "fonts-wqy-microhei" in page
+        # the plots fall back to the run folder's PNGs, whose English words show, not empty boxes
+        assert base64.b64encode((cnn_run / "learning_curves.png").read_bytes()).decode() in page
+    assert fonts.FONT_PACKAGE not in english
+
+
+def test_the_missing_font_warning_reaches_the_terminal_of_neuroplast_report(cnn_run: Path, tmp_path: Path) -> None:
+    # the CLI configures no logging: the warning reaches stderr through logging's last-resort handler
+    code = ("import sys; from neuroplast.see.report import fonts; fonts.cjk_font = lambda: None; "
+            "from neuroplast.cli import main; sys.exit(main(sys.argv[1:]))")
+    done = subprocess.run([sys.executable, "-c", code, "report", str(cnn_run), "--lang", "zh-Hant", "--out",
+                           str(tmp_path / "zh.html")], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.count("fonts-wqy-microhei") == 1, done.stderr
 
 
 def test_both_tables_have_the_same_keys_and_placeholders() -> None:
@@ -183,10 +230,24 @@ def test_language_model_report_has_generated_text_and_attention(tmp_path: Path) 
 
 
 def test_too_large_pictures_give_way_to_a_note(cnn_run: Path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(report_module, "MAX_BYTES", 60_000)
+    monkeypatch.setattr(render, "MAX_BYTES", 60_000)
     out = write_report(cnn_run, out=tmp_path / "small.html")
     assert out.stat().st_size <= 60_000
     assert table("en")["report.figure_left_out"] in _page(out)
+
+
+def test_damaged_files_give_notes_not_a_lost_report(cnn_run: Path, tmp_path: Path, caplog) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(cnn_run, run)
+    (run / "history.csv").write_text("epoch,train_loss\n1,not-a-number\n")
+    (run / "pruned-broken").mkdir()
+    (run / "pruned-broken" / "metrics.json").write_text("{")
+    with caplog.at_level(logging.WARNING):
+        page = _page(write_report(run, out=tmp_path / "report.html"))
+    assert "history.csv" in caplog.text  # read as no history; the saved learning curves still show
+    assert 'id="learning-curves-img"' in page and 'id="per-class"' in page
+    failed = re.search(r'<section id="pruning">(.*?)</section>', page, re.S)
+    assert failed and html.escape(table("en")["report.section_failed_title"]) in failed.group(1)
 
 
 def test_a_failing_report_does_not_lose_the_training(tmp_path: Path, monkeypatch, caplog) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _pyplot():
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (no display), imported on first use."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -26,7 +27,7 @@ def plot_learning_curves(history: list[dict[str, Any]], path: Path, labels: dict
     """Loss (and accuracy, when there is one) per epoch, training against validation. ``labels``
     replaces the axis and legend words (see :data:`LABELS`), e.g. for a translated report."""
     t = {**LABELS, **(labels or {})}
-    plt = _pyplot()
+    plt = pyplot()
     has_acc = any("val_accuracy" in h or "train_accuracy" in h for h in history)
     fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.6), squeeze=False)
     epochs = [h["epoch"] for h in history]
@@ -49,7 +50,7 @@ def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path:
                           labels: dict[str, str] | None = None) -> None:
     """Rows are true classes, columns predicted classes; counts written in each cell."""
     t = {**LABELS, **(labels or {})}
-    plt = _pyplot()
+    plt = pyplot()
     k = len(matrix)
     fig, ax = plt.subplots(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k))
     ax.imshow(matrix, cmap="Blues")
@@ -72,7 +73,7 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
                  reason: str, path: Path) -> None:
     """The learning-rate sweep: raw and smoothed training loss against the rate (log axis), with
     the suggested rate marked and the rule that picked it in the title."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="loss per batch")
     ax.plot(lrs, smoothed, color="C0", label="smoothed loss")
@@ -97,7 +98,7 @@ def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
     """Reliability diagram: accuracy against confidence per bin, one line per method, with the
     diagonal of perfect calibration."""
     t = {**LABELS, **(labels or {})}
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.8, 4.4))
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label=t["calibrated"])
     for name, d in diagrams.items():
@@ -116,7 +117,7 @@ def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
 def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
     """Accuracy (or RMSE) against the share of weights removed, one point per round, with the dense
     baseline as a line; the title gives what the pruned model saves."""
-    plt = _pyplot()
+    plt = pyplot()
     curve = pruning["curve"]
     key = "accuracy" if "test_accuracy" in curve[0] else "rmse"
     fig, ax = plt.subplots(figsize=(6, 3.8))

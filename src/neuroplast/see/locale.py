@@ -1,7 +1,8 @@
 """One table of user-facing strings per language, shared by the web page and the report.
 
 The tables live in ``locales/<lang>.json`` (flat ``key -> text``: ``page.*``, ``draw.*`` ... for the
-web page, ``report.*`` for report.html; ``{name}`` placeholders are filled with :func:`text`). A test checks that every language has exactly the keys English has.
+web page, ``report.*`` for report.html; ``{name}`` placeholders are filled with ``str.format``). A
+test checks that every language has exactly the keys English has.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any
 
 from neuroplast.errors import UserError
 
@@ -24,8 +24,3 @@ def table(lang: str = "en") -> dict[str, str]:
     path = resources.files("neuroplast.see") / "locales" / f"{lang}.json"
     return json.loads(path.read_text(encoding="utf-8"))
 
-
-def text(key: str, lang: str = "en", **values: Any) -> str:
-    """The string ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``."""
-    s = table(lang)[key]
-    return s.format(**values) if values else s

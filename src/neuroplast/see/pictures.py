@@ -81,9 +81,9 @@ def plot(draw: Callable[[io.BytesIO], None]) -> str:
 
 
 def scatter(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO) -> None:
-    from neuroplast.plots import _pyplot
+    from neuroplast.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4.0))
     ax.scatter(y_true, y_pred, s=8, alpha=0.6)
     low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
@@ -95,9 +95,9 @@ def scatter(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO) -> None:
 
 
 def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: io.BytesIO) -> None:
-    from neuroplast.plots import _pyplot
+    from neuroplast.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5.2, 3.2))
     both = np.concatenate([inside, outside, [threshold]])
     low = max(float(both[both > 0].min()) if (both > 0).any() else 1e-6, 1e-12)
