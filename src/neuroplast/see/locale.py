@@ -12,8 +12,9 @@ from functools import cache
 from importlib import resources
 
 from neuroplast.errors import UserError
+from neuroplast.spec.stages import Language, choices
 
-LANGUAGES = ("en", "zh-Hant")
+LANGUAGES = choices(Language)  # the spec owns the list
 
 
 @cache

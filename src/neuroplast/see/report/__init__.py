@@ -5,7 +5,7 @@ The page is built from what the folder holds (``metrics.json``, ``model.json``, 
 ``pruned-*``) plus a few cheap views computed from the saved model on at most
 :data:`~neuroplast.see.report.context.MAX_EXAMPLES` test examples. A section appears only when its
 data exists. Every picture is an embedded ``data:`` PNG and the CSS is inline: the file opens with no
-network. Every word on it comes from the language tables (``locales/report.<lang>.json``); plots
+network. Every word on it comes from the language tables (``see/locales/<lang>.json``); plots
 carry numbers only.
 
 The modules: :mod:`.context` reads the folder once, :mod:`.sections_run`, :mod:`.sections_stages` and
