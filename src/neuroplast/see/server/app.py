@@ -40,7 +40,7 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
         workdir: where live "watch it learn" runs are written (default: a temporary folder).
         max_batch: most concurrent predictions answered by one forward/backward pass (1: none batched).
     """
-    from neuroplast.see.locale import LANGUAGES, table
+    from neuroplast.see.locale import table
 
     run_dir = Path(run_dir)
     if not (run_dir / "model.json").is_file():
@@ -51,23 +51,42 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     batcher = Batcher(predictor.answer, max_batch)
     scratch = None if workdir else Path(tempfile.mkdtemp(prefix="neuroplast-serve-"))  # removed at shutdown
     playground = Playground(Path(workdir) if workdir else scratch)
-    static = resources.files("neuroplast.see") / "static"
 
     # FastAPIOffline: FastAPI with /docs (Swagger UI) and /redoc served from files on this disk, not a CDN
+    app = FastAPIOffline(title="neuroplast", version="1", description=f"The model of {run_dir.name}: predict, "
+                         "describe, generate, and train a small network live.", favicon_url="data:,",
+                         lifespan=_removing(scratch))
+    _page_routes(app, lang, token)
+    _model_routes(app, predictor)
+    _predict_route(app, predictor, batcher)
+    _generate_route(app, predictor, batcher)
+    _playground_routes(app, playground)
+    app.state.predictor = predictor
+    app.state.playground = playground
+    return Guard(app, max_body=max_body, token=token)
+
+
+def _removing(scratch: Path | None) -> Any:
+    """The app's lifespan: the playground's scratch folder goes with the server (Ctrl+C, SIGTERM)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(_: Any) -> Any:
         try:
             yield
-        finally:  # the playground's scratch folder goes with the server (Ctrl+C, SIGTERM)
+        finally:
             if scratch is not None:
                 shutil.rmtree(scratch, ignore_errors=True)
 
-    app = FastAPIOffline(title="neuroplast", version="1", description=f"The model of {run_dir.name}: predict, "
-                         "describe, generate, and train a small network live.", favicon_url="data:,",
-                         lifespan=lifespan)
+    return lifespan
 
-    def json_response(obj: Any, status: int = 200) -> Response:
-        return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
+
+def _json(obj: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(obj), status_code=status, media_type="application/json")
+
+
+# --------------------------------------------------------------------------- the page and its files
+def _page_routes(app: FastAPIOffline, lang: str, token: str | None) -> None:
+    static = resources.files("neuroplast.see") / "static"
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def page(request: Request):
@@ -86,16 +105,24 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
             raise HTTPException(404, f"No static file {name!r}.")
         return Response(f.read_bytes(), media_type=types[suffix])
 
+
+# --------------------------------------------------------------------------- what the model is
+def _model_routes(app: FastAPIOffline, predictor: Predictor) -> None:
+    from neuroplast.see.locale import LANGUAGES, table
+
     @app.get("/api/model", summary="What the model is and what it takes")
     async def model_info():
-        return json_response(predictor.describe())
+        return _json(predictor.describe())
 
     @app.get("/api/strings/{name}", summary="The page's strings in one language (en, zh-Hant)")
     async def strings(name: str):
         if name not in LANGUAGES:
             raise HTTPException(404, f"No language {name!r}; expected one of {', '.join(LANGUAGES)}.")
-        return json_response(table(name))
+        return _json(table(name))
 
+
+# --------------------------------------------------------------------------- predictions
+def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) -> None:
     @app.post("/api/predict", summary="Classify one input: classes, probabilities, confidence, "
               "'not sure' and the saliency map", openapi_extra={"requestBody": {
                   "required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}})
@@ -106,26 +133,29 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
             x = predictor.decode(PredictRequest.model_validate_json(await request.body()))
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:3])
-            return json_response({"detail": f"The body must be JSON like {{\"image\": \"<base64 PNG>\"}}; "
-                                  f"{problems}."}, 422)
+            return _json({"detail": f"The body must be JSON like {{\"image\": \"<base64 PNG>\"}}; "
+                          f"{problems}."}, 422)
         except BadInput as e:
-            return json_response({"detail": str(e)}, 422)
-        return json_response(await batcher(x))
+            return _json({"detail": str(e)}, 422)
+        return _json(await batcher(x))
 
+
+# --------------------------------------------------------------------------- text from a language model
+def _generate_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) -> None:
     @app.get("/api/generate", summary="Stream text from a language model (text/event-stream)")
     async def generate(prompt: str = "", tokens: int = 300, temperature: float = 0.8,
                        seed: int = 0):
         from neuroplast.generate import generate_stream
 
         if not predictor.language_model:
-            return json_response({"detail": "This run is not a character language model."}, 422)
+            return _json({"detail": "This run is not a character language model."}, 422)
         if not 1 <= tokens <= GENERATE_MAX_TOKENS or not 0 < temperature <= 5:
-            return json_response({"detail": f"tokens must be 1..{GENERATE_MAX_TOKENS} and temperature in "
-                                  f"(0, 5]; received tokens={tokens}, temperature={temperature}."}, 422)
+            return _json({"detail": f"tokens must be 1..{GENERATE_MAX_TOKENS} and temperature in "
+                          f"(0, 5]; received tokens={tokens}, temperature={temperature}."}, 422)
         try:
             chars = generate_stream(predictor.run, prompt[-2000:], tokens, temperature, None, seed)
         except UserError as e:
-            return json_response({"detail": str(e)}, 422)
+            return _json({"detail": str(e)}, 422)
 
         async def events():
             loop = asyncio.get_running_loop()
@@ -139,17 +169,20 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
 
         return StreamingResponse(events(), media_type="text/event-stream")
 
+
+# --------------------------------------------------------------------------- watch it learn
+def _playground_routes(app: FastAPIOffline, playground: Playground) -> None:
     @app.post("/api/train", summary="Start a live training run of a shipped playground spec "
               "(one at a time: 409 while one runs)")
     async def train(body: TrainRequest):
         try:
             run_id = playground.start(body.spec, body.epochs)
         except BadInput as e:
-            return json_response({"detail": str(e)}, 422)
+            return _json({"detail": str(e)}, 422)
         except RuntimeError:
-            return json_response({"detail": "A training run is already in progress; wait for it to "
-                                  "finish (GET /api/train/events)."}, 409)
-        return json_response({"run": run_id, "events": "/api/train/events"}, 202)
+            return _json({"detail": "A training run is already in progress; wait for it to "
+                          "finish (GET /api/train/events)."}, 409)
+        return _json({"run": run_id, "events": "/api/train/events"}, 202)
 
     @app.get("/api/train/events", summary="The live run's events (text/event-stream): start, one per "
              "epoch with losses, accuracy and first-layer images, then done or error")
@@ -168,10 +201,6 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
 
         return StreamingResponse(events(), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache"})
-
-    app.state.predictor = predictor
-    app.state.playground = playground
-    return Guard(app, max_body=max_body, token=token)
 
 
 def is_loopback(host: str) -> bool:
