@@ -43,9 +43,3 @@ class Batcher:
                 for _, f in items:
                     if not f.done():
                         f.set_exception(e)
-
-    def close(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-        self.pool.shutdown(wait=False)
-
