@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 
+from neuroplast import rundir
 from neuroplast.errors import UserError
 from neuroplast.see.server.batcher import Batcher
 from neuroplast.see.server.constants import GENERATE_MAX_TOKENS, MAX_BATCH, MAX_BODY, TOKEN_COOKIE
@@ -43,8 +44,8 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     from neuroplast.see.locale import table
 
     run_dir = Path(run_dir)
-    if not (run_dir / "model.json").is_file():
-        raise UserError(f"{run_dir} is not a neuroplast run folder (no model.json). Pass the folder "
+    if not (run_dir / rundir.MODEL_INFO).is_file():
+        raise UserError(f"{run_dir} is not a neuroplast run folder (no {rundir.MODEL_INFO}). Pass the folder "
                         "that `neuroplast run` printed.")
     table(lang)  # unknown language: a clear error now
     predictor = Predictor(run_dir)

@@ -6,7 +6,6 @@ import base64
 import binascii
 import functools
 import io
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import numpy as np
 import torch
 from pydantic import BaseModel, Field
 
+from neuroplast import rundir
 from neuroplast.errors import UserError
 from neuroplast.see.server.constants import PLAYGROUND
 
@@ -42,9 +42,7 @@ class Predictor:
     """A run's model with what the page needs around it: input decoding, calibration, saliency."""
 
     def __init__(self, run_dir: Path) -> None:
-        from neuroplast.rundir import load
-
-        self.run = load(run_dir)
+        self.run = rundir.load(run_dir)
         self.dir = Path(run_dir)
         self.preprocess = self.run.preprocess
         self.kind = self.preprocess["kind"]
@@ -58,16 +56,15 @@ class Predictor:
 
     # .............................................................. calibration ("not sure")
     def _calibrate(self) -> None:
-        """Temperature and "not sure" threshold: this folder's or its ``calibrated-temperature``
-        child's if `neuroplast calibrate` ran; else fitted now on the validation split."""
-        for folder in (self.dir, self.dir / "calibrated-temperature", self.dir.with_name(f"{self.dir.name}-temperature")):
-            f = folder / "metrics.json"
-            if f.is_file():
-                cal = json.loads(f.read_text()).get("calibration", {})
-                if cal.get("method") == "temperature":
-                    self.temperature, self.threshold = cal["temperature"], cal["threshold"]
-                    self.calibration = f"temperature (from {folder.name})"
-                    return
+        """Temperature and "not sure" threshold: this folder's own if `neuroplast calibrate` wrote it,
+        else a temperature-scaling folder of the run's calibrate stage (:func:`neuroplast.rundir.stage_dirs`);
+        else fitted now on the validation split."""
+        for folder in (self.dir, *rundir.stage_dirs(self.dir, "calibrate")):
+            cal = rundir.read_metrics(folder).get("calibration", {})
+            if cal.get("method") == "temperature":
+                self.temperature, self.threshold = cal["temperature"], cal["threshold"]
+                self.calibration = f"temperature (from {folder.name})"
+                return
         if self.run.spec is None:
             return
         try:
