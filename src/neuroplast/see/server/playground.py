@@ -91,7 +91,7 @@ class _Listener:
 def first_layer_images(model: torch.nn.Module, limit: int = 16) -> list[list[list[float]]]:
     """The first layer's weights as small grayscale images in [0, 1]: a CNN's first filters (channel
     mean), or an MLP's first-layer rows shaped like a square input."""
-    from neuroplast.trust.explain import first_layer_filters, receptive_fields
+    from neuroplast.trust import first_layer_filters, receptive_fields
 
     with torch.no_grad():
         if any(isinstance(m, torch.nn.Conv2d) for m in model.modules()):

@@ -69,7 +69,7 @@ class Predictor:
             return
         try:
             from neuroplast.data import load_dataset
-            from neuroplast.trust.calibration import TemperatureScaling, selective_threshold
+            from neuroplast.trust import TemperatureScaling, selective_threshold
 
             data = load_dataset(self.run.spec.data, self.run.spec.seed)
             if len(data.x_val) == 0:
