@@ -9,16 +9,13 @@ history) is written atomically.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,9 +25,11 @@ from neuroplast.spec import TrainSpec
 from neuroplast.train import distributed
 from neuroplast.train.checkpoint import save_checkpoint
 from neuroplast.train.cuda_graph import GraphedStep
+from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.objective import Objective, make_objective
 from neuroplast.train.progress import PlainProgress, make_progress
+from neuroplast.train.seed import rng_state, set_rng_state
 
 
 class Callback(Protocol):
@@ -111,31 +110,6 @@ def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch:
         return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec.lr, total_steps=total,
                                                    cycle_momentum=cycle_momentum)
     return None
-
-
-def _rng_state(gen: torch.Generator) -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "shuffle": gen.get_state(),
-             "numpy": _numpy_state(),
-             "python": torch.tensor(list(random.getstate()[1]), dtype=torch.int64)}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _numpy_state() -> torch.Tensor:
-    """NumPy's global MT19937 key and position as one int64 tensor (weights_only-loadable)."""
-    _, keys, pos, *_ = np.random.get_state()
-    return torch.from_numpy(np.append(keys.astype(np.int64), pos))
-
-
-def _set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    gen.set_state(state["shuffle"])
-    keys = state["numpy"][:624].numpy().astype(np.uint32)  # MT19937 key, then the position in it
-    np.random.set_state(("MT19937", keys, int(state["numpy"][624]), 0, 0.0))
-    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def _backward_and_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
@@ -239,7 +213,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(spec.ema), use_buffers=True)
-    stopper = _EarlyStopping(spec)
+    stopper = EarlyStopping(spec)
     history: list[dict[str, Any]] = []
     start_epoch, seconds = 0, 0.0
     if resume is not None:
@@ -253,7 +227,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             scaler.load_state_dict(resume["scaler"])
         history, start_epoch, seconds = list(resume["history"]), resume["epoch"], resume["seconds"]
         stopper.load_state_dict(resume["early_stopping"])
-        _set_rng_state(resume["rng"], gen)
+        set_rng_state(resume["rng"], gen)
     if rank != 0:  # rank 0 alone prints and writes checkpoints
         progress, checkpoint_path = False, None
     bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
@@ -331,7 +305,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
                     "scheduler": scheduler.state_dict() if scheduler is not None else {},
                     "scaler": scaler.state_dict() if scaler is not None else {},
                     "epoch": epoch + 1, "history": history, "seconds": seconds,
-                    "early_stopping": stopper.state_dict(stopped), "rng": _rng_state(gen),
+                    "early_stopping": stopper.state_dict(stopped), "rng": rng_state(gen),
                     "ema": ema.state_dict() if ema is not None else {},
                 })
     finally:
@@ -354,45 +328,3 @@ def _distilled(loss: torch.Tensor, out: torch.Tensor, teacher: nn.Module, xb: to
     student = torch.log_softmax(out.float() / temperature, dim=-1)
     kl = torch.nn.functional.kl_div(student, target, reduction="batchmean", log_target=True)
     return (1 - weight) * loss + weight * temperature**2 * kl
-
-
-class _EarlyStopping:
-    """Tracks the best epoch (always) and stops after ``patience`` epochs without improvement
-    (only when ``train.early_stopping`` is set), restoring the best weights if asked."""
-
-    def __init__(self, spec: TrainSpec) -> None:
-        self.cfg = spec.early_stopping
-        self.monitor = self.cfg.monitor if self.cfg else "val_loss"
-        self.best: float | None = None
-        self.best_epoch = 0
-        self.bad_epochs = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.should_stop = False
-
-    def update(self, epoch: int, logs: dict[str, Any], model: nn.Module) -> bool:
-        value = logs.get(self.monitor, logs.get("val_loss", logs["train_loss"]))
-        sign = -1.0 if self.monitor == "val_accuracy" and self.monitor in logs else 1.0
-        delta = self.cfg.min_delta if self.cfg else 0.0
-        if self.best is None or sign * value < sign * self.best - delta:
-            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
-            if self.cfg and self.cfg.restore_best:
-                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            self.bad_epochs += 1
-        self.should_stop = bool(self.cfg) and self.bad_epochs >= self.cfg.patience
-        return self.should_stop
-
-    def restore(self, model: nn.Module) -> None:
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-
-    def state_dict(self, stopped: bool) -> dict[str, Any]:
-        best_state = {k: v.cpu() for k, v in self.best_state.items()} if self.best_state else {}
-        return {"best": self.best if self.best is not None else float("nan"), "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs, "best_state": best_state, "stopped": stopped}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = None if math.isnan(state["best"]) else state["best"]
-        self.best_epoch, self.bad_epochs = state["best_epoch"], state["bad_epochs"]
-        self.best_state = copy.copy(state["best_state"]) or None
-        self.should_stop = state["stopped"]
