@@ -12,15 +12,8 @@ from torch import nn
 import neuroplast
 from neuroplast.cli import main
 from neuroplast.errors import UserError
-from neuroplast.trust.calibration import (
-    MCDropout,
-    TemperatureScaling,
-    Uncalibrated,
-    ece,
-    ece_floor,
-    ece_if_calibrated,
-    scores,
-)
+from neuroplast.trust.calibrators import MCDropout, TemperatureScaling, Uncalibrated
+from neuroplast.trust.metrics import ece, ece_floor, ece_if_calibrated, scores
 
 
 def test_ece_matches_a_hand_worked_example() -> None:
@@ -152,7 +145,7 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
 
 
 def test_ensemble_of_identical_members_is_the_member_and_disagreement_shows() -> None:
-    from neuroplast.trust.calibration import DeepEnsemble
+    from neuroplast.trust.calibrators import DeepEnsemble
 
     torch.manual_seed(0)
     a, b = nn.Linear(4, 3), nn.Linear(4, 3)
@@ -191,7 +184,7 @@ def test_rotate_by_90_degrees_is_rot90() -> None:
 
 
 def test_selective_threshold_by_hand() -> None:
-    from neuroplast.trust.calibration import selective_threshold
+    from neuroplast.trust.metrics import selective_threshold
 
     conf = torch.tensor([0.99, 0.95, 0.90, 0.80, 0.70, 0.60])
     right = torch.tensor([True, True, False, True, False, True])
@@ -259,7 +252,7 @@ def test_stages_that_cannot_run_fail_before_training(tmp_path: Path, capsys) -> 
 
 
 def test_laplace_is_humbler_far_from_the_data_than_the_map_network() -> None:
-    from neuroplast.trust.calibration import LaplaceApproximation
+    from neuroplast.trust.calibrators import LaplaceApproximation
 
     torch.manual_seed(0)
     x = torch.randn(400, 2)
@@ -286,7 +279,7 @@ def test_laplace_is_humbler_far_from_the_data_than_the_map_network() -> None:
 
 
 def test_an_ensemble_of_laplace_approximations_averages_their_predictives() -> None:
-    from neuroplast.trust.calibration import DeepEnsemble, LaplaceApproximation
+    from neuroplast.trust.calibrators import DeepEnsemble, LaplaceApproximation
 
     torch.manual_seed(0)
     x = torch.randn(300, 2)
@@ -364,7 +357,7 @@ def test_laplace_prior_is_checked_on_validation_so_calibration_does_not_collapse
     and the marginal likelihood picks a prior so weak (2.5) that every answer drifts towards uniform.
     With the validation split the prior is checked and calibration holds."""
     from neuroplast.data import load_dataset
-    from neuroplast.trust.calibration import LaplaceApproximation
+    from neuroplast.trust.calibrators import LaplaceApproximation
 
     run = neuroplast.run("digits-cnn", out=tmp_path / "run", progress=False, train={"threads": 1})
     data = load_dataset(run.spec.data, run.spec.seed)
@@ -438,7 +431,7 @@ def test_noise_perturbed_levels_walk_the_accuracy_from_clean_to_chance() -> None
 
 
 def test_temperature_composes_with_another_method() -> None:
-    from neuroplast.trust.calibration import DeepEnsemble
+    from neuroplast.trust.calibrators import DeepEnsemble
 
     torch.manual_seed(0)
     x = torch.randn(3000, 5)

@@ -20,14 +20,13 @@ from neuroplast.trust.explain import (
     METHODS,
     Attribution,
     attribute,
-    deletion_curve,
     feature_maps,
     first_layer_filters,
     permutation_importance,
-    randomization_test,
     receptive_fields,
     save_heatmap,
 )
+from neuroplast.trust.sanity import deletion_curve, randomization_test
 
 pytest.importorskip("captum")
 

@@ -137,16 +137,16 @@ def test_plain_progress_prints_one_line_per_epoch() -> None:
 def test_rng_states_round_trip_through_a_checkpoint() -> None:
     import random
 
-    from neuroplast.train.loop import _rng_state, _set_rng_state
+    from neuroplast.train.seed import rng_state, set_rng_state
 
     np.random.seed(3)
     np.random.rand(5)  # move the position inside the MT19937 block
     random.seed(3)
     gen = torch.Generator().manual_seed(3)
-    state = _rng_state(gen)
+    state = rng_state(gen)
     expected = (np.random.rand(3), random.random(), torch.rand(2), torch.randperm(5, generator=gen))
     np.random.rand(7), random.random(), torch.rand(4), torch.randperm(5, generator=gen)  # wander off
-    _set_rng_state(state, gen)
+    set_rng_state(state, gen)
     again = (np.random.rand(3), random.random(), torch.rand(2), torch.randperm(5, generator=gen))
     assert np.array_equal(expected[0], again[0]) and expected[1] == again[1]
     assert torch.equal(expected[2], again[2]) and torch.equal(expected[3], again[3])

@@ -9,16 +9,13 @@ history) is written atomically.
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
-import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -28,9 +25,11 @@ from neuroplast.spec import TrainSpec
 from neuroplast.train import distributed
 from neuroplast.train.checkpoint import save_checkpoint
 from neuroplast.train.cuda_graph import GraphedStep
+from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.objective import Objective, make_objective
 from neuroplast.train.progress import PlainProgress, make_progress
+from neuroplast.train.seed import rng_state, set_rng_state
 
 
 class Callback(Protocol):
@@ -113,31 +112,6 @@ def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch:
     return None
 
 
-def _rng_state(gen: torch.Generator) -> dict[str, Any]:
-    state = {"torch": torch.get_rng_state(), "shuffle": gen.get_state(),
-             "numpy": _numpy_state(),
-             "python": torch.tensor(list(random.getstate()[1]), dtype=torch.int64)}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _numpy_state() -> torch.Tensor:
-    """NumPy's global MT19937 key and position as one int64 tensor (weights_only-loadable)."""
-    _, keys, pos, *_ = np.random.get_state()
-    return torch.from_numpy(np.append(keys.astype(np.int64), pos))
-
-
-def _set_rng_state(state: dict[str, Any], gen: torch.Generator) -> None:
-    torch.set_rng_state(state["torch"])
-    gen.set_state(state["shuffle"])
-    keys = state["numpy"][:624].numpy().astype(np.uint32)  # MT19937 key, then the position in it
-    np.random.set_state(("MT19937", keys, int(state["numpy"][624]), 0, 0.0))
-    random.setstate((3, tuple(int(v) for v in state["python"].tolist()), None))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _backward_and_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
                        scaler: torch.amp.GradScaler | None, grad_clip: float | None,
                        set_to_none: bool = True) -> None:
@@ -156,6 +130,46 @@ def _backward_and_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.op
     else:
         scaler.step(optimizer)
         scaler.update()
+
+
+@dataclass
+class _Loop:
+    """What the epochs read and update, made once by :func:`_set_up` (and :func:`_resume`)."""
+
+    model: nn.Module
+    train_model: nn.Module  # the model, or its DistributedDataParallel / torch.compile wrapper
+    data: Dataset
+    spec: TrainSpec
+    device: torch.device
+    layout: torch.memory_format | None  # channels-last images, else None
+    objective: Objective
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler | None
+    amp_dtype: torch.dtype | None
+    ema: Any
+    gen: torch.Generator
+    stopper: EarlyStopping
+    rank: int
+    world_size: int
+    steps_per_epoch: int
+    samples_per_epoch: int
+    local_batch: int
+    use_graph: bool
+    augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None
+    teacher: nn.Module | None
+    distill: float
+    temperature: float
+    history: list[dict[str, Any]] = field(default_factory=list)
+    start_epoch: int = 0
+    seconds: float = 0.0
+    graphed: GraphedStep | None = None
+    capture_seconds: float = 0.0  # warm-up and capture of the CUDA graph, inside the first epoch's time
+
+    @property
+    def scored(self) -> nn.Module:
+        """The weights validation scores: the EMA average when there is one."""
+        return self.model if self.ema is None else self.ema.module
 
 
 def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed: int = 0,
@@ -181,13 +195,77 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             T² * KL(teacher || student)`` on logits softened by ``temperature`` T (used by pruning to
             fine-tune the pruned network towards its dense parent).
     """
-    spec = spec or TrainSpec()
+    loop = _set_up(model, data, spec or TrainSpec(), seed, callbacks, augment, teacher, distill, temperature)
+    if resume is not None:
+        _resume(loop, resume)
+    if loop.rank != 0:  # rank 0 alone prints and writes checkpoints
+        progress, checkpoint_path = False, None
+    bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
+    bar.start(loop.spec.epochs, loop.steps_per_epoch, loop.start_epoch)
+    stopped = loop.stopper.should_stop
+    try:
+        for epoch in range(loop.start_epoch, loop.spec.epochs):
+            if stopped:
+                break
+            t0 = time.perf_counter()
+            train_loss = _train_epoch(loop, epoch, bar)
+            stopped = _end_epoch(loop, epoch, train_loss, t0, callbacks, bar)
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, _checkpoint(loop, epoch, stopped))
+    finally:
+        bar.close()
+    return _finish(loop)
+
+
+# --------------------------------------------------------------------------- set-up
+def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbacks: Sequence[Callback],
+            augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None, teacher: nn.Module | None,
+            distill: float, temperature: float) -> _Loop:
+    """Check the settings, place the model and data on the device, and make the optimizer, schedule,
+    loss scaler, shuffling generator, wrappers (DDP, compile) and EMA, in that order."""
     if spec.lr == "auto":
         raise UserError('train.lr = "auto" is resolved by neuroplast.run / neuroplast.fit; fit() needs a '
                         "number. Call neuroplast.train.find_lr(model, data, spec) and pass its suggestion.")
     if spec.threads:
         torch.set_num_threads(spec.threads)
     rank, world_size = distributed.world()
+    device, data, layout = _place(model, data, spec)
+    for cb in callbacks:  # Keras' hook: a callback that wants to look at the model while it learns
+        if hasattr(cb, "set_model"):
+            cb.set_model(model)
+    out_width = predict_outputs(model, data.x_train[:2]).shape[-1]
+    objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
+    steps_per_epoch = math.ceil(len(data.x_train) / spec.batch_size)
+    if spec.max_steps_per_epoch:
+        steps_per_epoch = min(steps_per_epoch, spec.max_steps_per_epoch)
+    use_graph = spec.cuda_graphs and device.type == "cuda" and world_size == 1 and teacher is None  # else ignored
+    if teacher is not None:
+        if not 0.0 <= distill <= 1.0 or temperature <= 0:
+            raise UserError(f"distillation needs 0 <= distill <= 1 and temperature > 0; received distill={distill}, "
+                            f"temperature={temperature}.")
+        teacher = teacher.to(device).eval()
+    local_batch = _local_batch(spec, world_size)
+    if use_graph and (spec.compile or spec.amp == "fp16"):
+        other = "compile = true" if spec.compile else "amp = 'fp16'"
+        raise UserError(f"train.cuda_graphs = true cannot be combined with {other}. Use one of them.")
+    optimizer = make_optimizer(model, spec, capturable=use_graph)
+    scheduler = make_scheduler(optimizer, spec, steps_per_epoch, cycle_momentum=not use_graph)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
+    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.amp)
+    train_model, ema = _wrap(model, spec, device, world_size)
+    return _Loop(model=model, train_model=train_model, data=data, spec=spec, device=device, layout=layout,
+                 objective=objective, optimizer=optimizer, scheduler=scheduler, scaler=scaler, amp_dtype=amp_dtype,
+                 ema=ema, gen=gen, stopper=EarlyStopping(spec), rank=rank, world_size=world_size,
+                 steps_per_epoch=steps_per_epoch,
+                 samples_per_epoch=min(len(data.x_train), steps_per_epoch * spec.batch_size),
+                 local_batch=local_batch, use_graph=use_graph, augment=augment, teacher=teacher, distill=distill,
+                 temperature=temperature)
+
+
+def _place(model: nn.Module, data: Dataset,
+           spec: TrainSpec) -> tuple[torch.device, Dataset, torch.memory_format | None]:
+    """Move the model and the resident data to this process's device (channels-last if asked)."""
     device = distributed.local_device(resolve_device(spec.device))
     model.to(device)
     data = data.to(device)
@@ -197,37 +275,22 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         data = data.to(device, memory_format=layout)
     if len(data.x_train) == 0:
         raise UserError("The training split is empty. Lower data.val_fraction / data.test_fraction or add data.")
-    for cb in callbacks:  # Keras' hook: a callback that wants to look at the model while it learns
-        if hasattr(cb, "set_model"):
-            cb.set_model(model)
-    out_width = predict_outputs(model, data.x_train[:2]).shape[-1]
-    objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
-    steps_per_epoch = math.ceil(len(data.x_train) / spec.batch_size)
-    if spec.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, spec.max_steps_per_epoch)
-    samples_per_epoch = min(len(data.x_train), steps_per_epoch * spec.batch_size)
-    use_graph = spec.cuda_graphs and device.type == "cuda" and world_size == 1 and teacher is None  # else ignored
-    if teacher is not None:
-        if not 0.0 <= distill <= 1.0 or temperature <= 0:
-            raise UserError(f"distillation needs 0 <= distill <= 1 and temperature > 0; received distill={distill}, "
-                            f"temperature={temperature}.")
-        teacher = teacher.to(device).eval()
-    local_batch = spec.batch_size
-    if world_size > 1:  # train.batch_size is the global batch; each rank takes its slice
+    return device, data, layout
+
+
+def _local_batch(spec: TrainSpec, world_size: int) -> int:
+    """This process's share of ``train.batch_size``, which is the global batch."""
+    if world_size > 1:  # each rank takes its slice
         if spec.batch_size % world_size:
             raise UserError(f"train.batch_size = {spec.batch_size} is the global batch and must divide "
                             f"evenly over the {world_size} processes. Use a multiple of {world_size}.")
-        local_batch = spec.batch_size // world_size
-    if use_graph and (spec.compile or spec.amp == "fp16"):
-        other = "compile = true" if spec.compile else "amp = 'fp16'"
-        raise UserError(f"train.cuda_graphs = true cannot be combined with {other}. Use one of them.")
-    optimizer = make_optimizer(model, spec, capturable=use_graph)
-    scheduler = make_scheduler(optimizer, spec, steps_per_epoch, cycle_momentum=not use_graph)
-    graphed: GraphedStep | None = None
-    capture_seconds = 0.0  # warm-up and capture of the CUDA graph, inside the first epoch's time
-    gen = torch.Generator(device=device).manual_seed(seed)
-    scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
-    amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.amp)
+        return spec.batch_size // world_size
+    return spec.batch_size
+
+
+def _wrap(model: nn.Module, spec: TrainSpec, device: torch.device, world_size: int) -> tuple[nn.Module, Any]:
+    """The module the batches go through (DDP over several processes, torch.compile if asked) and the
+    EMA average of the weights (None without ``train.ema``)."""
     train_model = model
     if world_size > 1:  # averages the gradients over the ranks in backward
         from torch.nn.parallel import DistributedDataParallel
@@ -239,111 +302,127 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
         ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(spec.ema), use_buffers=True)
-    stopper = _EarlyStopping(spec)
-    history: list[dict[str, Any]] = []
-    start_epoch, seconds = 0, 0.0
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        if ema is not None and resume.get("ema"):
-            ema.load_state_dict(resume["ema"])
-        optimizer.load_state_dict(resume["optimizer"])
-        if scheduler is not None and resume.get("scheduler"):
-            scheduler.load_state_dict(resume["scheduler"])
-        if scaler is not None and resume.get("scaler"):
-            scaler.load_state_dict(resume["scaler"])
-        history, start_epoch, seconds = list(resume["history"]), resume["epoch"], resume["seconds"]
-        stopper.load_state_dict(resume["early_stopping"])
-        _set_rng_state(resume["rng"], gen)
-    if rank != 0:  # rank 0 alone prints and writes checkpoints
-        progress, checkpoint_path = False, None
-    bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
-    bar.start(spec.epochs, steps_per_epoch, start_epoch)
-    stopped = stopper.should_stop
-    try:
-        for epoch in range(start_epoch, spec.epochs):
-            if stopped:
+    return train_model, ema
+
+
+def _resume(loop: _Loop, resume: dict[str, Any]) -> None:
+    """Put back the state a checkpoint saved: weights, EMA, optimizer, schedule, scaler, history,
+    early stopping and every RNG."""
+    loop.model.load_state_dict(resume["model"])
+    if loop.ema is not None and resume.get("ema"):
+        loop.ema.load_state_dict(resume["ema"])
+    loop.optimizer.load_state_dict(resume["optimizer"])
+    if loop.scheduler is not None and resume.get("scheduler"):
+        loop.scheduler.load_state_dict(resume["scheduler"])
+    if loop.scaler is not None and resume.get("scaler"):
+        loop.scaler.load_state_dict(resume["scaler"])
+    loop.history, loop.start_epoch, loop.seconds = list(resume["history"]), resume["epoch"], resume["seconds"]
+    loop.stopper.load_state_dict(resume["early_stopping"])
+    set_rng_state(resume["rng"], loop.gen)
+
+
+# --------------------------------------------------------------------------- one epoch
+def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress) -> float:
+    """One pass over a seeded shuffle of the training split; the mean training loss."""
+    loop.model.train()
+    perm = torch.randperm(len(loop.data.x_train), generator=loop.gen, device=loop.device)[:loop.samples_per_epoch]
+    loss_sum = torch.zeros((), device=loop.device)
+    for i in range(0, len(perm), loop.spec.batch_size):
+        idx = perm[i: i + loop.spec.batch_size]
+        share = 1.0  # this rank's part of the global batch, times the number of ranks
+        if loop.world_size > 1:
+            if len(idx) < loop.world_size:  # a last batch too small to give every rank a sample
                 break
-            t0 = time.perf_counter()
-            model.train()
-            perm = torch.randperm(len(data.x_train), generator=gen, device=device)[:samples_per_epoch]
-            loss_sum = torch.zeros((), device=device)
-            for i in range(0, len(perm), spec.batch_size):
-                idx = perm[i: i + spec.batch_size]
-                share = 1.0  # this rank's part of the global batch, times the number of ranks
-                if world_size > 1:
-                    if len(idx) < world_size:  # a last batch too small to give every rank a sample
-                        break
-                    global_size, idx = len(idx), idx[rank::world_size]
-                    share = len(idx) * world_size / global_size  # DDP averages: uneven last batch
-                xb, yb = data.x_train[idx], data.y_train[idx]
-                if augment is not None:
-                    xb = augment(xb, gen)
-                if layout is not None:  # a no-op when indexing kept the layout
-                    xb = xb.contiguous(memory_format=layout)
-                if use_graph and len(idx) == local_batch:  # full batches replay one CUDA graph
-                    if graphed is None:
-                        t_capture = time.perf_counter()
-                        graphed = GraphedStep(model, optimizer, objective.loss, xb, yb, amp_dtype,
-                                              spec.grad_clip)
-                        capture_seconds = time.perf_counter() - t_capture
-                    loss = graphed(xb, yb)
-                else:
-                    with torch.autocast(device.type, dtype=amp_dtype) if amp_dtype else contextlib.nullcontext():
-                        out = train_model(xb)
-                        loss = objective.loss(out, yb)
-                        if teacher is not None:
-                            loss = _distilled(loss, out, teacher, xb, distill, temperature)
-                    _backward_and_step(loss * share if share != 1.0 else loss, model, optimizer, scaler,
-                                       spec.grad_clip, set_to_none=not use_graph)
-                if scheduler is not None:
-                    scheduler.step()
-                if ema is not None:
-                    ema.update_parameters(model)
-                loss_sum.add_(loss.detach(), alpha=len(idx))  # stays on the device: no sync
-                bar.step()
-            distributed.all_reduce_sum(loss_sum)
-            train_loss = loss_sum.item() / len(perm)  # the one host-device sync of the epoch
-            if not math.isfinite(train_loss):
-                raise TrainingDiverged(
-                    f"The training loss became {train_loss} in epoch {epoch + 1}. The last good checkpoint "
-                    f"(epoch {epoch}) is kept. Lower train.lr, set train.grad_clip, or check the data "
-                    "for NaN/inf values.")
-            logs: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
-            scored = model if ema is None else ema.module
-            val = evaluate(scored, data.x_val, data.y_val, objective, spec.eval_batch_size, data.preprocess,
-                           data.num_classes)
-            for key in ("loss", "accuracy", "bits_per_char", "rmse", "r2"):
-                if key in val:
-                    logs[f"val_{key}"] = val[key]
-            logs["lr"] = optimizer.param_groups[0]["lr"]
-            epoch_seconds = time.perf_counter() - t0
-            seconds += epoch_seconds
-            logs["seconds"] = epoch_seconds
-            history.append(logs)
-            stopped = stopper.update(epoch + 1, logs, scored)
-            for cb in callbacks:
-                stopped = bool(cb.on_epoch_end(epoch + 1, logs)) or stopped
-            bar.epoch_end(logs)
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, {
-                    "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else {},
-                    "scaler": scaler.state_dict() if scaler is not None else {},
-                    "epoch": epoch + 1, "history": history, "seconds": seconds,
-                    "early_stopping": stopper.state_dict(stopped), "rng": _rng_state(gen),
-                    "ema": ema.state_dict() if ema is not None else {},
-                })
-    finally:
-        bar.close()
-    if ema is not None:  # the averaged weights become the model's
-        model.load_state_dict(ema.module.state_dict())
-    stopper.restore(model)
-    samples = samples_per_epoch * len(history)
-    return FitResult(history, stopper.best_epoch or len(history), seconds,
-                     samples / seconds if seconds > 0 else 0.0, str(device), objective,
-                     stopped_early=len(history) < spec.epochs,
-                     extra={"cuda_graph_capture_seconds": capture_seconds} if graphed is not None else {})
+            global_size, idx = len(idx), idx[loop.rank::loop.world_size]
+            share = len(idx) * loop.world_size / global_size  # DDP averages: uneven last batch
+        loss = _train_step(loop, idx, share)
+        if loop.scheduler is not None:
+            loop.scheduler.step()
+        if loop.ema is not None:
+            loop.ema.update_parameters(loop.model)
+        loss_sum.add_(loss.detach(), alpha=len(idx))  # stays on the device: no sync
+        bar.step()
+    distributed.all_reduce_sum(loss_sum)
+    train_loss = loss_sum.item() / len(perm)  # the one host-device sync of the epoch
+    if not math.isfinite(train_loss):
+        raise TrainingDiverged(
+            f"The training loss became {train_loss} in epoch {epoch + 1}. The last good checkpoint "
+            f"(epoch {epoch}) is kept. Lower train.lr, set train.grad_clip, or check the data "
+            "for NaN/inf values.")
+    return train_loss
+
+
+def _train_step(loop: _Loop, idx: torch.Tensor, share: float) -> torch.Tensor:
+    """Forward, loss, backward and one optimizer step on the training examples ``idx``; the loss."""
+    xb, yb = loop.data.x_train[idx], loop.data.y_train[idx]
+    if loop.augment is not None:
+        xb = loop.augment(xb, loop.gen)
+    if loop.layout is not None:  # a no-op when indexing kept the layout
+        xb = xb.contiguous(memory_format=loop.layout)
+    if loop.use_graph and len(idx) == loop.local_batch:  # full batches replay one CUDA graph
+        if loop.graphed is None:
+            t_capture = time.perf_counter()
+            loop.graphed = GraphedStep(loop.model, loop.optimizer, loop.objective.loss, xb, yb, loop.amp_dtype,
+                                       loop.spec.grad_clip)
+            loop.capture_seconds = time.perf_counter() - t_capture
+        return loop.graphed(xb, yb)
+    with torch.autocast(loop.device.type, dtype=loop.amp_dtype) if loop.amp_dtype else contextlib.nullcontext():
+        out = loop.train_model(xb)
+        loss = loop.objective.loss(out, yb)
+        if loop.teacher is not None:
+            loss = _distilled(loss, out, loop.teacher, xb, loop.distill, loop.temperature)
+    _backward_and_step(loss * share if share != 1.0 else loss, loop.model, loop.optimizer, loop.scaler,
+                       loop.spec.grad_clip, set_to_none=not loop.use_graph)
+    return loss
+
+
+# --------------------------------------------------------------------------- end of an epoch
+def _end_epoch(loop: _Loop, epoch: int, train_loss: float, t0: float, callbacks: Sequence[Callback],
+               bar: PlainProgress) -> bool:
+    """Validate, add the epoch's row to the history, and ask early stopping and the callbacks whether
+    to stop (True: stop)."""
+    logs: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
+    val = evaluate(loop.scored, loop.data.x_val, loop.data.y_val, loop.objective, loop.spec.eval_batch_size,
+                   loop.data.preprocess, loop.data.num_classes)
+    for key in ("loss", "accuracy", "bits_per_char", "rmse", "r2"):
+        if key in val:
+            logs[f"val_{key}"] = val[key]
+    logs["lr"] = loop.optimizer.param_groups[0]["lr"]
+    epoch_seconds = time.perf_counter() - t0
+    loop.seconds += epoch_seconds
+    logs["seconds"] = epoch_seconds
+    loop.history.append(logs)
+    stopped = loop.stopper.update(epoch + 1, logs, loop.scored)
+    for cb in callbacks:
+        stopped = bool(cb.on_epoch_end(epoch + 1, logs)) or stopped
+    bar.epoch_end(logs)
+    return stopped
+
+
+def _checkpoint(loop: _Loop, epoch: int, stopped: bool) -> dict[str, Any]:
+    """The exact-resume state after ``epoch``: what :func:`_resume` puts back."""
+    return {
+        "model": {k: v.detach().cpu().clone() for k, v in loop.model.state_dict().items()},
+        "optimizer": loop.optimizer.state_dict(),
+        "scheduler": loop.scheduler.state_dict() if loop.scheduler is not None else {},
+        "scaler": loop.scaler.state_dict() if loop.scaler is not None else {},
+        "epoch": epoch + 1, "history": loop.history, "seconds": loop.seconds,
+        "early_stopping": loop.stopper.state_dict(stopped), "rng": rng_state(loop.gen),
+        "ema": loop.ema.state_dict() if loop.ema is not None else {},
+    }
+
+
+# --------------------------------------------------------------------------- finish
+def _finish(loop: _Loop) -> FitResult:
+    """The final weights (EMA average, then the best epoch's if early stopping restores them) and the result."""
+    if loop.ema is not None:  # the averaged weights become the model's
+        loop.model.load_state_dict(loop.ema.module.state_dict())
+    loop.stopper.restore(loop.model)
+    samples = loop.samples_per_epoch * len(loop.history)
+    return FitResult(loop.history, loop.stopper.best_epoch or len(loop.history), loop.seconds,
+                     samples / loop.seconds if loop.seconds > 0 else 0.0, str(loop.device), loop.objective,
+                     stopped_early=len(loop.history) < loop.spec.epochs,
+                     extra={"cuda_graph_capture_seconds": loop.capture_seconds} if loop.graphed is not None else {})
 
 
 def _distilled(loss: torch.Tensor, out: torch.Tensor, teacher: nn.Module, xb: torch.Tensor, weight: float,
@@ -354,45 +433,3 @@ def _distilled(loss: torch.Tensor, out: torch.Tensor, teacher: nn.Module, xb: to
     student = torch.log_softmax(out.float() / temperature, dim=-1)
     kl = torch.nn.functional.kl_div(student, target, reduction="batchmean", log_target=True)
     return (1 - weight) * loss + weight * temperature**2 * kl
-
-
-class _EarlyStopping:
-    """Tracks the best epoch (always) and stops after ``patience`` epochs without improvement
-    (only when ``train.early_stopping`` is set), restoring the best weights if asked."""
-
-    def __init__(self, spec: TrainSpec) -> None:
-        self.cfg = spec.early_stopping
-        self.monitor = self.cfg.monitor if self.cfg else "val_loss"
-        self.best: float | None = None
-        self.best_epoch = 0
-        self.bad_epochs = 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-        self.should_stop = False
-
-    def update(self, epoch: int, logs: dict[str, Any], model: nn.Module) -> bool:
-        value = logs.get(self.monitor, logs.get("val_loss", logs["train_loss"]))
-        sign = -1.0 if self.monitor == "val_accuracy" and self.monitor in logs else 1.0
-        delta = self.cfg.min_delta if self.cfg else 0.0
-        if self.best is None or sign * value < sign * self.best - delta:
-            self.best, self.best_epoch, self.bad_epochs = value, epoch, 0
-            if self.cfg and self.cfg.restore_best:
-                self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        else:
-            self.bad_epochs += 1
-        self.should_stop = bool(self.cfg) and self.bad_epochs >= self.cfg.patience
-        return self.should_stop
-
-    def restore(self, model: nn.Module) -> None:
-        if self.best_state is not None:
-            model.load_state_dict(self.best_state)
-
-    def state_dict(self, stopped: bool) -> dict[str, Any]:
-        best_state = {k: v.cpu() for k, v in self.best_state.items()} if self.best_state else {}
-        return {"best": self.best if self.best is not None else float("nan"), "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs, "best_state": best_state, "stopped": stopped}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.best = None if math.isnan(state["best"]) else state["best"]
-        self.best_epoch, self.bad_epochs = state["best_epoch"], state["bad_epochs"]
-        self.best_state = copy.copy(state["best_state"]) or None
-        self.should_stop = state["stopped"]

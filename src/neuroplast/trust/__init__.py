@@ -1,38 +1,24 @@
 """Trust: can a prediction be believed, and what is it based on."""
 
-from neuroplast.trust.calibration import (
+from neuroplast.trust.calibrators import (
     CALIBRATORS,
-    ECE_BINS,
     Calibrator,
     DeepEnsemble,
     LaplaceApproximation,
-    Mahalanobis,
     MCDropout,
-    Prediction,
     TemperatureScaling,
     Uncalibrated,
-    ece,
-    ece_floor,
-    ece_if_calibrated,
     make_calibrator,
     noise_perturbed,
-    ood_metrics,
-    reliability,
-    scores,
-    selective_curve,
-    selective_threshold,
 )
 from neuroplast.trust.explain import (
     METHODS,
     Attribution,
-    DeletionCurve,
     Importance,
     attribute,
-    deletion_curve,
     feature_maps,
     first_layer_filters,
     permutation_importance,
-    randomization_test,
     receptive_fields,
     save_heatmap,
 )
@@ -44,6 +30,19 @@ from neuroplast.trust.intervals import (
     SplitConformal,
     coverage,
 )
+from neuroplast.trust.metrics import (
+    ECE_BINS,
+    Prediction,
+    ece,
+    ece_floor,
+    ece_if_calibrated,
+    reliability,
+    scores,
+    selective_curve,
+    selective_threshold,
+)
+from neuroplast.trust.ood import Mahalanobis, ood_metrics
+from neuroplast.trust.sanity import DeletionCurve, deletion_curve, randomization_test
 
 __all__ = [
     "CALIBRATORS",

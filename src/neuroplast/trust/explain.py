@@ -1,4 +1,4 @@
-"""Explanations: which inputs a prediction rests on, what the layers see, and whether to believe it.
+"""Explanations: which inputs a prediction rests on and what the layers see.
 
 Attribution methods come from Captum (https://captum.ai) behind one verb,
 ``attribute(model, x, target, method)``; they are interchangeable entries of :data:`METHODS`:
@@ -13,14 +13,12 @@ Attribution methods come from Captum (https://captum.ai) behind one verb,
 Models over token ids (``Recurrent`` with ``model.embedding``, ``Transformer`` with ``model.embed``)
 are explained through their embedding layer: one score per token.
 
-Sanity checks: :func:`randomization_test` (Adebayo et al., 2018, https://arxiv.org/abs/1810.03292)
-and :func:`deletion_curve` (Petsiuk et al., 2018, https://arxiv.org/abs/1806.07421).
+Whether to believe an attribution: :mod:`neuroplast.trust.sanity`.
 Captum is an optional dependency: ``pip install "neuroplast[explain]"``.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -88,13 +86,13 @@ def attribute(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor | No
     """
     fn = METHODS.get(method)
     _captum()  # fail early, with the install hint
-    with _eval_mode(model):
-        device = _device(model)
+    with eval_mode(model):
+        device = model_device(model)
         x = x.to(device)
         tokens = _token_layer(model, x)
         if tokens is None and not x.is_floating_point():
             x = x.float()
-        target = _targets(model, x, target)
+        target = targets_for(model, x, target)
         if tokens is not None and method not in ("ig", "saliency"):
             raise UserError(f"Models over token ids are explained with method 'ig' or 'saliency' "
                             f"through the embedding layer; received {method!r}.")
@@ -123,11 +121,11 @@ def _integrated_gradients(model: nn.Module, x: torch.Tensor, target: torch.Tenso
               "internal_batch_size": options.get("internal_batch_size")}
     if layer is not None:  # interpolate between embeddings, not between token ids
         ig = captum.attr.LayerIntegratedGradients(model, layer)
-        base = torch.zeros_like(x) if baseline is None else _like(baseline, x)
+        base = torch.zeros_like(x) if baseline is None else baseline_like(baseline, x)
         values, delta = ig.attribute(x, baselines=base, **kwargs)
         return values.sum(dim=-1), delta  # (B, T): one score per token
     values, delta = captum.attr.IntegratedGradients(model).attribute(
-        x, baselines=_like(baseline, x), **kwargs)
+        x, baselines=baseline_like(baseline, x), **kwargs)
     return values, delta
 
 
@@ -144,7 +142,7 @@ def _occlusion(model: nn.Module, x: torch.Tensor, target: torch.Tensor, baseline
             window = (1,) * (x.ndim - 1)
     occ = _captum().attr.Occlusion(model)
     values = occ.attribute(x, sliding_window_shapes=tuple(window), strides=stride or 1,
-                           baselines=_like(baseline, x), target=target,
+                           baselines=baseline_like(baseline, x), target=target,
                            perturbations_per_eval=options.get("internal_batch_size") or 1)
     return values.to(x.dtype), None  # captum 0.9 returns float32 even for float64 inputs
 
@@ -207,8 +205,8 @@ def permutation_importance(model: nn.Module, x: torch.Tensor, y: torch.Tensor, n
 
     def score(_estimator: Any, rows: np.ndarray, labels: np.ndarray) -> float:
         inputs = torch.as_tensor(rows, dtype=torch.float32).reshape(-1, *shape)
-        with _eval_mode(model), torch.no_grad():
-            out = model(inputs.to(_device(model))).cpu()
+        with eval_mode(model), torch.no_grad():
+            out = model(inputs.to(model_device(model))).cpu()
         if classify:
             return float((out.argmax(dim=1).numpy() == labels).mean())
         return -float(((out.reshape(labels.shape).numpy() - labels) ** 2).mean())
@@ -261,8 +259,8 @@ def feature_maps(model: nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
 
     handles = [m.register_forward_hook(keep(n)) for n, m in (blocks or named)]
     try:
-        with _eval_mode(model), torch.no_grad():
-            model(x.to(_device(model)))
+        with eval_mode(model), torch.no_grad():
+            model(x.to(model_device(model)))
     finally:
         for h in handles:
             h.remove()
@@ -289,99 +287,6 @@ def receptive_fields(model: nn.Module, input_shape: tuple[int, ...] | None = Non
         raise UserError(f"receptive_fields: input_shape {tuple(input_shape)} has "
                         f"{math.prod(input_shape)} values; the first layer reads {w.shape[1]}.")
     return w.reshape(len(w), *input_shape)
-
-
-# --------------------------------------------------------------------------- sanity and faithfulness
-def randomization_test(model: nn.Module, x: torch.Tensor, targets: torch.Tensor | None = None,
-                       method: str = "ig", seed: int = 0, absolute: bool = False, **options: Any) -> np.ndarray:
-    """Adebayo et al.'s model-randomization check: explanations that survive randomizing every
-    weight do not explain the model.
-
-    A copy of ``model`` has every parameter re-initialised (each module's ``reset_parameters``,
-    seeded); both are explained for the same ``targets`` and, per example, the Spearman rank
-    correlation of the two maps is returned, ``(B,)`` (NaN where a map is constant). Low values pass
-    the check. The maps are compared as the method returns them (saliency is |gradient| already;
-    integrated gradients and occlusion keep their sign: evidence for and against); ``absolute=True``
-    compares ``|attributions|`` instead. Adebayo et al. (2018) report both: for signed methods the
-    absolute value keeps the input's own outline in both maps, so it correlates more.
-    """
-    from scipy.stats import spearmanr
-
-    trained = attribute(model, x, targets, method, **options)
-    randomized = copy.deepcopy(model)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        for module in randomized.modules():
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
-    shuffled = attribute(randomized, x, trained.target, method, **options)
-    a, b = trained.values, shuffled.values
-    if absolute:
-        a, b = a.abs(), b.abs()
-    a = a.reshape(len(x), -1).cpu().numpy()
-    b = b.reshape(len(x), -1).cpu().numpy()
-    return np.array([_spearman(spearmanr, u, v) for u, v in zip(a, b, strict=True)])
-
-
-@dataclass
-class DeletionCurve:
-    """Target probability as the most important inputs are removed first (lower area: more faithful).
-
-    Attributes:
-        fractions: fraction of pixels (or features) removed, ``(steps + 1,)`` from 0 to 1.
-        curve: mean target probability at each fraction; ``area`` is its trapezoid area.
-        random_curve, random_area: the same for a random ordering, for comparison.
-    """
-
-    fractions: np.ndarray
-    curve: np.ndarray
-    area: float
-    random_curve: np.ndarray
-    random_area: float
-
-
-def deletion_curve(model: nn.Module, x: torch.Tensor, attributions: Attribution | torch.Tensor,
-                   target: int | torch.Tensor | None = None, steps: int = 20,
-                   baseline: float | torch.Tensor = 0.0, seed: int = 0) -> DeletionCurve:
-    """Petsiuk et al.'s deletion metric: remove pixels in order of attribution (highest first),
-    replace them with ``baseline`` (all channels of a pixel together), and track the softmax
-    probability of ``target``; the same with a random order gives the chance level.
-
-    Images are ranked by attributions summed over channels (signed, so evidence *for* the target
-    goes first); tables and tokens by the attributions themselves.
-    """
-    values = attributions.values if isinstance(attributions, Attribution) else attributions
-    if target is None and isinstance(attributions, Attribution):
-        target = attributions.target
-    with _eval_mode(model):
-        x = x.to(_device(model)).float()
-        target = _targets(model, x, target)
-        score = values.sum(dim=1) if values.ndim == 4 else values  # (B, H, W) or (B, F)
-        generator = torch.Generator().manual_seed(seed)
-        chance = torch.rand(score.shape, generator=generator)
-        curve = _deletion(model, x, score, target, steps, baseline)
-        random_curve = _deletion(model, x, chance, target, steps, baseline)
-    fractions = np.linspace(0.0, 1.0, steps + 1)
-    return DeletionCurve(fractions, curve, float(np.trapezoid(curve, fractions)), random_curve,
-                         float(np.trapezoid(random_curve, fractions)))
-
-
-def _deletion(model: nn.Module, x: torch.Tensor, score: torch.Tensor, target: torch.Tensor,
-              steps: int, baseline: float | torch.Tensor) -> np.ndarray:
-    flat = score.reshape(len(x), -1).to(x.device)  # (B, positions)
-    order = flat.argsort(dim=1, descending=True)
-    rank = torch.empty_like(order).scatter_(1, order, torch.arange(flat.shape[1], device=x.device)
-                                            .expand_as(order))  # rank[b, p]: 0 = most important
-    fill = _like(baseline, x)
-    probs = []
-    for k in range(steps + 1):
-        removed = (rank < round(k / steps * flat.shape[1])).reshape(score.shape)
-        if x.ndim == 4:
-            removed = removed.unsqueeze(1)  # one mask for all channels of a pixel
-        with torch.no_grad():
-            p = model(torch.where(removed, fill, x)).softmax(dim=1)
-        probs.append(p.gather(1, target[:, None].to(x.device)).mean().item())
-    return np.array(probs)
 
 
 # --------------------------------------------------------------------------- pictures
@@ -426,7 +331,7 @@ def _captum() -> Any:
 
 
 @contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def eval_mode(model: nn.Module) -> Iterator[None]:
     """Eval mode (no dropout, batch norm's running statistics), then the caller's mode again."""
     was_training = model.training
     model.eval()
@@ -436,7 +341,7 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def _device(model: nn.Module) -> torch.device:
+def model_device(model: nn.Module) -> torch.device:
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
 
@@ -451,7 +356,7 @@ def _token_layer(model: nn.Module, x: torch.Tensor) -> nn.Module | None:
     return None
 
 
-def _targets(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor | None) -> torch.Tensor:
+def targets_for(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor | None) -> torch.Tensor:
     """One output index per example; the predicted class when ``target`` is None."""
     if target is None:
         with torch.no_grad():
@@ -464,13 +369,7 @@ def _targets(model: nn.Module, x: torch.Tensor, target: int | torch.Tensor | Non
     return target.expand(len(x)).clone() if target.ndim == 0 else target
 
 
-def _like(baseline: float | torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
+def baseline_like(baseline: float | torch.Tensor | None, x: torch.Tensor) -> torch.Tensor:
     if baseline is None:
         return torch.zeros_like(x)
     return torch.as_tensor(baseline, dtype=x.dtype, device=x.device).expand_as(x).clone()
-
-
-def _spearman(spearmanr: Callable, a: np.ndarray, b: np.ndarray) -> float:
-    if np.ptp(a) == 0 or np.ptp(b) == 0:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)

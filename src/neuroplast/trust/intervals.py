@@ -202,7 +202,7 @@ class SampledIntervals:
     def samples(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Means and variances ``(S, N, targets)`` of every member or pass (variance 0 without a head)."""
         from neuroplast.train.objective import gaussian
-        from neuroplast.trust.calibration import dropout_on
+        from neuroplast.trust.calibrators import dropout_on
 
         nets = self.models
         if self.mc_samples:

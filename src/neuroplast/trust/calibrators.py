@@ -1,10 +1,5 @@
-"""Calibrated confidence: metrics (accuracy, NLL, Brier, ECE, reliability) and methods that share
-one interface — ``fit(x_val, y_val) -> self`` and ``predict(x) -> Prediction``.
-
-A network is *calibrated* when, among the answers it gives with 80% confidence, 80% are right. The
-expected calibration error (ECE) measures the gap: answers are grouped into 15 equal-width bins of
-confidence, and ECE is the average |accuracy − confidence| over bins, weighted by how many answers
-fall in each (Guo et al., "On Calibration of Modern Neural Networks", 2017).
+"""Calibration methods that share one interface — ``fit(x_val, y_val) -> self`` and
+``predict(x) -> Prediction`` — registered in :data:`CALIBRATORS`.
 
 Methods:
     ``TemperatureScaling``  divide the logits by one temperature T fitted on validation data by
@@ -21,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -30,123 +24,9 @@ from torch import nn
 
 from neuroplast.errors import UserError
 from neuroplast.registry import Registry
+from neuroplast.trust.metrics import Prediction, scores, softmax
 
-ECE_BINS = 15
 CALIBRATORS: Registry[type] = Registry("calibration method")
-
-
-# --------------------------------------------------------------------------- what a method predicts
-@dataclass
-class Prediction:
-    """Class probabilities with how sure they are.
-
-    Attributes:
-        probs: (N, C) probabilities (the mean over samples for sampling methods).
-        confidence: (N,) the largest probability.
-        entropy: (N,) predictive entropy in nats (0 = certain; log C = uniform).
-        mutual_information: (N,) for sampling methods, the part of the entropy that comes from
-            disagreement between samples (epistemic uncertainty); None otherwise.
-    """
-
-    probs: torch.Tensor
-    mutual_information: torch.Tensor | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_samples(cls, runs: torch.Tensor) -> Prediction:
-        """The mean of ``(S, N, C)`` sampled probabilities, with their mutual information (entropy
-        of the mean minus mean entropy) and per-class spread."""
-        mean = runs.mean(0)
-        mutual_information = entropy(mean) - torch.stack([entropy(p) for p in runs]).mean(0)
-        return cls(mean, mutual_information.clamp_min(0), {"std": runs.std(0)})
-
-    @property
-    def confidence(self) -> torch.Tensor:
-        return self.probs.max(dim=1).values
-
-    @property
-    def label(self) -> torch.Tensor:
-        return self.probs.argmax(dim=1)
-
-    @property
-    def entropy(self) -> torch.Tensor:
-        return entropy(self.probs)
-
-
-def entropy(probs: torch.Tensor) -> torch.Tensor:
-    return -(probs * probs.clamp_min(1e-12).log()).sum(dim=1)
-
-
-# --------------------------------------------------------------------------- metrics
-def ece(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> float:
-    """Expected calibration error with ``n_bins`` equal-width confidence bins (a fraction, not %).
-
-    A confidence of exactly 1.0 falls in the top bin; bins are half-open ``(lo, hi]``.
-    """
-    conf, pred = probs.max(dim=1)
-    correct = (pred == labels).float()
-    edges = torch.linspace(0, 1, n_bins + 1, device=probs.device)
-    total = torch.zeros((), device=probs.device)
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
-        in_bin = (conf > lo) & (conf <= hi)
-        if in_bin.any():
-            total += in_bin.float().sum() * (correct[in_bin].mean() - conf[in_bin].mean()).abs()
-    return (total / max(len(labels), 1)).item()
-
-
-def ece_floor(probs: torch.Tensor, n_bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> float:
-    """The ECE a perfectly calibrated model with these confidences would still show on this many
-    examples: the median of :func:`ece_if_calibrated`. ECE is a noisy, upward-biased estimate; a
-    measured ECE near this floor cannot be told apart from perfect calibration on a test set of this size.
-    """
-    return float(ece_if_calibrated(probs, n_bins, draws, seed).median())
-
-
-def ece_if_calibrated(probs: torch.Tensor, n_bins: int = ECE_BINS, draws: int = 200, seed: int = 0) -> torch.Tensor:
-    """``draws`` ECEs of a perfectly calibrated model with these confidences: in each draw every answer
-    is right with probability equal to its confidence. Their spread is the ECE's sampling noise on a
-    test set of this size (e.g. the share of draws above a bar is how often perfect calibration misses it).
-    """
-    conf = probs.max(dim=1).values.double().cpu()
-    gen = torch.Generator().manual_seed(seed)
-    edges = torch.linspace(0, 1, n_bins + 1, dtype=torch.float64)
-    which = torch.bucketize(conf, edges[1:-1], right=False)  # bin k holds (edges[k], edges[k+1]]
-    conf_sum = torch.bincount(which, weights=conf, minlength=n_bins)
-    eces = []
-    for _ in range(draws):
-        right = (torch.rand(len(conf), generator=gen, dtype=torch.float64) < conf).double()
-        right_sum = torch.bincount(which, weights=right, minlength=n_bins)
-        eces.append(float((right_sum - conf_sum).abs().sum() / max(len(conf), 1)))
-    return torch.tensor(eces, dtype=torch.float64)
-
-
-def reliability(probs: torch.Tensor, labels: torch.Tensor, n_bins: int = ECE_BINS) -> dict[str, list[float]]:
-    """Per-bin mean confidence, accuracy and count: the data of a reliability diagram."""
-    conf, pred = probs.max(dim=1)
-    correct = (pred == labels).float()
-    edges = torch.linspace(0, 1, n_bins + 1)
-    out: dict[str, list[float]] = {"lower": [], "upper": [], "confidence": [], "accuracy": [], "count": []}
-    for lo, hi in zip(edges[:-1].tolist(), edges[1:].tolist(), strict=True):
-        in_bin = (conf > lo) & (conf <= hi)
-        n = int(in_bin.sum())
-        out["lower"].append(lo)
-        out["upper"].append(hi)
-        out["count"].append(n)
-        out["confidence"].append(conf[in_bin].mean().item() if n else float("nan"))
-        out["accuracy"].append(correct[in_bin].mean().item() if n else float("nan"))
-    return out
-
-
-def scores(probs: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    """Accuracy, NLL (nats per example), Brier score (sum over classes, mean over examples) and ECE."""
-    probs, labels = probs.float(), labels.long()
-    one_hot = F.one_hot(labels, probs.shape[1]).float()
-    return {
-        "accuracy": (probs.argmax(1) == labels).float().mean().item(),
-        "nll": F.nll_loss(probs.clamp_min(1e-12).log(), labels).item(),
-        "brier": (probs - one_hot).pow(2).sum(1).mean().item(),
-        "ece": ece(probs, labels),
-    }
 
 
 # --------------------------------------------------------------------------- methods
@@ -182,7 +62,7 @@ class Uncalibrated(Calibrator):
     """The model's own softmax: the baseline every method is compared with."""
 
     def predict(self, x: torch.Tensor) -> Prediction:
-        return Prediction(_softmax(self.logits(x)))
+        return Prediction(softmax(self.logits(x)))
 
 
 @CALIBRATORS.register("temperature")
@@ -196,7 +76,7 @@ class TemperatureScaling(Calibrator):
             raise UserError("Temperature scaling needs held-out data and the validation split is empty. "
                             "Set data.val_fraction > 0 (e.g. 0.1) and train again.")
         logits, y = self.logits(x).double(), y.long().to(x.device)
-        if bool((_softmax(logits).argmax(dim=1) == y).all()):
+        if bool((softmax(logits).argmax(dim=1) == y).all()):
             raise UserError(f"The validation split ({len(y)} examples) is classified without a single error: "
                             "the temperature that fits it best is 0 (every answer certain), which says nothing "
                             "about new data. Hold out more (data.val_fraction) or keep the uncalibrated model.")
@@ -218,7 +98,7 @@ class TemperatureScaling(Calibrator):
         return self
 
     def predict(self, x: torch.Tensor) -> Prediction:
-        return Prediction(_softmax(self.logits(x) / self.temperature))
+        return Prediction(softmax(self.logits(x) / self.temperature))
 
     def describe(self) -> dict[str, Any]:
         return {"temperature": self.temperature}
@@ -242,8 +122,8 @@ class MCDropout(Calibrator):
     def predict(self, x: torch.Tensor) -> Prediction:
         model = dropout_on(self.model)
         torch.manual_seed(self.seed)
-        runs = torch.stack([_softmax(torch.cat([model(x[i: i + self.batch_size]).float()
-                                                for i in range(0, len(x), self.batch_size)]))
+        runs = torch.stack([softmax(torch.cat([model(x[i: i + self.batch_size]).float()
+                                               for i in range(0, len(x), self.batch_size)]))
                             for _ in range(self.samples)])  # (S, N, C)
         return Prediction.from_samples(runs)
 
@@ -321,35 +201,6 @@ def make_calibrator(method: str, model: nn.Module, **options: Any) -> Calibrator
     return CALIBRATORS.get(method)(model, **options)
 
 
-def _softmax(logits: torch.Tensor) -> torch.Tensor:
-    if logits.shape[-1] == 1:  # one logit: a binary classifier
-        p = torch.sigmoid(logits.float())
-        return torch.cat([1 - p, p], dim=1)
-    return torch.softmax(logits.float(), dim=-1)
-
-
-def selective_threshold(confidence: torch.Tensor, correct: torch.Tensor, target_accuracy: float) -> float:
-    """The lowest confidence threshold at which the answers kept (confidence >= threshold) are right
-    at least ``target_accuracy`` of the time; below it the model says "not sure". 1.0 when no
-    threshold reaches the target (every answer is then "not sure" unless fully confident)."""
-    order = torch.argsort(confidence, descending=True)
-    conf, right = confidence[order], correct[order].float()
-    kept_accuracy = right.cumsum(0) / torch.arange(1, len(right) + 1, device=right.device)
-    ok = (kept_accuracy >= target_accuracy).nonzero()
-    if len(ok) == 0:
-        return 1.0
-    return float(conf[int(ok[-1])])
-
-
-def selective_curve(confidence: torch.Tensor, correct: torch.Tensor, points: int = 20) -> dict[str, list[float]]:
-    """Accuracy of the answers kept against the fraction kept (coverage), most confident first."""
-    order = torch.argsort(confidence, descending=True)
-    right = correct[order].float()
-    n = len(right)
-    coverage = [k / points for k in range(1, points + 1)]
-    accuracy = [right[: max(1, round(c * n))].mean().item() for c in coverage]
-    return {"coverage": coverage, "accuracy": accuracy}
-
 
 @CALIBRATORS.register("ensemble")
 class DeepEnsemble(Calibrator):
@@ -373,7 +224,7 @@ class DeepEnsemble(Calibrator):
         from neuroplast.train.evaluate import predict_outputs
 
         return Prediction.from_samples(torch.stack([
-            m.predict(x).probs if isinstance(m, Calibrator) else _softmax(predict_outputs(m, x, self.batch_size))
+            m.predict(x).probs if isinstance(m, Calibrator) else softmax(predict_outputs(m, x, self.batch_size))
             for m in self.models]))
 
     def describe(self) -> dict[str, Any]:
@@ -498,79 +349,3 @@ def _laplace_torch() -> Any:
         raise UserError("The Laplace approximation needs laplace-torch, installed without its torchvision "
                         "requirement: pip install --no-deps -r requirements-laplace.txt (see the README).") from None
     return laplace
-
-
-# --------------------------------------------------------------------------- out-of-distribution
-def layer_features(model: nn.Module, x: torch.Tensor, layer: str = "features",
-                   batch_size: int = 1024) -> torch.Tensor:
-    """Activations the model computes for ``x`` (eval mode), flattened per example:
-    ``"features"`` is the input of its first ``nn.Linear`` (for a CNN, the flattened feature maps of
-    the last conv block), ``"penultimate"`` the input of its last ``nn.Linear``."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise UserError("Feature-density scores need a model with a linear read-out layer.")
-    if layer not in ("features", "penultimate"):
-        raise UserError(f"layer must be 'features' or 'penultimate'; received {layer!r}.")
-    target = linears[0] if layer == "features" else linears[-1]
-    captured: list[torch.Tensor] = []
-    handle = target.register_forward_hook(
-        lambda _m, inputs, _out: captured.append(inputs[0].detach().flatten(1).float()))
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():
-            for i in range(0, len(x), batch_size):
-                model(x[i: i + batch_size])
-    finally:
-        handle.remove()
-        model.train(was_training)
-    return torch.cat(captured)
-
-
-class Mahalanobis:
-    """Class-conditional Gaussians with one shared covariance on a layer's features (Lee et al.
-    2018); the OOD score is the smallest Mahalanobis distance to a class mean (higher = stranger).
-
-    ``layer="features"`` (the default) models the flattened conv features of a CNN (the input of
-    the first linear layer); ``"penultimate"`` the input of the read-out.
-    """
-
-    def __init__(self, layer: str = "features") -> None:
-        self.layer = layer
-
-    def fit(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> Mahalanobis:
-        self.model = model
-        f = layer_features(model, x, self.layer).double()
-        y = y.to(f.device)
-        classes = torch.unique(y)
-        self.means = torch.stack([f[y == c].mean(0) for c in classes])
-        centered = f - self.means[torch.searchsorted(classes, y)]
-        cov = centered.T @ centered / len(f)
-        self.precision = torch.linalg.pinv(cov + 1e-6 * torch.eye(len(cov), dtype=cov.dtype, device=cov.device))
-        return self
-
-    def score(self, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-        f = layer_features(self.model, x, self.layer).double()
-        out = []
-        for i in range(0, len(f), batch_size):
-            d = f[i: i + batch_size, None, :] - self.means[None]  # (n, K, D)
-            out.append(torch.einsum("nkd,de,nke->nk", d, self.precision, d).min(dim=1).values)
-        return torch.cat(out).float() if out else torch.empty(0)
-
-    def state_dict(self) -> dict[str, torch.Tensor]:
-        return {"means": self.means.float().contiguous(), "precision": self.precision.float().contiguous()}
-
-    def load_state_dict(self, model: nn.Module, state: dict[str, torch.Tensor]) -> Mahalanobis:
-        self.model, self.means, self.precision = model, state["means"].double(), state["precision"].double()
-        return self
-
-
-def ood_metrics(in_scores: torch.Tensor, out_scores: torch.Tensor) -> dict[str, float]:
-    """AUROC and the false-positive rate at 95% true-positive rate for telling out-of-distribution
-    inputs (positives, ``out_scores``) from in-distribution ones; higher score = more likely OOD."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    y = torch.cat([torch.zeros(len(in_scores)), torch.ones(len(out_scores))]).numpy()
-    s = torch.cat([in_scores.float().cpu(), out_scores.float().cpu()]).numpy()
-    fpr, tpr, _ = roc_curve(y, s)
-    return {"auroc": float(roc_auc_score(y, s)), "fpr_at_95_tpr": float(fpr[(tpr >= 0.95).argmax()])}
