@@ -16,7 +16,8 @@ from neuroplast.errors import UserError
 from neuroplast.io import save_json
 from neuroplast.rundir import Run
 from neuroplast.spec import ExplainSpec
-from neuroplast.trust.explain import attribute, deletion_curve, randomization_test, save_heatmap
+from neuroplast.trust.explain import attribute, save_heatmap
+from neuroplast.trust.sanity import deletion_curve, randomization_test
 
 SANITY_EXAMPLES = 100
 
