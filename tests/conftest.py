@@ -11,6 +11,12 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 MNIST_DIR = SHARED_DATA / "mnist"
 
 
+def write_csv(path: Path, header: str, rows: list[str]) -> Path:
+    """A small CSV file: the header line, then one line per row."""
+    path.write_text(header + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_threads() -> None:
     torch.manual_seed(0)

@@ -160,3 +160,20 @@ def test_files_and_functions_stay_small(path: Path) -> None:
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             length = node.end_lineno - node.lineno + 1
             assert length <= MAX_FUNCTION_LINES, f"{path}:{node.lineno} {node.name} has {length} lines"
+
+
+def test_tests_mirror_the_package() -> None:
+    """``tests/<package>/test_<module>[_more].py`` or ``tests/test_<module>[_more].py``, for a module that
+    exists, so each module's tests are found by its name (this file tests the whole package)."""
+    tests = Path(__file__).resolve().parent
+    known = set(package_modules())
+    stray = []
+    for path in sorted(tests.rglob("test_*.py")):
+        if path == Path(__file__).resolve():
+            continue
+        package = ".".join(("neuroplast", *path.parent.relative_to(tests).parts))
+        words = path.stem.removeprefix("test_").split("_")
+        names = {f"{package}.{'_'.join(words[:i])}" for i in range(1, len(words) + 1)}
+        if not names & known:
+            stray.append(str(path.relative_to(tests)))
+    assert not stray, f"test files named after no module: {stray}"

@@ -222,7 +222,7 @@ def test_loopback_needs_no_token_and_binds_loopback_by_default(server: Server) -
 def test_load_fifty_clients_no_errors(server: Server) -> None:
     """50 concurrent clients x 20 requests: no errors. (The latency figure, p99 <= 50 ms, is measured
     by benchmarks/serve.py on a quiet machine; a test suite running beside other work can't time it.)"""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
     from loadtest import (
         load_test,  # the load generator lives with the benchmarks, not in the library
     )
