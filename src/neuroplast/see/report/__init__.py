@@ -30,8 +30,10 @@ from typing import Any
 import torch
 
 from neuroplast import rundir
+from neuroplast.data import Dataset
 from neuroplast.errors import UserError, check_output
 from neuroplast.io import atomic_write
+from neuroplast.rundir import Run
 from neuroplast.see.locale import table
 from neuroplast.see.report import sections_layers, sections_run, sections_stages
 from neuroplast.see.report.context import Context, first_line
@@ -44,8 +46,8 @@ log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- public entry points
-def write_report(run_dir: str | Path, lang: str = "en", out: str | Path | None = None, *, run: Any = None,
-                 data: Any = None) -> Path:
+def write_report(run_dir: str | Path, lang: str = "en", out: str | Path | None = None, *,
+                 run: Run | None = None, data: Dataset | None = None) -> Path:
     """Write ``report.html`` for a run folder and return its path.
 
     Args:

@@ -12,6 +12,7 @@ from typing import Any
 import torch
 
 from neuroplast import rundir
+from neuroplast.data import Dataset
 from neuroplast.io import read_json
 from neuroplast.see.locale import table
 
@@ -30,13 +31,13 @@ class Context:
     preprocess: dict[str, Any]
     history: list[dict[str, Any]]
     spec_text: str | None
-    run: Any = None
-    data: Any = None
+    run: rundir.Run | None = None
+    data: Dataset | None = None
     notes: dict[str, str] = field(default_factory=dict)
     _predictions: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     @classmethod
-    def read(cls, run_dir: Path, lang: str, run: Any, data: Any) -> Context:
+    def read(cls, run_dir: Path, lang: str, run: rundir.Run | None, data: Dataset | None) -> Context:
         ctx = cls(run_dir, lang, _read(run_dir / rundir.METRICS, lambda p: rundir.read_metrics(p.parent), {}),
                   _read(run_dir / rundir.MODEL_INFO, read_json, {}), _read(run_dir / rundir.PREPROCESS, read_json, {}),
                   _read(run_dir / rundir.HISTORY, rundir.read_history, []),
