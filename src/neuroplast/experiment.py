@@ -19,12 +19,16 @@ from torch import nn
 from neuroplast import rundir
 from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.augment import make_augment
+from neuroplast.data.images import image_dataset
+from neuroplast.data.tabular import table_dataset
 from neuroplast.errors import UserError, check_output
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
+from neuroplast.plasticity.hebbian import plot_receptive_fields
 from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
 from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
 from neuroplast.spec import DataSpec, ExperimentSpec, TrainSpec, load_spec
+from neuroplast.trackers import Trackers, flatten
 from neuroplast.train import Callback, FitResult, distributed, evaluate, fit, seed_everything
 from neuroplast.train.checkpoint import load_checkpoint
 from neuroplast.train.lr_find import LRFinderResult, find_lr
@@ -237,8 +241,6 @@ def _write_results(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module,
         plot_confusion_matrix(metrics["test"]["confusion_matrix"], data.class_names or [],
                               run_dir / "confusion_matrix.png")
     if hasattr(model, "receptive_fields"):  # a Hebbian layer's learned filters, as images
-        from neuroplast.plasticity.hebbian import plot_receptive_fields
-
         plot_receptive_fields(model.receptive_fields(), run_dir / "receptive_fields.png")
     return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
 
@@ -247,8 +249,6 @@ def _trackers(spec: ExperimentSpec, run_dir: Path) -> Any:
     """TensorBoard / MLflow loggers for ``train.log`` (None when it is empty)."""
     if not spec.train.log:
         return None
-    from neuroplast.trackers import Trackers, flatten
-
     return Trackers(spec.train.log, run_dir, spec.name, flatten(spec.model_dump(mode="json")))
 
 
@@ -318,9 +318,6 @@ def _ckpt(run_dir: Path | None, train: TrainSpec) -> Path | None:
 
 
 def _dataset_from_arrays(x: Any, y: Any, seed: int) -> Dataset:
-    from neuroplast.data.images import image_dataset
-    from neuroplast.data.tabular import table_dataset
-
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y):
         raise UserError(f"fit(): X has {len(x)} rows but y has {len(y)}. Pass one target per row.")

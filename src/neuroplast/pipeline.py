@@ -18,9 +18,11 @@ from neuroplast.data import Dataset
 from neuroplast.errors import UserError
 from neuroplast.rundir import Run
 from neuroplast.see.report import rewrite_report, write_report_safely
-from neuroplast.spec import ExperimentSpec, PruneSpec
+from neuroplast.spec import ExperimentSpec, PruneSpec, section
 from neuroplast.stages import ORDER, SECTIONS
 from neuroplast.train import Callback, distributed
+from neuroplast.trust import MCDropout
+from neuroplast.trust.explain import gradcam_layer
 
 
 def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | None = None,
@@ -94,8 +96,6 @@ def prune(run_dir: str | Path, *, out: str | Path | None = None, progress: bool 
         >>> pruned = neuroplast.prune(run.dir, method="structured", sparsity=0.5)
         >>> pruned.metrics["pruning"]["bytes"]
     """
-    from neuroplast.spec import section
-
     folder = run_stage("prune", run_dir, section(PruneSpec, options), out=out, progress=progress,
                        latency_repeats=latency_repeats)
     return rundir.load(folder)
@@ -110,16 +110,12 @@ def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
                         "task. Remove the [uncertainty] section (for regression, `neuroplast predict RUN --uncertainty` "
                         "gives split-conformal intervals).")
     if spec.uncertainty is not None and spec.uncertainty.method == "mc-dropout":
-        from neuroplast.trust import MCDropout
-
         MCDropout(model)  # refuses a network without dropout layers
     if spec.explain is not None and not images:
         raise UserError(f"[explain] draws heatmaps for image classifiers; data.source {spec.data.source!r} gives "
                         f"a {data.task} task on inputs of shape {tuple(data.x_train.shape[1:])}. Remove the "
                         "[explain] section (neuroplast.trust.attribute(model, x) explains tables and tokens).")
     if spec.explain is not None and spec.explain.method == "gradcam":
-        from neuroplast.trust.explain import gradcam_layer
-
         gradcam_layer(model, tuple(data.x_train.shape))
 
 

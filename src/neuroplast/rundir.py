@@ -18,13 +18,16 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import TypeAdapter
 from torch import nn
 
 from neuroplast.data import Dataset, load_dataset
+from neuroplast.data.inputs import to_inputs
 from neuroplast.errors import UserError, check_output
+from neuroplast.export.plain_pytorch import plain_pytorch_source
 from neuroplast.io import atomic_write, load_weights, read_json, save_json, save_weights
 from neuroplast.models import build_model, model_outputs
-from neuroplast.spec import ExperimentSpec, load_spec
+from neuroplast.spec import ExperimentSpec, ModelSpec, load_spec
 from neuroplast.train import evaluate, make_objective, predict_outputs
 from neuroplast.version import __version__
 
@@ -79,8 +82,6 @@ class Run:
     def inputs(self, x: Any) -> torch.Tensor:
         """Turn raw inputs into the model's input tensor: image/CSV file paths, arrays of raw pixels
         in [0, 1] or raw table rows (arrays or dicts), or an already preprocessed tensor."""
-        from neuroplast.data.inputs import to_inputs
-
         return to_inputs(x, self.preprocess)
 
     def outputs(self, x: Any) -> torch.Tensor:
@@ -154,10 +155,6 @@ def _rebuild(run_dir: Path, info: dict[str, Any]) -> nn.Module:
     if info["family"] == "custom":
         raise UserError(f"{run_dir} holds a hand-written module ({info.get('class')}); pass it: "
                         "neuroplast.load(run_dir, model=MyNet()).")
-    from pydantic import TypeAdapter
-
-    from neuroplast.spec import ModelSpec
-
     model_spec = TypeAdapter(ModelSpec).validate_python(info["config"])
     model = build_model(model_spec, tuple(info["input_shape"]),
                         model_outputs(info["num_outputs"], info.get("loss", "auto")), info["task"],
@@ -254,8 +251,6 @@ def write_history(path: Path, history: list[dict[str, Any]]) -> None:
 
 def write_plain_pytorch(run_dir: Path, model: nn.Module, info: dict[str, Any]) -> None:
     """``model.py``: the network in plain PyTorch (perceptron, MLP, CNN), checked before writing."""
-    from neuroplast.export.plain_pytorch import plain_pytorch_source
-
     source = plain_pytorch_source(model, info) if info.get("family") != "custom" else None
     path = run_dir / "model.py"
     if source is None:

@@ -6,6 +6,9 @@ import re
 
 from torch import nn
 
+from neuroplast.data import load_dataset
+from neuroplast.models import build_model, model_outputs
+
 
 def summarize(model: nn.Module, input_shape: tuple[int, ...], tokens: bool = False) -> str:
     """A table of the model's layers for one input of ``input_shape`` (no batch dimension);
@@ -22,9 +25,6 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], tokens: bool = Fal
 
 def spec_summary(spec) -> str:
     """Build the model a spec describes (loading its data for the shapes) and summarise it."""
-    from neuroplast.data import load_dataset
-    from neuroplast.models import build_model, model_outputs
-
     data = load_dataset(spec.data, spec.seed)
     model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
                         data.vocab_size)

@@ -33,7 +33,9 @@ from neuroplast.trust import (
     ECE_BINS,
     Calibrator,
     DeepEnsemble,
+    LaplaceApproximation,
     Mahalanobis,
+    MCDropout,
     Prediction,
     TemperatureScaling,
     Uncalibrated,
@@ -208,8 +210,6 @@ def calibrated_method(run: Run, data: Dataset | None = None) -> Calibrator:
     cal = run.metrics.get("calibration", {})
     method = cal.get("method")
     if method == "mc-dropout":
-        from neuroplast.trust import MCDropout
-
         calibrator: Calibrator = MCDropout(run.model, samples=cal.get("samples", 30))
     elif method == "ensemble":
         calibrator = DeepEnsemble(_networks(run))
@@ -228,8 +228,6 @@ def calibrated_method(run: Run, data: Dataset | None = None) -> Calibrator:
 def _laplace(run: Run, cal: dict[str, Any], data: Dataset) -> Calibrator:
     """Each network's Laplace posterior with the prior precision calibrate chose (older folders: the
     marginal likelihood's), mixed when there are several."""
-    from neuroplast.trust import LaplaceApproximation
-
     networks = _networks(run)
     priors = cal.get("prior_precision_per_network") or [None] * len(networks)
     if len(priors) != len(networks):

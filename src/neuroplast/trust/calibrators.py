@@ -24,6 +24,7 @@ from torch import nn
 
 from neuroplast.errors import UserError
 from neuroplast.registry import Registry
+from neuroplast.train.evaluate import predict_outputs
 from neuroplast.trust.metrics import Prediction, scores, softmax
 
 CALIBRATORS: Registry[type] = Registry("calibration method")
@@ -48,8 +49,6 @@ class Calibrator:
         ``TemperatureScaling(DeepEnsemble(members)).fit(x_val, y_val)``."""
         if isinstance(self.model, Calibrator):
             return self.model.predict(x).probs.clamp_min(1e-12).log()
-        from neuroplast.train.evaluate import predict_outputs
-
         return predict_outputs(self.model, x, self.batch_size)
 
     def describe(self) -> dict[str, Any]:
@@ -221,8 +220,6 @@ class DeepEnsemble(Calibrator):
         self.models = models
 
     def predict(self, x: torch.Tensor) -> Prediction:
-        from neuroplast.train.evaluate import predict_outputs
-
         return Prediction.from_samples(torch.stack([
             m.predict(x).probs if isinstance(m, Calibrator) else softmax(predict_outputs(m, x, self.batch_size))
             for m in self.models]))

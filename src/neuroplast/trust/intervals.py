@@ -30,6 +30,9 @@ import torch
 from torch import nn
 
 from neuroplast.errors import UserError
+from neuroplast.train.evaluate import predict_outputs
+from neuroplast.train.objective import gaussian
+from neuroplast.trust.calibrators import dropout_on
 
 _EPS = 1e-9  # (n + 1)(1 - alpha) is computed in floating point: 10 * (1 - 0.1) must give k = 9, not 10
 
@@ -126,9 +129,6 @@ class SplitConformal:
 
     def outputs(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Point predictions and the scale of their errors (1, or the Gaussian head's sigma)."""
-        from neuroplast.train.evaluate import predict_outputs
-        from neuroplast.train.objective import gaussian
-
         out = predict_outputs(self.model, x, self.batch_size).reshape(len(x), -1)
         if self.heads == 2:
             mean, var = gaussian(out)
@@ -201,9 +201,6 @@ class SampledIntervals:
     @torch.inference_mode()
     def samples(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Means and variances ``(S, N, targets)`` of every member or pass (variance 0 without a head)."""
-        from neuroplast.train.objective import gaussian
-        from neuroplast.trust.calibrators import dropout_on
-
         nets = self.models
         if self.mc_samples:
             nets = [dropout_on(self.models[0])] * self.mc_samples
