@@ -59,3 +59,24 @@ def test_stage_folders_written_beside_the_run_by_older_versions_are_still_found(
     neuroplast.stages.calibrate(run.dir, out=folder)  # where `neuroplast calibrate` wrote before the one rule
     assert rundir.stage_dirs(run.dir, "calibrate") == [folder]
     assert neuroplast.load(folder).metrics["calibration"]["method"] == "temperature"
+
+
+def test_stages_that_cannot_run_fail_before_training(tmp_path: Path, capsys) -> None:
+    from neuroplast.cli import main
+
+    text = tmp_path / "abc.txt"
+    text.write_text("abcd" * 400)
+    for spec, sets, says in [
+        ("diabetes-mlp", ["uncertainty.method=\"temperature\""], "[uncertainty] calibrates classifiers"),
+        ("wine-mlp", ["explain.method=\"ig\""], "[explain] draws heatmaps for image classifiers"),
+        ("digits-mlp", ["explain.method=\"gradcam\""], "'gradcam' needs a CNN"),
+        ("digits-cnn", ["model.dropout=0", "uncertainty.method=\"mc-dropout\""], "needs dropout layers"),
+        ("shakespeare-lstm", [f"data.path=\"{text}\"", "prune.method=\"magnitude\""],
+         "[prune] measures and fine-tunes classifiers and regressors"),
+        ("digits-cnn", ["model.family=\"hebbian\"", "prune.method=\"structured\""],
+         "--method structured removes units from mlp, cnn and one-directional rnn/lstm/gru models"),
+    ]:
+        overrides = [a for s in sets for a in ("--set", s)]
+        assert main(["run", spec, *overrides, "--out", str(tmp_path / spec), "--quiet"]) == 2
+        assert says in capsys.readouterr().err
+        assert not (tmp_path / spec).exists()  # nothing trained, no folder

@@ -95,7 +95,7 @@ def test_relative_paths_in_a_spec_file_are_relative_to_the_file(tmp_path) -> Non
 @pytest.mark.parametrize(("sets", "message"), [
     (["uncertainty.method='ensemble'", "uncertainty.members=1"], "an ensemble needs --members \\(uncertainty.members\\) at least 2"),
     (["uncertainty.method='temperature'", "uncertainty.members=3"],
-     "members \\(--members, uncertainty.members\\) applies to the ensemble and laplace methods, not temperature"),
+     "members \\(--members, uncertainty.members\\) applies to the ensemble and laplace methods, not 'temperature'"),
     (["uncertainty.method='mc-dropout'", "uncertainty.perturb=true"],
      "--perturb \\(uncertainty.perturb\\) changes how a temperature is fitted"),
 ])

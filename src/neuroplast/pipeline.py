@@ -16,6 +16,7 @@ from torch import nn
 from neuroplast import experiment, rundir
 from neuroplast.data import Dataset
 from neuroplast.errors import UserError
+from neuroplast.plasticity import structured
 from neuroplast.rundir import Run
 from neuroplast.see.report import rewrite_report, write_report_safely
 from neuroplast.spec import ExperimentSpec, PruneSpec, section
@@ -102,8 +103,8 @@ def prune(run_dir: str | Path, *, out: str | Path | None = None, progress: bool 
 
 
 def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
-    """``[uncertainty]`` and ``[explain]`` on data or a model they cannot handle: one line before the
-    training, not after it."""
+    """``[uncertainty]``, ``[explain]`` and ``[prune]`` on data or a model they cannot handle: one line
+    before the training, not after it."""
     images = data.task == "classification" and data.x_train.dim() == 4
     if spec.uncertainty is not None and data.task != "classification":
         raise UserError(f"[uncertainty] calibrates classifiers; data.source {spec.data.source!r} is a {data.task} "
@@ -117,6 +118,11 @@ def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
                         "[explain] section (neuroplast.trust.attribute(model, x) explains tables and tokens).")
     if spec.explain is not None and spec.explain.method == "gradcam":
         gradcam_layer(model, tuple(data.x_train.shape))
+    if spec.prune is not None and data.task == "language-model":
+        raise UserError(f"[prune] measures and fine-tunes classifiers and regressors; data.source "
+                        f"{spec.data.source!r} is a language-model task. Remove the [prune] section.")
+    if spec.prune is not None and spec.prune.method == "structured":
+        structured.check_family(spec.model.family, model)  # refuses what it cannot shrink, naming the layers
 
 
 def finish(trained: Run, data: Dataset) -> Run:

@@ -193,11 +193,11 @@ def stage_dir(run_dir: str | Path, stage: str, method: str, out: str | Path | No
     """Where a stage after training writes: ``out``, or ``RUN_DIR/<folder>`` (:data:`STAGE_FOLDERS`),
     the same from the CLI, Python and the spec's sections. Refuses the run itself, a file, and a
     folder holding a trained run."""
-    run_dir = Path(run_dir).resolve()
+    run_dir = Path(run_dir)
     default = STAGE_FOLDERS[stage].format(method=method)
     out_dir = Path(out) if out is not None else run_dir / default
     check_output(out_dir, "folder", str(run_dir / default))
-    if out_dir.resolve() == run_dir:
+    if out_dir.resolve() == run_dir.resolve():
         raise UserError(f"--out {out_dir} is the run being read; choose a new folder (default: "
                         f"{run_dir / default}).")
     if (out_dir / "checkpoint").is_dir():  # what `neuroplast run` leaves, and the stages never write

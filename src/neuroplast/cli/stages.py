@@ -123,8 +123,12 @@ def export(args: argparse.Namespace) -> int:
 
     spec = section(ExportSpec, {"format": args.format, "opset": args.opset, "check": not args.no_check})
     result = export_run(args.run_dir, spec, out=args.out)
-    checked = ("not checked (onnxruntime not installed)" if result.max_abs_diff is None
-               else f"ONNX Runtime matches PyTorch to {result.max_abs_diff:.1e}")
+    if args.no_check:
+        checked = "not checked (--no-check)"
+    elif result.max_abs_diff is None:
+        checked = "not checked (onnxruntime not installed)"
+    else:
+        checked = f"ONNX Runtime matches PyTorch to {result.max_abs_diff:.1e}"
     print(f"wrote {result.path} (opset {result.opset}); {checked}")
     return 0
 

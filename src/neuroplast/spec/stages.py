@@ -52,7 +52,7 @@ class UncertaintySpec(SpecModel):
     """After training: calibrate on the validation split (as ``neuroplast calibrate``)."""
 
     method: CalibrationMethod = "temperature"
-    members: int | None = Field(None, ge=1, le=20, description="ensemble: networks in it, the run's own "
+    members: int | None = Field(None, le=20, description="ensemble: networks in it, the run's own "
                                 "included (default 5, at least 2); laplace: more than 1 makes a mixture of one "
                                 "Laplace approximation per network (default 1).")
     perturb: bool = Field(False, description="Fit the temperature (method 'temperature' or then_temperature) "
@@ -68,13 +68,17 @@ class UncertaintySpec(SpecModel):
     @model_validator(mode="after")
     def _options_fit_the_method(self) -> UncertaintySpec:
         """Settings that the method cannot use fail when the spec is read, not after training."""
+        if self.method == "ensemble" and self.members is not None and self.members < 2:
+            raise PydanticCustomError("uncertainty", "an ensemble needs --members (uncertainty.members) at least 2 "
+                                      "(the run's own network and at least one more); received {members}",
+                                      {"members": self.members})
+        if self.members is not None and self.members < 1:
+            raise PydanticCustomError("uncertainty", "--members (uncertainty.members) must be at least 1; received "
+                                      "{members}", {"members": self.members})
         if self.members is not None and self.method not in ("ensemble", "laplace"):
             raise PydanticCustomError("uncertainty", "members (--members, uncertainty.members) applies to the "
                                       "ensemble and laplace methods, not {method}; leave it out or choose one of "
-                                      "those methods", {"method": self.method})
-        if self.method == "ensemble" and self.members is not None and self.members < 2:
-            raise PydanticCustomError("uncertainty", "an ensemble needs --members (uncertainty.members) at least 2 "
-                                      "(the run's own network and at least one more)")
+                                      "those methods", {"method": repr(self.method)})
         if self.then_temperature and self.method == "temperature":
             raise PydanticCustomError("uncertainty", "--then-temperature (uncertainty.then_temperature) adds a "
                                       "temperature after another method and method 'temperature' already is one; "
@@ -99,7 +103,8 @@ class PruneSpec(SpecModel):
 
     method: PruneMethod = Field(
         "magnitude", description="magnitude |w|, saliency |w·dL/dw| (weights zeroed, stored sparse), or "
-        "structured (whole neurons/channels/hidden units removed: a smaller, faster model; mlp, cnn, rnn).")
+        "structured (whole neurons/channels/hidden units removed: a smaller, faster model; mlp, cnn and "
+        "one-directional rnn/lstm/gru).")
     sparsity: float = Field(0.9, gt=0.0, lt=1.0, description="Share of the weights to remove (structured: "
                             "of each layer's neurons/channels).")
     schedule: PruneSchedule = Field(
