@@ -110,3 +110,15 @@ def test_a_failure_before_anything_is_written_leaves_no_empty_run_folder(tmp_pat
     assert out.exists() == existing
     if existing:
         assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_a_stage_never_writes_over_another_stages_folder(tmp_path) -> None:
+    from neuroplast import rundir
+
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 1, "threads": 1})
+    pruned = neuroplast.prune(run.dir, sparsity=0.5, final_epochs=1, progress=False, latency_repeats=2)
+    with pytest.raises(neuroplast.UserError, match="already holds another stage's results"):
+        rundir.stage_dir(run.dir, "calibrate", "temperature", out=pruned.dir)
+    with pytest.raises(neuroplast.UserError, match="already holds another stage's results"):
+        rundir.stage_dir(run.dir, "explain", "ig", out=pruned.dir)
+    assert rundir.stage_dir(run.dir, "prune", "magnitude") == run.dir / "pruned-magnitude"  # running it again

@@ -44,6 +44,7 @@ LR_FIND = "lr_find.json"
 # CLI, Python and the spec's sections; folders written beside the run before this rule still load).
 STAGE_FOLDERS = {"calibrate": "calibrated-{method}", "prune": "pruned-{method}", "explain": "explain-{method}"}
 _LEGACY_BESIDE = {"calibrate": "{run}-{method}", "prune": "{run}-pruned-{method}"}
+_STAGE_METRICS = {"calibrate": "calibration", "prune": "pruning"}  # the metrics.json key each stage writes
 
 
 class Run:
@@ -203,6 +204,9 @@ def stage_dir(run_dir: str | Path, stage: str, method: str, out: str | Path | No
     if (out_dir / "checkpoint").is_dir():  # what `neuroplast run` leaves, and the stages never write
         raise UserError(f"--out {out_dir} already holds a trained run; choose a new folder, so neither is "
                         "overwritten.")
+    if (out_dir / METRICS).is_file() and _STAGE_METRICS.get(stage) not in read_metrics(out_dir):
+        raise UserError(f"--out {out_dir} already holds another stage's results (its metrics.json has no "
+                        f"{_STAGE_METRICS.get(stage, 'explain')!r}); choose a new folder, so neither is overwritten.")
     return out_dir
 
 
