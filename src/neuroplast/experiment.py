@@ -18,6 +18,7 @@ from torch import nn
 
 from neuroplast import rundir
 from neuroplast.data import Dataset, load_dataset
+from neuroplast.data.adapters import from_torch, is_torch_data
 from neuroplast.data.augment import make_augment
 from neuroplast.data.images import image_dataset
 from neuroplast.data.tabular import table_dataset
@@ -171,11 +172,18 @@ def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | 
                    num_steps=num_steps, augment=make_augment(spec.data.augment))
 
 
-def fit_module(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed: int = 0,
-               out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
+def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
+               loss: Any = None, optimizer: Any = None, seed: int = 0, out: str | Path | None = None,
+               callbacks: Sequence[Callback] = (), progress: bool = True,
                **train_options: Any) -> tuple[Run, Dataset]:
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
     dataset it was trained on."""
+    shuffle = True
+    if is_torch_data(data) or validation_data is not None or test_data is not None:
+        data, loader = from_torch(data, validation_data, test_data)  # the whole of data trains
+        if loader.batch_size is not None:
+            train_options = {"batch_size": loader.batch_size, **train_options}
+        shuffle = loader.shuffle if loader.shuffle is not None else True
     train_spec = _train_spec(train_options)
     seed_everything(seed, train_spec.threads)
     if isinstance(data, str):
@@ -191,7 +199,8 @@ def fit_module(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed
         train_spec = train_spec.model_copy(update={"lr": found.suggestion})
     info = rundir.model_info("custom", {"class": type(module).__name__}, data, module, train_spec.loss)
     result = fit(module, data, train_spec, seed=seed, callbacks=callbacks, progress=progress,
-                 checkpoint_path=_ckpt(run_dir, train_spec) if run_dir else None)
+                 checkpoint_path=_ckpt(run_dir, train_spec) if run_dir else None, loss=loss, optimizer=optimizer,
+                 shuffle=shuffle)
     if run_dir is None:
         metrics = _metrics(None, module, data, result, seed)
         if found is not None:

@@ -60,15 +60,20 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
     return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data)
 
 
-def fit(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed: int = 0,
-        out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
-        **train_options: Any) -> Run:
+def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
+        loss: Any = None, optimizer: Any = None, seed: int = 0, out: str | Path | None = None,
+        callbacks: Sequence[Callback] = (), progress: bool = True, **train_options: Any) -> Run:
     """Train your own ``nn.Module`` (written as in the classic PyTorch tutorial) on ``data``.
 
     Args:
         module: any module mapping a batch of inputs to logits (or regression targets).
-        data: a :class:`Dataset`, a source name (``"digits"``, ``"wine"``...) or an ``(X, y)`` pair of
-            arrays (2-D X = table, 4-D X = images in [0, 1]).
+        data: the training data: a torch ``DataLoader`` (its batch size and shuffling are kept) or map-style
+            ``Dataset`` of ``(input, target)`` samples, trained on whole; or a :class:`Dataset`, a source name
+            (``"digits"``, ``"wine"``...) or an ``(X, y)`` pair of arrays (2-D X = table, 4-D X = images in
+            [0, 1]), of which a validation and a test part are held out unless ``validation_data`` is given.
+        validation_data, test_data: the same kinds, scored after every epoch / at the end.
+        loss: your own ``loss(output, target) -> scalar`` (e.g. ``nn.CrossEntropyLoss()``).
+        optimizer: your own optimizer over ``module.parameters()``, or a factory ``params -> Optimizer``.
         seed: fixes the splits and shuffling.
         out: optional run folder to write (weights, metrics, history, plots, report).
         **train_options: fields of :class:`~neuroplast.spec.TrainSpec` (``epochs=5, lr=1e-3``...).
@@ -81,8 +86,12 @@ def fit(module: nn.Module, data: Dataset | str | tuple[Any, Any], *, seed: int =
         ...     def forward(self, x):
         ...         return self.fc2(torch.relu(self.fc1(x.flatten(1))))
         >>> run = neuroplast.fit(Net(), "digits", epochs=5)
+        >>> loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)   # the tutorial's objects
+        >>> run = neuroplast.fit(model, loader, loss=nn.CrossEntropyLoss(), optimizer=optim.Adam(model.parameters()),
+        ...                      epochs=10)
     """
-    trained, dataset = experiment.fit_module(module, data, seed=seed, out=out, callbacks=callbacks,
+    trained, dataset = experiment.fit_module(module, data, validation_data=validation_data, test_data=test_data,
+                                             loss=loss, optimizer=optimizer, seed=seed, out=out, callbacks=callbacks,
                                              progress=progress, **train_options)
     return finish(trained, dataset)
 

@@ -21,6 +21,8 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
         return x.float()
     if isinstance(x, (str, Path)):
         x = [x]
+    if preprocess["kind"] == "tensor":  # your own data (neuroplast.fit on a DataLoader): taken as it is
+        return _as_given(x, tuple(preprocess["shape"]))
     if preprocess["kind"] == "text":
         return _text_inputs(list(x), preprocess)
     if preprocess["kind"] == "series":
@@ -49,6 +51,16 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
         raise UserError(f"Expected images of shape {shape} (pixels in [0, 1]); received {arr.shape}. "
                         "Pass image files to get MNIST-style preprocessing.")
     return torch.from_numpy((arr - preprocess["mean"]) / preprocess["std"]).float()
+
+
+def _as_given(x: Any, shape: tuple[int, ...]) -> torch.Tensor:
+    """Arrays for a model trained on your own tensors: one sample or a batch, no preprocessing."""
+    arr = np.asarray(x, dtype=np.float32)
+    arr = arr[None] if arr.shape == shape else arr
+    if arr.shape[1:] != shape:
+        raise UserError(f"Expected inputs of shape {shape} per sample (as the model was trained on); received "
+                        f"{arr.shape}.")
+    return torch.from_numpy(arr)
 
 
 def _file_inputs(path: Path, preprocess: dict[str, Any]) -> torch.Tensor:

@@ -27,7 +27,7 @@ from neuroplast.train.checkpoint import save_checkpoint
 from neuroplast.train.cuda_graph import GraphedStep
 from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
-from neuroplast.train.objective import Objective, make_objective
+from neuroplast.train.objective import Objective, make_objective, with_loss
 from neuroplast.train.progress import PlainProgress, make_progress
 from neuroplast.train.seed import rng_state, set_rng_state
 
@@ -165,6 +165,7 @@ class _Loop:
     seconds: float = 0.0
     graphed: GraphedStep | None = None
     capture_seconds: float = 0.0  # warm-up and capture of the CUDA graph, inside the first epoch's time
+    shuffle: bool = True
 
     @property
     def scored(self) -> nn.Module:
@@ -172,11 +173,41 @@ class _Loop:
         return self.model if self.ema is None else self.ema.module
 
 
+@dataclass(frozen=True)
+class _Own:
+    """What the caller brings instead of the spec's: a loss, an optimizer, and whether to shuffle."""
+
+    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+    optimizer: torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer] | None = None
+    shuffle: bool = True
+
+    def optimizer_for(self, model: nn.Module) -> torch.optim.Optimizer | None:
+        """The caller's optimizer (built by its factory from ``model``'s parameters), or None."""
+        if self.optimizer is None or isinstance(self.optimizer, torch.optim.Optimizer):
+            opt = self.optimizer
+        elif callable(self.optimizer):
+            opt = self.optimizer(model.parameters())
+        else:
+            raise UserError(f"optimizer must be a torch.optim.Optimizer or a factory params -> Optimizer; "
+                            f"received {type(self.optimizer).__name__}.")
+        if opt is not None and not isinstance(opt, torch.optim.Optimizer):
+            raise UserError(f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer.")
+        if opt is not None:
+            mine = {id(p) for p in model.parameters()}
+            if not any(id(p) in mine for g in opt.param_groups for p in g["params"]):
+                raise UserError("the optimizer holds none of this model's parameters; build it from "
+                                "model.parameters() of the model you pass to fit.")
+        return opt
+
+
 def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed: int = 0,
         checkpoint_path: Path | None = None, resume: dict[str, Any] | None = None,
         callbacks: Sequence[Callback] = (), progress: bool | PlainProgress = True,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None,
-        teacher: nn.Module | None = None, distill: float = 0.5, temperature: float = 4.0) -> FitResult:
+        teacher: nn.Module | None = None, distill: float = 0.5, temperature: float = 4.0,
+        loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+        optimizer: torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer] | None = None,
+        shuffle: bool = True) -> FitResult:
     """Train ``model`` on ``data`` as ``spec`` says; the model ends with the best (or last) weights.
 
     Args:
@@ -194,8 +225,15 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             https://arxiv.org/abs/1503.02531): the loss becomes ``(1 - distill) * loss + distill *
             T² * KL(teacher || student)`` on logits softened by ``temperature`` T (used by pruning to
             fine-tune the pruned network towards its dense parent).
+        loss: your own ``loss(output, target) -> scalar`` (a callable or an ``nn.Module`` such as
+            ``nn.CrossEntropyLoss()``) instead of the one ``spec.loss`` names.
+        optimizer: your own optimizer over ``model``'s parameters, or a factory ``params -> Optimizer``,
+            instead of the one ``spec`` describes (``spec.schedule`` still applies to it).
+        shuffle: False keeps the training examples in their order every epoch (a ``DataLoader`` with
+            ``shuffle=False``).
     """
-    loop = _set_up(model, data, spec or TrainSpec(), seed, callbacks, augment, teacher, distill, temperature)
+    own = _Own(loss, optimizer, shuffle)
+    loop = _set_up(model, data, spec or TrainSpec(), seed, callbacks, augment, teacher, distill, temperature, own)
     if resume is not None:
         _resume(loop, resume)
     if loop.rank != 0:  # rank 0 alone prints and writes checkpoints
@@ -220,7 +258,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
 # --------------------------------------------------------------------------- set-up
 def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbacks: Sequence[Callback],
             augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None, teacher: nn.Module | None,
-            distill: float, temperature: float) -> _Loop:
+            distill: float, temperature: float, own: _Own) -> _Loop:
     """Check the settings, place the model and data on the device, and make the optimizer, schedule,
     loss scaler, shuffling generator, wrappers (DDP, compile) and EMA, in that order."""
     if spec.lr == "auto":
@@ -235,6 +273,8 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
             cb.set_model(model)
     out_width = predict_outputs(model, data.x_train[:2]).shape[-1]
     objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
+    if own.loss is not None:
+        objective = with_loss(objective, own.loss)
     steps_per_epoch = math.ceil(len(data.x_train) / spec.batch_size)
     if spec.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, spec.max_steps_per_epoch)
@@ -248,7 +288,7 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
     if use_graph and (spec.compile or spec.amp == "fp16"):
         other = "compile = true" if spec.compile else "amp = 'fp16'"
         raise UserError(f"train.cuda_graphs = true cannot be combined with {other}. Use one of them.")
-    optimizer = make_optimizer(model, spec, capturable=use_graph)
+    optimizer = own.optimizer_for(model) or make_optimizer(model, spec, capturable=use_graph)
     scheduler = make_scheduler(optimizer, spec, steps_per_epoch, cycle_momentum=not use_graph)
     gen = torch.Generator(device=device).manual_seed(seed)
     scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
@@ -260,7 +300,7 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
                  steps_per_epoch=steps_per_epoch,
                  samples_per_epoch=min(len(data.x_train), steps_per_epoch * spec.batch_size),
                  local_batch=local_batch, use_graph=use_graph, augment=augment, teacher=teacher, distill=distill,
-                 temperature=temperature)
+                 temperature=temperature, shuffle=own.shuffle)
 
 
 def _place(model: nn.Module, data: Dataset,
@@ -325,7 +365,10 @@ def _resume(loop: _Loop, resume: dict[str, Any]) -> None:
 def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress) -> float:
     """One pass over a seeded shuffle of the training split; the mean training loss."""
     loop.model.train()
-    perm = torch.randperm(len(loop.data.x_train), generator=loop.gen, device=loop.device)[:loop.samples_per_epoch]
+    n = len(loop.data.x_train)
+    order = (torch.randperm(n, generator=loop.gen, device=loop.device) if loop.shuffle
+             else torch.arange(n, device=loop.device))
+    perm = order[:loop.samples_per_epoch]
     loss_sum = torch.zeros((), device=loop.device)
     for i in range(0, len(perm), loop.spec.batch_size):
         idx = perm[i: i + loop.spec.batch_size]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -87,3 +88,27 @@ def make_objective(task: str, output_width: int, loss: str = "auto", label_smoot
         raise UserError(f"train.loss = {loss!r} does not fit a {kind} classifier; use one of {allowed}.")
     name = {"binary": "bce", "multiclass": "cross_entropy"}[kind] if loss == "auto" else loss
     return Objective(kind, name, label_smoothing)
+
+
+@dataclass(frozen=True)
+class OwnLoss(Objective):
+    """An objective whose loss is your own callable or ``nn.Module`` (``nn.CrossEntropyLoss()``...);
+    predictions and probabilities still follow ``kind``."""
+
+    fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+
+    def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        value = self.fn(out, y)
+        if not isinstance(value, torch.Tensor) or value.ndim != 0:
+            shape = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+            raise UserError(f"loss must return one number (a 0-dim tensor) per batch; it returned {shape}. Use "
+                            "reduction='mean' (the default of torch's losses) or .mean() the result.")
+        return value
+
+
+def with_loss(objective: Objective, fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Objective:
+    """``objective`` training with ``fn(output, target) -> scalar`` instead of its own loss."""
+    if not callable(fn):
+        raise UserError(f"loss must be a callable (output, target) -> scalar or an nn.Module such as "
+                        f"nn.CrossEntropyLoss(); received {type(fn).__name__}.")
+    return OwnLoss(objective.kind, "custom", objective.label_smoothing, fn)

@@ -1,0 +1,126 @@
+"""Your own code: the classic PyTorch tutorial's objects (DataLoader, Dataset, loss, optimizer) straight
+into ``neuroplast.fit``, checked against the tutorial's own hand-written loop."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+from torch import nn, optim
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import Dataset as TorchDataset
+
+import neuroplast
+from neuroplast.errors import UserError
+
+
+class Net(nn.Module):
+    """The tutorial's network: written with __init__ and forward, nothing of neuroplast in it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(64, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def _digits(n: int = 1792) -> tuple[torch.Tensor, torch.Tensor]:
+    """scikit-learn's 8x8 digits as the tutorial would hold them: float inputs, int64 labels (n rows)."""
+    d = load_digits()
+    return torch.tensor(d.data[:n] / 16.0, dtype=torch.float32), torch.tensor(d.target[:n])
+
+
+def test_the_tutorial_loop_replaced_by_one_call_gives_its_losses() -> None:
+    x, y = _digits()  # 1792 = 28 batches of 64: the tutorial's mean of batch losses is the epoch's mean
+    model = Net()
+    hand = copy.deepcopy(model)
+    criterion = nn.CrossEntropyLoss()
+    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=False)
+
+    run = neuroplast.fit(model, loader, loss=criterion, optimizer=optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
+                         epochs=4, progress=False)
+
+    optimizer = optim.SGD(hand.parameters(), lr=0.1, momentum=0.9)  # the tutorial's loop, as it writes it
+    losses = []
+    for _ in range(4):
+        hand.train()
+        running = 0.0
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            loss = criterion(hand(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+        losses.append(running / len(loader))
+    assert [h["train_loss"] for h in run.history] == pytest.approx(losses, abs=1e-5)
+    for a, b in zip(run.model.parameters(), hand.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert run.metrics["data"]["train"] == 1792 and run.metrics["data"]["val"] == 0  # nothing held out
+    assert list(run.predict(x[:5])) == list(hand(x[:5]).argmax(1).numpy())
+
+
+def test_a_map_style_dataset_and_separate_validation_data(tmp_path) -> None:
+    x, y = _digits()
+
+    class Digits(TorchDataset):  # one sample at a time, as a user's own Dataset reads files
+        def __len__(self) -> int:
+            return 1400
+
+        def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+            return x[i].numpy(), int(y[i])
+
+    run = neuroplast.fit(Net(), DataLoader(Digits(), batch_size=32, shuffle=True),
+                         validation_data=(x[1400:1600], y[1400:1600]), test_data=(x[1600:], y[1600:]),
+                         epochs=5, lr=3e-3, progress=False, out=tmp_path / "run")
+    assert run.metrics["data"] == {**run.metrics["data"], "train": 1400, "val": 200, "test": 192}
+    assert run.metrics["test"]["accuracy"] > 0.85 and run.history[-1]["val_accuracy"] > 0.85
+    assert (tmp_path / "run" / "report.html").is_file()
+    again = neuroplast.load(tmp_path / "run", model=Net())
+    np.testing.assert_array_equal(again.predict(x[1600:]), run.predict(x[1600:]))
+
+
+def test_your_own_data_refused_in_one_line_naming_the_fix() -> None:
+    x, y = _digits(256)
+
+    class Dicts(TorchDataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+            return {"image": x[i], "label": y[i]}
+
+    class Ragged(TorchDataset):
+        def __len__(self) -> int:
+            return 4
+
+        def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+            return x[i, : 64 - i], y[i]
+
+    cases = [
+        (Dicts(), {}, r"sample 0 is a dict \(image, label\); neuroplast needs \(input, target\) pairs"),
+        (Ragged(), {}, r"sample 1 has an input of shape \(63,\) but sample 0 has \(64,\)"),
+        (TensorDataset(x, y), {"validation_data": (x[:8, :32], y[:8])},
+         r"validation_data has inputs of shape \(32,\) per sample but data has \(64,\)"),
+        (TensorDataset(x, y), {"loss": lambda out, t: nn.functional.cross_entropy(out, t, reduction="none")},
+         r"loss must return one number \(a 0-dim tensor\) per batch; it returned \(64,\)"),
+        (TensorDataset(x, y), {"optimizer": optim.SGD(Net().parameters(), lr=0.1)},
+         "the optimizer holds none of this model's parameters"),
+    ]
+    for data, options, message in cases:
+        with pytest.raises(UserError, match=message):
+            neuroplast.fit(Net(), data, epochs=1, progress=False, **options)
+
+
+def test_an_optimizer_factory_and_a_loss_module_on_a_regression() -> None:
+    torch.manual_seed(0)
+    x = torch.randn(512, 3)
+    y = x @ torch.tensor([[1.5], [-2.0], [0.5]]) + 0.3
+    run = neuroplast.fit(nn.Linear(3, 1), (x, y), validation_data=(x[:64], y[:64]), loss=nn.MSELoss(),
+                         optimizer=lambda params: optim.SGD(params, lr=0.1), epochs=30, batch_size=64, progress=False)
+    assert run.metrics["task"] == "regression" and run.history[-1]["val_loss"] < 1e-4
+    torch.testing.assert_close(run.model.weight.detach(), torch.tensor([[1.5, -2.0, 0.5]]), atol=1e-2, rtol=0)
