@@ -62,6 +62,12 @@ def test_the_tutorial_loop_replaced_by_one_call_gives_its_losses() -> None:
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
     assert run.metrics["data"]["train"] == 1792 and run.metrics["data"]["val"] == 0  # nothing held out
     assert list(run.predict(x[:5])) == list(hand(x[:5]).argmax(1).numpy())
+    d = load_digits()
+    x_rest, y_rest = torch.tensor(d.data[1792:] / 16.0, dtype=torch.float32), torch.tensor(d.target[1792:])
+    scored = run.evaluate(DataLoader(TensorDataset(x_rest, y_rest), batch_size=2))  # any run, given data
+    assert scored["accuracy"] == pytest.approx(float((hand(x_rest).argmax(1) == y_rest).float().mean()))
+    with pytest.raises(UserError, match=r"pass the data to score: run.evaluate\(\(x, y\)\)"):
+        run.evaluate()
 
 
 def test_a_map_style_dataset_and_separate_validation_data(tmp_path) -> None:

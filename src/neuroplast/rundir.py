@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from torch import nn
 
 from neuroplast.data import Dataset, load_dataset
+from neuroplast.data.adapters import from_torch
 from neuroplast.data.inputs import to_inputs
 from neuroplast.errors import UserError, check_output
 from neuroplast.export.plain_pytorch import plain_pytorch_source
@@ -107,14 +108,34 @@ class Run:
     def dataset(self) -> Dataset:
         """The data this run was trained on, reloaded from its spec (same splits)."""
         if self.spec is None:
-            raise UserError(f"{self.dir or 'This run'} has no spec.toml to reload its data from; use a run "
-                            "made by `neuroplast run`.")
+            raise UserError(f"{self.dir or 'This run'} has no spec.toml to reload its data from (a hand-written "
+                            "module trained by neuroplast.fit); pass the data to score: run.evaluate((x, y)) or "
+                            "run.evaluate(DataLoader(...)).")
         return load_dataset(self.spec.data, self.spec.seed)
 
-    def evaluate(self, split: str = "test", data: Dataset | None = None) -> dict[str, Any]:
-        """Re-measure the model on a split of its spec's data (``test``, ``val`` or ``train``);
-        pass ``data`` (a loaded :class:`Dataset`) to skip reloading it."""
-        data = self.dataset() if data is None else data
+    def evaluate(self, data: Any = "test") -> dict[str, Any]:
+        """The model's metrics on ``data``: the name of a split of its spec's data (``"test"``, ``"val"``
+        or ``"train"``), or data of your own, scored whole: a ``DataLoader``, a torch ``Dataset`` of
+        ``(input, target)`` samples or an ``(x, y)`` pair, already preprocessed as the model's inputs.
+
+        Example:
+            >>> run.evaluate()                     # the test split
+            >>> run.evaluate(DataLoader(TensorDataset(x_new, y_new), batch_size=256))
+        """
+        if isinstance(data, str):
+            return self._evaluate_split(data, self.dataset())
+        if isinstance(data, Dataset):  # a loaded neuroplast Dataset: its test split
+            return self._evaluate_split("test", data)
+        own, _ = from_torch(data)
+        if self.class_names is not None and own.task == "classification" and own.y_train.max() >= len(self.class_names):
+            raise UserError(f"data has class {int(own.y_train.max())} but this run knows "
+                            f"{len(self.class_names)} classes (0 to {len(self.class_names) - 1}).")
+        classes = len(self.class_names or []) if own.task == "classification" else 0
+        return evaluate(self.model, own.x_train, own.y_train, self.objective, 1024, self.preprocess, classes)
+
+    def _evaluate_split(self, split: str, data: Dataset) -> dict[str, Any]:
+        if split not in ("test", "val", "train"):
+            raise UserError(f"evaluate takes a split name (test, val or train) or your own data; received {split!r}.")
         x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
         if len(x) == 0:
             others = [s for s in ("test", "val", "train") if s != split and len(getattr(data, f"x_{s}"))]
