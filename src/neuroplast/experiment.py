@@ -173,7 +173,8 @@ def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | 
 
 
 def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
-               loss: Any = None, optimizer: Any = None, seed: int = 0, out: str | Path | None = None,
+               loss: Any = None, optimizer: Any = None, scheduler: Any = None, seed: int = 0,
+               out: str | Path | None = None,
                callbacks: Sequence[Callback] = (), progress: bool = True,
                **train_options: Any) -> tuple[Run, Dataset]:
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
@@ -200,7 +201,7 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     info = rundir.model_info("custom", {"class": type(module).__name__}, data, module, train_spec.loss)
     result = fit(module, data, train_spec, seed=seed, callbacks=callbacks, progress=progress,
                  checkpoint_path=_ckpt(run_dir, train_spec) if run_dir else None, loss=loss, optimizer=optimizer,
-                 shuffle=shuffle)
+                 scheduler=scheduler, shuffle=shuffle)
     if run_dir is None:
         metrics = _metrics(None, module, data, result, seed)
         if found is not None:

@@ -61,8 +61,9 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
 
 
 def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
-        loss: Any = None, optimizer: Any = None, seed: int = 0, out: str | Path | None = None,
-        callbacks: Sequence[Callback] = (), progress: bool = True, **train_options: Any) -> Run:
+        loss: Any = None, optimizer: Any = None, scheduler: Any = None, seed: int = 0,
+        out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
+        **train_options: Any) -> Run:
     """Train your own ``nn.Module`` (written as in the classic PyTorch tutorial) on ``data``.
 
     Args:
@@ -74,6 +75,8 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
         validation_data, test_data: the same kinds, scored after every epoch / at the end.
         loss: your own ``loss(output, target) -> scalar`` (e.g. ``nn.CrossEntropyLoss()``).
         optimizer: your own optimizer over ``module.parameters()``, or a factory ``params -> Optimizer``.
+        scheduler: your own LR scheduler (or a factory ``optimizer -> scheduler``), stepped after every epoch.
+        callbacks: objects with Keras/Lightning-shaped hooks (see :mod:`neuroplast.train.callbacks`).
         seed: fixes the splits and shuffling.
         out: optional run folder to write (weights, metrics, history, plots, report).
         **train_options: fields of :class:`~neuroplast.spec.TrainSpec` (``epochs=5, lr=1e-3``...).
@@ -91,7 +94,8 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
         ...                      epochs=10)
     """
     trained, dataset = experiment.fit_module(module, data, validation_data=validation_data, test_data=test_data,
-                                             loss=loss, optimizer=optimizer, seed=seed, out=out, callbacks=callbacks,
+                                             loss=loss, optimizer=optimizer, scheduler=scheduler, seed=seed, out=out,
+                                             callbacks=callbacks,
                                              progress=progress, **train_options)
     return finish(trained, dataset)
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,19 +23,15 @@ from neuroplast.data.base import Dataset
 from neuroplast.errors import TrainingDiverged, UserError
 from neuroplast.spec import TrainSpec
 from neuroplast.train import distributed
+from neuroplast.train.callbacks import Callback, CallbackList
 from neuroplast.train.checkpoint import save_checkpoint
 from neuroplast.train.cuda_graph import GraphedStep
 from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.objective import Objective, make_objective, with_loss
+from neuroplast.train.own import OwnParts
 from neuroplast.train.progress import PlainProgress, make_progress
 from neuroplast.train.seed import rng_state, set_rng_state
-
-
-class Callback(Protocol):
-    """Called after each epoch with the epoch's logs; return True to stop training."""
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> bool | None: ...
 
 
 @dataclass
@@ -166,38 +162,12 @@ class _Loop:
     graphed: GraphedStep | None = None
     capture_seconds: float = 0.0  # warm-up and capture of the CUDA graph, inside the first epoch's time
     shuffle: bool = True
+    epoch_scheduler: Any = None  # the caller's own LR scheduler, stepped after every epoch
 
     @property
     def scored(self) -> nn.Module:
         """The weights validation scores: the EMA average when there is one."""
         return self.model if self.ema is None else self.ema.module
-
-
-@dataclass(frozen=True)
-class _Own:
-    """What the caller brings instead of the spec's: a loss, an optimizer, and whether to shuffle."""
-
-    loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-    optimizer: torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer] | None = None
-    shuffle: bool = True
-
-    def optimizer_for(self, model: nn.Module) -> torch.optim.Optimizer | None:
-        """The caller's optimizer (built by its factory from ``model``'s parameters), or None."""
-        if self.optimizer is None or isinstance(self.optimizer, torch.optim.Optimizer):
-            opt = self.optimizer
-        elif callable(self.optimizer):
-            opt = self.optimizer(model.parameters())
-        else:
-            raise UserError(f"optimizer must be a torch.optim.Optimizer or a factory params -> Optimizer; "
-                            f"received {type(self.optimizer).__name__}.")
-        if opt is not None and not isinstance(opt, torch.optim.Optimizer):
-            raise UserError(f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer.")
-        if opt is not None:
-            mine = {id(p) for p in model.parameters()}
-            if not any(id(p) in mine for g in opt.param_groups for p in g["params"]):
-                raise UserError("the optimizer holds none of this model's parameters; build it from "
-                                "model.parameters() of the model you pass to fit.")
-        return opt
 
 
 def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed: int = 0,
@@ -207,7 +177,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         teacher: nn.Module | None = None, distill: float = 0.5, temperature: float = 4.0,
         loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         optimizer: torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer] | None = None,
-        shuffle: bool = True) -> FitResult:
+        scheduler: Any = None, shuffle: bool = True) -> FitResult:
     """Train ``model`` on ``data`` as ``spec`` says; the model ends with the best (or last) weights.
 
     Args:
@@ -229,10 +199,14 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             ``nn.CrossEntropyLoss()``) instead of the one ``spec.loss`` names.
         optimizer: your own optimizer over ``model``'s parameters, or a factory ``params -> Optimizer``,
             instead of the one ``spec`` describes (``spec.schedule`` still applies to it).
+        scheduler: your own LR scheduler (or a factory ``optimizer -> scheduler``), stepped after every
+            epoch as the PyTorch tutorial steps it (``ReduceLROnPlateau`` with the validation loss);
+            instead of ``spec.schedule``, which must then be ``"none"``.
         shuffle: False keeps the training examples in their order every epoch (a ``DataLoader`` with
             ``shuffle=False``).
     """
-    own = _Own(loss, optimizer, shuffle)
+    own = OwnParts(loss, optimizer, shuffle, scheduler)
+    hooks = CallbackList(callbacks)
     loop = _set_up(model, data, spec or TrainSpec(), seed, callbacks, augment, teacher, distill, temperature, own)
     if resume is not None:
         _resume(loop, resume)
@@ -241,24 +215,28 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
     bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
     bar.start(loop.spec.epochs, loop.steps_per_epoch, loop.start_epoch)
     stopped = loop.stopper.should_stop
+    hooks.call("on_train_begin", {})
     try:
         for epoch in range(loop.start_epoch, loop.spec.epochs):
             if stopped:
                 break
             t0 = time.perf_counter()
-            train_loss = _train_epoch(loop, epoch, bar)
-            stopped = _end_epoch(loop, epoch, train_loss, t0, callbacks, bar)
+            hooks.call("on_epoch_begin", epoch + 1, {})
+            train_loss = _train_epoch(loop, epoch, bar, hooks)
+            stopped = _end_epoch(loop, epoch, train_loss, t0, hooks, bar)
             if checkpoint_path is not None:
                 save_checkpoint(checkpoint_path, _checkpoint(loop, epoch, stopped))
     finally:
         bar.close()
-    return _finish(loop)
+    result = _finish(loop)
+    hooks.call("on_train_end", dict(loop.history[-1]) if loop.history else {})
+    return result
 
 
 # --------------------------------------------------------------------------- set-up
 def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbacks: Sequence[Callback],
             augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None, teacher: nn.Module | None,
-            distill: float, temperature: float, own: _Own) -> _Loop:
+            distill: float, temperature: float, own: OwnParts) -> _Loop:
     """Check the settings, place the model and data on the device, and make the optimizer, schedule,
     loss scaler, shuffling generator, wrappers (DDP, compile) and EMA, in that order."""
     if spec.lr == "auto":
@@ -290,6 +268,8 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
         raise UserError(f"train.cuda_graphs = true cannot be combined with {other}. Use one of them.")
     optimizer = own.optimizer_for(model) or make_optimizer(model, spec, capturable=use_graph)
     scheduler = make_scheduler(optimizer, spec, steps_per_epoch, cycle_momentum=not use_graph)
+    if own.scheduler is not None and scheduler is not None:
+        raise UserError(f"pass either your own scheduler or train.schedule = {spec.schedule!r}, not both.")
     gen = torch.Generator(device=device).manual_seed(seed)
     scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.amp)
@@ -300,7 +280,7 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
                  steps_per_epoch=steps_per_epoch,
                  samples_per_epoch=min(len(data.x_train), steps_per_epoch * spec.batch_size),
                  local_batch=local_batch, use_graph=use_graph, augment=augment, teacher=teacher, distill=distill,
-                 temperature=temperature, shuffle=own.shuffle)
+                 temperature=temperature, shuffle=own.shuffle, epoch_scheduler=own.scheduler_for(optimizer))
 
 
 def _place(model: nn.Module, data: Dataset,
@@ -354,6 +334,8 @@ def _resume(loop: _Loop, resume: dict[str, Any]) -> None:
     loop.optimizer.load_state_dict(resume["optimizer"])
     if loop.scheduler is not None and resume.get("scheduler"):
         loop.scheduler.load_state_dict(resume["scheduler"])
+    if loop.epoch_scheduler is not None and resume.get("epoch_scheduler"):
+        loop.epoch_scheduler.load_state_dict(resume["epoch_scheduler"])
     if loop.scaler is not None and resume.get("scaler"):
         loop.scaler.load_state_dict(resume["scaler"])
     loop.history, loop.start_epoch, loop.seconds = list(resume["history"]), resume["epoch"], resume["seconds"]
@@ -362,7 +344,7 @@ def _resume(loop: _Loop, resume: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- one epoch
-def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress) -> float:
+def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress, hooks: CallbackList) -> float:
     """One pass over a seeded shuffle of the training split; the mean training loss."""
     loop.model.train()
     n = len(loop.data.x_train)
@@ -384,6 +366,8 @@ def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress) -> float:
         if loop.ema is not None:
             loop.ema.update_parameters(loop.model)
         loss_sum.add_(loss.detach(), alpha=len(idx))  # stays on the device: no sync
+        if hooks.wants_batches:  # a callback asked for every batch: one sync each
+            hooks.call("on_batch_end", i // loop.spec.batch_size + 1, {"loss": loss.item(), "size": len(idx)})
         bar.step()
     distributed.all_reduce_sum(loss_sum)
     train_loss = loss_sum.item() / len(perm)  # the one host-device sync of the epoch
@@ -420,7 +404,7 @@ def _train_step(loop: _Loop, idx: torch.Tensor, share: float) -> torch.Tensor:
 
 
 # --------------------------------------------------------------------------- end of an epoch
-def _end_epoch(loop: _Loop, epoch: int, train_loss: float, t0: float, callbacks: Sequence[Callback],
+def _end_epoch(loop: _Loop, epoch: int, train_loss: float, t0: float, hooks: CallbackList,
                bar: PlainProgress) -> bool:
     """Validate, add the epoch's row to the history, and ask early stopping and the callbacks whether
     to stop (True: stop)."""
@@ -435,9 +419,13 @@ def _end_epoch(loop: _Loop, epoch: int, train_loss: float, t0: float, callbacks:
     loop.seconds += epoch_seconds
     logs["seconds"] = epoch_seconds
     loop.history.append(logs)
+    if loop.epoch_scheduler is not None:  # after the epoch's row: it logs the rate the epoch trained with
+        if isinstance(loop.epoch_scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+            loop.epoch_scheduler.step(logs.get("val_loss", train_loss))
+        else:
+            loop.epoch_scheduler.step()
     stopped = loop.stopper.update(epoch + 1, logs, loop.scored)
-    for cb in callbacks:
-        stopped = bool(cb.on_epoch_end(epoch + 1, logs)) or stopped
+    stopped = hooks.call("on_epoch_end", epoch + 1, logs) or stopped
     bar.epoch_end(logs)
     return stopped
 
@@ -452,6 +440,7 @@ def _checkpoint(loop: _Loop, epoch: int, stopped: bool) -> dict[str, Any]:
         "epoch": epoch + 1, "history": loop.history, "seconds": loop.seconds,
         "early_stopping": loop.stopper.state_dict(stopped), "rng": rng_state(loop.gen),
         "ema": loop.ema.state_dict() if loop.ema is not None else {},
+        "epoch_scheduler": loop.epoch_scheduler.state_dict() if loop.epoch_scheduler is not None else {},
     }
 
 
