@@ -33,6 +33,7 @@ from neuroplast.trackers import Trackers, flatten
 from neuroplast.train import Callback, FitResult, distributed, evaluate, fit, seed_everything
 from neuroplast.train.checkpoint import load_checkpoint
 from neuroplast.train.lr_find import LRFinderResult, find_lr
+from neuroplast.train.metrics import UserMetrics
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +174,8 @@ def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | 
 
 
 def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
-               loss: Any = None, optimizer: Any = None, scheduler: Any = None, seed: int = 0,
+               loss: Any = None, optimizer: Any = None, scheduler: Any = None, metrics: Sequence[Any] = (),
+               seed: int = 0,
                out: str | Path | None = None,
                callbacks: Sequence[Callback] = (), progress: bool = True,
                **train_options: Any) -> tuple[Run, Dataset]:
@@ -201,15 +203,18 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     info = rundir.model_info("custom", {"class": type(module).__name__}, data, module, train_spec.loss)
     result = fit(module, data, train_spec, seed=seed, callbacks=callbacks, progress=progress,
                  checkpoint_path=_ckpt(run_dir, train_spec) if run_dir else None, loss=loss, optimizer=optimizer,
-                 scheduler=scheduler, shuffle=shuffle)
+                 scheduler=scheduler, metrics=metrics, shuffle=shuffle)
+    device = next(module.parameters()).device
+    scored = UserMetrics(metrics).score(module, data.x_test.to(device), data.y_test.to(device))
     if run_dir is None:
-        metrics = _metrics(None, module, data, result, seed)
+        summary = _metrics(None, module, data, result, seed)
+        summary["test"].update(scored)
         if found is not None:
-            metrics["lr_find"] = _lr_find_summary(found.to_dict())
-        return Run(module, info, data.preprocess, metrics, result.history), data
+            summary["lr_find"] = _lr_find_summary(found.to_dict())
+        return Run(module, info, data.preprocess, summary, result.history), data
     save_json(run_dir / rundir.PREPROCESS, data.preprocess)
     save_json(run_dir / rundir.MODEL_INFO, info)
-    return _write_results(run_dir, None, module, data, result, info), data
+    return _write_results(run_dir, None, module, data, result, info, extra_test=scored), data
 
 
 # --------------------------------------------------------------------------- helpers
@@ -234,12 +239,14 @@ def _record_origin(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
 
 
 def _write_results(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: Dataset,
-                   result: FitResult, info: dict[str, Any], trackers: Any = None) -> Run:
+                   result: FitResult, info: dict[str, Any], trackers: Any = None,
+                   extra_test: dict[str, float] | None = None) -> Run:
     """Weights, metrics, history and plots of a finished training (rank 0 only)."""
     if not distributed.is_main():  # the other ranks of a torchrun job write nothing
         return Run(model, info, data.preprocess, {}, result.history, spec, None)
     rundir.write_model(run_dir, model, info)
     metrics = _metrics(spec, model, data, result, spec.seed if spec else 0)
+    metrics["test"].update(extra_test or {})  # your own metrics, on the test split
     if (run_dir / LR_FIND).is_file():  # written before training by lr = "auto"; survives a resume
         metrics["lr_find"] = _lr_find_summary(json.loads((run_dir / LR_FIND).read_text()))
     metrics = rundir.write_metrics(run_dir, metrics)

@@ -61,8 +61,8 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
 
 
 def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
-        loss: Any = None, optimizer: Any = None, scheduler: Any = None, seed: int = 0,
-        out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
+        loss: Any = None, optimizer: Any = None, scheduler: Any = None, metrics: Sequence[Any] = (),
+        seed: int = 0, out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
         **train_options: Any) -> Run:
     """Train your own ``nn.Module`` (written as in the classic PyTorch tutorial) on ``data``.
 
@@ -76,6 +76,8 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
         loss: your own ``loss(output, target) -> scalar`` (e.g. ``nn.CrossEntropyLoss()``).
         optimizer: your own optimizer over ``module.parameters()``, or a factory ``params -> Optimizer``.
         scheduler: your own LR scheduler (or a factory ``optimizer -> scheduler``), stepped after every epoch.
+        metrics: torchmetrics objects or callables ``(output, target) -> number``: ``val_<name>`` per epoch,
+            ``test.<name>`` in metrics.json (see :mod:`neuroplast.train.metrics`).
         callbacks: objects with Keras/Lightning-shaped hooks (see :mod:`neuroplast.train.callbacks`).
         seed: fixes the splits and shuffling.
         out: optional run folder to write (weights, metrics, history, plots, report).
@@ -94,7 +96,8 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
         ...                      epochs=10)
     """
     trained, dataset = experiment.fit_module(module, data, validation_data=validation_data, test_data=test_data,
-                                             loss=loss, optimizer=optimizer, scheduler=scheduler, seed=seed, out=out,
+                                             loss=loss, optimizer=optimizer, scheduler=scheduler, metrics=metrics,
+                                             seed=seed, out=out,
                                              callbacks=callbacks,
                                              progress=progress, **train_options)
     return finish(trained, dataset)

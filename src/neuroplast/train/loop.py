@@ -28,6 +28,7 @@ from neuroplast.train.checkpoint import save_checkpoint
 from neuroplast.train.cuda_graph import GraphedStep
 from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
+from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.objective import Objective, make_objective, with_loss
 from neuroplast.train.own import OwnParts
 from neuroplast.train.progress import PlainProgress, make_progress
@@ -177,7 +178,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         teacher: nn.Module | None = None, distill: float = 0.5, temperature: float = 4.0,
         loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
         optimizer: torch.optim.Optimizer | Callable[[Any], torch.optim.Optimizer] | None = None,
-        scheduler: Any = None, shuffle: bool = True) -> FitResult:
+        scheduler: Any = None, metrics: Sequence[Any] = (), shuffle: bool = True) -> FitResult:
     """Train ``model`` on ``data`` as ``spec`` says; the model ends with the best (or last) weights.
 
     Args:
@@ -202,10 +203,13 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         scheduler: your own LR scheduler (or a factory ``optimizer -> scheduler``), stepped after every
             epoch as the PyTorch tutorial steps it (``ReduceLROnPlateau`` with the validation loss);
             instead of ``spec.schedule``, which must then be ``"none"``.
+        metrics: your own metrics (torchmetrics objects or callables ``(output, target) -> number``),
+            scored on the validation split after every epoch as ``val_<name>`` (see :mod:`~neuroplast.train.metrics`).
         shuffle: False keeps the training examples in their order every epoch (a ``DataLoader`` with
             ``shuffle=False``).
     """
     own = OwnParts(loss, optimizer, shuffle, scheduler)
+    scorers = UserMetrics(metrics)
     hooks = CallbackList(callbacks)
     loop = _set_up(model, data, spec or TrainSpec(), seed, callbacks, augment, teacher, distill, temperature, own)
     if resume is not None:
@@ -223,7 +227,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
             t0 = time.perf_counter()
             hooks.call("on_epoch_begin", epoch + 1, {})
             train_loss = _train_epoch(loop, epoch, bar, hooks)
-            stopped = _end_epoch(loop, epoch, train_loss, t0, hooks, bar)
+            stopped = _end_epoch(loop, epoch, train_loss, t0, hooks, bar, scorers)
             if checkpoint_path is not None:
                 save_checkpoint(checkpoint_path, _checkpoint(loop, epoch, stopped))
     finally:
@@ -405,7 +409,7 @@ def _train_step(loop: _Loop, idx: torch.Tensor, share: float) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- end of an epoch
 def _end_epoch(loop: _Loop, epoch: int, train_loss: float, t0: float, hooks: CallbackList,
-               bar: PlainProgress) -> bool:
+               bar: PlainProgress, scorers: UserMetrics) -> bool:
     """Validate, add the epoch's row to the history, and ask early stopping and the callbacks whether
     to stop (True: stop)."""
     logs: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss}
@@ -414,6 +418,8 @@ def _end_epoch(loop: _Loop, epoch: int, train_loss: float, t0: float, hooks: Cal
     for key in ("loss", "accuracy", "bits_per_char", "rmse", "r2"):
         if key in val:
             logs[f"val_{key}"] = val[key]
+    for name, value in scorers.score(loop.scored, loop.data.x_val, loop.data.y_val, loop.spec.eval_batch_size).items():
+        logs[f"val_{name}"] = value
     logs["lr"] = loop.optimizer.param_groups[0]["lr"]
     epoch_seconds = time.perf_counter() - t0
     loop.seconds += epoch_seconds
