@@ -14,6 +14,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.data import Dataset as TorchDataset
 
 import neuroplast
+import neuroplast.data
+import neuroplast.spec
 from neuroplast.errors import UserError
 
 
@@ -130,3 +132,27 @@ def test_an_optimizer_factory_and_a_loss_module_on_a_regression() -> None:
                          optimizer=lambda params: optim.SGD(params, lr=0.1), epochs=30, batch_size=64, progress=False)
     assert run.metrics["task"] == "regression" and run.history[-1]["val_loss"] < 1e-4
     torch.testing.assert_close(run.model.weight.detach(), torch.tensor([[1.5, -2.0, 0.5]]), atol=1e-2, rtol=0)
+
+
+def test_a_dataframe_with_a_target_column_as_the_csv_source_reads_it(tmp_path) -> None:
+    import pandas as pd
+    from sklearn.datasets import load_iris
+
+    iris = load_iris(as_frame=True)
+    frame = iris.data.assign(species=[iris.target_names[t] for t in iris.target])
+    frame.loc[3, "petal width (cm)"] = float("nan")  # a missing cell: filled from the training rows
+    frame.to_csv(tmp_path / "iris.csv", index=False)
+    run = neuroplast.fit(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)), frame, target="species",
+                         epochs=30, lr=1e-2, progress=False)
+    from_csv = neuroplast.data.load_dataset(neuroplast.spec.DataSpec(source="csv", path=tmp_path / "iris.csv",
+                                                                     target="species"), 0)
+    assert run.class_names == from_csv.class_names == ["setosa", "versicolor", "virginica"]
+    assert run.preprocess["columns"] == from_csv.preprocess["columns"]
+    np.testing.assert_allclose(run.preprocess["mean"], from_csv.preprocess["mean"])
+    assert run.metrics["test"]["accuracy"] > 0.8
+    assert list(run.predict(frame.drop(columns="species").iloc[:2].to_dict("records"))) == [0, 0]
+    with pytest.raises(UserError, match="has no target column 'specis'. Did you mean 'species'"):
+        neuroplast.fit(nn.Linear(4, 3), frame, target="specis", epochs=1, progress=False)
+    with pytest.raises(UserError, match="A DataFrame needs target='COLUMN'"):
+        neuroplast.fit(nn.Linear(4, 3), frame, epochs=1, progress=False)
+    assert isinstance(frame, pd.DataFrame)

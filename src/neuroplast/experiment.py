@@ -21,7 +21,7 @@ from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.adapters import from_torch, is_torch_data
 from neuroplast.data.augment import make_augment
 from neuroplast.data.images import image_dataset
-from neuroplast.data.tabular import table_dataset
+from neuroplast.data.tabular import frame_dataset, table_dataset
 from neuroplast.errors import UserError, check_output
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
@@ -174,6 +174,7 @@ def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | 
 
 
 def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
+               target: str | None = None,
                loss: Any = None, optimizer: Any = None, scheduler: Any = None, metrics: Sequence[Any] = (),
                seed: int = 0,
                out: str | Path | None = None,
@@ -182,6 +183,14 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
     dataset it was trained on."""
     shuffle = True
+    if _is_frame(data):
+        if validation_data is not None or test_data is not None:
+            raise UserError("fit(): with a DataFrame, neuroplast holds out the validation and test rows itself "
+                            "(10% and 20%, stratified); pass one DataFrame, or tensors for all three parts.")
+        data = frame_dataset(data, target, seed)
+    elif target is not None:
+        raise UserError(f"fit(): target={target!r} names a column of a pandas DataFrame; data is a "
+                        f"{type(data).__name__}. Leave target out, or pass the DataFrame.")
     if is_torch_data(data) or validation_data is not None or test_data is not None:
         data, loader = from_torch(data, validation_data, test_data)  # the whole of data trains
         if loader.batch_size is not None:
@@ -227,6 +236,10 @@ def _train_spec(options: dict[str, Any]) -> TrainSpec:
         err = e.errors()[0]
         raise UserError(f"fit(): invalid train option {'.'.join(map(str, err['loc']))!r}: {err['msg']}. "
                         f"Options are the fields of TrainSpec: {', '.join(TrainSpec.model_fields)}.") from None
+
+
+def _is_frame(data: Any) -> bool:
+    return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
 
 
 def _record_origin(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:

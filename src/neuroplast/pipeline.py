@@ -60,7 +60,7 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
     return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data)
 
 
-def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
+def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None, target: str | None = None,
         loss: Any = None, optimizer: Any = None, scheduler: Any = None, metrics: Sequence[Any] = (),
         seed: int = 0, out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
         **train_options: Any) -> Run:
@@ -72,7 +72,10 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
             ``Dataset`` of ``(input, target)`` samples, trained on whole; or a :class:`Dataset`, a source name
             (``"digits"``, ``"wine"``...) or an ``(X, y)`` pair of arrays (2-D X = table, 4-D X = images in
             [0, 1]), of which a validation and a test part are held out unless ``validation_data`` is given.
+            A pandas DataFrame with ``target`` naming the column to predict takes the CSV source's column
+            handling and split.
         validation_data, test_data: the same kinds, scored after every epoch / at the end.
+        target: the column of a DataFrame ``data`` to predict.
         loss: your own ``loss(output, target) -> scalar`` (e.g. ``nn.CrossEntropyLoss()``).
         optimizer: your own optimizer over ``module.parameters()``, or a factory ``params -> Optimizer``.
         scheduler: your own LR scheduler (or a factory ``optimizer -> scheduler``), stepped after every epoch.
@@ -96,6 +99,7 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
         ...                      epochs=10)
     """
     trained, dataset = experiment.fit_module(module, data, validation_data=validation_data, test_data=test_data,
+                                             target=target,
                                              loss=loss, optimizer=optimizer, scheduler=scheduler, metrics=metrics,
                                              seed=seed, out=out,
                                              callbacks=callbacks,

@@ -127,10 +127,36 @@ def load_csv(spec: DataSpec, seed: int) -> Dataset:
     if spec.path is None:
         raise UserError("data.source = 'csv' needs data.path = 'FILE.csv' and data.target = 'COLUMN'.")
     header, columns = read_csv(Path(spec.path))
+    data = columns_dataset(Path(spec.path).stem, header, columns, spec, seed, f"CSV file {spec.path}")
+    data.origin = str(Path(spec.path).resolve())
+    return data
+
+
+def frame_dataset(frame: Any, target: str | None, seed: int = 0, task: str = "auto") -> Dataset:
+    """A pandas DataFrame as a table: the CSV source's column handling (numbers standardized, text one-hot,
+    missing cells filled from the training rows) and its split (``DataSpec``'s fractions)."""
+    if target is None:
+        raise UserError(f"A DataFrame needs target='COLUMN' naming what to predict; columns: "
+                        f"{', '.join(map(str, frame.columns))}.")
+    header = [str(c) for c in frame.columns]
+    columns = {str(c): ["" if _missing(v) else str(v) for v in frame[c].tolist()] for c in frame.columns}
+    spec = DataSpec(source="csv", target=target, task=task)
+    return columns_dataset("dataframe", header, columns, spec, seed, "the DataFrame")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def columns_dataset(name: str, header: list[str], columns: dict[str, list[str]], spec: DataSpec, seed: int,
+                    where: str) -> Dataset:
+    """A table given as text columns (as a CSV file holds them): the target taken out, the task guessed
+    (or ``spec.task``), the rest encoded and split."""
     if spec.target is None or spec.target not in columns:
         hint = did_you_mean(spec.target or "", header)
-        raise DataError(f"CSV file {spec.path} has no target column {spec.target!r}.{hint} "
+        raise DataError(f"{where} has no target column {spec.target!r}.{hint} "
                         f"Columns: {', '.join(header)}. Set data.target to one of them.")
+    columns = dict(columns)
     raw_y = columns.pop(spec.target)
     task = spec.task if spec.task != "auto" else _guess_task(raw_y)
     if task == "classification":
@@ -141,12 +167,8 @@ def load_csv(spec: DataSpec, seed: int) -> Dataset:
         class_names = None
         y = np.array([_to_float(v, spec.target) for v in raw_y])
         if np.isnan(y).any():
-            raise DataError(f"CSV file {spec.path}: the target column {spec.target!r} has empty values. "
-                            "Drop those rows.")
-    name = Path(spec.path).stem
-    data = table_dataset(name, columns, y, task, spec, seed, list(columns), spec.target, class_names)
-    data.origin = str(Path(spec.path).resolve())
-    return data
+            raise DataError(f"{where}: the target column {spec.target!r} has empty values. Drop those rows.")
+    return table_dataset(name, columns, y, task, spec, seed, list(columns), spec.target, class_names)
 
 
 def _guess_task(values: list[str]) -> Task:
