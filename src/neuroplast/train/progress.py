@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from typing import Any, TextIO
 
 
@@ -16,19 +18,32 @@ def format_logs(logs: dict[str, Any]) -> str:
 
 
 class PlainProgress:
-    """One line per epoch to a stream."""
+    """One line per epoch to a stream (logs, CI, a notebook's output), and within a long epoch a line at
+    least every ``interval`` seconds saying how far it got, so a slow epoch never looks stalled."""
 
-    def __init__(self, stream: TextIO | None = None) -> None:
+    CHECK_EVERY = 16  # steps between looks at the clock: step() is in the hot loop
+
+    def __init__(self, stream: TextIO | None = None, interval: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.stream = stream or sys.stderr
+        self.interval, self.clock = interval, clock
 
     def start(self, epochs: int, steps: int, first_epoch: int) -> None:
-        self.epochs = epochs
+        self.epochs, self.steps, self.epoch, self.done = epochs, steps, first_epoch + 1, 0
+        self.last = self.started = self.clock()
 
     def step(self) -> None:
-        pass
+        self.done += 1
+        if self.done % self.CHECK_EVERY == 0 and self.clock() - self.last >= self.interval:
+            self.last = self.clock()
+            print(f"epoch {self.epoch}/{self.epochs} step {self.done}/{self.steps} "
+                  f"({self.done / max(self.steps, 1):.0%}, {self.last - self.started:.0f} s)", file=self.stream,
+                  flush=True)
 
     def epoch_end(self, logs: dict[str, Any]) -> None:
         print(f"epoch {logs['epoch']}/{self.epochs} {format_logs(logs)}", file=self.stream, flush=True)
+        self.epoch, self.done = logs["epoch"] + 1, 0
+        self.last = self.started = self.clock()
 
     def close(self) -> None:
         pass
@@ -73,6 +88,9 @@ class RichProgress(PlainProgress):
 
 
 class NoProgress(PlainProgress):
+    def step(self) -> None:
+        pass
+
     def epoch_end(self, logs: dict[str, Any]) -> None:
         pass
 
