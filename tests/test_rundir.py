@@ -122,3 +122,13 @@ def test_a_stage_never_writes_over_another_stages_folder(tmp_path) -> None:
     with pytest.raises(neuroplast.UserError, match="already holds another stage's results"):
         rundir.stage_dir(run.dir, "explain", "ig", out=pruned.dir)
     assert rundir.stage_dir(run.dir, "prune", "magnitude") == run.dir / "pruned-magnitude"  # running it again
+
+
+def test_a_run_renders_as_a_card_in_a_notebook(tmp_path) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 3, "threads": 1})
+    card = run._repr_html_()
+    assert f"{run.metrics['test']['accuracy']:.4g}" in card and str(run.dir) in card
+    assert card.count("<polyline") == 2 and "train_loss" in card and "val_loss" in card  # the learning curves
+    one = neuroplast.fit(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)), "digits", epochs=1,
+                         progress=False)
+    assert "in memory" in one._repr_html_() and "<svg" not in one._repr_html_()  # one epoch: no curve

@@ -10,6 +10,7 @@ folders inside it (:func:`stage_dir`). See ``docs/run-folder.md`` for the schema
 from __future__ import annotations
 
 import csv
+import html
 import io
 import platform
 import time
@@ -145,9 +146,45 @@ class Run:
         batch = self.spec.train.eval_batch_size if self.spec is not None else 1024
         return evaluate(self.model, x, y, self.objective, batch, data.preprocess, data.num_classes)
 
+    def _repr_html_(self) -> str:
+        """A compact card for Jupyter: the task, the headline scores, the learning curve, the folder."""
+        m = self.metrics
+        rows = [("model", f"{self.info.get('family')} ({self.info.get('class', '')})".replace(" ()", "")),
+                ("task", self.info["task"]), ("epochs", str(len(self.history)))]
+        for split in ("test", "val"):
+            for key in ("accuracy", "rmse", "r2", "loss"):
+                value = m.get(split, {}).get(key)
+                if isinstance(value, (int, float)):
+                    rows.append((f"{split} {key}", f"{value:.4g}"))
+        rows.append(("folder", str(self.dir) if self.dir else "in memory (pass out= to keep it)"))
+        table = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                        for k, v in rows)
+        return (f"<div><b>neuroplast Run</b><table>{table}</table>{_curve_svg(self.history)}</div>")
+
     def __repr__(self) -> str:
         where = f" at {self.dir}" if self.dir else ""
         return f"Run({self.info.get('family')!r}, task={self.info['task']!r}{where})"
+
+
+def _curve_svg(history: list[dict[str, Any]], width: int = 240, height: int = 60) -> str:
+    """The training (and validation) loss per epoch as a small inline SVG; "" for fewer than 2 epochs."""
+    series = [(k, [h[k] for h in history if isinstance(h.get(k), (int, float))], colour)
+              for k, colour in (("train_loss", "#1f77b4"), ("val_loss", "#ff7f0e"))]
+    series = [(k, v, c) for k, v, c in series if len(v) >= 2 and all(np.isfinite(v))]
+    if not series:
+        return ""
+    low = min(min(v) for _, v, _ in series)
+    high = max(max(v) for _, v, _ in series)
+    span = high - low or 1.0
+    lines = []
+    for key, values, colour in series:
+        points = " ".join(f"{i * (width - 4) / (len(values) - 1) + 2:.1f},"
+                          f"{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(values))
+        lines.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{points}'>"
+                     f"<title>{key}</title></polyline>")
+    return (f"<svg width='{width}' height='{height}' role='img' aria-label='loss per epoch'>"
+            f"{''.join(lines)}</svg><div style='font-size:smaller'>loss per epoch: "
+            + ", ".join(f"<span style='color:{c}'>{k}</span>" for k, _, c in series) + "</div>")
 
 
 # --------------------------------------------------------------------------- reading
