@@ -18,7 +18,7 @@ from torch import nn
 
 from neuroplast import rundir
 from neuroplast.data import Dataset, load_dataset
-from neuroplast.data.adapters import from_torch, is_torch_data
+from neuroplast.data.adapters import LoaderOptions, from_torch, is_torch_data
 from neuroplast.data.augment import make_augment
 from neuroplast.data.images import image_dataset
 from neuroplast.data.tabular import frame_dataset, table_dataset
@@ -182,26 +182,16 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
                **train_options: Any) -> tuple[Run, Dataset]:
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
     dataset it was trained on."""
-    shuffle = True
-    if _is_frame(data):
-        if validation_data is not None or test_data is not None:
-            raise UserError("fit(): with a DataFrame, neuroplast holds out the validation and test rows itself "
-                            "(10% and 20%, stratified); pass one DataFrame, or tensors for all three parts.")
-        data = frame_dataset(data, target, seed)
-    elif target is not None:
-        raise UserError(f"fit(): target={target!r} names a column of a pandas DataFrame; data is a "
-                        f"{type(data).__name__}. Leave target out, or pass the DataFrame.")
-    if is_torch_data(data) or validation_data is not None or test_data is not None:
-        data, loader = from_torch(data, validation_data, test_data)  # the whole of data trains
-        if loader.batch_size is not None:
-            train_options = {"batch_size": loader.batch_size, **train_options}
-        shuffle = loader.shuffle if loader.shuffle is not None else True
+    data, loader = _own_data(data, validation_data, test_data, target, seed)
+    if loader.batch_size is not None:  # a DataLoader's batch size, unless batch_size= says otherwise
+        train_options = {"batch_size": loader.batch_size, **train_options}
     train_spec = _train_spec(train_options)
     seed_everything(seed, train_spec.threads)
     if isinstance(data, str):
         data = load_dataset(DataSpec(source=data), seed)
     elif isinstance(data, tuple):
         data = _dataset_from_arrays(*data, seed=seed)
+    shuffle = loader.shuffle if loader.shuffle is not None else True
     run_dir = Path(out) if out is not None else None
     found = None
     if run_dir is not None:
@@ -236,6 +226,23 @@ def _train_spec(options: dict[str, Any]) -> TrainSpec:
         err = e.errors()[0]
         raise UserError(f"fit(): invalid train option {'.'.join(map(str, err['loc']))!r}: {err['msg']}. "
                         f"Options are the fields of TrainSpec: {', '.join(TrainSpec.model_fields)}.") from None
+
+
+def _own_data(data: Any, validation_data: Any, test_data: Any, target: str | None,
+              seed: int) -> tuple[Any, LoaderOptions]:
+    """A DataFrame, a DataLoader, a torch Dataset, or tensors with their own validation/test parts, as a
+    :class:`Dataset` (and the loader's options); a name or a plain ``(X, y)`` pair is passed on as it is."""
+    if _is_frame(data):
+        if validation_data is not None or test_data is not None:
+            raise UserError("fit(): with a DataFrame, neuroplast holds out the validation and test rows itself "
+                            "(10% and 20%, stratified); pass one DataFrame, or tensors for all three parts.")
+        return frame_dataset(data, target, seed), LoaderOptions()
+    if target is not None:
+        raise UserError(f"fit(): target={target!r} names a column of a pandas DataFrame; data is a "
+                        f"{type(data).__name__}. Leave target out, or pass the DataFrame.")
+    if is_torch_data(data) or validation_data is not None or test_data is not None:
+        return from_torch(data, validation_data, test_data)  # the whole of data trains
+    return data, LoaderOptions()
 
 
 def _is_frame(data: Any) -> bool:
