@@ -39,34 +39,33 @@ def from_torch(data: Any, validation_data: Any = None, test_data: Any = None) ->
     """A :class:`Dataset` from your own training (and optional validation / test) data, and the
     training loader's batch size and shuffling."""
     x, y = _tensors(data, "data")
-    splits = {name: _tensors(d, name) if d is not None else None
-              for name, d in (("validation_data", validation_data), ("test_data", test_data))}
-    task = "classification" if not torch.is_floating_point(y) else "regression"
-    for name, pair in splits.items():
-        if pair is not None and pair[0].shape[1:] != x.shape[1:]:
-            raise UserError(f"{name} has inputs of shape {tuple(pair[0].shape[1:])} per sample but data has "
+    given = {name: _tensors(d, name) for name, d in (("validation_data", validation_data), ("test_data", test_data))
+             if d is not None}
+    for name, (px, _) in given.items():
+        if px.shape[1:] != x.shape[1:]:
+            raise UserError(f"{name} has inputs of shape {tuple(px.shape[1:])} per sample but data has "
                             f"{tuple(x.shape[1:])}; pass {name} with the same features as the training data.")
-    ys = [y, *(p[1] for p in splits.values() if p is not None)]
+    task = "classification" if not torch.is_floating_point(y) else "regression"
     class_names = None
     if task == "classification":
-        y = y.long()
-        top = max(int(t.max()) for t in ys if len(t))
+        top = max(int(t.max()) for t in (y, *(py for _, py in given.values())) if len(t))
         class_names = [str(i) for i in range(top + 1)]
-    else:
-        y = y.float().reshape(len(y), -1)
-
-    def part(pair: tuple[torch.Tensor, torch.Tensor] | None) -> tuple[torch.Tensor, torch.Tensor]:
-        if pair is None:
-            return x[:0], y[:0]
-        px, py = pair
-        return px.float() if torch.is_floating_point(px) else px, (py.long() if task == "classification"
-                                                                   else py.float().reshape(len(py), -1))
-
-    (x_val, y_val), (x_test, y_test) = part(splits["validation_data"]), part(splits["test_data"])
-    dataset = Dataset(name=type(data).__name__, task=task, x_train=x.float() if torch.is_floating_point(x) else x,
-                      y_train=y, x_val=x_val, y_val=y_val, x_test=x_test, y_test=y_test, class_names=class_names,
+    empty = (x[:0], y[:0])
+    (x, y), (x_val, y_val), (x_test, y_test) = (
+        _typed(pair, task) for pair in ((x, y), given.get("validation_data", empty), given.get("test_data", empty)))
+    dataset = Dataset(name=type(data).__name__, task=task, x_train=x, y_train=y, x_val=x_val, y_val=y_val,
+                      x_test=x_test, y_test=y_test, class_names=class_names,
                       preprocess={"kind": "tensor", "shape": list(x.shape[1:])})
     return dataset, _loader_options(data)
+
+
+def _typed(pair: tuple[torch.Tensor, torch.Tensor], task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """float32 inputs (integer token ids stay integers); int64 class indices or (N, targets) float targets."""
+    x, y = pair
+    x = x.float() if torch.is_floating_point(x) else x
+    if task == "classification":
+        return x, y.long()
+    return x, y.float().reshape(-1, 1) if y.ndim == 1 else y.float().flatten(1)
 
 
 def _loader_options(data: Any) -> LoaderOptions:
