@@ -42,12 +42,15 @@ def test_a_spec_with_every_stage_section_loads_its_data_once(tmp_path: Path, cou
     assert 'id="calibration"' in page and 'id="pruning"' in page  # the run's report shows its stages
 
 
-def test_a_stage_on_its_own_writes_where_the_section_would(tmp_path: Path) -> None:
+def test_a_stage_on_its_own_writes_where_the_section_would(tmp_path: Path, counted_digits: list[int]) -> None:
     from neuroplast.cli import main
 
     run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 2, "threads": 1})
+    counted_digits.clear()
     assert main(["calibrate", str(run.dir)]) == 0
+    assert len(counted_digits) == 1  # once for the stage, its folder's report and the parent's report
     assert main(["prune", str(run.dir), "--sparsity", "0.5", "--final-epochs", "1", "--quiet"]) == 0
+    assert len(counted_digits) == 2
     assert rundir.stage_dirs(run.dir, "calibrate") == [run.dir / "calibrated-temperature"]
     assert rundir.stage_dirs(run.dir, "prune") == [run.dir / "pruned-magnitude"]
     assert neuroplast.load(run.dir / "pruned-magnitude").metrics["parent"] == str(run.dir.resolve())

@@ -14,12 +14,12 @@ from typing import Any
 from torch import nn
 
 from neuroplast import experiment, rundir
-from neuroplast.data import Dataset
+from neuroplast.data import Dataset, load_dataset
 from neuroplast.errors import UserError
 from neuroplast.plasticity import structured
 from neuroplast.rundir import Run
 from neuroplast.see.report import rewrite_report, write_report_safely
-from neuroplast.spec import ExperimentSpec, PruneSpec, section
+from neuroplast.spec import ExperimentSpec, PruneSpec, load_spec, section
 from neuroplast.stages import ORDER, SECTIONS
 from neuroplast.train import Callback, distributed
 from neuroplast.trust import MCDropout
@@ -163,13 +163,27 @@ def finish(trained: Run, data: Dataset) -> Run:
 def run_stage(name: str, run_dir: str | Path, section: Any, *, out: str | Path | None = None,
               data: Dataset | None = None, **options: Any) -> Path:
     """One stage on its own (the CLI's ``calibrate``, ``explain``, ``prune``): the stage, then its
-    folder's report, then the parent's report again when the folder lies inside the run."""
+    folder's report, then the parent's report again when the folder lies inside the run; the run's data
+    is loaded once for all three."""
     stage: Callable[..., Path] = SECTIONS.get(name)
+    data = data if data is not None else _run_data(Path(run_dir))
     folder = stage(run_dir, section, out=out, data=data, **options)
     _report_stage_folder(folder, data)
     if Path(folder).resolve().parent == Path(run_dir).resolve():
-        rewrite_report(run_dir)
+        rewrite_report(run_dir, data=data)
     return folder
+
+
+def _run_data(run_dir: Path) -> Dataset | None:
+    """The data of a run made from a spec, or None (no spec, or its data is not where it was: a stage
+    that needs it then says so itself, and one that does not, e.g. explain on image files, runs)."""
+    if not (run_dir / rundir.SPEC).is_file():
+        return None
+    try:
+        spec = load_spec(run_dir / rundir.SPEC)
+        return load_dataset(spec.data, spec.seed)
+    except UserError:
+        return None
 
 
 def _report_stage_folder(folder: Path, data: Dataset | None) -> None:

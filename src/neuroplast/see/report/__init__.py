@@ -94,9 +94,10 @@ def write_report_safely(run_dir: str | Path, **options: Any) -> Path | None:
         return None
 
 
-def rewrite_report(run_dir: str | Path) -> Path | None:
+def rewrite_report(run_dir: str | Path, data: Dataset | None = None) -> Path | None:
     """Rewrite ``run_dir/report.html`` in the language it was written in, if it exists (after a
-    stage added a sub-folder to the run, e.g. ``neuroplast explain``)."""
+    stage added a sub-folder to the run, e.g. ``neuroplast explain``); ``data``: the run's already
+    loaded dataset."""
     path = Path(run_dir) / "report.html"
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -105,7 +106,7 @@ def rewrite_report(run_dir: str | Path) -> Path | None:
         return None
     found = re.search(r'<html lang="([\w-]+)"', head)
     lang = found.group(1) if found and found.group(1) in ("en", "zh-Hant") else "en"
-    return write_report_safely(run_dir, lang=lang)
+    return write_report_safely(run_dir, lang=lang, data=data)
 
 
 SECTIONS: list[Callable[[Context], Section | None]] = [
