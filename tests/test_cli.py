@@ -303,3 +303,15 @@ def test_python_and_cli_refuse_the_same_prune_options_with_the_same_line(tmp_pat
     code, _, err = cli(capsys, "prune", run.dir, "--rounds", "3")
     assert_one_line_error(code, err, "needs a schedule that prunes in rounds")
     assert err.strip() == f"neuroplast: error: {python.value}"
+
+
+def test_help_and_configs_answer_without_importing_torch() -> None:
+    import subprocess
+    import sys
+
+    for args in (["--help"], ["configs"], ["run", "--help"]):
+        code = ("import sys\nfrom neuroplast.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
+                "assert 'torch' not in sys.modules, 'torch was imported'\n" % args)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "usage: neuroplast" in done.stdout or "digits-cnn" in done.stdout

@@ -10,16 +10,36 @@ Example:
     >>> neuroplast.generate("runs/shakespeare-lstm-...", "ROMEO:", tokens=300)  # a language model's text
 """
 
+from typing import Any
+
 from neuroplast.errors import DataError, TrainingDiverged, UserError
-from neuroplast.experiment import lr_find
 
 # The function shadows its submodule's attribute on the package: ``neuroplast.generate`` is the function,
 # and ``from neuroplast.generate import generate_stream`` still reads the module (from sys.modules).
 from neuroplast.generate import generate
-from neuroplast.pipeline import fit, prune, resume, run
-from neuroplast.rundir import Run, load
 from neuroplast.spec import ExperimentSpec, available_specs, load_spec
 from neuroplast.version import __version__
+
+# The rest loads torch: imported on first use, so that `neuroplast --help` and `neuroplast configs` answer
+# at once (PEP 562).
+_LAZY = {"lr_find": "neuroplast.experiment", "fit": "neuroplast.pipeline", "prune": "neuroplast.pipeline",
+         "resume": "neuroplast.pipeline", "run": "neuroplast.pipeline", "Run": "neuroplast.rundir",
+         "load": "neuroplast.rundir"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'neuroplast' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
 
 __all__ = [
     "DataError",

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-
-from neuroplast.data.inputs import encode_chars
 from neuroplast.errors import UserError
-from neuroplast.rundir import Run, load
+
+if TYPE_CHECKING:
+    from neuroplast.rundir import Run
+
+# torch and the run folder are imported inside the functions: ``neuroplast.generate`` is imported with the
+# package (it names both this module and its function), and ``neuroplast --help`` must not load torch.
 
 
-@torch.inference_mode()
 def generate(run: Run | str | Path, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
              seed: int | None = 0) -> str:
     """Continue ``prompt`` by ``tokens`` characters sampled from the run's language model.
@@ -29,10 +31,14 @@ def generate(run: Run | str | Path, prompt: str, tokens: int = 200, temperature:
     return prompt + "".join(generate_stream(run, prompt, tokens, temperature, top_k, seed))
 
 
-@torch.inference_mode()
 def generate_stream(run: Run | str | Path, prompt: str, tokens: int = 200, temperature: float = 1.0, top_k: int | None = None,
                     seed: int | None = 0) -> Iterator[str]:
     """:func:`generate`, one character at a time (without the prompt): for a page that streams text."""
+    import torch
+
+    from neuroplast.data.inputs import encode_chars
+    from neuroplast.rundir import load
+
     if isinstance(run, (str, Path)):
         run = load(run)
     pre = run.preprocess
@@ -52,10 +58,11 @@ def generate_stream(run: Run | str | Path, prompt: str, tokens: int = 200, tempe
     model = run.model.eval()
     out = ids.tolist()
     for _ in range(tokens):
-        context = torch.tensor(out[-pre["block_size"]:])[None]
-        logits = model(context)[0, -1].float() / temperature
-        if top_k is not None:
-            kth = torch.topk(logits, min(top_k, len(logits))).values[-1]
-            logits[logits < kth] = -float("inf")
-        out.append(int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)))
+        with torch.inference_mode():
+            context = torch.tensor(out[-pre["block_size"]:])[None]
+            logits = model(context)[0, -1].float() / temperature
+            if top_k is not None:
+                kth = torch.topk(logits, min(top_k, len(logits))).values[-1]
+                logits[logits < kth] = -float("inf")
+            out.append(int(torch.multinomial(torch.softmax(logits, -1), 1, generator=gen)))
         yield vocab[out[-1]]
