@@ -310,8 +310,8 @@ def test_help_and_configs_answer_without_importing_torch() -> None:
     import sys
 
     for args in (["--help"], ["configs"], ["run", "--help"]):
-        code = ("import sys\nfrom neuroplast.cli import main\ntry:\n    main(%r)\nexcept SystemExit:\n    pass\n"
-                "assert 'torch' not in sys.modules, 'torch was imported'\n" % args)
+        code = (f"import sys\nfrom neuroplast.cli import main\ntry:\n    main({args!r})\nexcept SystemExit:\n    pass\n"
+                "assert 'torch' not in sys.modules, 'torch was imported'\n")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "usage: neuroplast" in done.stdout or "digits-cnn" in done.stdout
