@@ -72,6 +72,40 @@ def test_the_tutorial_loop_replaced_by_one_call_gives_its_losses() -> None:
         run.evaluate()
 
 
+def test_your_adam_runs_fused_with_the_tutorial_loops_losses_and_says_so(capsys) -> None:
+    """The tutorial's optim.Adam (torch's per-parameter loop on a CPU) steps with torch's fused kernel inside
+    fit: the hand loop with the unfused Adam is the oracle; fused=False asked for explicitly is kept."""
+    x, y = _digits()
+    model = Net()
+    hand = copy.deepcopy(model)
+    criterion = nn.CrossEntropyLoss()
+    loader = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=False)
+    optimizer = optim.Adam(model.parameters(), lr=1e-3)
+
+    run = neuroplast.fit(model, loader, loss=criterion, optimizer=optimizer, epochs=3)
+
+    reference = optim.Adam(hand.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(3):
+        running = 0.0
+        for inputs, labels in loader:
+            reference.zero_grad()
+            loss = criterion(hand(inputs), labels)
+            loss.backward()
+            reference.step()
+            running += loss.item()
+        losses.append(running / len(loader))
+    assert reference.param_groups[0]["fused"] is None  # the oracle ran torch's default implementation
+    assert [h["train_loss"] for h in run.history] == pytest.approx(losses, abs=1e-5)
+    assert optimizer.param_groups[0]["fused"] is True
+    assert run.metrics["train"]["optimizer"] == {"class": "Adam", "lr": 1e-3, "fused": True, "fused_by_fit": True}
+    assert "note: your Adam steps with torch's fused kernel" in capsys.readouterr().err
+    own = Net()
+    kept = optim.Adam(own.parameters(), lr=1e-3, fused=False)
+    run = neuroplast.fit(own, loader, optimizer=kept, epochs=1, progress=False)
+    assert kept.param_groups[0]["fused"] is False and run.metrics["train"]["optimizer"]["fused_by_fit"] is False
+
+
 def test_a_map_style_dataset_and_separate_validation_data(tmp_path) -> None:
     x, y = _digits()
 

@@ -30,7 +30,7 @@ from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.objective import Objective, make_objective, with_loss
-from neuroplast.train.own import OwnParts
+from neuroplast.train.own import OwnParts, describe, fuse
 from neuroplast.train.progress import PlainProgress, make_progress
 from neuroplast.train.seed import rng_state, set_rng_state
 
@@ -164,6 +164,8 @@ class _Loop:
     capture_seconds: float = 0.0  # warm-up and capture of the CUDA graph, inside the first epoch's time
     shuffle: bool = True
     epoch_scheduler: Any = None  # the caller's own LR scheduler, stepped after every epoch
+    notes: list[str] = field(default_factory=list)  # said once when training starts
+    facts: dict[str, Any] = field(default_factory=dict)  # what metrics.json's "train" records of the set-up
 
     @property
     def scored(self) -> nn.Module:
@@ -218,6 +220,8 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
         progress, checkpoint_path = False, None
     bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
     bar.start(loop.spec.epochs, loop.steps_per_epoch, loop.start_epoch)
+    for note in loop.notes:
+        bar.note(note)
     stopped = loop.stopper.should_stop
     hooks.call("on_train_begin", {})
     try:
@@ -270,7 +274,9 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
     if use_graph and (spec.compile or spec.amp == "fp16"):
         other = "compile = true" if spec.compile else "amp = 'fp16'"
         raise UserError(f"train.cuda_graphs = true cannot be combined with {other}. Use one of them.")
-    optimizer = own.optimizer_for(model) or make_optimizer(model, spec, capturable=use_graph)
+    optimizer = own.optimizer_for(model)
+    fused_by_fit = optimizer is not None and fuse(optimizer)
+    optimizer = optimizer or make_optimizer(model, spec, capturable=use_graph)
     scheduler = make_scheduler(optimizer, spec, steps_per_epoch, cycle_momentum=not use_graph)
     if own.scheduler is not None and scheduler is not None:
         raise UserError(f"pass either your own scheduler or train.schedule = {spec.schedule!r}, not both.")
@@ -284,7 +290,10 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
                  steps_per_epoch=steps_per_epoch,
                  samples_per_epoch=min(len(data.x_train), steps_per_epoch * spec.batch_size),
                  local_batch=local_batch, use_graph=use_graph, augment=augment, teacher=teacher, distill=distill,
-                 temperature=temperature, shuffle=own.shuffle, epoch_scheduler=own.scheduler_for(optimizer))
+                 temperature=temperature, shuffle=own.shuffle, epoch_scheduler=own.scheduler_for(optimizer),
+                 notes=[f"your {type(optimizer).__name__} steps with torch's fused kernel (the same update; pass "
+                        "fused=False to keep torch's per-parameter loop)"] if fused_by_fit else [],
+                 facts={"optimizer": describe(optimizer, fused_by_fit)})
 
 
 def _place(model: nn.Module, data: Dataset,
@@ -460,7 +469,8 @@ def _finish(loop: _Loop) -> FitResult:
     return FitResult(loop.history, loop.stopper.best_epoch or len(loop.history), loop.seconds,
                      samples / loop.seconds if loop.seconds > 0 else 0.0, str(loop.device), loop.objective,
                      stopped_early=len(loop.history) < loop.spec.epochs,
-                     extra={"cuda_graph_capture_seconds": loop.capture_seconds} if loop.graphed is not None else {})
+                     extra={**loop.facts, **({"cuda_graph_capture_seconds": loop.capture_seconds}
+                                             if loop.graphed is not None else {})})
 
 
 def _distilled(loss: torch.Tensor, out: torch.Tensor, teacher: nn.Module, xb: torch.Tensor, weight: float,

@@ -52,3 +52,35 @@ class OwnParts:
             raise UserError("the scheduler drives another optimizer; build it from the optimizer you pass to fit "
                             "(or pass a factory: scheduler=lambda opt: StepLR(opt, 5)).")
         return sched
+
+
+FUSABLE = (torch.optim.Adam, torch.optim.AdamW)
+
+
+def fuse(optimizer: torch.optim.Optimizer) -> bool:
+    """Give an Adam or AdamW left at torch's default implementation (``fused=None, foreach=None``) and not
+    yet stepped torch's fused kernel: the same update rule in one pass over each tensor (the per-parameter
+    loop torch picks on a CPU makes the optimizer most of a small network's step). The spec's own
+    optimizers are built fused (:func:`~neuroplast.train.loop.make_optimizer`); this gives yours the same.
+    True if it switched; anything asked for explicitly (``fused=False``, ``foreach=...``), a subclass, a
+    non-float parameter or a device without the kernel is left as it is."""
+    groups = optimizer.param_groups
+    if type(optimizer) not in FUSABLE or optimizer.state:
+        return False
+    if any(g.get("fused") is not None or g.get("foreach") is not None or g.get("differentiable")
+           or g.get("capturable") for g in groups):
+        return False
+    if not all(p.is_floating_point() and p.device.type in ("cpu", "cuda") for g in groups for p in g["params"]):
+        return False
+    for g in groups:
+        g["fused"] = True
+    optimizer.defaults["fused"] = True
+    return True
+
+
+def describe(optimizer: torch.optim.Optimizer, fused_by_fit: bool) -> dict[str, Any]:
+    """What metrics.json says about the optimizer that trained: its class, rate and implementation."""
+    group = optimizer.param_groups[0]
+    lr = group.get("lr")
+    return {"class": type(optimizer).__name__, "lr": float(lr) if lr is not None else None,
+            "fused": bool(group.get("fused")), "fused_by_fit": fused_by_fit}

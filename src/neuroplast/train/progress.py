@@ -40,6 +40,10 @@ class PlainProgress:
                   f"({self.done / max(self.steps, 1):.0%}, {self.last - self.started:.0f} s)", file=self.stream,
                   flush=True)
 
+    def note(self, text: str) -> None:
+        """One line about the run that is not an epoch's numbers (what fit decided, and why)."""
+        print(f"note: {text}", file=self.stream, flush=True)
+
     def epoch_end(self, logs: dict[str, Any]) -> None:
         print(f"epoch {logs['epoch']}/{self.epochs} {format_logs(logs)}", file=self.stream, flush=True)
         self.epoch, self.done = logs["epoch"] + 1, 0
@@ -83,12 +87,18 @@ class RichProgress(PlainProgress):
         self.bar.update(self.task, epoch=min(logs["epoch"] + 1, self.epochs), logs=format_logs(logs))
         self.bar.console.print(f"epoch {logs['epoch']}/{self.epochs} {format_logs(logs)}")
 
+    def note(self, text: str) -> None:
+        self.bar.console.print(f"note: {text}", markup=False, highlight=False)
+
     def close(self) -> None:
         self.bar.stop()
 
 
 class NoProgress(PlainProgress):
     def step(self) -> None:
+        pass
+
+    def note(self, text: str) -> None:
         pass
 
     def epoch_end(self, logs: dict[str, Any]) -> None:
