@@ -42,7 +42,7 @@ class _NeuralEstimator(BaseEstimator):
                  norm: str = "none", epochs: int = 100, batch_size: int = 64, lr: float = 1e-3,
                  optimizer: str = "adam", weight_decay: float = 0.0, schedule: str = "none",
                  early_stopping: bool = False, validation_fraction: float = 0.1, patience: int = 10,
-                 random_state: int | None = None, device: str = "cpu", threads: int | None = None,
+                 random_state: int | None = None, device: str = "cpu", threads: int | str | None = "auto",
                  verbose: bool = False) -> None:
         self.hidden = hidden
         self.activation = activation
@@ -115,7 +115,8 @@ class NeuralClassifier(ClassifierMixin, _NeuralEstimator):
         early_stopping: hold out ``validation_fraction`` of the rows and stop after ``patience``
             epochs without a better validation loss, keeping the best weights.
         random_state: fixes the initial weights, the shuffling and the held-out rows.
-        device, threads: where to train (``cpu``, ``cuda``, ``auto``) and torch's CPU threads.
+        device, threads: where to train (``cpu``, ``cuda``, ``auto``) and torch's CPU threads (a count,
+            ``"auto"``: timed on the model when training starts, or None: torch's default).
 
     Attributes:
         classes_, n_features_in_, feature_names_in_ (pandas input), model_ (the ``nn.Module``),

@@ -218,7 +218,10 @@ class TrainSpec(SpecModel):
                               "step as one CUDA graph and replay it; for small models whose steps are "
                               "launch-bound. Adam/AdamW, fixed batch size.")
     compile: bool = Field(False, description="torch.compile the model (slow start; helps large models on GPU).")
-    threads: PositiveInt | None = Field(None, description="CPU threads for torch (None: torch's default).")
+    threads: PositiveInt | Literal["auto"] | None = Field(
+        "auto", description="CPU threads for torch: a count; 'auto' times a few steps of the model with 1, "
+        "half and all the cores when training starts and keeps the fastest (recorded in metrics.json); "
+        "None: torch's own default (one per core).")
     eval_batch_size: PositiveInt = 1024
     checkpoint: bool = Field(True, description="Write an exact-resume checkpoint after every epoch.")
     log: tuple[Literal["tensorboard", "mlflow"], ...] = Field((), description="Also log the run's metrics "

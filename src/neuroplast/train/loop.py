@@ -31,6 +31,7 @@ from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.objective import Objective, make_objective, with_loss
 from neuroplast.train.own import OwnParts, describe, fuse
+from neuroplast.train.threads import choose, training_step
 from neuroplast.train.progress import PlainProgress, make_progress
 from neuroplast.train.seed import rng_state, set_rng_state
 
@@ -216,6 +217,7 @@ def fit(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, seed:
     loop = _set_up(model, data, spec or TrainSpec(), seed, callbacks, augment, teacher, distill, temperature, own)
     if resume is not None:
         _resume(loop, resume)
+    _set_threads(loop, resume)
     if loop.rank != 0:  # rank 0 alone prints and writes checkpoints
         progress, checkpoint_path = False, None
     bar = progress if isinstance(progress, PlainProgress) else make_progress(bool(progress))
@@ -250,8 +252,6 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
     if spec.lr == "auto":
         raise UserError('train.lr = "auto" is resolved by neuroplast.run / neuroplast.fit; fit() needs a '
                         "number. Call neuroplast.train.find_lr(model, data, spec) and pass its suggestion.")
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
     rank, world_size = distributed.world()
     device, data, layout = _place(model, data, spec)
     for cb in callbacks:  # Keras' hook: a callback that wants to look at the model while it learns
@@ -294,6 +294,17 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
                  notes=[f"your {type(optimizer).__name__} steps with torch's fused kernel (the same update; pass "
                         "fused=False to keep torch's per-parameter loop)"] if fused_by_fit else [],
                  facts={"optimizer": describe(optimizer, fused_by_fit)})
+
+
+def _set_threads(loop: _Loop, resume: dict[str, Any] | None) -> None:
+    """torch's thread count: the one a resumed run trained with (exact resume), else ``train.threads``:
+    fixed, torch's default, or ``"auto"``, timed on a copy of the model and a batch (:mod:`.threads`)."""
+    setting = int(resume["threads"]) if resume is not None and resume.get("threads") else loop.spec.threads
+    step = None
+    if setting == "auto" and len(loop.data.x_train):
+        xb, yb = loop.data.x_train[:loop.local_batch], loop.data.y_train[:loop.local_batch]
+        step = training_step(loop.model, loop.optimizer, loop.objective.loss, xb, yb)
+    loop.facts["threads"] = choose(setting, step, loop.device, loop.world_size)
 
 
 def _place(model: nn.Module, data: Dataset,
@@ -456,6 +467,7 @@ def _checkpoint(loop: _Loop, epoch: int, stopped: bool) -> dict[str, Any]:
         "early_stopping": loop.stopper.state_dict(stopped), "rng": rng_state(loop.gen),
         "ema": loop.ema.state_dict() if loop.ema is not None else {},
         "epoch_scheduler": loop.epoch_scheduler.state_dict() if loop.epoch_scheduler is not None else {},
+        "threads": torch.get_num_threads(),
     }
 
 

@@ -102,7 +102,7 @@ def find_lr(model: nn.Module, data: Dataset, spec: TrainSpec | None = None, *, s
     _check_sweep(start_lr, end_lr, num_steps, smoothing, diverge)
     if len(data.x_train) == 0:
         raise UserError("The training split is empty. Lower data.val_fraction / data.test_fraction or add data.")
-    if spec.threads:
+    if isinstance(spec.threads, int):  # "auto" is measured by training; the sweep keeps the current count
         torch.set_num_threads(spec.threads)
     device = resolve_device(spec.device)
     with _restored(model):

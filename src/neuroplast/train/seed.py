@@ -10,9 +10,10 @@ import numpy as np
 import torch
 
 
-def seed_everything(seed: int, threads: int | None = None) -> None:
-    """Seed torch, NumPy and Python's ``random``; set torch's intra-op threads when ``threads`` is given."""
-    if threads:
+def seed_everything(seed: int, threads: int | str | None = None) -> None:
+    """Seed torch, NumPy and Python's ``random``; set torch's intra-op threads when ``threads`` is a count
+    (``"auto"`` is measured when training starts, :mod:`neuroplast.train.threads`)."""
+    if isinstance(threads, int):
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
