@@ -31,9 +31,9 @@ from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.objective import Objective, make_objective, with_loss
 from neuroplast.train.own import OwnParts, describe, fuse
-from neuroplast.train.threads import choose, training_step
 from neuroplast.train.progress import PlainProgress, make_progress
 from neuroplast.train.seed import rng_state, set_rng_state
+from neuroplast.train.threads import choose, training_step
 
 
 @dataclass
