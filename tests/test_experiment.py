@@ -184,7 +184,9 @@ def test_a_dataframe_with_a_target_column_as_the_csv_source_reads_it(tmp_path) -
     assert run.preprocess["columns"] == from_csv.preprocess["columns"]
     np.testing.assert_allclose(run.preprocess["mean"], from_csv.preprocess["mean"])
     assert run.metrics["test"]["accuracy"] > 0.8
-    assert list(run.predict(frame.drop(columns="species").iloc[:2].to_dict("records"))) == [0, 0]
+    rows = frame.drop(columns="species").iloc[[0, 1, 100]].to_dict("records")
+    assert list(run.predict(rows)) == ["setosa", "setosa", "virginica"]  # labels, as scikit-learn's predict
+    assert list(run.predict_proba(rows).argmax(1)) == [0, 0, 2]
     with pytest.raises(UserError, match="has no target column 'specis'. Did you mean 'species'"):
         neuroplast.fit(nn.Linear(4, 3), frame, target="specis", epochs=1, progress=False)
     with pytest.raises(UserError, match="A DataFrame needs target='COLUMN'"):

@@ -91,14 +91,18 @@ class Run:
         return predict_outputs(self.model, self.inputs(x))
 
     def predict(self, x: Any) -> np.ndarray:
-        """Class indices (classification) or values in the target's units (regression)."""
+        """The predicted labels, as scikit-learn's ``predict`` gives them: the class names the data had
+        (integers when every name is one, e.g. digits 0-9 or a CSV's 3/5/7; else strings such as a
+        folder's ``cat``/``dog``), or values in the target's units (regression). The class index is
+        ``run.predict_proba(x).argmax(1)``."""
         out = self.outputs(x)
         if self.objective.kind == "regression":  # also forecasts: (N, horizon)
             std = np.asarray(self.preprocess.get("target_std", [1.0]))
             mean = np.asarray(self.preprocess.get("target_mean", [0.0]))
             values = self.objective.predict(out).numpy() * std + mean
             return values[:, 0] if values.shape[1] == 1 else values
-        return self.objective.predict(out).numpy()
+        index = self.objective.predict(out).numpy()
+        return index if self.class_names is None else labels(self.class_names)[index]
 
     def predict_proba(self, x: Any) -> np.ndarray:
         """Class probabilities, shape (N, classes)."""
@@ -164,6 +168,16 @@ class Run:
     def __repr__(self) -> str:
         where = f" at {self.dir}" if self.dir else ""
         return f"Run({self.info.get('family')!r}, task={self.info['task']!r}{where})"
+
+
+def labels(class_names: list[str]) -> np.ndarray:
+    """Class names as the labels they were: integers when every name is one, else strings."""
+    try:
+        as_int = [int(name) for name in class_names]
+    except ValueError:
+        return np.asarray(class_names, dtype=str)
+    return np.asarray(as_int, dtype=np.int64) if [str(v) for v in as_int] == list(class_names) else \
+        np.asarray(class_names, dtype=str)
 
 
 def _curve_svg(history: list[dict[str, Any]], width: int = 240, height: int = 60) -> str:
