@@ -168,6 +168,21 @@ def test_an_optimizer_factory_and_a_loss_module_on_a_regression() -> None:
     torch.testing.assert_close(run.model.weight.detach(), torch.tensor([[1.5, -2.0, 0.5]]), atol=1e-2, rtol=0)
 
 
+def test_arrays_hold_out_a_validation_part_only_and_say_so(capsys) -> None:
+    x, y = _digits(500)
+    run = neuroplast.fit(Net(), (x.numpy(), y.numpy()), epochs=1, seed=3)
+    said = capsys.readouterr().err
+    assert ("note: fit held out 10% of the rows for validation, none for testing (stratified, seed 3): "
+            "450 training, 50 validation, 0 test samples (pass test_data= or test_split= to score a test part)") in said
+    assert run.metrics["data"]["split"].startswith("fit held out 10% of the rows for validation, none for testing")
+    assert (run.metrics["data"]["train"], run.metrics["data"]["val"], run.metrics["data"]["test"]) == (450, 50, 0)
+    run = neuroplast.fit(Net(), (x.numpy(), y.numpy()), validation_split=0.2, test_split=0.1, epochs=1,
+                         progress=False)
+    assert (run.metrics["data"]["train"], run.metrics["data"]["val"], run.metrics["data"]["test"]) == (360, 90, 50)
+    with pytest.raises(UserError, match=r"validation_split=1.5 must be a fraction of the rows in \[0, 1\)"):
+        neuroplast.fit(Net(), (x.numpy(), y.numpy()), validation_split=1.5, epochs=1, progress=False)
+
+
 def test_a_dataframe_with_a_target_column_as_the_csv_source_reads_it(tmp_path) -> None:
     import pandas as pd
     from sklearn.datasets import load_iris
@@ -177,7 +192,7 @@ def test_a_dataframe_with_a_target_column_as_the_csv_source_reads_it(tmp_path) -
     frame.loc[3, "petal width (cm)"] = float("nan")  # a missing cell: filled from the training rows
     frame.to_csv(tmp_path / "iris.csv", index=False)
     run = neuroplast.fit(nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3)), frame, target="species",
-                         epochs=30, lr=1e-2, progress=False)
+                         test_split=0.2, epochs=30, lr=1e-2, progress=False)  # the CSV source's 70/10/20
     from_csv = neuroplast.data.load_dataset(neuroplast.spec.DataSpec(source="csv", path=tmp_path / "iris.csv",
                                                                      target="species"), 0)
     assert run.class_names == from_csv.class_names == ["setosa", "versicolor", "virginica"]

@@ -62,7 +62,7 @@ def test_fit_on_arrays_and_save_reload_with_the_module(tmp_path) -> None:
     y = (x[:, 0] * x[:, 1] > 0).astype(np.int64)  # XOR: needs a hidden layer
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 2))
-    run = neuroplast.fit(model, (x, y), epochs=150, lr=0.03, out=tmp_path / "xor", progress=False)
+    run = neuroplast.fit(model, (x, y), test_split=0.2, epochs=150, lr=0.03, out=tmp_path / "xor", progress=False)
     assert run.metrics["test"]["accuracy"] > 0.9
     with pytest.raises(neuroplast.UserError, match="pass it: neuroplast.load"):
         neuroplast.load(tmp_path / "xor")

@@ -9,6 +9,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from neuroplast.train import Callback, FitResult, distributed, evaluate, fit, se
 from neuroplast.train.checkpoint import load_checkpoint
 from neuroplast.train.lr_find import LRFinderResult, find_lr
 from neuroplast.train.metrics import UserMetrics
+from neuroplast.train.progress import say
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +176,7 @@ def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | 
 
 
 def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None,
-               target: str | None = None,
+               target: str | None = None, validation_split: float = 0.1, test_split: float = 0.0,
                loss: Any = None, optimizer: Any = None, scheduler: Any = None, metrics: Sequence[Any] = (),
                seed: int = 0,
                out: str | Path | None = None,
@@ -182,15 +184,21 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
                **train_options: Any) -> tuple[Run, Dataset]:
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
     dataset it was trained on."""
-    data, loader = _own_data(data, validation_data, test_data, target, seed)
+    held_out = HeldOut(validation_split, test_split)
+    data, loader = _own_data(data, validation_data, test_data, target, seed, held_out)
     if loader.batch_size is not None:  # a DataLoader's batch size, unless batch_size= says otherwise
         train_options = {"batch_size": loader.batch_size, **train_options}
     train_spec = _train_spec(train_options)
     seed_everything(seed, train_spec.threads)
     if isinstance(data, str):
         data = load_dataset(DataSpec(source=data), seed)
+        data.extra["split"] = f"the {data.name} source's own split"
     elif isinstance(data, tuple):
-        data = _dataset_from_arrays(*data, seed=seed)
+        data = _dataset_from_arrays(*data, seed=seed, held_out=held_out)
+    if "split" in data.extra and progress:
+        say(f"{data.extra['split']}: {len(data.x_train)} training, {len(data.x_val)} validation, "
+            f"{len(data.x_test)} test samples" + ("" if len(data.x_test) else " (pass test_data= or test_split= "
+                                                    "to score a test part)"))
     shuffle = loader.shuffle if loader.shuffle is not None else True
     run_dir = Path(out) if out is not None else None
     found = None
@@ -228,15 +236,36 @@ def _train_spec(options: dict[str, Any]) -> TrainSpec:
                         f"Options are the fields of TrainSpec: {', '.join(TrainSpec.model_fields)}.") from None
 
 
+@dataclass(frozen=True)
+class HeldOut:
+    """What fit holds out of arrays or a DataFrame given without validation data: ``validation`` of the
+    rows for validation and ``test`` for testing (0: none), stratified for classes."""
+
+    validation: float = 0.1
+    test: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, value in (("validation_split", self.validation), ("test_split", self.test)):
+            if not 0.0 <= value < 1.0:
+                raise UserError(f"fit(): {name}={value} must be a fraction of the rows in [0, 1); e.g. 0.1.")
+
+    def describe(self, seed: int) -> str:
+        test = f" and {self.test:.0%} for testing" if self.test else ", none for testing"
+        return f"fit held out {self.validation:.0%} of the rows for validation{test} (stratified, seed {seed})"
+
+
 def _own_data(data: Any, validation_data: Any, test_data: Any, target: str | None,
-              seed: int) -> tuple[Any, LoaderOptions]:
+              seed: int, held_out: HeldOut) -> tuple[Any, LoaderOptions]:
     """A DataFrame, a DataLoader, a torch Dataset, or tensors with their own validation/test parts, as a
     :class:`Dataset` (and the loader's options); a name or a plain ``(X, y)`` pair is passed on as it is."""
     if _is_frame(data):
         if validation_data is not None or test_data is not None:
-            raise UserError("fit(): with a DataFrame, neuroplast holds out the validation and test rows itself "
-                            "(10% and 20%, stratified); pass one DataFrame, or tensors for all three parts.")
-        return frame_dataset(data, target, seed), LoaderOptions()
+            raise UserError("fit(): with a DataFrame, neuroplast holds out the validation (and test) rows itself; "
+                            "pass one DataFrame with validation_split= (and test_split=), or tensors for all "
+                            "three parts.")
+        frame = frame_dataset(data, target, seed, val_fraction=held_out.validation, test_fraction=held_out.test)
+        frame.extra["split"] = held_out.describe(seed)
+        return frame, LoaderOptions()
     if target is not None:
         raise UserError(f"fit(): target={target!r} names a column of a pandas DataFrame; data is a "
                         f"{type(data).__name__}. Leave target out, or pass the DataFrame.")
@@ -344,7 +373,8 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "threads": torch.get_num_threads(),
         "model": {"family": spec.model.family if spec else "custom", "parameters": count_parameters(model)},
         "data": {"source": data.name, "train": len(data.x_train), "val": len(data.x_val),
-                 "test": len(data.x_test), "classes": data.class_names},
+                 "test": len(data.x_test), "classes": data.class_names,
+                 **({"split": data.extra["split"]} if "split" in data.extra else {})},
         "versions": rundir.versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -354,7 +384,7 @@ def _ckpt(run_dir: Path | None, train: TrainSpec) -> Path | None:
     return run_dir / CHECKPOINT if run_dir is not None and train.checkpoint else None
 
 
-def _dataset_from_arrays(x: Any, y: Any, seed: int) -> Dataset:
+def _dataset_from_arrays(x: Any, y: Any, seed: int, held_out: HeldOut) -> Dataset:
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y):
         raise UserError(f"fit(): X has {len(x)} rows but y has {len(y)}. Pass one target per row.")
@@ -362,10 +392,16 @@ def _dataset_from_arrays(x: Any, y: Any, seed: int) -> Dataset:
     if classify:
         names, y = np.unique(y, return_inverse=True)
         class_names = [str(n) for n in names]
+    spec = DataSpec(val_fraction=held_out.validation, **({"test_fraction": held_out.test} if held_out.test else {}))
     if x.ndim == 2:
-        return table_dataset("arrays", x, y, "classification" if classify else "regression", DataSpec(), seed,
-                             [f"x{i}" for i in range(x.shape[1])], "y", class_names if classify else None)
-    if x.ndim == 4 and classify:
-        return image_dataset("arrays", x.astype(np.float32), y, DataSpec(), seed, class_names, style="resize")
-    raise UserError(f"fit(): X of shape {x.shape} is neither a table (N, features) nor images "
+        data = table_dataset("arrays", x, y, "classification" if classify else "regression", spec, seed,
+                             [f"x{i}" for i in range(x.shape[1])], "y", class_names if classify else None,
+                             with_test=held_out.test > 0)
+    elif x.ndim == 4 and classify:
+        data = image_dataset("arrays", x.astype(np.float32), y, spec, seed, class_names, style="resize",
+                             test=None if held_out.test else (x[:0].astype(np.float32), y[:0]))
+    else:
+        raise UserError(f"fit(): X of shape {x.shape} is neither a table (N, features) nor images "
                     "(N, channels, height, width) with class labels.")
+    data.extra["split"] = held_out.describe(seed)
+    return data

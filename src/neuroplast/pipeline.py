@@ -61,7 +61,7 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
 
 
 def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None, target: str | None = None,
-        loss: Any = None, optimizer: Any = None, scheduler: Any = None, metrics: Sequence[Any] = (),
+        validation_split: float = 0.1, test_split: float = 0.0, loss: Any = None, optimizer: Any = None, scheduler: Any = None, metrics: Sequence[Any] = (),
         seed: int = 0, out: str | Path | None = None, callbacks: Sequence[Callback] = (), progress: bool = True,
         **train_options: Any) -> Run:
     """Train your own ``nn.Module`` (written as in the classic PyTorch tutorial) on ``data``.
@@ -70,12 +70,15 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
         module: any module mapping a batch of inputs to logits (or regression targets).
         data: the training data: a torch ``DataLoader`` (its batch size and shuffling are kept) or map-style
             ``Dataset`` of ``(input, target)`` samples, trained on whole; or a :class:`Dataset`, a source name
-            (``"digits"``, ``"wine"``...) or an ``(X, y)`` pair of arrays (2-D X = table, 4-D X = images in
-            [0, 1]), of which a validation and a test part are held out unless ``validation_data`` is given.
-            A pandas DataFrame with ``target`` naming the column to predict takes the CSV source's column
-            handling and split.
+            (``"digits"``, ``"wine"``...: its own split) or an ``(X, y)`` pair of arrays (2-D X = table, 4-D
+            X = images in [0, 1]) or a pandas DataFrame with ``target`` naming the column to predict (the CSV
+            source's column handling), of which ``validation_split`` is held out for validation unless
+            ``validation_data`` is given; a note says what was held out, and metrics.json's ``data.split``.
         validation_data, test_data: the same kinds, scored after every epoch / at the end.
         target: the column of a DataFrame ``data`` to predict.
+        validation_split, test_split: the fractions of arrays' or a DataFrame's rows held out for validation
+            (0.1) and for testing (0: no test part; score one with ``test_data`` or ``run.evaluate(...)``),
+            stratified for classes.
         loss: your own ``loss(output, target) -> scalar`` (e.g. ``nn.CrossEntropyLoss()``).
         optimizer: your own optimizer over ``module.parameters()``, or a factory ``params -> Optimizer``.
         scheduler: your own LR scheduler (or a factory ``optimizer -> scheduler``), stepped after every epoch.
@@ -99,7 +102,8 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
         ...                      epochs=10)
     """
     trained, dataset = experiment.fit_module(module, data, validation_data=validation_data, test_data=test_data,
-                                             target=target,
+                                             target=target, validation_split=validation_split,
+                                             test_split=test_split,
                                              loss=loss, optimizer=optimizer, scheduler=scheduler, metrics=metrics,
                                              seed=seed, out=out,
                                              callbacks=callbacks,

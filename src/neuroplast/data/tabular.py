@@ -20,9 +20,10 @@ from neuroplast.spec import DataSpec
 
 def table_dataset(name: str, columns: dict[str, list[str]] | np.ndarray, y: np.ndarray, task: Task,
                   spec: DataSpec, seed: int, feature_names: list[str], target: str,
-                  class_names: list[str] | None = None) -> Dataset:
-    """Split a table, fit the encoding on the training rows and return standardized tensors."""
-    train, val, test = split_indices(y, spec, seed, stratify=task == "classification")
+                  class_names: list[str] | None = None, with_test: bool = True) -> Dataset:
+    """Split a table (no test part when ``with_test`` is False), fit the encoding on the training rows and
+    return standardized tensors."""
+    train, val, test = split_indices(y, spec, seed, stratify=task == "classification", with_test=with_test)
     if isinstance(columns, np.ndarray):
         schema = [{"name": n, "type": "numeric"} for n in feature_names]
         x = columns.astype(np.float64)
@@ -132,16 +133,19 @@ def load_csv(spec: DataSpec, seed: int) -> Dataset:
     return data
 
 
-def frame_dataset(frame: Any, target: str | None, seed: int = 0, task: str = "auto") -> Dataset:
+def frame_dataset(frame: Any, target: str | None, seed: int = 0, task: str = "auto", val_fraction: float = 0.1,
+                  test_fraction: float = 0.0) -> Dataset:
     """A pandas DataFrame as a table: the CSV source's column handling (numbers standardized, text one-hot,
-    missing cells filled from the training rows) and its split (``DataSpec``'s fractions)."""
+    missing cells filled from the training rows), ``val_fraction`` of the rows held out for validation and
+    ``test_fraction`` for testing (0: no test part), stratified for classes."""
     if target is None:
         raise UserError(f"A DataFrame needs target='COLUMN' naming what to predict; columns: "
                         f"{', '.join(map(str, frame.columns))}.")
     header = [str(c) for c in frame.columns]
     columns = {str(c): ["" if _missing(v) else str(v) for v in frame[c].tolist()] for c in frame.columns}
-    spec = DataSpec(source="csv", target=target, task=task)
-    return columns_dataset("dataframe", header, columns, spec, seed, "the DataFrame")
+    spec = DataSpec(source="csv", target=target, task=task, val_fraction=val_fraction,
+                    **({"test_fraction": test_fraction} if test_fraction > 0 else {}))
+    return columns_dataset("dataframe", header, columns, spec, seed, "the DataFrame", with_test=test_fraction > 0)
 
 
 def _missing(value: Any) -> bool:
@@ -149,7 +153,7 @@ def _missing(value: Any) -> bool:
 
 
 def columns_dataset(name: str, header: list[str], columns: dict[str, list[str]], spec: DataSpec, seed: int,
-                    where: str) -> Dataset:
+                    where: str, with_test: bool = True) -> Dataset:
     """A table given as text columns (as a CSV file holds them): the target taken out, the task guessed
     (or ``spec.task``), the rest encoded and split."""
     if spec.target is None or spec.target not in columns:
@@ -168,7 +172,7 @@ def columns_dataset(name: str, header: list[str], columns: dict[str, list[str]],
         y = np.array([_to_float(v, spec.target) for v in raw_y])
         if np.isnan(y).any():
             raise DataError(f"{where}: the target column {spec.target!r} has empty values. Drop those rows.")
-    return table_dataset(name, columns, y, task, spec, seed, list(columns), spec.target, class_names)
+    return table_dataset(name, columns, y, task, spec, seed, list(columns), spec.target, class_names, with_test)
 
 
 def _guess_task(values: list[str]) -> Task:

@@ -17,6 +17,11 @@ def format_logs(logs: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def say(text: str, stream: TextIO | None = None) -> None:
+    """One line about what neuroplast decided for you (a split it made, a kernel it picked), on stderr."""
+    print(f"note: {text}", file=stream or sys.stderr, flush=True)
+
+
 class PlainProgress:
     """One line per epoch to a stream (logs, CI, a notebook's output), and within a long epoch a line at
     least every ``interval`` seconds saying how far it got, so a slow epoch never looks stalled."""
@@ -42,7 +47,7 @@ class PlainProgress:
 
     def note(self, text: str) -> None:
         """One line about the run that is not an epoch's numbers (what fit decided, and why)."""
-        print(f"note: {text}", file=self.stream, flush=True)
+        say(text, self.stream)
 
     def epoch_end(self, logs: dict[str, Any]) -> None:
         print(f"epoch {logs['epoch']}/{self.epochs} {format_logs(logs)}", file=self.stream, flush=True)
