@@ -115,7 +115,8 @@ def test_the_notebook_display_is_one_view_updated_in_place_ending_with_the_plain
 
     bar = progress.NotebookProgress(display=display, refresh=0.5, clock=lambda: now[0])
     bar.start(epochs=2, steps=40, first_epoch=0)
-    logs = [{"epoch": 1, "train_loss": 0.5, "val_accuracy": 0.75}, {"epoch": 2, "train_loss": 0.25, "val_accuracy": 0.875}]
+    logs = [{"epoch": 1, "train_loss": 0.5, "val_accuracy": 0.75},
+            {"epoch": 2, "train_loss": 0.25, "val_accuracy": 0.875}]
     for epoch_logs in logs:
         for _ in range(40):  # 0.1 s per step; the clock is read every 16 steps
             now[0] += 0.1
