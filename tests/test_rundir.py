@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -132,3 +134,51 @@ def test_a_run_renders_as_a_card_in_a_notebook(tmp_path) -> None:
     one = neuroplast.fit(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)), "digits", epochs=1,
                          progress=False)
     assert "in memory" in one._repr_html_() and "<svg" not in one._repr_html_()  # one epoch: no curve
+
+
+@pytest.fixture(scope="module")
+def three_epochs() -> neuroplast.Run:
+    torch.manual_seed(0)
+    return neuroplast.fit(nn.Sequential(nn.Flatten(), nn.Linear(64, 10)), "digits", epochs=3, threads=1,
+                          progress=False)
+
+
+def test_history_df_is_the_history_as_a_dataframe_indexed_by_epoch(three_epochs) -> None:
+    import pandas as pd
+
+    frame = three_epochs.history_df
+    assert isinstance(frame, pd.DataFrame) and list(frame.index) == [1, 2, 3] and frame.index.name == "epoch"
+    for row in three_epochs.history:  # run.history stays the list of dicts
+        assert frame.loc[row["epoch"]].to_dict() == {k: v for k, v in row.items() if k != "epoch"}
+
+
+def test_history_df_without_pandas_is_one_line_with_the_fix(three_epochs, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now fails
+    with pytest.raises(neuroplast.UserError, match=r"needs pandas \(pip install pandas\); run\.history holds"):
+        _ = three_epochs.history_df
+
+
+def test_plot_draws_the_history_training_against_validation(three_epochs) -> None:
+    history = three_epochs.history
+    fig = three_epochs.plot()
+    train, val = fig.axes[0].lines
+    assert (train.get_label(), val.get_label()) == ("train", "val")
+    assert list(train.get_xdata()) == [1, 2, 3] and list(train.get_ydata()) == [h["train_loss"] for h in history]
+    assert list(val.get_ydata()) == [h["val_loss"] for h in history]
+    (accuracy,) = three_epochs.plot("accuracy").axes[0].lines  # no train_accuracy in this history
+    assert list(accuracy.get_ydata()) == [h["val_accuracy"] for h in history]
+    (lr,) = three_epochs.plot("lr").axes[0].lines  # any column
+    assert list(lr.get_ydata()) == [h["lr"] for h in history]
+    assert fig._repr_png_().startswith(b"\x89PNG")  # Jupyter shows a returned figure inline
+
+
+def test_plot_on_your_own_axes_and_an_unknown_metric(three_epochs) -> None:
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    left, right = fig.subplots(1, 2)
+    assert three_epochs.plot("loss", ax=left) is fig and three_epochs.plot("accuracy", ax=right) is fig
+    assert len(left.lines) == 2 and len(right.lines) == 1
+    with pytest.raises(neuroplast.UserError, match=r"plot\(metric='f1'\): the history has no 'f1' per epoch; "
+                       r"choose one of 'loss', 'accuracy', 'lr', 'seconds'\."):
+        three_epochs.plot("f1")

@@ -1,58 +1,121 @@
-"""PNG plots for a run folder: learning curves, the confusion matrix and the learning-rate sweep
-(matplotlib, no display)."""
+"""Plots: the PNG writers of a run folder (learning curves, the confusion matrix, the learning-rate sweep,
+reliability, pruning) and the figures behind them, which ``Run.plot()`` and ``LRFinderResult.plot()``
+return for a notebook.
+
+Every figure is a bare ``matplotlib.figure.Figure`` (:func:`figure`), never one of pyplot's: nothing here
+picks a backend or touches pyplot's global state, so a notebook's inline backend and a user's own
+``plt`` figures are left alone, no window ever opens, and writing a PNG works on a machine without a
+display. A returned figure shows itself inline in Jupyter (``_repr_png_``).
+"""
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from neuroplast.errors import UserError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 
-def pyplot():
-    """``matplotlib.pyplot`` on the Agg backend (no display), imported on first use."""
-    import matplotlib
+def figure(figsize: tuple[float, float] = (6.4, 4.2), **options: Any) -> Figure:
+    """A new figure held by no backend: ``savefig`` writes it anywhere, and in Jupyter it displays inline
+    when a cell returns it (as a PNG, whatever backend the notebook uses). ``options`` go to
+    ``matplotlib.figure.Figure`` (``dpi``, ``layout``...)."""
+    return _figure_class()(figsize=figsize, **options)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    return plt
+@functools.cache
+def _figure_class() -> type:
+    """The figure class, made on first use so that importing this module does not import matplotlib."""
+    from matplotlib.figure import Figure
+
+    class InlineFigure(Figure):
+        """A matplotlib ``Figure`` that renders itself as a PNG for IPython's display."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", bbox_inches="tight")
+            return buf.getvalue()
+
+    InlineFigure.__module__, InlineFigure.__qualname__ = __name__, "InlineFigure"
+    return InlineFigure
 
 
 LABELS = {"epoch": "epoch", "loss": "loss", "accuracy": "accuracy", "train": "train", "val": "val",
           "predicted": "predicted", "true": "true", "confidence": "confidence", "calibrated": "calibrated"}
 
 
+def curve_keys(history: list[dict[str, Any]], metric: str) -> list[tuple[str, str]]:
+    """The history columns that plot ``metric``, as ``(legend, column)`` pairs: ``train_<metric>`` and
+    ``val_<metric>`` where they exist, else the column ``metric`` itself (``"lr"``, ``"val_f1"``...).
+    A metric the history does not have is a :class:`UserError` naming those it has."""
+    columns = list(dict.fromkeys(k for h in history for k in h if k != "epoch"))
+    pairs = _curve_columns(columns, metric)
+    if pairs:
+        return pairs
+    names = list(dict.fromkeys(c.split("_", 1)[1] if c.startswith(("train_", "val_")) else c for c in columns))
+    raise UserError(f"plot(metric={metric!r}): the history has no {metric!r} per epoch; choose one of "
+                    f"{', '.join(map(repr, names)) or 'none (no epoch was trained)'}.")
+
+
+def _curve_columns(columns: list[str], metric: str) -> list[tuple[str, str]]:
+    pairs = [(split, f"{split}_{metric}") for split in ("train", "val") if f"{split}_{metric}" in columns]
+    return pairs or ([(metric, metric)] if metric in columns else [])
+
+
+def draw_learning_curve(ax: Axes, history: list[dict[str, Any]], metric: str = "loss",
+                        labels: dict[str, str] | None = None) -> None:
+    """Draw ``metric`` per epoch on ``ax``: training against validation (see :func:`curve_keys`)."""
+    t = {**LABELS, **(labels or {})}
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+    for legend, key in curve_keys(history, metric):
+        values = [h.get(key) for h in history]
+        ax.plot(epochs, [math.nan if v is None else v for v in values], marker="o", markersize=3,
+                label=t.get(legend, legend))
+    ax.set_xlabel(t["epoch"])
+    ax.set_ylabel(t.get(metric, metric))
+    ax.grid(alpha=0.3)
+    ax.legend()
+
+
+def learning_curve_figure(history: list[dict[str, Any]], metric: str = "loss", ax: Axes | None = None,
+                          labels: dict[str, str] | None = None) -> Figure:
+    """``metric`` per epoch (training and validation) on ``ax``, or on a new figure; returns the figure."""
+    if ax is None:
+        fig = figure(figsize=(5, 3.6), layout="tight")
+        ax = fig.subplots()
+    draw_learning_curve(ax, history, metric, labels)
+    return ax.figure
+
+
 def plot_learning_curves(history: list[dict[str, Any]], path: Path, labels: dict[str, str] | None = None) -> None:
     """Loss (and accuracy, when there is one) per epoch, training against validation. ``labels``
     replaces the axis and legend words (see :data:`LABELS`), e.g. for a translated report."""
-    t = {**LABELS, **(labels or {})}
-    plt = pyplot()
-    has_acc = any("val_accuracy" in h or "train_accuracy" in h for h in history)
-    fig, axes = plt.subplots(1, 2 if has_acc else 1, figsize=(10 if has_acc else 5, 3.6), squeeze=False)
-    epochs = [h["epoch"] for h in history]
-    panels = [("loss", "loss")] + ([("accuracy", "accuracy")] if has_acc else [])
-    for ax, (key, label) in zip(axes[0], panels, strict=True):
-        for split in ("train", "val"):
-            values = [h.get(f"{split}_{key}") for h in history]
-            if any(v is not None for v in values):
-                ax.plot(epochs, values, marker="o", markersize=3, label=t[split])
-        ax.set_xlabel(t["epoch"])
-        ax.set_ylabel(t[label])
-        ax.grid(alpha=0.3)
-        ax.legend()
+    columns = list(dict.fromkeys(k for h in history for k in h))
+    panels = [m for m in ("loss", "accuracy") if any(k.startswith(("train_", "val_")) for _, k in
+                                                      _curve_columns(columns, m))] or ["loss"]
+    fig = figure(figsize=(5 * len(panels), 3.6))
+    for ax, metric in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels, strict=True):
+        if _curve_columns(columns, metric):
+            draw_learning_curve(ax, history, metric, labels)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path: Path,
                           labels: dict[str, str] | None = None) -> None:
     """Rows are true classes, columns predicted classes; counts written in each cell."""
     t = {**LABELS, **(labels or {})}
-    plt = pyplot()
     k = len(matrix)
-    fig, ax = plt.subplots(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k))
+    fig = figure(figsize=(1.0 + 0.5 * k, 0.8 + 0.5 * k))
+    ax = fig.subplots()
     ax.imshow(matrix, cmap="Blues")
     names = class_names if len(class_names) == k else [str(i) for i in range(k)]
     ax.set_xticks(range(k), names, rotation=45, ha="right")
@@ -66,15 +129,14 @@ def plot_confusion_matrix(matrix: list[list[int]], class_names: list[str], path:
                     color="white" if matrix[i][j] > top / 2 else "black")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
-def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], suggestion: float,
-                 reason: str, path: Path) -> None:
+def lr_find_figure(lrs: list[float], losses: list[float], smoothed: list[float], suggestion: float,
+                   reason: str) -> Figure:
     """The learning-rate sweep: raw and smoothed training loss against the rate (log axis), with
     the suggested rate marked and the rule that picked it in the title."""
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig = figure(figsize=(6.4, 4.2), layout="tight")
+    ax = fig.subplots()
     ax.plot(lrs, losses, color="0.75", linewidth=0.8, label="loss per batch")
     ax.plot(lrs, smoothed, color="C0", label="smoothed loss")
     ax.axvline(suggestion, color="C3", linestyle="--", label=f"suggested lr {suggestion:.2g}")
@@ -88,9 +150,7 @@ def plot_lr_find(lrs: list[float], losses: list[float], smoothed: list[float], s
     ax.set_title(textwrap.fill(f"suggested lr {suggestion:.2g}: {reason}", 80), fontsize=8)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
@@ -98,8 +158,8 @@ def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
     """Reliability diagram: accuracy against confidence per bin, one line per method, with the
     diagonal of perfect calibration."""
     t = {**LABELS, **(labels or {})}
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig = figure(figsize=(4.8, 4.4))
+    ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label=t["calibrated"])
     for name, d in diagrams.items():
         pts = [(c, a) for c, a, n in zip(d["confidence"], d["accuracy"], d["count"], strict=True) if n]
@@ -111,16 +171,15 @@ def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
     """Accuracy (or RMSE) against the share of weights removed, one point per round, with the dense
     baseline as a line; the title gives what the pruned model saves."""
-    plt = pyplot()
     curve = pruning["curve"]
     key = "accuracy" if "test_accuracy" in curve[0] else "rmse"
-    fig, ax = plt.subplots(figsize=(6, 3.8))
+    fig = figure(figsize=(6, 3.8))
+    ax = fig.subplots()
     x = [100 * c["sparsity"] for c in curve]
     for split, style in (("test", "o-"), ("val", "s--")):
         if f"{split}_{key}" in curve[0]:
@@ -136,4 +195,3 @@ def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -29,6 +29,7 @@ from neuroplast.errors import UserError, check_output
 from neuroplast.export.plain_pytorch import plain_pytorch_source
 from neuroplast.io import atomic_write, load_weights, read_json, save_json, save_weights
 from neuroplast.models import build_model, model_outputs
+from neuroplast.plots import learning_curve_figure
 from neuroplast.spec import ExperimentSpec, ModelSpec, load_spec
 from neuroplast.train import evaluate, make_objective, predict_outputs
 from neuroplast.version import __version__
@@ -58,11 +59,17 @@ class Run:
         spec: the resolved :class:`ExperimentSpec` (None for a hand-written module).
         model: the trained ``nn.Module``, in eval mode, on the CPU.
         metrics: the contents of ``metrics.json``.
-        history: one dict per epoch.
+        history: one dict per epoch (the rows of ``history.csv``): ``epoch``, ``train_loss``, ``val_loss``,
+            ``val_accuracy``, ``lr``... :attr:`history_df` gives the same as a pandas DataFrame.
+
+    In Jupyter a run shows as a card (task, scores, learning curve, folder), and :meth:`plot` returns
+    its learning curves as a figure that displays inline.
 
     Example:
         >>> run = neuroplast.load("runs/digits-cnn-20261123-101500")
         >>> run.predict(["seven.png"]), run.predict_proba(["seven.png"]).max()
+        >>> run.history_df.tail(3)           # pandas; run.history is the same as a list of dicts
+        >>> run.plot("accuracy")             # a matplotlib Figure
     """
 
     def __init__(self, model: nn.Module, info: dict[str, Any], preprocess: dict[str, Any],
@@ -149,6 +156,31 @@ class Run:
                             f"--split {' or --split '.join(others)}.")
         batch = self.spec.train.eval_batch_size if self.spec is not None else 1024
         return evaluate(self.model, x, y, self.objective, batch, data.preprocess, data.num_classes)
+
+    @property
+    def history_df(self) -> Any:
+        """The history as a ``pandas.DataFrame``, one row per epoch, indexed by ``epoch`` (Keras users:
+        ``pd.DataFrame(history.history)``). Needs pandas; :attr:`history` is the same data as a list of
+        dicts, without it."""
+        try:
+            import pandas as pd
+        except ImportError:
+            raise UserError("run.history_df needs pandas (pip install pandas); run.history holds the same "
+                            "rows as a list of dicts.") from None
+        frame = pd.DataFrame(self.history)
+        return frame.set_index("epoch") if "epoch" in frame.columns else frame
+
+    def plot(self, metric: str = "loss", ax: Any = None) -> Any:
+        """The learning curves: ``metric`` per epoch, training against validation (``"loss"``,
+        ``"accuracy"``, a metric of yours, or any history column such as ``"lr"``). Draws on ``ax`` (a
+        matplotlib Axes) when given, else on a new figure; returns the ``matplotlib.figure.Figure``, which
+        Jupyter shows inline. Picks no matplotlib backend and leaves pyplot alone.
+
+        Example:
+            >>> run.plot()                           # train_loss and val_loss
+            >>> fig, (a, b) = plt.subplots(1, 2); run.plot("loss", ax=a); run.plot("accuracy", ax=b)
+        """
+        return learning_curve_figure(self.history, metric, ax)
 
     def _repr_html_(self) -> str:
         """A compact card for Jupyter: the task, the headline scores, the learning curve, the folder."""

@@ -125,3 +125,19 @@ def test_a_bad_lr_in_a_spec_file_and_in_fit(tmp_path) -> None:
         load_spec(path)
     with pytest.raises(neuroplast.UserError, match=r"invalid train option 'lr': expected a positive number"):
         neuroplast.fit(torch.nn.Linear(64, 10), "digits", lr="fast")
+
+
+def test_plot_returns_the_figure_without_a_path_and_writes_a_png_with_one(tmp_path) -> None:
+    from neuroplast.train.lr_find import LRFinderResult
+
+    lrs = [10.0 ** (k / 4 - 4) for k in range(20)]
+    losses = [2.0 - 0.05 * k for k in range(20)]
+    result = LRFinderResult(lrs, losses, losses, 1e-2, "by hand")
+    fig = result.plot()  # a notebook shows it: no file
+    raw, smoothed, marker = fig.axes[0].lines
+    assert list(raw.get_xdata()) == lrs and list(raw.get_ydata()) == losses
+    assert list(marker.get_xdata()) == [1e-2, 1e-2] and fig.axes[0].get_xscale() == "log"
+    assert fig._repr_png_().startswith(b"\x89PNG")  # what Jupyter displays inline
+    assert not list(tmp_path.iterdir())
+    path = result.plot(tmp_path / "sweep.png")  # existing callers: a file, its path returned
+    assert path == tmp_path / "sweep.png" and Image.open(path).format == "PNG"

@@ -254,10 +254,7 @@ def plot_receptive_fields(fields: torch.Tensor, path: str | Path, max_units: int
         path: the PNG file to write.
         max_units: draw at most this many (the first ones).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from neuroplast.plots import figure
 
     fields = torch.as_tensor(fields).detach().float().cpu()
     if fields.ndim != 3 or fields.shape[0] == 0:
@@ -266,7 +263,8 @@ def plot_receptive_fields(fields: torch.Tensor, path: str | Path, max_units: int
     fields = fields[:max_units]
     cols = math.ceil(math.sqrt(len(fields)))
     rows = math.ceil(len(fields) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8), squeeze=False)
+    fig = figure(figsize=(cols * 0.8, rows * 0.8))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, field in zip(axes.flat, fields, strict=False):
@@ -276,5 +274,4 @@ def plot_receptive_fields(fields: torch.Tensor, path: str | Path, max_units: int
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return path

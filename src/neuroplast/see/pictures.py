@@ -81,24 +81,23 @@ def plot(draw: Callable[[io.BytesIO], None]) -> str:
 
 
 def scatter(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO) -> None:
-    from neuroplast.plots import pyplot
+    from neuroplast.plots import figure
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(4.2, 4.0))
+    fig = figure(figsize=(4.2, 4.0))
+    ax = fig.subplots()
     ax.scatter(y_true, y_pred, s=8, alpha=0.6)
     low, high = float(min(y_true.min(), y_pred.min())), float(max(y_true.max(), y_pred.max()))
     ax.plot([low, high], [low, high], color="grey", lw=1, ls="--")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
 
 
 def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: io.BytesIO) -> None:
-    from neuroplast.plots import pyplot
+    from neuroplast.plots import figure
 
-    plt = pyplot()
-    fig, ax = plt.subplots(figsize=(5.2, 3.2))
+    fig = figure(figsize=(5.2, 3.2))
+    ax = fig.subplots()
     both = np.concatenate([inside, outside, [threshold]])
     low = max(float(both[both > 0].min()) if (both > 0).any() else 1e-6, 1e-12)
     bins = np.geomspace(low, max(float(both.max()), low * 10), 50)  # the two groups lie decades apart
@@ -109,7 +108,6 @@ def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: i
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90)
-    plt.close(fig)
 
 
 def _uri(png_bytes: bytes) -> str:

@@ -59,13 +59,22 @@ class LRFinderResult:
     rule: str = RULE
     stopped_early: bool = False
 
-    def plot(self, path: str | Path) -> Path:
-        """Write a PNG of the loss against the learning rate (log axis), the suggestion marked."""
-        from neuroplast.plots import plot_lr_find
+    def plot(self, path: str | Path | None = None) -> Any:
+        """The loss against the learning rate (log axis), the suggestion marked. With ``path``: write
+        it as a PNG and return the path; without: return the ``matplotlib.figure.Figure`` (shown inline
+        in Jupyter).
 
-        path = Path(path)
-        plot_lr_find(self.lrs, self.losses, self.smoothed, self.suggestion, self.reason, path)
-        return path
+        Example:
+            >>> result.plot()                  # in a notebook: the figure
+            >>> result.plot("lr_find.png")     # a file
+        """
+        from neuroplast.plots import lr_find_figure
+
+        fig = lr_find_figure(self.lrs, self.losses, self.smoothed, self.suggestion, self.reason)
+        if path is None:
+            return fig
+        fig.savefig(path, dpi=100)
+        return Path(path)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,7 +1,9 @@
-"""Progress reporting: a rich bar in a terminal, one plain line per epoch otherwise (logs, CI)."""
+"""Progress reporting: a live display in a Jupyter notebook, a rich bar in a terminal, one plain line per
+epoch otherwise (logs, CI); :func:`make_progress` picks."""
 
 from __future__ import annotations
 
+import html
 import sys
 import time
 from collections.abc import Callable
@@ -99,6 +101,80 @@ class RichProgress(PlainProgress):
         self.bar.stop()
 
 
+class NotebookProgress(PlainProgress):
+    """In a Jupyter notebook: one display updated in place (IPython's display handle, no widgets needed):
+    a bar over all training steps with the epoch, the step count and the time, and under it the lines
+    :class:`PlainProgress` prints, one per finished epoch. The saved notebook keeps the final state.
+
+    Args:
+        display: ``display(view) -> handle`` with ``handle.update(view)``; default IPython's
+            ``display(view, display_id=True)``.
+        refresh: the least seconds between two redraws within an epoch.
+    """
+
+    def __init__(self, display: Callable[[Any], Any] | None = None, refresh: float = 0.5,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.display, self.refresh, self.clock = display or _display_updatable, refresh, clock
+
+    def start(self, epochs: int, steps: int, first_epoch: int) -> None:
+        self.epochs, self.epoch, self.lines = epochs, first_epoch + 1, []
+        self.total, self.done = max((epochs - first_epoch) * steps, 1), 0
+        self.started = self.shown = self.clock()
+        self.handle = self.display(self.view())
+
+    def step(self) -> None:
+        self.done += 1
+        if self.done % self.CHECK_EVERY == 0 and self.clock() - self.shown >= self.refresh:
+            self.redraw()
+
+    def epoch_end(self, logs: dict[str, Any]) -> None:
+        self.lines.append(f"epoch {logs['epoch']}/{self.epochs} {format_logs(logs)}")
+        self.epoch = logs["epoch"] + 1
+        self.redraw()
+
+    def close(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        self.shown = self.clock()
+        self.handle.update(self.view())
+
+    def view(self) -> ProgressView:
+        head = (f"epoch {min(self.epoch, self.epochs)}/{self.epochs} · step {self.done}/{self.total} "
+                f"· {self.clock() - self.started:.0f} s")
+        return ProgressView(self.done / self.total, head, tuple(self.lines))
+
+
+class ProgressView:
+    """What :class:`NotebookProgress` shows: HTML in Jupyter, the same lines as text elsewhere."""
+
+    def __init__(self, fraction: float, head: str, lines: tuple[str, ...]) -> None:
+        self.fraction, self.head, self.lines = fraction, head, lines
+
+    def _repr_html_(self) -> str:
+        body = html.escape("\n".join(self.lines))
+        return (f"<div class='neuroplast-progress'><progress value='{self.fraction:.4f}' max='1' "
+                f"style='width:16em;vertical-align:middle'></progress> <code>{html.escape(self.head)}</code>"
+                + (f"<pre style='margin:0.3em 0 0 0'>{body}</pre>" if body else "") + "</div>")
+
+    def __repr__(self) -> str:
+        return "\n".join([f"[{'#' * round(20 * self.fraction):<20}] {self.head}", *self.lines])
+
+
+def _display_updatable(view: Any) -> Any:
+    from IPython.display import display
+
+    return display(view, display_id=True)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (JupyterLab, Notebook, VS Code, Colab, nbclient): IPython's shell is a
+    ``ZMQInteractiveShell``. Never imports IPython: a kernel has it loaded already."""
+    ipython = sys.modules.get("IPython")
+    shell = getattr(ipython, "get_ipython", lambda: None)()
+    return any(cls.__name__ == "ZMQInteractiveShell" for cls in type(shell).__mro__)
+
+
 class NoProgress(PlainProgress):
     def step(self) -> None:
         pass
@@ -111,6 +187,11 @@ class NoProgress(PlainProgress):
 
 
 def make_progress(enabled: bool = True, stream: TextIO | None = None) -> PlainProgress:
+    """Silence when not ``enabled``; with no ``stream`` given, a live display in a Jupyter notebook
+    (:func:`in_notebook`); a rich bar when the stream is a terminal; else one plain line per epoch
+    (logs, CI, a redirected stream)."""
+    if enabled and stream is None and in_notebook():
+        return NotebookProgress()
     stream = stream or sys.stderr
     if not enabled:
         return NoProgress(stream)

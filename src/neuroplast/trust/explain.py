@@ -20,6 +20,7 @@ Captum is an optional dependency: ``pip install "neuroplast[explain]"``.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -297,10 +298,7 @@ def save_heatmap(image: torch.Tensor | np.ndarray, attribution: Attribution | to
     ``attribution`` is an :class:`Attribution` of one example, or a map ``(H, W)``/``(C, H, W)``
     (channels are summed as ``|values|``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from neuroplast.plots import figure
 
     heat = attribution.to_heatmap()[0] if isinstance(attribution, Attribution) else attribution
     heat = np.asarray(torch.as_tensor(heat).detach().cpu().float())
@@ -309,21 +307,23 @@ def save_heatmap(image: torch.Tensor | np.ndarray, attribution: Attribution | to
     if picture.ndim == 3:  # (C, H, W) -> (H, W) or (H, W, 3)
         picture = picture[0] if picture.shape[0] == 1 else picture.transpose(1, 2, 0)
     picture = (picture - picture.min()) / max(float(np.ptp(picture)), 1e-12)
-    fig, ax = plt.subplots(figsize=(3, 3))
+    fig = figure(figsize=(3, 3))
+    ax = fig.subplots()
     ax.imshow(picture, cmap="gray" if picture.ndim == 2 else None, interpolation="nearest")
     shown = ax.imshow(heat, cmap=cmap, alpha=alpha, interpolation="nearest")
     fig.colorbar(shown, ax=ax, fraction=0.046)
     ax.axis("off")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
     return Path(path)
 
 
 # --------------------------------------------------------------------------- helpers
 def _captum() -> Any:
     try:
-        import captum.attr
+        with warnings.catch_warnings():  # captum imports tqdm.auto, which warns in Jupyter without ipywidgets
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import captum.attr
     except ImportError:
         raise UserError('Explanations need Captum: pip install "neuroplast[explain]" '
                         "(or pip install captum).") from None
