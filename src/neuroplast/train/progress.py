@@ -127,6 +127,10 @@ class NotebookProgress(PlainProgress):
         if self.done % self.CHECK_EVERY == 0 and self.clock() - self.shown >= self.refresh:
             self.redraw()
 
+    def note(self, text: str) -> None:
+        self.lines.append(f"note: {text}")
+        self.redraw()
+
     def epoch_end(self, logs: dict[str, Any]) -> None:
         self.lines.append(f"epoch {logs['epoch']}/{self.epochs} {format_logs(logs)}")
         self.epoch = logs["epoch"] + 1
