@@ -26,9 +26,10 @@ def counted_digits(monkeypatch) -> list[int]:
     return calls
 
 
-def test_a_spec_with_every_stage_section_loads_its_data_once(tmp_path: Path, counted_digits: list[int]) -> None:
+def test_a_spec_with_every_stage_section_loads_its_data_once(tmp_path: Path, counted_digits: list[int],
+                                                            capsys) -> None:
     run = neuroplast.run(
-        "digits-cnn", out=tmp_path / "run", progress=False, train={"epochs": 2, "threads": 1},
+        "digits-cnn", out=tmp_path / "run", train={"epochs": 2, "threads": 1},
         uncertainty={"method": "ensemble", "members": 2},  # trains one more member on the same data
         explain={"method": "saliency", "count": 2},
         prune={"method": "magnitude", "sparsity": 0.5, "final_epochs": 1})
@@ -40,6 +41,14 @@ def test_a_spec_with_every_stage_section_loads_its_data_once(tmp_path: Path, cou
     assert (run.dir / "calibrated-ensemble/report.html").is_file() and (run.dir / "pruned-magnitude/report.html").is_file()
     page = (run.dir / "report.html").read_text(encoding="utf-8")
     assert 'id="calibration"' in page and 'id="pruning"' in page  # the run's report shows its stages
+    said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("note: ")]
+    assert [line.split(" (")[0].split(" done")[0].split(" of ")[0] for line in said] == [  # each announced
+        "note: stage uncertainty", "note: ensemble member 2", "note: ensemble member 2", "note: stage uncertainty",
+        "note: stage explain", "note: stage explain", "note: stage prune", "note: stage prune"]
+    assert said[0] == f"note: stage uncertainty (ensemble) of {run.dir}"
+    assert said[1] == (f"note: ensemble member 2 of 2 (seed 1, 2 epochs) -> "
+                       f"{run.dir / 'calibrated-ensemble' / 'members' / 'seed-1'}")
+    assert said[-1].startswith("note: stage prune done in ") and said[-1].endswith(f"-> {run.dir / 'pruned-magnitude'}")
 
 
 def test_a_stage_on_its_own_writes_where_the_section_would(tmp_path: Path, counted_digits: list[int]) -> None:

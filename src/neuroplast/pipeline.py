@@ -7,6 +7,7 @@ these functions; a single stage run on its own (``neuroplast prune RUN``...) goe
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from neuroplast.see.report import rewrite_report, write_report_safely
 from neuroplast.spec import ExperimentSpec, PruneSpec, load_spec, section
 from neuroplast.stages import ORDER, SECTIONS
 from neuroplast.train import Callback, distributed
+from neuroplast.train.progress import say
 from neuroplast.trust import MCDropout
 from neuroplast.trust.explain import gradcam_layer
 
@@ -49,7 +51,7 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     data = experiment.load_data(spec)
     trained = experiment.train(spec, data, out=out, callbacks=callbacks, progress=progress,
                                check=lambda model: preflight(spec, data, model))
-    return finish(trained, data)
+    return finish(trained, data, progress)
 
 
 def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress: bool = True) -> Run:
@@ -57,7 +59,7 @@ def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress:
     result equals an uninterrupted run with the same seed (on the CPU)."""
     spec, _ = experiment.resumable(run_dir)
     data = experiment.load_data(spec)
-    return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data)
+    return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data, progress)
 
 
 def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None, target: str | None = None,
@@ -108,7 +110,7 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
                                              seed=seed, out=out,
                                              callbacks=callbacks,
                                              progress=progress, **train_options)
-    return finish(trained, dataset)
+    return finish(trained, dataset, progress)
 
 
 def prune(run_dir: str | Path, *, out: str | Path | None = None, progress: bool = True,
@@ -149,17 +151,24 @@ def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
         structured.check_family(spec.model.family, model)  # refuses what it cannot shrink, naming the layers
 
 
-def finish(trained: Run, data: Dataset) -> Run:
-    """After training: the spec's stage sections in order (each into its folder inside the run), then
-    the run's report. Nothing for an in-memory run or a torchrun worker other than rank 0."""
+def finish(trained: Run, data: Dataset, progress: bool = True) -> Run:
+    """After training: the spec's stage sections in order (each into its folder inside the run, each
+    announced with a line when ``progress``), then the run's report. Nothing for an in-memory run or a
+    torchrun worker other than rank 0."""
     if trained.dir is None or not distributed.is_main():
         return trained
     if trained.spec is not None:
         for name in ORDER:
             section = getattr(trained.spec, name)
             if section is not None:
+                started = time.perf_counter()
+                method = getattr(section, "method", None) or getattr(section, "format", None)
+                if progress:
+                    say(f"stage {name}" + (f" ({method})" if method else "") + f" of {trained.dir}")
                 folder = SECTIONS.get(name)(trained.dir, section, data=data, **_quiet(name))
                 _report_stage_folder(folder, data)
+                if progress:
+                    say(f"stage {name} done in {time.perf_counter() - started:.1f} s -> {folder}")
     write_report_safely(trained.dir, run=trained, data=data)  # a failure only logs a warning
     return trained
 

@@ -70,6 +70,9 @@ def test_early_stopping_checkpoint_and_csv_logger(tmp_path) -> None:
     model = nn.Linear(64, 10)
     run = neuroplast.fit(model, _loader(), epochs=10, lr=0.05, progress=False, callbacks=[ckpt, stop, logger])
     assert len(run.history) == 3 and stop.best_epoch == 1
+    said = (f"EarlyStopping after epoch 3: train_loss has not improved for 2 epochs (best "
+            f"{run.history[0]['train_loss']:.4g} at epoch 1); epoch 1's weights are restored at the end")
+    assert run.metrics["train"]["stopped"] == said  # when, why and whose weights, in one line
     best = load_weights(tmp_path / "ckpt" / "best.safetensors")  # written at epoch 1, never replaced
     for name, value in model.state_dict().items():
         torch.testing.assert_close(value, best[name])  # restored to epoch 1's weights

@@ -88,6 +88,9 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
     assert best["epoch"] == res.best_epoch
     for k, v in model.state_dict().items():
         assert torch.equal(v, snapshots[res.best_epoch][k])
+    assert res.extra["stopped"] == (f"early stopping after epoch {res.epochs}: val_loss has not improved for 3 epochs "
+                                    f"(best {best['val_loss']:.4g} at epoch {res.best_epoch}); the model keeps "
+                                    f"epoch {res.best_epoch}'s weights")
 
 
 def test_nan_loss_stops_with_a_clear_message(tmp_path) -> None:

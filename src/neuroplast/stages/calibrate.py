@@ -29,6 +29,7 @@ from neuroplast.errors import UserError
 from neuroplast.plots import plot_reliability
 from neuroplast.rundir import Run
 from neuroplast.spec import UncertaintySpec
+from neuroplast.train.progress import say
 from neuroplast.trust import (
     ECE_BINS,
     Calibrator,
@@ -198,7 +199,12 @@ def train_members(run: Run, count: int, folder: Path, data: Dataset | None = Non
                 continue
         spec = run.spec.updated(seed=run.spec.seed + k, data={"split_seed": split}, uncertainty=None,
                                 explain=None, prune=None)
-        models.append(experiment.train(spec, data, out=member_dir, progress=False).model)
+        say(f"ensemble member {k + 1} of {count + 1} (seed {spec.seed}, {spec.train.epochs} epochs) -> {member_dir}")
+        member = experiment.train(spec, data, out=member_dir, progress=False)
+        score = member.metrics.get("val", {}).get("accuracy")
+        say(f"ensemble member {k + 1} of {count + 1} done in {member.metrics['train']['seconds']:.1f} s"
+            + (f", validation accuracy {score:.4f}" if isinstance(score, float) else ""))
+        models.append(member.model)
     return models
 
 

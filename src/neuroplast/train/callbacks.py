@@ -60,16 +60,23 @@ class CallbackList:
     def __init__(self, callbacks: Sequence[Any]) -> None:
         self.callbacks = list(callbacks)
         self.wants_batches = any(_own(cb, "on_batch_end") for cb in self.callbacks)
+        self.stopped_by: Any = None  # the first callback that asked to stop
 
     def call(self, hook: str, *args: Any) -> bool:
         """Call ``hook`` on every callback that has it; True when one asks to stop."""
         stop = False
         for cb in self.callbacks:
             method = getattr(cb, hook, None)
-            if method is not None:
-                stop = bool(method(*args)) or stop
-            stop = stop or bool(getattr(cb, "stop_training", False))
+            asked = bool(method(*args)) if method is not None else False
+            if asked or getattr(cb, "stop_training", False):
+                stop = True
+                self.stopped_by = self.stopped_by or cb
         return stop
+
+    def stop_reason(self, epoch: int) -> str:
+        """Which callback stopped training after ``epoch``, and why when it says (its ``reason``)."""
+        cb = self.stopped_by
+        return getattr(cb, "reason", None) or f"{type(cb).__name__} stopped training after epoch {epoch}"
 
 
 def _own(cb: Any, hook: str) -> bool:
@@ -108,6 +115,12 @@ class EarlyStopping(Callback):
         else:
             self.wait += 1
             self.stop_training = self.wait >= self.patience
+        if self.stop_training:
+            kept = (f"epoch {self.best_epoch}'s weights are restored at the end" if self.restore_best_weights
+                    else "the last epoch's weights are kept (restore_best_weights=False)")
+            best = self.best if self.mode == "min" else -self.best
+            self.reason = (f"EarlyStopping after epoch {epoch}: {self.monitor} has not improved for {self.patience} "
+                           f"epochs (best {best:.4g} at epoch {self.best_epoch}); {kept}")
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
         if self.best_state is not None and self.model is not None:

@@ -38,6 +38,15 @@ class EarlyStopping:
         self.should_stop = bool(self.cfg) and self.bad_epochs >= self.cfg.patience
         return self.should_stop
 
+    def reason(self, epoch: int) -> str:
+        """Why training stopped after ``epoch`` and whose weights the model ends with, in one line."""
+        by = f" by more than {self.cfg.min_delta:g}" if self.cfg and self.cfg.min_delta else ""
+        kept = (f"the model keeps epoch {self.best_epoch}'s weights" if self.cfg and self.cfg.restore_best
+                else "the model keeps the last epoch's weights (restore_best = false)")
+        patience = self.cfg.patience if self.cfg else 0
+        return (f"early stopping after epoch {epoch}: {self.monitor} has not improved{by} for {patience} epochs "
+                f"(best {self.best:.4g} at epoch {self.best_epoch}); {kept}")
+
     def restore(self, model: nn.Module) -> None:
         if self.best_state is not None:
             model.load_state_dict(self.best_state)

@@ -451,8 +451,13 @@ def _end_epoch(loop: _Loop, epoch: int, train_loss: float, t0: float, hooks: Cal
         else:
             loop.epoch_scheduler.step()
     stopped = loop.stopper.update(epoch + 1, logs, loop.scored)
-    stopped = hooks.call("on_epoch_end", epoch + 1, logs) or stopped
+    reason = loop.stopper.reason(epoch + 1) if stopped else None
+    if hooks.call("on_epoch_end", epoch + 1, logs):
+        stopped, reason = True, reason or hooks.stop_reason(epoch + 1)
     bar.epoch_end(logs)
+    if reason is not None:
+        bar.note(reason)
+        loop.facts["stopped"] = reason
     return stopped
 
 
