@@ -339,6 +339,7 @@ def _lr_find_summary(found: dict[str, Any]) -> dict[str, Any]:
 def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, result: FitResult,
              seed: int) -> dict[str, Any]:
     bs = spec.train.eval_batch_size if spec else 1024
+    streamed = result.extra.get("data", {})  # how a streamed training set was read
     device = next(model.parameters()).device
     split = {s: evaluate(model, getattr(data, f"x_{s}").to(device), getattr(data, f"y_{s}").to(device),
                          result.objective, bs, data.preprocess, data.num_classes) for s in ("val", "test")}
@@ -358,8 +359,8 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "processes": distributed.world()[1],
         "threads": torch.get_num_threads(),
         "model": {"family": spec.model.family if spec else "custom", "parameters": count_parameters(model)},
-        "data": {"source": data.name, "train": data.num_train or result.extra.get("data", {}).get("samples_per_epoch"), "val": len(data.x_val),
-                 "test": len(data.x_test), "classes": data.class_names, **result.extra.get("data", {})},
+        "data": {"source": data.name, "train": data.num_train or streamed.get("samples_per_epoch"),
+                 "val": len(data.x_val), "test": len(data.x_test), "classes": data.class_names, **streamed},
         "versions": rundir.versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

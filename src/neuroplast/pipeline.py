@@ -68,13 +68,17 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
 
     Args:
         module: any module mapping a batch of inputs to logits (or regression targets).
-        data: the training data: a torch ``DataLoader`` (its batch size and shuffling are kept) or map-style
-            ``Dataset`` of ``(input, target)`` samples, trained on whole; or a :class:`Dataset`, a source name
+        data: the training data: a torch ``DataLoader`` or a map-style or iterable ``Dataset`` of ``(input,
+            target)`` samples, trained on whole. Tensors in memory (a ``TensorDataset``, or a plain DataLoader over
+            one: its batch size and shuffling are kept) take the resident fast path; any other Dataset streams
+            through its DataLoader every epoch (your loader as given: batch size, sampler, workers, collate_fn),
+            never held whole, so data larger than memory trains (``stream=False`` reads it into memory once;
+            see :mod:`neuroplast.data.stream`). Or a :class:`Dataset`, a source name
             (``"digits"``, ``"wine"``...) or an ``(X, y)`` pair of arrays (2-D X = table, 4-D X = images in
             [0, 1]), of which a validation and a test part are held out unless ``validation_data`` is given.
             A pandas DataFrame with ``target`` naming the column to predict takes the CSV source's column
             handling and split.
-        validation_data, test_data: the same kinds, scored after every epoch / at the end.
+        validation_data, test_data: the same kinds, scored after every epoch / at the end (read into memory).
         target: the column of a DataFrame ``data`` to predict.
         loss: your own ``loss(output, target) -> scalar`` (e.g. ``nn.CrossEntropyLoss()``).
         optimizer: your own optimizer over ``module.parameters()``, or a factory ``params -> Optimizer``.
