@@ -164,6 +164,9 @@ def test_what_a_stream_cannot_do_is_refused_in_one_line() -> None:
         neuroplast.fit(_net(), loader, lr="auto", progress=False)
     with pytest.raises(UserError, match=r"batch_size=32, but the DataLoader streams batches of 16 as given"):
         neuroplast.fit(_net(), loader, batch_size=32, progress=False)
+    with pytest.raises(UserError, match=r"train.schedule = 'onecycle' needs the number of batches per epoch, and "
+                                        r"this Stream has no length; give the dataset a __len__"):
+        neuroplast.fit(_net(), Stream(), schedule="onecycle", progress=False)
     data = neuroplast.data.load_dataset(neuroplast.spec.DataSpec(source="wine"))  # a spec's source: in memory
     with pytest.raises(UserError, match=r"train.stream = true streams a DataLoader or torch Dataset"):
         neuroplast.train.fit(nn.Linear(13, 3), data, TrainSpec(stream=True, epochs=1), progress=False)
