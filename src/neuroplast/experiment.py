@@ -185,10 +185,13 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
     dataset it was trained on."""
     held_out = HeldOut(validation_split, test_split)
-    data, loader = _own_data(data, validation_data, test_data, target, seed, held_out)
+    stream = _train_spec(train_options).stream  # the options are checked before any data is read
+    data, loader = _own_data(data, validation_data, test_data, target, seed, held_out, stream, module)
     if loader.batch_size is not None:  # a DataLoader's batch size, unless batch_size= says otherwise
         train_options = {"batch_size": loader.batch_size, **train_options}
     train_spec = _train_spec(train_options)
+    if isinstance(data, Dataset) and data.stream is not None:
+        _check_streamed(data, loader, train_spec)
     seed_everything(seed, train_spec.threads)
     if isinstance(data, str):
         data = load_dataset(DataSpec(source=data), seed)
@@ -254,8 +257,8 @@ class HeldOut:
         return f"fit held out {self.validation:.0%} of the rows for validation{test} (stratified, seed {seed})"
 
 
-def _own_data(data: Any, validation_data: Any, test_data: Any, target: str | None,
-              seed: int, held_out: HeldOut) -> tuple[Any, LoaderOptions]:
+def _own_data(data: Any, validation_data: Any, test_data: Any, target: str | None, seed: int, held_out: HeldOut,
+              stream: bool | None = None, module: nn.Module | None = None) -> tuple[Any, LoaderOptions]:
     """A DataFrame, a DataLoader, a torch Dataset, or tensors with their own validation/test parts, as a
     :class:`Dataset` (and the loader's options); a name or a plain ``(X, y)`` pair is passed on as it is."""
     if _is_frame(data):
@@ -270,8 +273,20 @@ def _own_data(data: Any, validation_data: Any, test_data: Any, target: str | Non
         raise UserError(f"fit(): target={target!r} names a column of a pandas DataFrame; data is a "
                         f"{type(data).__name__}. Leave target out, or pass the DataFrame.")
     if is_torch_data(data) or validation_data is not None or test_data is not None:
-        return from_torch(data, validation_data, test_data)  # the whole of data trains
+        return from_torch(data, validation_data, test_data, stream=stream, model=module)  # the whole of data trains
     return data, LoaderOptions()
+
+
+def _check_streamed(data: Dataset, loader: LoaderOptions, train: TrainSpec) -> None:
+    """What a streamed training set cannot do, refused in one line before training."""
+    if train.lr == "auto":
+        raise UserError("fit(): lr='auto' sweeps the learning rate over training data held in memory, and this "
+                        f"{data.stream.kind} streams; pass a number (lr=1e-3), or stream=False to read it into "
+                        "memory first.")
+    if loader.batch_size is not None and train.batch_size != loader.batch_size:
+        raise UserError(f"fit(): batch_size={train.batch_size}, but the DataLoader streams batches of "
+                        f"{loader.batch_size} as given; pass DataLoader(..., batch_size={train.batch_size}) "
+                        "or leave batch_size out.")
 
 
 def _is_frame(data: Any) -> bool:
@@ -353,6 +368,7 @@ def _lr_find_summary(found: dict[str, Any]) -> dict[str, Any]:
 def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, result: FitResult,
              seed: int) -> dict[str, Any]:
     bs = spec.train.eval_batch_size if spec else 1024
+    streamed = result.extra.get("data", {})  # how a streamed training set was read
     device = next(model.parameters()).device
     split = {s: evaluate(model, getattr(data, f"x_{s}").to(device), getattr(data, f"y_{s}").to(device),
                          result.objective, bs, data.preprocess, data.num_classes) for s in ("val", "test")}
@@ -372,8 +388,8 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "processes": distributed.world()[1],
         "threads": torch.get_num_threads(),
         "model": {"family": spec.model.family if spec else "custom", "parameters": count_parameters(model)},
-        "data": {"source": data.name, "train": len(data.x_train), "val": len(data.x_val),
-                 "test": len(data.x_test), "classes": data.class_names,
+        "data": {"source": data.name, "train": data.num_train or streamed.get("samples_per_epoch"),
+                 "val": len(data.x_val), "test": len(data.x_test), "classes": data.class_names, **streamed,
                  **({"split": data.extra["split"]} if "split" in data.extra else {})},
         "versions": rundir.versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

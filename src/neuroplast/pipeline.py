@@ -70,13 +70,17 @@ def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data:
 
     Args:
         module: any module mapping a batch of inputs to logits (or regression targets).
-        data: the training data: a torch ``DataLoader`` (its batch size and shuffling are kept) or map-style
-            ``Dataset`` of ``(input, target)`` samples, trained on whole; or a :class:`Dataset`, a source name
-            (``"digits"``, ``"wine"``...: its own split) or an ``(X, y)`` pair of arrays (2-D X = table, 4-D
-            X = images in [0, 1]) or a pandas DataFrame with ``target`` naming the column to predict (the CSV
-            source's column handling), of which ``validation_split`` is held out for validation unless
-            ``validation_data`` is given; a note says what was held out, and metrics.json's ``data.split``.
-        validation_data, test_data: the same kinds, scored after every epoch / at the end.
+        data: the training data: a torch ``DataLoader`` or a map-style or iterable ``Dataset`` of ``(input,
+            target)`` samples, trained on whole. Tensors in memory (a ``TensorDataset``, or a plain DataLoader over
+            one: its batch size and shuffling are kept) take the resident fast path; any other Dataset streams
+            through its DataLoader every epoch (your loader as given: batch size, sampler, workers, collate_fn),
+            never held whole, so data larger than memory trains (``stream=False`` reads it into memory once;
+            see :mod:`neuroplast.data.stream`). Or a :class:`Dataset`, a source name (``"digits"``,
+            ``"wine"``...: its own split), an ``(X, y)`` pair of arrays (2-D X = table, 4-D X = images in
+            [0, 1]) or a pandas DataFrame with ``target`` naming the column to predict (the CSV source's column
+            handling), of which ``validation_split`` is held out for validation unless ``validation_data`` is
+            given; a note says what was held out, and metrics.json's ``data.split``.
+        validation_data, test_data: the same kinds, scored after every epoch / at the end (read into memory).
         target: the column of a DataFrame ``data`` to predict.
         validation_split, test_split: the fractions of arrays' or a DataFrame's rows held out for validation
             (0.1) and for testing (0: no test part; score one with ``test_data`` or ``run.evaluate(...)``),

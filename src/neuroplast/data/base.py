@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
+from neuroplast.data.stream import TrainStream
 from neuroplast.errors import DataError, UserError
 from neuroplast.registry import Registry
 from neuroplast.spec import DataSpec
@@ -29,6 +30,9 @@ class Dataset:
     ``x_*`` are preprocessed float32 tensors of shape ``(N, *input_shape)``; ``y_*`` are int64 class
     indices (classification) or standardized float32 targets of shape ``(N, num_targets)``.
     ``preprocess`` is a JSON-able description of how raw inputs become ``x`` (saved in the run folder).
+    A training split that streams (your own DataLoader or Dataset, see :mod:`neuroplast.data.stream`) is
+    read from ``stream`` every epoch; ``x_train``/``y_train`` then hold only its first batch, as an
+    example of its inputs.
     """
 
     name: str
@@ -44,10 +48,16 @@ class Dataset:
     origin: str | None = None  # the file or folder it was read from, if any
     vocab_size: int = 0  # > 0: inputs are token ids (text)
     extra: dict[str, Any] = field(default_factory=dict)  # e.g. forecast baselines, computed at load
+    stream: TrainStream | None = None  # where a streamed training split is read from
 
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
+
+    @property
+    def num_train(self) -> int | None:
+        """Training samples: the resident split's, or what a stream says it holds (None: it does not say)."""
+        return len(self.x_train) if self.stream is None else self.stream.num_samples
 
     @property
     def num_classes(self) -> int:
@@ -71,7 +81,7 @@ class Dataset:
 
     def __repr__(self) -> str:
         return (f"Dataset({self.name!r}, task={self.task!r}, input_shape={self.input_shape}, "
-                f"train={len(self.x_train)}, val={len(self.x_val)}, test={len(self.x_test)})")
+                f"train={self.num_train}{' streamed' if self.stream else ''}, val={len(self.x_val)}, test={len(self.x_test)})")
 
 
 Loader = Callable[[DataSpec, int], Dataset]

@@ -227,6 +227,10 @@ class TrainSpec(SpecModel):
     log: tuple[Literal["tensorboard", "mlflow"], ...] = Field((), description="Also log the run's metrics "
                                                               "to TensorBoard and/or MLflow (each needs its "
                                                               "package installed).")
+    stream: bool | None = Field(None, description="neuroplast.fit with your own DataLoader or Dataset: "
+                                "None streams it batch by batch every epoch (never held whole) unless it "
+                                "is tensors in memory (a TensorDataset); false reads it into memory once "
+                                "(fast for small data); true streams even a TensorDataset.")
 
     @field_validator("lr", mode="before")
     @classmethod

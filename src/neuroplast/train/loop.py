@@ -1,9 +1,13 @@
-"""The training loop: backpropagation and gradient descent over in-memory tensors, read top to bottom.
+"""The training loop: backpropagation and gradient descent, read top to bottom.
 
-Each epoch shuffles the training indices with a seeded generator and takes batches by indexing the
-resident tensors (no per-sample DataLoader). Losses are accumulated on the device and read back once
-per epoch. After every epoch an exact-resume checkpoint (model, optimizer, scheduler, RNG states,
-history) is written atomically.
+Resident data: each epoch shuffles the training indices with a seeded generator and takes batches by
+indexing the tensors on the device (no per-sample DataLoader). Streamed data (your own DataLoader or
+Dataset, see :mod:`neuroplast.data.stream`): each epoch iterates the loader and moves every batch to the
+device (:mod:`neuroplast.train.batches`). Losses are accumulated on the device and read back once per
+epoch. After every epoch an exact-resume checkpoint (model, optimizer, scheduler, RNG states, history)
+is written atomically; a streamed epoch resumes from its start, in the same order where the loader
+shuffles with torch's global generator or the one :func:`fit` seeds (a loader with its own generator is
+not rewound).
 """
 
 from __future__ import annotations
@@ -23,13 +27,14 @@ from neuroplast.data.base import Dataset
 from neuroplast.errors import TrainingDiverged, UserError
 from neuroplast.spec import TrainSpec
 from neuroplast.train import distributed
+from neuroplast.train.batches import ResidentBatches, StreamedBatches, batch_source, streaming_line
 from neuroplast.train.callbacks import Callback, CallbackList
 from neuroplast.train.checkpoint import save_checkpoint
 from neuroplast.train.cuda_graph import GraphedStep
 from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.metrics import UserMetrics
-from neuroplast.train.objective import Objective, make_objective, with_loss
+from neuroplast.train.objective import Objective, distilled, make_objective, with_loss
 from neuroplast.train.own import OwnParts, describe, fuse
 from neuroplast.train.progress import PlainProgress, make_progress
 from neuroplast.train.seed import rng_state, set_rng_state
@@ -167,6 +172,7 @@ class _Loop:
     epoch_scheduler: Any = None  # the caller's own LR scheduler, stepped after every epoch
     notes: list[str] = field(default_factory=list)  # said once when training starts
     facts: dict[str, Any] = field(default_factory=dict)  # what metrics.json's "train" records of the set-up
+    batches: ResidentBatches | StreamedBatches | None = None  # where each epoch's batches come from
 
     @property
     def scored(self) -> nn.Module:
@@ -261,9 +267,9 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
     objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
     if own.loss is not None:
         objective = with_loss(objective, own.loss)
-    steps_per_epoch = math.ceil(len(data.x_train) / spec.batch_size)
-    if spec.max_steps_per_epoch:
-        steps_per_epoch = min(steps_per_epoch, spec.max_steps_per_epoch)
+    gen = torch.Generator(device=device).manual_seed(seed)
+    batches = batch_source(data, spec, device, gen, own.shuffle, (rank, world_size))
+    steps_per_epoch = batches.steps
     use_graph = spec.cuda_graphs and device.type == "cuda" and world_size == 1 and teacher is None  # else ignored
     if teacher is not None:
         if not 0.0 <= distill <= 1.0 or temperature <= 0:
@@ -280,30 +286,28 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
     scheduler = make_scheduler(optimizer, spec, steps_per_epoch, cycle_momentum=not use_graph)
     if own.scheduler is not None and scheduler is not None:
         raise UserError(f"pass either your own scheduler or train.schedule = {spec.schedule!r}, not both.")
-    gen = torch.Generator(device=device).manual_seed(seed)
     scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(spec.amp)
     train_model, ema = _wrap(model, spec, device, world_size)
     return _Loop(model=model, train_model=train_model, data=data, spec=spec, device=device, layout=layout,
                  objective=objective, optimizer=optimizer, scheduler=scheduler, scaler=scaler, amp_dtype=amp_dtype,
                  ema=ema, gen=gen, stopper=EarlyStopping(spec), rank=rank, world_size=world_size,
-                 steps_per_epoch=steps_per_epoch,
-                 samples_per_epoch=min(len(data.x_train), steps_per_epoch * spec.batch_size),
+                 steps_per_epoch=steps_per_epoch, samples_per_epoch=batches.samples_per_epoch,
                  local_batch=local_batch, use_graph=use_graph, augment=augment, teacher=teacher, distill=distill,
                  temperature=temperature, shuffle=own.shuffle, epoch_scheduler=own.scheduler_for(optimizer),
-                 notes=[f"your {type(optimizer).__name__} steps with torch's fused kernel (the same update; pass "
-                        "fused=False to keep torch's per-parameter loop)"] if fused_by_fit else [],
-                 facts={"optimizer": describe(optimizer, fused_by_fit)})
+                 notes=([streaming_line(batches)] if isinstance(batches, StreamedBatches) else []) + (
+                     [f"your {type(optimizer).__name__} steps with torch's fused kernel (the same update; pass "
+                      "fused=False to keep torch's per-parameter loop)"] if fused_by_fit else []),
+                 facts={"optimizer": describe(optimizer, fused_by_fit)}, batches=batches)
 
 
 def _set_threads(loop: _Loop, resume: dict[str, Any] | None) -> None:
     """torch's thread count: the one a resumed run trained with (exact resume), else ``train.threads``:
     fixed, torch's default, or ``"auto"``, timed on a copy of the model and a batch (:mod:`.threads`)."""
     setting = int(resume["threads"]) if resume is not None and resume.get("threads") else loop.spec.threads
-    step = None
-    if setting == "auto" and len(loop.data.x_train):
-        xb, yb = loop.data.x_train[:loop.local_batch], loop.data.y_train[:loop.local_batch]
-        step = training_step(loop.model, loop.optimizer, loop.objective.loss, xb, yb)
+    xb, yb = loop.data.x_train[:loop.local_batch], loop.data.y_train[:loop.local_batch]  # a stream's first batch
+    step = training_step(loop.model, loop.optimizer, loop.objective.loss, xb, yb) if setting == "auto" and len(xb) \
+        else None
     loop.facts["threads"] = choose(setting, step, loop.device, loop.world_size)
 
 
@@ -369,32 +373,23 @@ def _resume(loop: _Loop, resume: dict[str, Any]) -> None:
 
 # --------------------------------------------------------------------------- one epoch
 def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress, hooks: CallbackList) -> float:
-    """One pass over a seeded shuffle of the training split; the mean training loss."""
+    """One pass over the training batches (a seeded shuffle of the resident split, or the stream); the
+    mean training loss."""
     loop.model.train()
-    n = len(loop.data.x_train)
-    order = (torch.randperm(n, generator=loop.gen, device=loop.device) if loop.shuffle
-             else torch.arange(n, device=loop.device))
-    perm = order[:loop.samples_per_epoch]
     loss_sum = torch.zeros((), device=loop.device)
-    for i in range(0, len(perm), loop.spec.batch_size):
-        idx = perm[i: i + loop.spec.batch_size]
-        share = 1.0  # this rank's part of the global batch, times the number of ranks
-        if loop.world_size > 1:
-            if len(idx) < loop.world_size:  # a last batch too small to give every rank a sample
-                break
-            global_size, idx = len(idx), idx[loop.rank::loop.world_size]
-            share = len(idx) * loop.world_size / global_size  # DDP averages: uneven last batch
-        loss = _train_step(loop, idx, share)
+    for step, (xb, yb, share) in enumerate(loop.batches.epoch(), start=1):
+        loss = _train_step(loop, xb, yb, share)
         if loop.scheduler is not None:
             loop.scheduler.step()
         if loop.ema is not None:
             loop.ema.update_parameters(loop.model)
-        loss_sum.add_(loss.detach(), alpha=len(idx))  # stays on the device: no sync
+        loss_sum.add_(loss.detach(), alpha=len(xb))  # stays on the device: no sync
         if hooks.wants_batches:  # a callback asked for every batch: one sync each
-            hooks.call("on_batch_end", i // loop.spec.batch_size + 1, {"loss": loss.item(), "size": len(idx)})
+            hooks.call("on_batch_end", step, {"loss": loss.item(), "size": len(xb)})
         bar.step()
     distributed.all_reduce_sum(loss_sum)
-    train_loss = loss_sum.item() / len(perm)  # the one host-device sync of the epoch
+    loop.samples_per_epoch = loop.batches.samples
+    train_loss = loss_sum.item() / loop.batches.samples  # the one host-device sync of the epoch
     if not math.isfinite(train_loss):
         raise TrainingDiverged(
             f"The training loss became {train_loss} in epoch {epoch + 1}. The last good checkpoint "
@@ -403,14 +398,13 @@ def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress, hooks: CallbackLis
     return train_loss
 
 
-def _train_step(loop: _Loop, idx: torch.Tensor, share: float) -> torch.Tensor:
-    """Forward, loss, backward and one optimizer step on the training examples ``idx``; the loss."""
-    xb, yb = loop.data.x_train[idx], loop.data.y_train[idx]
+def _train_step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, share: float) -> torch.Tensor:
+    """Forward, loss, backward and one optimizer step on the batch ``(xb, yb)``; the loss."""
     if loop.augment is not None:
         xb = loop.augment(xb, loop.gen)
     if loop.layout is not None:  # a no-op when indexing kept the layout
         xb = xb.contiguous(memory_format=loop.layout)
-    if loop.use_graph and len(idx) == loop.local_batch:  # full batches replay one CUDA graph
+    if loop.use_graph and len(xb) == loop.local_batch:  # full batches replay one CUDA graph
         if loop.graphed is None:
             t_capture = time.perf_counter()
             loop.graphed = GraphedStep(loop.model, loop.optimizer, loop.objective.loss, xb, yb, loop.amp_dtype,
@@ -421,7 +415,7 @@ def _train_step(loop: _Loop, idx: torch.Tensor, share: float) -> torch.Tensor:
         out = loop.train_model(xb)
         loss = loop.objective.loss(out, yb)
         if loop.teacher is not None:
-            loss = _distilled(loss, out, loop.teacher, xb, loop.distill, loop.temperature)
+            loss = distilled(loss, out, loop.teacher, xb, loop.distill, loop.temperature)
     _backward_and_step(loss * share if share != 1.0 else loss, loop.model, loop.optimizer, loop.scaler,
                        loop.spec.grad_clip, set_to_none=not loop.use_graph)
     return loss
@@ -485,16 +479,14 @@ def _finish(loop: _Loop) -> FitResult:
     samples = loop.samples_per_epoch * len(loop.history)
     return FitResult(loop.history, loop.stopper.best_epoch or len(loop.history), loop.seconds,
                      samples / loop.seconds if loop.seconds > 0 else 0.0, str(loop.device), loop.objective,
-                     stopped_early=len(loop.history) < loop.spec.epochs,
-                     extra={**loop.facts, **({"cuda_graph_capture_seconds": loop.capture_seconds}
-                                             if loop.graphed is not None else {})})
+                     stopped_early=len(loop.history) < loop.spec.epochs, extra=_extra(loop))
 
 
-def _distilled(loss: torch.Tensor, out: torch.Tensor, teacher: nn.Module, xb: torch.Tensor, weight: float,
-               temperature: float) -> torch.Tensor:
-    """Mix the task loss with the KL divergence from the teacher's softened predictions."""
-    with torch.no_grad():
-        target = torch.log_softmax(teacher(xb).float() / temperature, dim=-1)
-    student = torch.log_softmax(out.float() / temperature, dim=-1)
-    kl = torch.nn.functional.kl_div(student, target, reduction="batchmean", log_target=True)
-    return (1 - weight) * loss + weight * temperature**2 * kl
+def _extra(loop: _Loop) -> dict[str, Any]:
+    """What metrics.json records beyond the history: the CUDA graph's capture time, how the data streamed."""
+    extra: dict[str, Any] = dict(loop.facts)
+    if loop.graphed is not None:
+        extra["cuda_graph_capture_seconds"] = loop.capture_seconds
+    if isinstance(loop.batches, StreamedBatches):
+        extra["data"] = {**loop.batches.stream.describe(), "samples_per_epoch": loop.samples_per_epoch}
+    return extra

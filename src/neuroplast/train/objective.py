@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from neuroplast.errors import UserError
 
@@ -112,3 +113,14 @@ def with_loss(objective: Objective, fn: Callable[[torch.Tensor, torch.Tensor], t
         raise UserError(f"loss must be a callable (output, target) -> scalar or an nn.Module such as "
                         f"nn.CrossEntropyLoss(); received {type(fn).__name__}.")
     return OwnLoss(objective.kind, "custom", objective.label_smoothing, fn)
+
+
+def distilled(loss: torch.Tensor, out: torch.Tensor, teacher: nn.Module, xb: torch.Tensor, weight: float,
+              temperature: float) -> torch.Tensor:
+    """Knowledge distillation (Hinton et al. 2015, https://arxiv.org/abs/1503.02531): the task loss mixed
+    with ``T² * KL(teacher || student)`` on logits softened by ``temperature`` T, ``weight`` of the latter."""
+    with torch.no_grad():
+        target = torch.log_softmax(teacher(xb).float() / temperature, dim=-1)
+    student = torch.log_softmax(out.float() / temperature, dim=-1)
+    kl = torch.nn.functional.kl_div(student, target, reduction="batchmean", log_target=True)
+    return (1 - weight) * loss + weight * temperature**2 * kl
