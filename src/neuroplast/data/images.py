@@ -16,15 +16,19 @@ from neuroplast.spec import DataSpec
 def image_dataset(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, seed: int,
                   class_names: list[str], style: str,
                   test: tuple[np.ndarray, np.ndarray] | None = None) -> Dataset:
-    """Split images ``x`` (N, C, H, W) in [0, 1] and standardize them with training-split statistics.
+    """Split images ``x`` (N, C, H, W) in [0, 1] and standardize them with training-split statistics
+    (or with ``spec.normalize``, a fine-tuned run's parent's).
 
     ``style`` says how a raw image file becomes such an array at prediction time: ``"mnist"`` (28x28
     digit centred by mass), ``"digits"`` (8x8, ink fills the frame) or ``"resize"``.
     """
     train, val, test_idx = split_indices(y, spec, seed, stratify=True, with_test=test is None)
     x_test, y_test = (x[test_idx], y[test_idx]) if test is None else test
-    mean = float(x[train].mean())
-    std = float(x[train].std()) or 1.0
+    if spec.normalize is not None:
+        mean, std = map(float, spec.normalize)
+    else:
+        mean = float(x[train].mean())
+        std = float(x[train].std()) or 1.0
 
     def norm(a: np.ndarray) -> np.ndarray:
         return (a.astype(np.float32) - mean) / std

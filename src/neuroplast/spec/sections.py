@@ -51,6 +51,9 @@ class DataSpec(SpecModel):
                                    "seed). Ensemble members keep their parent's, so none trains on its validation data.")
     image_size: tuple[PositiveInt, PositiveInt] = Field((28, 28), description="Folder images are resized to (H, W).")
     channels: Literal[1, 3] = Field(1, description="Folder images: 1 = grayscale, 3 = RGB.")
+    normalize: tuple[float, Annotated[float, Field(gt=0.0)]] | None = Field(
+        None, description="Images: standardize pixels with this (mean, std) instead of the training split's; "
+        "train.init_from sets it to the parent run's.")
     augment: AugmentSpec | None = None
     # sequences: text, time series
     text_column: str | None = Field(None, description="text-csv: the column holding the text to classify.")
@@ -221,9 +224,19 @@ class TrainSpec(SpecModel):
     threads: PositiveInt | None = Field(None, description="CPU threads for torch (None: torch's default).")
     eval_batch_size: PositiveInt = 1024
     checkpoint: bool = Field(True, description="Write an exact-resume checkpoint after every epoch.")
+    init_from: Path | None = Field(None, description="Fine-tune: start from the weights of this run folder "
+                                   "(same family and input shape; a new output width starts a fresh head).")
+    freeze: tuple[str, ...] = Field((), description="Parameter-name prefixes to keep fixed, e.g. "
+                                    "['features'] or ['features.0'] (their batch norm stays in inference mode).")
     log: tuple[Literal["tensorboard", "mlflow"], ...] = Field((), description="Also log the run's metrics "
                                                               "to TensorBoard and/or MLflow (each needs its "
                                                               "package installed).")
+
+    @field_validator("freeze", mode="before")
+    @classmethod
+    def _one_prefix_or_many(cls, value: Any) -> Any:
+        """``freeze = "features"`` means ``["features"]``."""
+        return (value,) if isinstance(value, str) else value
 
     @field_validator("lr", mode="before")
     @classmethod
