@@ -111,7 +111,7 @@ def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, 
     except UnicodeDecodeError as e:
         raise UserError(f"Spec file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at position {e.start}); "
                         "save it as UTF-8 TOML.") from None
-    for section, key in (("data", "dir"), ("data", "path"), ("train", "init_from")):
+    for section, key in (("data", "dir"), ("data", "test_dir"), ("data", "path"), ("train", "init_from")):
         part = raw.get(section)  # relative paths in a spec file are relative to that file
         if isinstance(part, dict) and isinstance(part.get(key), str) and not Path(part[key]).is_absolute():
             part[key] = str(path.parent / part[key])

@@ -39,6 +39,9 @@ class DataSpec(SpecModel):
                         "breast_cancer, diabetes, csv, folder, text, text-csv, sunspots or series.")
     dir: Path | None = Field(None, description="Directory with the IDX files (mnist, fashion-mnist) or "
                              "with one sub-folder of images per class (folder).")
+    test_dir: Path | None = Field(None, description="folder: a second folder with the same class sub-folders, "
+                                  "used whole as the test split (data.dir is then split into train and "
+                                  "validation only).")
     path: Path | None = Field(None, description="CSV file (source = 'csv').")
     target: str | None = Field(None, description="Name of the CSV column to predict.")
     task: Literal["auto", "classification", "regression"] = Field(
