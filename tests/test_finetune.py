@@ -133,19 +133,30 @@ def test_a_new_output_width_starts_a_fresh_head_with_one_note(mlp_parent: Path, 
 
 def test_new_images_take_the_parents_scale_in_training_and_when_reloaded(mlp_parent: Path, tmp_path: Path) -> None:
     folder = _digit_folder(tmp_path / "ten", range(10), per_class=3)
-    spec = _spec("ten", TINY_MLP, DataSpec(source="folder", dir=folder, image_size=(8, 8), val_fraction=0.0,
-                                           test_fraction=0.3), init_from=str(mlp_parent))
-    run = neuroplast.run(spec, out=tmp_path / "run", progress=False)
-    parent = neuroplast.load(mlp_parent)
-    assert (run.preprocess["mean"], run.preprocess["std"]) == (parent.preprocess["mean"], parent.preprocess["std"])
+    data = DataSpec(source="folder", dir=folder, image_size=(8, 8), style="resize", val_fraction=0.0, test_fraction=0.3)
+    run = neuroplast.run(_spec("ten", TINY_MLP, data, init_from=str(mlp_parent)), out=tmp_path / "run", progress=False)
+    mean, std = neuroplast.load(mlp_parent).preprocess["mean"], neuroplast.load(mlp_parent).preprocess["std"]
+    assert (run.preprocess["mean"], run.preprocess["std"]) == (mean, std)
     png = folder / "3" / "0.png"
-    by_hand = (np.asarray(Image.open(png), dtype=np.float32) / 255 - parent.preprocess["mean"]) / parent.preprocess["std"]
+    by_hand = (np.asarray(Image.open(png), dtype=np.float32) / 255 - mean) / std  # 8x8 already: no resampling
     torch.testing.assert_close(run.inputs([png])[0, 0], torch.from_numpy(by_hand))
-    reloaded = neuroplast.load(tmp_path / "run").dataset()  # from spec.toml: data.normalize was recorded
-    assert load_spec(tmp_path / "run" / "spec.toml").data.normalize == pytest.approx(
-        (parent.preprocess["mean"], parent.preprocess["std"]))
-    assert run.metrics["test"]["accuracy"] == pytest.approx(neuroplast.load(tmp_path / "run").evaluate()["accuracy"])
-    assert float(reloaded.x_train.min()) == pytest.approx(-parent.preprocess["mean"] / parent.preprocess["std"])
+    assert load_spec(tmp_path / "run" / "spec.toml").data.normalize == pytest.approx((mean, std))
+    reloaded = neuroplast.load(tmp_path / "run")  # its data from spec.toml: the same scale, the same score
+    assert float(reloaded.dataset().x_train.min()) == pytest.approx(-mean / std)
+    assert reloaded.evaluate()["accuracy"] == pytest.approx(run.metrics["test"]["accuracy"])
+
+
+def test_a_folder_is_framed_as_the_parents_images_and_predicting_a_file_repeats_it(mlp_parent: Path,
+                                                                                    tmp_path: Path) -> None:
+    folder = _digit_folder(tmp_path / "ten", range(10), per_class=2, size=13)  # another size than the parent's 8x8
+    test = _digit_folder(tmp_path / "test", range(10), per_class=1, size=13)
+    data = DataSpec(source="folder", dir=folder, test_dir=test, image_size=(8, 8), val_fraction=0.0)
+    spec = experiment.resolve_spec(_spec("ten", TINY_MLP, data, init_from=str(mlp_parent)))
+    assert spec.data.style == "digits" == neuroplast.load(mlp_parent).preprocess["style"]
+    run = experiment.train(spec, out=tmp_path / "run", progress=False)
+    trained_on = neuroplast.load(tmp_path / "run").dataset().x_train  # files in order: no split was drawn
+    files = sorted(folder.glob("*/*.png"))
+    torch.testing.assert_close(run.inputs(files), trained_on)  # the run predicts a file as it trained on it
 
 
 def test_fit_takes_init_from_and_freeze_for_your_own_module(mlp_parent: Path) -> None:

@@ -89,17 +89,29 @@ def inherit_preprocessing(spec: ExperimentSpec) -> ExperimentSpec:
             f"{spec.model.family!r}. Start from a {spec.model.family} run, or copy the [model] section of "
             f"{parent.dir / rundir.SPEC} into this spec.")
     changes: dict[str, Any] = {"train": {"init_from": str(parent.dir)}}
-    stats = parent.image_stats()
-    if stats is not None:
-        if spec.data.normalize is not None and _rounded(spec.data.normalize) != _rounded(stats):
-            raise UserError(f"data.normalize = {list(spec.data.normalize)} differs from the pixel (mean, std) "
-                            f"{stats} that train.init_from {parent.dir} was trained with. Remove data.normalize: "
-                            "init_from sets it.")
-        if spec.data.normalize is None:
-            log.warning("init_from: images are standardized with the parent run's mean %.4g and std %.4g "
-                        "(data.normalize), the scale its weights learned", *stats)
-        changes["data"] = {"normalize": stats}
+    if parent.image_stats() is not None:
+        changes["data"] = _image_preprocessing(spec, parent)
     return spec.updated(**changes)
+
+
+def _image_preprocessing(spec: ExperimentSpec, parent: Parent) -> dict[str, Any]:
+    """``data.normalize`` (and for a folder, ``data.style``) as the parent's; one note when they are set."""
+    stats, style = parent.image_stats(), parent.preprocess.get("style", "resize")
+    if spec.data.normalize is not None and _rounded(spec.data.normalize) != _rounded(stats):
+        raise UserError(f"data.normalize = {list(spec.data.normalize)} differs from the pixel (mean, std) "
+                        f"{stats} that train.init_from {parent.dir} was trained with. Remove data.normalize: "
+                        "init_from sets it.")
+    changes: dict[str, Any] = {"normalize": stats}
+    framing = ""
+    if spec.data.source == "folder" and spec.data.style is None:
+        changes["style"], framing = style, f"framed as the parent's were (data.style = {style!r}) and "
+    elif spec.data.source == "folder" and spec.data.style != style:
+        log.warning("init_from: data.style = %r frames the images otherwise than the parent's %r", spec.data.style,
+                    style)
+    if spec.data.normalize is None:
+        log.warning("init_from: images are %sstandardized with the parent run's mean %.4g and std %.4g "
+                    "(data.normalize), as its weights learned", framing, *stats)
+    return changes
 
 
 def match_preprocessing(data: Dataset, parent: Parent) -> Dataset:

@@ -43,3 +43,22 @@ def test_a_test_folder_with_other_classes_is_refused(tmp_path) -> None:
         load_dataset(DataSpec(source="folder", dir=train, test_dir=test), seed=0)
     with pytest.raises(UserError, match=r"data.test_dir .*nowhere is not a directory"):
         load_dataset(DataSpec(source="folder", dir=train, test_dir=tmp_path / "nowhere"), seed=0)
+
+
+def test_style_mnist_frames_each_image_as_mnist_digits_are(tmp_path) -> None:
+    page = np.full((60, 40), 255, dtype=np.uint8)  # dark ink on white paper, off-centre, 30 px tall
+    page[5:35, 3:13] = 0
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for name in ("a", "b"):
+        for i in range(3):
+            Image.fromarray(page).save(tmp_path / name / f"{i}.png")
+    x = load_dataset(DataSpec(source="folder", dir=tmp_path, style="mnist", normalize=(0.0, 1.0)), seed=0).x_train
+    ink = x[0, 0].numpy()
+    rows, cols = np.nonzero(ink > 0.5)
+    assert ink.shape == (28, 28) and rows.max() - rows.min() + 1 == 20  # the longer side scaled into 20 px
+    ys, xs = np.indices(ink.shape)
+    centre = ((ys * ink).sum() / ink.sum(), (xs * ink).sum() / ink.sum())
+    assert centre == pytest.approx((13.5, 13.5), abs=1.0)  # centred by mass, ink bright on black
+    with pytest.raises(UserError, match=r"style 'mnist' frames one grayscale digit in a square"):
+        load_dataset(DataSpec(source="folder", dir=tmp_path, style="mnist", channels=3), seed=0)

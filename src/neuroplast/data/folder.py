@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from neuroplast.data.base import SOURCES, Dataset
-from neuroplast.data.images import image_dataset, read_image, resize
+from neuroplast.data.images import framed, image_dataset, read_image
 from neuroplast.errors import UserError
 from neuroplast.spec import DataSpec
 
@@ -28,14 +28,14 @@ def load_folder(spec: DataSpec, seed: int) -> Dataset:
             raise UserError(f"data.test_dir {spec.test_dir} has the classes {test_classes}; data.dir {root} has "
                             f"{classes}. Give both folders the same class sub-folders.")
         test = (x_test, y_test)
-    data = image_dataset(root.name, x, y, spec, seed, classes, style="resize", test=test)
+    data = image_dataset(root.name, x, y, spec, seed, classes, style=spec.style or "resize", test=test)
     data.origin = str(root.resolve())
     return data
 
 
 def read_folder(root: Path, spec: DataSpec, key: str = "data.dir") -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """The images of ``root/<class>/*`` resized to ``spec.image_size`` as (N, C, H, W) in [0, 1], their
-    class indices, and the class names (the sub-folders, sorted)."""
+    """The images of ``root/<class>/*`` framed as ``spec.style`` says at ``spec.image_size``, as (N, C, H, W)
+    in [0, 1], their class indices, and the class names (the sub-folders, sorted)."""
     if not root.is_dir():
         raise UserError(f"{key} {root} is not a directory. Point it at a folder with one sub-folder per class.")
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
@@ -46,6 +46,6 @@ def read_folder(root: Path, spec: DataSpec, key: str = "data.dir") -> tuple[np.n
                         f"found classes {classes} and {len(files)} images.")
     images = []
     for f, _ in files:
-        a = resize(read_image(f, spec.channels), spec.image_size)
+        a = framed(read_image(f, spec.channels), spec.style or "resize", spec.image_size)
         images.append(a.reshape(*spec.image_size, -1).transpose(2, 0, 1))
     return np.stack(images).astype(np.float32), np.array([c for _, c in files], dtype=np.int64), classes

@@ -54,6 +54,10 @@ class DataSpec(SpecModel):
                                    "seed). Ensemble members keep their parent's, so none trains on its validation data.")
     image_size: tuple[PositiveInt, PositiveInt] = Field((28, 28), description="Folder images are resized to (H, W).")
     channels: Literal[1, 3] = Field(1, description="Folder images: 1 = grayscale, 3 = RGB.")
+    style: Literal["resize", "mnist", "digits"] | None = Field(
+        None, description="Folder images: 'resize' stretches each to image_size; 'mnist' crops the ink, scales "
+        "it into a 20/28 box and centres it by mass, as MNIST's digits are; 'digits' fills the frame, as "
+        "scikit-learn's 8x8 digits. None: 'resize', or the parent's with train.init_from.")
     normalize: tuple[float, Annotated[float, Field(gt=0.0)]] | None = Field(
         None, description="Images: standardize pixels with this (mean, std) instead of the training split's; "
         "train.init_from sets it to the parent run's.")
