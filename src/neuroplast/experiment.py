@@ -258,6 +258,8 @@ def _is_frame(data: Any) -> bool:
 
 def _record_origin(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
     """The folder or file the data came from, in the spec, so resume/evaluate find it from anywhere."""
+    if spec.data.test_dir is not None:
+        spec = spec.updated(data={"test_dir": str(Path(spec.data.test_dir).resolve())})
     if data.origin and spec.data.source in ("mnist", "fashion-mnist", "folder"):
         return spec.updated(data={"dir": data.origin})
     if data.origin:

@@ -78,7 +78,7 @@ def read_parent(run_dir: str | Path) -> Parent:
 # --------------------------------------------------------------------------- the spec and the data
 def inherit_preprocessing(spec: ExperimentSpec) -> ExperimentSpec:
     """``spec`` with ``train.init_from`` made absolute and, when the parent is an image run,
-    ``data.normalize`` set to the parent's pixel (mean, std); refuses a parent of another family.
+    ``data.normalize`` (and a folder's ``data.style``) set to the parent's; refuses a parent of another family.
     Unchanged without ``init_from``; calling it twice changes nothing more."""
     if spec.train.init_from is None:
         return spec
@@ -120,6 +120,9 @@ def match_preprocessing(data: Dataset, parent: Parent) -> Dataset:
     are taken as they are, with a note when the parent standardized its images."""
     stats = parent.image_stats()
     pre = data.preprocess
+    if parent.preprocess.get("kind") == "table" and pre.get("kind") == "table":
+        log.warning("init_from: the new rows are standardized with their own training statistics, not the "
+                    "parent's (only images are put on the parent's scale)")
     if stats is None:
         return data
     if pre.get("kind") != "image":
