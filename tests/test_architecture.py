@@ -11,7 +11,8 @@ The layers, lowest first (a module may import its own layer and the ones below, 
 5. ``train``, ``summary``, ``trackers``: the loop and what watches it
 6. ``trust``, ``export``: calibration, OOD, explanations, intervals; ONNX and plain PyTorch
 7. ``rundir``: the run folder's API
-8. ``experiment``, ``generate``: a spec trained into a folder; text from a language model
+8. ``experiment``, ``finetune``, ``generate``: a spec trained into a folder (from a parent run's weights); text
+   from a language model
 9. ``stages``: one module per stage after training
 10. ``see`` (report, pictures, locale): the report
 11. ``pipeline``: preflight -> training -> stages -> report
@@ -36,7 +37,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("neuroplast.train", "neuroplast.summary", "neuroplast.trackers"),
     ("neuroplast.trust", "neuroplast.export"),
     ("neuroplast.rundir",),
-    ("neuroplast.experiment", "neuroplast.generate"),
+    ("neuroplast.experiment", "neuroplast.finetune", "neuroplast.generate"),
     ("neuroplast.stages",),
     ("neuroplast.see",),
     ("neuroplast.pipeline",),

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from neuroplast import rundir
+from neuroplast import finetune, rundir
 from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.adapters import LoaderOptions, from_torch, is_torch_data
 from neuroplast.data.augment import make_augment
@@ -51,7 +51,7 @@ def resolve_spec(spec: str | Path | ExperimentSpec | None, data_dir: str | Path 
         spec = spec.updated(**changes)
     if data_dir is not None:
         spec = spec.updated(data={"dir": str(Path(data_dir).resolve())})
-    return spec
+    return finetune.inherit_preprocessing(spec)  # train.init_from: the parent's image scale
 
 
 def load_data(spec: ExperimentSpec) -> Dataset:
@@ -75,7 +75,8 @@ def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path 
     """Train the network ``spec`` describes on ``data`` (loaded from the spec when None) and write its
     run folder (``out``, default ``runs/<name>-<time>``). ``check(model)`` runs after the model is
     built and before any folder is made: a later stage that cannot run fails before the training."""
-    data = load_data(spec) if data is None else data
+    spec = finetune.inherit_preprocessing(spec)
+    data = finetune.prepare_data(load_data(spec) if data is None else data, spec.train)
     spec = _record_origin(spec, data)
     main = distributed.is_main()  # rank 0 alone writes the run folder
     run_dir = Path(out) if out is not None else rundir.new_run_dir(spec.name)
@@ -84,6 +85,7 @@ def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path 
         raise UserError(f"--out {run_dir} already holds a run; choose a new folder (or continue that one: "
                         f"neuroplast resume {run_dir}).")
     model = build(spec, data)  # before the folder: a model that cannot be built leaves none
+    tuned = finetune.prepare(model, spec.train, data, spec.model.family)  # init_from, freeze
     if check is not None:
         check(model)
     created = main and not run_dir.exists()
@@ -109,7 +111,7 @@ def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path 
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
                  callbacks=[*callbacks, *([trackers] if trackers else [])], progress=progress,
                  augment=make_augment(spec.data.augment))
-    return _write_results(run_dir, spec, model, data, result, info, trackers)
+    return _write_results(run_dir, spec, model, data, result, info, trackers, tuned=tuned)
 
 
 def resumable(run_dir: str | Path) -> tuple[ExperimentSpec, dict[str, Any]]:
@@ -141,11 +143,12 @@ def resume(run_dir: str | Path, data: Dataset | None = None, *, callbacks: Seque
     except (RuntimeError, KeyError) as e:
         raise UserError(f"{run_dir / CHECKPOINT} does not fit the network {run_dir / rundir.SPEC} describes "
                         f"({str(e).strip().splitlines()[0]}); restore the spec or start a new run.") from None
+    tuned = finetune.prepare(model, spec.train, data, spec.model.family, load=False)  # freeze again
     trackers = _trackers(spec, run_dir) if distributed.is_main() else None
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
                  resume=state, callbacks=[*callbacks, *([trackers] if trackers else [])],
                  progress=progress, augment=make_augment(spec.data.augment))
-    return _write_results(run_dir, spec, model, data, result, info, trackers)
+    return _write_results(run_dir, spec, model, data, result, info, trackers, tuned=tuned)
 
 
 def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | Path | None = None,
@@ -171,6 +174,7 @@ def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | 
     seed_everything(spec.seed, spec.train.threads)
     data = load_dataset(spec.data, spec.seed)
     model = build(spec, data)
+    finetune.prepare(model, spec.train, data, spec.model.family)  # sweep what run would train
     return find_lr(model, data, spec.train, seed=spec.seed, start_lr=start_lr, end_lr=end_lr,
                    num_steps=num_steps, augment=make_augment(spec.data.augment))
 
@@ -202,6 +206,8 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
         say(f"{data.extra['split']}: {len(data.x_train)} training, {len(data.x_val)} validation, "
             f"{len(data.x_test)} test samples" + ("" if len(data.x_test) else " (pass test_data= or test_split= "
                                                     "to score a test part)"))
+    data = finetune.prepare_data(data, train_spec)
+    tuned = finetune.prepare(module, train_spec, data)  # init_from, freeze: checked by names and shapes
     shuffle = loader.shuffle if loader.shuffle is not None else True
     run_dir = Path(out) if out is not None else None
     found = None
@@ -219,12 +225,13 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     if run_dir is None:
         summary = _metrics(None, module, data, result, seed)
         summary["test"].update(scored)
+        summary.update(tuned)
         if found is not None:
             summary["lr_find"] = _lr_find_summary(found.to_dict())
         return Run(module, info, data.preprocess, summary, result.history), data
     save_json(run_dir / rundir.PREPROCESS, data.preprocess)
     save_json(run_dir / rundir.MODEL_INFO, info)
-    return _write_results(run_dir, None, module, data, result, info, extra_test=scored), data
+    return _write_results(run_dir, None, module, data, result, info, extra_test=scored, tuned=tuned), data
 
 
 # --------------------------------------------------------------------------- helpers
@@ -295,6 +302,8 @@ def _is_frame(data: Any) -> bool:
 
 def _record_origin(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
     """The folder or file the data came from, in the spec, so resume/evaluate find it from anywhere."""
+    if spec.data.test_dir is not None:
+        spec = spec.updated(data={"test_dir": str(Path(spec.data.test_dir).resolve())})
     if data.origin and spec.data.source in ("mnist", "fashion-mnist", "folder"):
         return spec.updated(data={"dir": data.origin})
     if data.origin:
@@ -304,13 +313,15 @@ def _record_origin(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
 
 def _write_results(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module, data: Dataset,
                    result: FitResult, info: dict[str, Any], trackers: Any = None,
-                   extra_test: dict[str, float] | None = None) -> Run:
-    """Weights, metrics, history and plots of a finished training (rank 0 only)."""
+                   extra_test: dict[str, float] | None = None, tuned: dict[str, Any] | None = None) -> Run:
+    """Weights, metrics, history and plots of a finished training (rank 0 only); ``tuned``: what
+    fine-tuning loaded and froze."""
     if not distributed.is_main():  # the other ranks of a torchrun job write nothing
         return Run(model, info, data.preprocess, {}, result.history, spec, None)
     rundir.write_model(run_dir, model, info)
     metrics = _metrics(spec, model, data, result, spec.seed if spec else 0)
     metrics["test"].update(extra_test or {})  # your own metrics, on the test split
+    metrics.update(tuned or {})  # "init_from", "frozen"
     if (run_dir / LR_FIND).is_file():  # written before training by lr = "auto"; survives a resume
         metrics["lr_find"] = _lr_find_summary(json.loads((run_dir / LR_FIND).read_text()))
     metrics = rundir.write_metrics(run_dir, metrics)

@@ -16,15 +16,19 @@ from neuroplast.spec import DataSpec
 def image_dataset(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, seed: int,
                   class_names: list[str], style: str,
                   test: tuple[np.ndarray, np.ndarray] | None = None) -> Dataset:
-    """Split images ``x`` (N, C, H, W) in [0, 1] and standardize them with training-split statistics.
+    """Split images ``x`` (N, C, H, W) in [0, 1] and standardize them with training-split statistics
+    (or with ``spec.normalize``, a fine-tuned run's parent's).
 
     ``style`` says how a raw image file becomes such an array at prediction time: ``"mnist"`` (28x28
     digit centred by mass), ``"digits"`` (8x8, ink fills the frame) or ``"resize"``.
     """
     train, val, test_idx = split_indices(y, spec, seed, stratify=True, with_test=test is None)
     x_test, y_test = (x[test_idx], y[test_idx]) if test is None else test
-    mean = float(x[train].mean())
-    std = float(x[train].std()) or 1.0
+    if spec.normalize is not None:
+        mean, std = map(float, spec.normalize)
+    else:
+        mean = float(x[train].mean())
+        std = float(x[train].std()) or 1.0
 
     def norm(a: np.ndarray) -> np.ndarray:
         return (a.astype(np.float32) - mean) / std
@@ -108,6 +112,23 @@ def _already_mnist_format(gray: np.ndarray, height: int, width: int) -> bool:
     return float(corners.max()) < 0.05
 
 
+def framed(raw: np.ndarray, style: str, size: tuple[int, int]) -> np.ndarray:
+    """A decoded image in [0, 1] (any size) framed as a model of ``style`` saw its training images, at
+    ``size`` = (H, W): MNIST-style centring (``"mnist"``), the ink filling the frame (``"digits"``; both
+    grayscale and square), or a plain resize."""
+    height, width = size
+    if style in ("mnist", "digits") and (raw.ndim != 2 or height != width):
+        raise DataError(f"style {style!r} frames one grayscale digit in a square; received an image of shape "
+                        f"{raw.shape} for size {size}. Use channels = 1 and a square image_size, or style 'resize'.")
+    if style == "mnist" and _already_mnist_format(raw, height, width):
+        return raw  # e.g. an MNIST test image saved as PNG: resampling it again would only blur it
+    if style == "mnist":
+        return mnist_style(raw, canvas=height, box=round(height * 20 / 28))
+    if style == "digits":
+        return mnist_style(raw, canvas=height, box=height, by_mass=False)
+    return resize(raw, (height, width))
+
+
 def image_to_input(path: str | Path, preprocess: dict[str, Any]) -> torch.Tensor:
     """Read an image file and apply the run's preprocessing: returns a (1, C, H, W) tensor."""
     return array_to_input(read_image(path, preprocess["shape"][0]), preprocess)
@@ -117,14 +138,5 @@ def array_to_input(raw: np.ndarray, preprocess: dict[str, Any]) -> torch.Tensor:
     """A decoded image in [0, 1] ((H, W) or (H, W, 3), any size) -> the run's (1, C, H, W) input:
     MNIST-style centring for digit models, a plain resize otherwise, then the training standardization."""
     channels, height, width = preprocess["shape"]
-    style = preprocess["style"]
-    if style == "mnist" and _already_mnist_format(raw, height, width):
-        a = raw  # e.g. an MNIST test image saved as PNG: resampling it again would only blur it
-    elif style == "mnist":
-        a = mnist_style(raw, canvas=height, box=round(height * 20 / 28))
-    elif style == "digits":
-        a = mnist_style(raw, canvas=height, box=height, by_mass=False)
-    else:
-        a = resize(raw, (height, width))
-    a = a.reshape(height, width, -1).transpose(2, 0, 1)
+    a = framed(raw, preprocess["style"], (height, width)).reshape(height, width, -1).transpose(2, 0, 1)
     return torch.from_numpy((a - preprocess["mean"]) / preprocess["std"]).float().unsqueeze(0)

@@ -111,11 +111,10 @@ def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, 
     except UnicodeDecodeError as e:
         raise UserError(f"Spec file {path} is not UTF-8 text (byte {e.object[e.start]:#04x} at position {e.start}); "
                         "save it as UTF-8 TOML.") from None
-    data = raw.get("data")
-    if isinstance(data, dict):  # relative paths in a spec file are relative to that file
-        for key in ("dir", "path"):
-            if isinstance(data.get(key), str) and not Path(data[key]).is_absolute():
-                data[key] = str(path.parent / data[key])
+    for section, key in (("data", "dir"), ("data", "test_dir"), ("data", "path"), ("train", "init_from")):
+        part = raw.get(section)  # relative paths in a spec file are relative to that file
+        if isinstance(part, dict) and isinstance(part.get(key), str) and not Path(part[key]).is_absolute():
+            part[key] = str(path.parent / part[key])
     for item in overrides:
         _apply_override(raw, item)
     return spec_from_dict(raw, source=str(path))

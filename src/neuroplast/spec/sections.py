@@ -39,6 +39,9 @@ class DataSpec(SpecModel):
                         "breast_cancer, diabetes, csv, folder, text, text-csv, sunspots or series.")
     dir: Path | None = Field(None, description="Directory with the IDX files (mnist, fashion-mnist) or "
                              "with one sub-folder of images per class (folder).")
+    test_dir: Path | None = Field(None, description="folder: a second folder with the same class sub-folders, "
+                                  "used whole as the test split (data.dir is then split into train and "
+                                  "validation only).")
     path: Path | None = Field(None, description="CSV file (source = 'csv').")
     target: str | None = Field(None, description="Name of the CSV column to predict.")
     task: Literal["auto", "classification", "regression"] = Field(
@@ -51,6 +54,13 @@ class DataSpec(SpecModel):
                                    "seed). Ensemble members keep their parent's, so none trains on its validation data.")
     image_size: tuple[PositiveInt, PositiveInt] = Field((28, 28), description="Folder images are resized to (H, W).")
     channels: Literal[1, 3] = Field(1, description="Folder images: 1 = grayscale, 3 = RGB.")
+    style: Literal["resize", "mnist", "digits"] | None = Field(
+        None, description="Folder images: 'resize' stretches each to image_size; 'mnist' crops the ink, scales "
+        "it into a 20/28 box and centres it by mass, as MNIST's digits are; 'digits' fills the frame, as "
+        "scikit-learn's 8x8 digits. None: 'resize', or the parent's with train.init_from.")
+    normalize: tuple[float, Annotated[float, Field(gt=0.0)]] | None = Field(
+        None, description="Images: standardize pixels with this (mean, std) instead of the training split's; "
+        "train.init_from sets it to the parent run's.")
     augment: AugmentSpec | None = None
     # sequences: text, time series
     text_column: str | None = Field(None, description="text-csv: the column holding the text to classify.")
@@ -224,6 +234,10 @@ class TrainSpec(SpecModel):
         "None: torch's own default (one per core).")
     eval_batch_size: PositiveInt = 1024
     checkpoint: bool = Field(True, description="Write an exact-resume checkpoint after every epoch.")
+    init_from: Path | None = Field(None, description="Fine-tune: start from the weights of this run folder "
+                                   "(same family and input shape; a new output width starts a fresh head).")
+    freeze: tuple[str, ...] = Field((), description="Parameter-name prefixes to keep fixed, e.g. "
+                                    "['features'] or ['features.0'] (their batch norm stays in inference mode).")
     log: tuple[Literal["tensorboard", "mlflow"], ...] = Field((), description="Also log the run's metrics "
                                                               "to TensorBoard and/or MLflow (each needs its "
                                                               "package installed).")
@@ -231,6 +245,12 @@ class TrainSpec(SpecModel):
                                 "None streams it batch by batch every epoch (never held whole) unless it "
                                 "is tensors in memory (a TensorDataset); false reads it into memory once "
                                 "(fast for small data); true streams even a TensorDataset.")
+
+    @field_validator("freeze", mode="before")
+    @classmethod
+    def _one_prefix_or_many(cls, value: Any) -> Any:
+        """``freeze = "features"`` means ``["features"]``."""
+        return (value,) if isinstance(value, str) else value
 
     @field_validator("lr", mode="before")
     @classmethod
