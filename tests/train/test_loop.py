@@ -211,3 +211,33 @@ def test_atomic_writes_get_the_mode_a_plain_open_would(tmp_path) -> None:
     mode = stat.S_IMODE(os.stat(tmp_path / "m.json").st_mode)
     assert mode == stat.S_IMODE(os.stat(tmp_path / "plain.txt").st_mode)  # not mkstemp's 0600
     assert not list(tmp_path.glob(".*.tmp"))  # no temporary file left behind
+
+
+def test_gradient_accumulation_steps_as_the_larger_batch_would() -> None:
+    """Batches of 32 accumulated 2 at a time train as a hand-written loop over batches of 64 does; the
+    epoch's last window (one batch of 32: 224 = 3 x 64 + 32) steps with its own mean."""
+    torch.manual_seed(0)
+    x, y = torch.randn(224, 6), torch.randint(0, 3, (224,))
+    model = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    hand = nn.Sequential(nn.Linear(6, 8), nn.Tanh(), nn.Linear(8, 3))
+    hand.load_state_dict(model.state_dict())
+    data = Dataset("toy", "classification", x, y, x[:8], y[:8], x[:8], y[:8], class_names=["a", "b", "c"])
+    spec = TrainSpec(epochs=2, batch_size=32, gradient_accumulation=2, lr=0.5, checkpoint=False, threads=1)
+    fit(model, data, spec, progress=False, shuffle=False,
+        optimizer=lambda params: torch.optim.SGD(params, lr=0.5))
+    optimizer = torch.optim.SGD(hand.parameters(), lr=0.5)
+    for _ in range(2):
+        for i in range(0, 224, 64):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(hand(x[i:i + 64]), y[i:i + 64]).backward()
+            optimizer.step()
+    for a, b in zip(model.parameters(), hand.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-5)
+
+
+def test_a_per_step_schedule_counts_optimizer_steps_not_batches() -> None:
+    data = load_dataset(DataSpec(source="digits"), seed=0)
+    spec = TrainSpec(epochs=3, batch_size=32, gradient_accumulation=3, schedule="onecycle", lr=0.01,
+                     checkpoint=False, threads=1)
+    res = fit(MLP(64, 10, hidden=(16,)), data, spec, progress=False)  # onecycle refuses a step past its total
+    assert res.epochs == 3 and res.history[-1]["lr"] < 1e-4  # annealed to the end, not stopped halfway

@@ -212,6 +212,10 @@ class TrainSpec(SpecModel):
     step_size: PositiveInt = Field(10, description="'step' schedule: epochs between decays.")
     gamma: float = Field(0.1, gt=0.0, le=1.0, description="'step' schedule: decay factor.")
     grad_clip: float | None = Field(None, gt=0.0, description="Clip the gradient norm to this value.")
+    gradient_accumulation: PositiveInt = Field(1, description="Batches whose gradients are averaged before each "
+                                               "optimizer step: an effective batch of batch_size times this, "
+                                               "in the memory of one batch (an epoch's last, shorter window "
+                                               "steps with the mean of what it has).")
     loss: Literal["auto", "cross_entropy", "bce", "perceptron", "mse", "huber", "gaussian_nll"] = "auto"
     max_steps_per_epoch: PositiveInt | None = Field(None, description="Cap the batches per epoch (an "
                                                     "'epoch' of a long text is then a sample of it).")

@@ -25,7 +25,7 @@ class GraphedStep:
 
     Args:
         model, optimizer: the model being trained and its optimizer, made with a tensor learning rate
-            and ``capturable=True`` (see :func:`~neuroplast.train.loop.make_optimizer`).
+            and ``capturable=True`` (see :func:`~neuroplast.train.optimizers.make_optimizer`).
         loss_fn: ``loss_fn(model_output, y) -> scalar``.
         x_like, y_like: one batch; fixes the shapes, dtypes and memory layout of the graph's inputs.
         amp_dtype: the autocast dtype, or None.

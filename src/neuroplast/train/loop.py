@@ -35,6 +35,7 @@ from neuroplast.train.early_stopping import EarlyStopping
 from neuroplast.train.evaluate import evaluate, predict_outputs
 from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.objective import Objective, distilled, make_objective, with_loss
+from neuroplast.train.optimizers import make_optimizer, make_scheduler, resolve_device
 from neuroplast.train.own import OwnParts, describe, fuse
 from neuroplast.train.progress import PlainProgress, make_progress
 from neuroplast.train.seed import rng_state, set_rng_state
@@ -57,82 +58,6 @@ class FitResult:
     @property
     def epochs(self) -> int:
         return len(self.history)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UserError("train.device = 'cuda' but PyTorch sees no CUDA GPU. Use device = 'auto' or 'cpu'.")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise UserError("train.device = 'mps' but MPS is not available. Use device = 'auto' or 'cpu'.")
-    return torch.device(name)
-
-
-def make_optimizer(model: nn.Module, spec: TrainSpec, capturable: bool = False) -> torch.optim.Optimizer:
-    """SGD, Adam or AdamW; the fused single-kernel implementation where the device has one
-    (on a 2-core CPU it makes a small MLP's whole training step ~20% faster).
-
-    ``capturable=True`` (CUDA graphs): Adam/AdamW with the learning rate as a device tensor, which
-    schedules update in place, so a captured step reads the current value.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-    if capturable:
-        if spec.optimizer == "sgd":
-            raise UserError("train.cuda_graphs = true needs optimizer = 'adam' or 'adamw' (received "
-                            "'sgd'). Change train.optimizer or set cuda_graphs = false.")
-        device = params[0].device
-        cls = torch.optim.Adam if spec.optimizer == "adam" else torch.optim.AdamW
-        return cls(params, lr=torch.tensor(spec.lr, device=device), weight_decay=spec.weight_decay,
-                   capturable=True, foreach=True)
-    if spec.optimizer == "sgd":
-        cls, options = torch.optim.SGD, {"momentum": spec.momentum, "nesterov": spec.nesterov}
-    else:
-        cls, options = (torch.optim.Adam if spec.optimizer == "adam" else torch.optim.AdamW), {}
-    try:
-        return cls(params, lr=spec.lr, weight_decay=spec.weight_decay, fused=True, **options)
-    except (RuntimeError, TypeError, ValueError):  # no fused kernel for this device or dtype
-        return cls(params, lr=spec.lr, weight_decay=spec.weight_decay, **options)
-
-
-def make_scheduler(opt: torch.optim.Optimizer, spec: TrainSpec, steps_per_epoch: int,
-                   cycle_momentum: bool = True):
-    """A per-step learning-rate schedule (``None`` for a constant rate). One-cycle also cycles the
-    momentum (Adam's beta1) unless ``cycle_momentum=False`` (CUDA graphs: beta1 is a constant)."""
-    total = spec.epochs * steps_per_epoch
-    if spec.schedule == "step":
-        return torch.optim.lr_scheduler.StepLR(opt, spec.step_size * steps_per_epoch, spec.gamma)
-    if spec.schedule == "cosine":
-        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, total)
-    if spec.schedule == "onecycle":
-        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=spec.lr, total_steps=total,
-                                                   cycle_momentum=cycle_momentum)
-    return None
-
-
-def _backward_and_step(loss: torch.Tensor, model: nn.Module, optimizer: torch.optim.Optimizer,
-                       scaler: torch.amp.GradScaler | None, grad_clip: float | None,
-                       set_to_none: bool = True) -> None:
-    """Backpropagate, clip the gradient norm if asked, and take one gradient-descent step
-    (through the fp16 loss scaler when there is one)."""
-    optimizer.zero_grad(set_to_none=set_to_none)
-    if scaler is None:
-        loss.backward()
-    else:
-        scaler.scale(loss).backward()
-        scaler.unscale_(optimizer)
-    if grad_clip:
-        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    if scaler is None:
-        optimizer.step()
-    else:
-        scaler.step(optimizer)
-        scaler.update()
 
 
 @dataclass
@@ -283,7 +208,11 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
     optimizer = own.optimizer_for(model)
     fused_by_fit = optimizer is not None and fuse(optimizer)
     optimizer = optimizer or make_optimizer(model, spec, capturable=use_graph)
-    scheduler = make_scheduler(optimizer, spec, steps_per_epoch, cycle_momentum=not use_graph)
+    if use_graph and spec.gradient_accumulation > 1:
+        raise UserError("train.cuda_graphs = true replays one whole step per batch; it cannot accumulate gradients "
+                        f"(train.gradient_accumulation = {spec.gradient_accumulation}). Use one of them.")
+    optimizer_steps = math.ceil(steps_per_epoch / spec.gradient_accumulation)
+    scheduler = make_scheduler(optimizer, spec, optimizer_steps, cycle_momentum=not use_graph)
     if own.scheduler is not None and scheduler is not None:
         raise UserError(f"pass either your own scheduler or train.schedule = {spec.schedule!r}, not both.")
     scaler = torch.amp.GradScaler(device.type) if spec.amp == "fp16" and device.type == "cuda" else None
@@ -377,16 +306,17 @@ def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress, hooks: CallbackLis
     mean training loss."""
     loop.model.train()
     loss_sum = torch.zeros((), device=loop.device)
+    pending = 0  # batches whose gradients wait for the optimizer (train.gradient_accumulation)
     for step, (xb, yb, share) in enumerate(loop.batches.epoch(), start=1):
-        loss = _train_step(loop, xb, yb, share)
-        if loop.scheduler is not None:
-            loop.scheduler.step()
-        if loop.ema is not None:
-            loop.ema.update_parameters(loop.model)
+        loss, pending = _train_step(loop, xb, yb, share, pending)
+        if pending == loop.spec.gradient_accumulation:
+            pending = _optimizer_step(loop, pending)
         loss_sum.add_(loss.detach(), alpha=len(xb))  # stays on the device: no sync
         if hooks.wants_batches:  # a callback asked for every batch: one sync each
             hooks.call("on_batch_end", step, {"loss": loss.item(), "size": len(xb)})
         bar.step()
+    if pending:  # the epoch's last, shorter window
+        _optimizer_step(loop, pending)
     distributed.all_reduce_sum(loss_sum)
     loop.samples_per_epoch = loop.batches.samples
     train_loss = loss_sum.item() / loop.batches.samples  # the one host-device sync of the epoch
@@ -398,8 +328,10 @@ def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress, hooks: CallbackLis
     return train_loss
 
 
-def _train_step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, share: float) -> torch.Tensor:
-    """Forward, loss, backward and one optimizer step on the batch ``(xb, yb)``; the loss."""
+def _train_step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, share: float,
+                pending: int) -> tuple[torch.Tensor, int]:
+    """Forward, loss and backward on the batch ``(xb, yb)``, adding to the gradients of the ``pending``
+    batches before it; the loss and the batches now pending (a CUDA graph steps at once: 0)."""
     if loop.augment is not None:
         xb = loop.augment(xb, loop.gen)
     if loop.layout is not None:  # a no-op when indexing kept the layout
@@ -410,15 +342,47 @@ def _train_step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, share: float) -
             loop.graphed = GraphedStep(loop.model, loop.optimizer, loop.objective.loss, xb, yb, loop.amp_dtype,
                                        loop.spec.grad_clip)
             loop.capture_seconds = time.perf_counter() - t_capture
-        return loop.graphed(xb, yb)
+        loss = loop.graphed(xb, yb)
+        _after_step(loop)
+        return loss, 0
     with torch.autocast(loop.device.type, dtype=loop.amp_dtype) if loop.amp_dtype else contextlib.nullcontext():
         out = loop.train_model(xb)
         loss = loop.objective.loss(out, yb)
         if loop.teacher is not None:
             loss = distilled(loss, out, loop.teacher, xb, loop.distill, loop.temperature)
-    _backward_and_step(loss * share if share != 1.0 else loss, loop.model, loop.optimizer, loop.scaler,
-                       loop.spec.grad_clip, set_to_none=not loop.use_graph)
-    return loss
+    if pending == 0:
+        loop.optimizer.zero_grad(set_to_none=not loop.use_graph)
+    scaled = loss * (share / loop.spec.gradient_accumulation)  # the window's mean; DDP's uneven last batch
+    (scaled if loop.scaler is None else loop.scaler.scale(scaled)).backward()
+    return loss, pending + 1
+
+
+def _optimizer_step(loop: _Loop, batches: int) -> int:
+    """One gradient-descent step on the mean gradient of the last ``batches`` batches (clipped if asked,
+    through the fp16 loss scaler when there is one), then the per-step schedule and EMA; 0 batches pending."""
+    if batches < loop.spec.gradient_accumulation:  # a shorter last window: each batch was divided by the full one
+        for p in loop.model.parameters():
+            if p.grad is not None:
+                p.grad.mul_(loop.spec.gradient_accumulation / batches)
+    if loop.scaler is not None:
+        loop.scaler.unscale_(loop.optimizer)
+    if loop.spec.grad_clip:
+        nn.utils.clip_grad_norm_(loop.model.parameters(), loop.spec.grad_clip)
+    if loop.scaler is None:
+        loop.optimizer.step()
+    else:
+        loop.scaler.step(loop.optimizer)
+        loop.scaler.update()
+    _after_step(loop)
+    return 0
+
+
+def _after_step(loop: _Loop) -> None:
+    """What follows every optimizer step: the per-step learning-rate schedule and the weights' EMA."""
+    if loop.scheduler is not None:
+        loop.scheduler.step()
+    if loop.ema is not None:
+        loop.ema.update_parameters(loop.model)
 
 
 # --------------------------------------------------------------------------- end of an epoch

@@ -31,8 +31,8 @@ from neuroplast.data.base import Dataset
 from neuroplast.errors import UserError
 from neuroplast.spec import TrainSpec
 from neuroplast.train.evaluate import predict_outputs
-from neuroplast.train.loop import make_optimizer, resolve_device
 from neuroplast.train.objective import make_objective
+from neuroplast.train.optimizers import make_optimizer, resolve_device
 
 RULE = "min_loss/10"
 

@@ -61,7 +61,7 @@ def fuse(optimizer: torch.optim.Optimizer) -> bool:
     """Give an Adam or AdamW left at torch's default implementation (``fused=None, foreach=None``) and not
     yet stepped torch's fused kernel: the same update rule in one pass over each tensor (the per-parameter
     loop torch picks on a CPU makes the optimizer most of a small network's step). The spec's own
-    optimizers are built fused (:func:`~neuroplast.train.loop.make_optimizer`); this gives yours the same.
+    optimizers are built fused (:func:`~neuroplast.train.optimizers.make_optimizer`); this gives yours the same.
     True if it switched; anything asked for explicitly (``fused=False``, ``foreach=...``), a subclass, a
     non-float parameter or a device without the kernel is left as it is."""
     groups = optimizer.param_groups
