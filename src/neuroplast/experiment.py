@@ -390,7 +390,8 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "val": split["val"],
         "train": {"seconds": result.seconds, "samples_per_second": result.samples_per_second,
                   "epochs": result.epochs, "final_loss": result.history[-1]["train_loss"] if result.history
-                  else None, "stopped_early": result.stopped_early, **result.extra},
+                  else None, "stopped_early": result.stopped_early,
+                  **{k: v for k, v in result.extra.items() if k != "data"}},
         **({"baselines": data.extra["baselines"]} if "baselines" in data.extra else {}),
         **({"arima_order": data.extra["baseline_order"]} if data.extra.get("baseline_order") else {}),
         "best_epoch": result.best_epoch,
