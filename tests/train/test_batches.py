@@ -180,3 +180,17 @@ def test_resident_batches_cover_a_seeded_permutation() -> None:
     assert [len(b[0]) for b in batches] == [4, 4, 2] and source.steps == 3 and source.samples == 10
     assert torch.equal(torch.cat([b[1] for b in batches]), torch.randperm(10, generator=torch.Generator().manual_seed(3)))
     assert all(torch.equal(b[0][:, 0].long(), b[1]) for b in batches)
+
+
+def test_resident_batches_gathered_many_at_a_time_are_the_per_batch_ones(monkeypatch) -> None:
+    """Gathering several batches per copy (a chunk of 3 batches here: 7 rows of 16 + 8 bytes each) cuts the
+    same batches, in the same order, as indexing the tensors once per batch does."""
+    x, y = torch.arange(70 * 4, dtype=torch.float32).reshape(70, 4), torch.arange(70)
+    monkeypatch.setattr("neuroplast.train.batches.GATHER_BYTES", 3 * 7 * (16 + 8))
+    source = ResidentBatches(x, y, 7, 65, True, torch.Generator().manual_seed(5), torch.device("cpu"))
+    batches = list(source.epoch())
+    perm = torch.randperm(70, generator=torch.Generator().manual_seed(5))[:65]
+    expected = [(x[perm[i:i + 7]], y[perm[i:i + 7]]) for i in range(0, 65, 7)]
+    assert len(batches) == len(expected) == 10
+    for (xb, yb, share), (xe, ye) in zip(batches, expected, strict=True):
+        assert torch.equal(xb, xe) and torch.equal(yb, ye) and share == 1.0

@@ -21,6 +21,7 @@ from neuroplast.errors import UserError
 from neuroplast.spec import TrainSpec
 
 Batch = tuple[torch.Tensor, torch.Tensor, float]
+GATHER_BYTES = 32 * 2**20  # the resident path copies up to this many bytes of shuffled samples at once
 
 
 class ResidentBatches:
@@ -46,6 +47,9 @@ class ResidentBatches:
                  else torch.arange(n, device=self.device))
         perm = order[:self.samples_per_epoch]
         self.samples = len(perm)
+        if self.world_size == 1:
+            yield from self._gathered(perm)
+            return
         for i in range(0, len(perm), self.batch_size):
             idx = perm[i: i + self.batch_size]
             share = 1.0
@@ -55,6 +59,18 @@ class ResidentBatches:
                 global_size, idx = len(idx), idx[self.rank::self.world_size]
                 share = len(idx) * self.world_size / global_size  # DDP averages: uneven last batch
             yield self.x[idx], self.y[idx], share
+
+
+    def _gathered(self, perm: torch.Tensor) -> Iterator[Batch]:
+        """The batches of ``perm``, gathered many at a time (up to :data:`GATHER_BYTES`) and cut into views:
+        the same samples in the same order as one gather per batch, with a fraction of the calls."""
+        row = self.x[:1].numel() * self.x.element_size() + self.y[:1].numel() * self.y.element_size()
+        span = max(1, GATHER_BYTES // max(row * self.batch_size, 1)) * self.batch_size
+        for start in range(0, len(perm), span):
+            idx = perm[start: start + span]
+            xs, ys = self.x[idx], self.y[idx]
+            for i in range(0, len(idx), self.batch_size):
+                yield xs[i: i + self.batch_size], ys[i: i + self.batch_size], 1.0
 
 
 class StreamedBatches:

@@ -351,7 +351,7 @@ def _train_step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, share: float,
         if loop.teacher is not None:
             loss = distilled(loss, out, loop.teacher, xb, loop.distill, loop.temperature)
     if pending == 0:
-        loop.optimizer.zero_grad(set_to_none=not loop.use_graph)
+        _zero_grad(loop.optimizer, set_to_none=not loop.use_graph)
     scaled = loss * (share / loop.spec.gradient_accumulation)  # the window's mean; DDP's uneven last batch
     (scaled if loop.scaler is None else loop.scaler.scale(scaled)).backward()
     return loss, pending + 1
@@ -375,6 +375,17 @@ def _optimizer_step(loop: _Loop, batches: int) -> int:
         loop.scaler.update()
     _after_step(loop)
     return 0
+
+
+def _zero_grad(optimizer: torch.optim.Optimizer, set_to_none: bool) -> None:
+    """``optimizer.zero_grad`` without its per-call wrapper (a tenth of a small network's step on a CPU)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            if p.grad is not None:
+                if set_to_none:
+                    p.grad = None
+                else:
+                    p.grad.detach_().zero_()
 
 
 def _after_step(loop: _Loop) -> None:
