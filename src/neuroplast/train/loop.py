@@ -352,7 +352,8 @@ def _train_step(loop: _Loop, xb: torch.Tensor, yb: torch.Tensor, share: float,
             loss = distilled(loss, out, loop.teacher, xb, loop.distill, loop.temperature)
     if pending == 0:
         _zero_grad(loop.optimizer, set_to_none=not loop.use_graph)
-    scaled = loss * (share / loop.spec.gradient_accumulation)  # the window's mean; DDP's uneven last batch
+    factor = share / loop.spec.gradient_accumulation  # the window's mean; DDP's uneven last batch
+    scaled = loss if factor == 1.0 else loss * factor  # (a multiplication costs a node in the graph)
     (scaled if loop.scaler is None else loop.scaler.scale(scaled)).backward()
     return loss, pending + 1
 
