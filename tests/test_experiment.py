@@ -106,6 +106,14 @@ def test_your_adam_runs_fused_with_the_tutorial_loops_losses_and_says_so(capsys)
     assert kept.param_groups[0]["fused"] is False and run.metrics["train"]["optimizer"]["fused_by_fit"] is False
 
 
+def test_optimizer_and_loss_by_name_as_keras_takes_them() -> None:
+    x, y = _digits(256)
+    run = neuroplast.fit(Net(), (x, y), optimizer="sgd", loss="cross_entropy", lr=0.05, epochs=1, progress=False)
+    assert run.metrics["train"]["optimizer"]["class"] == "SGD" and run.metrics["train"]["optimizer"]["lr"] == 0.05
+    with pytest.raises(UserError, match="invalid train option 'optimizer'"):
+        neuroplast.fit(Net(), (x, y), optimizer="adagrad", epochs=1, progress=False)
+
+
 def test_a_map_style_dataset_and_separate_validation_data(tmp_path) -> None:
     x, y = _digits()
 

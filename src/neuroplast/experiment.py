@@ -188,6 +188,10 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
                **train_options: Any) -> tuple[Run, Dataset]:
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
     dataset it was trained on."""
+    for name, given in (("optimizer", optimizer), ("loss", loss)):  # Keras' optimizer="adam", loss="mse"
+        if isinstance(given, str):
+            train_options = {**train_options, name: given}
+    optimizer, loss = (None if isinstance(v, str) else v for v in (optimizer, loss))
     held_out = HeldOut(validation_split, test_split)
     stream = _train_spec(train_options).stream  # the options are checked before any data is read
     data, loader = _own_data(data, validation_data, test_data, target, seed, held_out, stream, module)

@@ -32,6 +32,17 @@ def test_a_long_epoch_prints_a_line_at_least_every_interval() -> None:
     assert lines[6] == "epoch 1/2 train_loss=0.5" and len(lines) == 7
 
 
+def test_a_stream_with_no_length_counts_its_steps() -> None:
+    now = [0.0]
+    stream = io.StringIO()
+    bar = PlainProgress(stream, interval=30.0, clock=lambda: now[0])
+    bar.start(epochs=1, steps=0, first_epoch=0)  # an IterableDataset without __len__
+    for _ in range(16):
+        now[0] += 2.0
+        bar.step()
+    assert stream.getvalue().splitlines() == ["epoch 1/1 step 16 (32 s)"]
+
+
 def test_a_fast_epoch_prints_only_its_line() -> None:
     stream = io.StringIO()
     bar = PlainProgress(stream, interval=30.0, clock=lambda: 0.0)

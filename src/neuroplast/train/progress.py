@@ -43,9 +43,9 @@ class PlainProgress:
         self.done += 1
         if self.done % self.CHECK_EVERY == 0 and self.clock() - self.last >= self.interval:
             self.last = self.clock()
-            print(f"epoch {self.epoch}/{self.epochs} step {self.done}/{self.steps} "
-                  f"({self.done / max(self.steps, 1):.0%}, {self.last - self.started:.0f} s)", file=self.stream,
-                  flush=True)
+            done = f"{self.done}/{self.steps} ({self.done / self.steps:.0%}, " if self.steps else f"{self.done} ("
+            print(f"epoch {self.epoch}/{self.epochs} step {done}{self.last - self.started:.0f} s)", file=self.stream,
+                  flush=True)  # a stream with no length: the steps done so far
 
     def note(self, text: str) -> None:
         """One line about the run that is not an epoch's numbers (what fit decided, and why)."""
