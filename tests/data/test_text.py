@@ -73,11 +73,11 @@ def test_text_classification_from_csv(tmp_path, capsys) -> None:
                                                  "model.hidden_size=16", "train.lr=1e-2"])
     run = neuroplast.run(spec, out=tmp_path / "r", progress=False)
     assert run.metrics["test"]["accuracy"] == 1.0
-    assert list(run.predict(["the film was superb", "the film was dire"])) == [1, 0]  # classes: neg, pos
+    assert list(run.predict(["the film was superb", "the film was dire"])) == ["pos", "neg"]  # the labels
     (tmp_path / "q.csv").write_text('text\nthe film was superb\n"the film was dire, awful"\n')
-    assert list(run.predict([tmp_path / "q.csv", "the film was great"])) == [1, 0, 1]  # one per row, then the text
+    assert list(run.predict([tmp_path / "q.csv", "the film was great"])) == ["pos", "neg", "pos"]  # per row, then the text
     (tmp_path / "texts.csv").write_text("review\nthe film was poor\n")  # one column: whatever its name
-    assert list(run.predict([str(tmp_path / "texts.csv")])) == [0]
+    assert list(run.predict([str(tmp_path / "texts.csv")])) == ["neg"]
     with pytest.raises(UserError, match=r"Input file .*missing\.csv does not exist\. Pass an existing CSV file "
                                         r"with a 'text' column \(one text per row\), or the text to classify"):
         run.predict([tmp_path / "missing.csv"])
