@@ -166,6 +166,26 @@ def test_your_own_data_refused_in_one_line_naming_the_fix() -> None:
             neuroplast.fit(Net(), data, epochs=1, progress=False, **options)
 
 
+@pytest.mark.parametrize(("module", "data", "options", "message"), [
+    (None, "digits", {}, r"module must be a torch nn.Module \(your network\); received NoneType"),
+    (Net(), None, {}, r"data is a NoneType; pass a DataLoader, a torch Dataset, an \(X, y\) pair"),
+    (Net(), "X", {}, r"Unknown data source 'X'|data source"),
+    (Net(), (np.zeros((4, 64)),), {}, r"data is a tuple of 1; pass the pair \(X, y\)"),
+    (Net(), "digits", {"callbacks": "early"}, r"callbacks is a list of objects \(e.g. \[EarlyStopping\(\)\]\); received 'early'"),
+    (Net(), (load_digits().data, load_digits().target), {"optimizer": lambda params: None},
+     "the optimizer factory returned NoneType"),
+    (Net(), "digits", {"validation_split": 0.1, "test_split": 0.95}, "leave no rows for training"),
+    (nn.Linear(60, 10), (load_digits().data, load_digits().target), {},
+     r"the model cannot take the data's inputs of shape \(64,\) per sample \(mat1 and mat2 shapes"),
+    (Net(), (torch.randn(64, 64), torch.randint(0, 10, (64,)).float()), {"validation_data": (torch.randn(8, 64),
+                                                                                             torch.ones(8))},
+     r"the model gives 10 outputs per sample but the regression targets have 1; class labels as floats\?"),
+])
+def test_wrong_arguments_are_refused_in_one_line(module, data, options, message) -> None:
+    with pytest.raises(UserError, match=message):
+        neuroplast.fit(module, data, epochs=1, progress=False, threads=1, **options)
+
+
 def test_an_optimizer_factory_and_a_loss_module_on_a_regression() -> None:
     torch.manual_seed(0)
     x = torch.randn(512, 3)

@@ -9,20 +9,17 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from neuroplast import finetune, rundir
 from neuroplast.data import Dataset, load_dataset
-from neuroplast.data.adapters import LoaderOptions, from_torch, is_torch_data
+from neuroplast.data.adapters import LoaderOptions
 from neuroplast.data.augment import make_augment
-from neuroplast.data.images import image_dataset
-from neuroplast.data.tabular import frame_dataset, table_dataset
+from neuroplast.data.given import HeldOut, dataset_from_arrays, own_data
 from neuroplast.errors import UserError, check_output
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
@@ -188,14 +185,14 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
                **train_options: Any) -> tuple[Run, Dataset]:
     """Train your own ``nn.Module`` on ``data``; see :func:`neuroplast.fit`. Returns the run and the
     dataset it was trained on."""
-    for name, given in (("optimizer", optimizer), ("loss", loss)):  # Keras' optimizer="adam", loss="mse"
-        if isinstance(given, str):
-            train_options = {**train_options, name: given}
-    optimizer, loss = (None if isinstance(v, str) else v for v in (optimizer, loss))
+    optimizer, loss, callbacks, metrics, train_options = _arguments(module, optimizer, loss, callbacks, metrics,
+                                                                    train_options, progress)
     held_out = HeldOut(validation_split, test_split)
     stream = _train_spec(train_options).stream  # the options are checked before any data is read
-    data, loader = _own_data(data, validation_data, test_data, target, seed, held_out, stream, module)
+    data, loader = own_data(data, validation_data, test_data, target, seed, held_out, stream, module)
     if loader.batch_size is not None:  # a DataLoader's batch size, unless batch_size= says otherwise
+        if "batch_size" in train_options and train_options["batch_size"] != loader.batch_size and progress:
+            say(f"batch_size={train_options['batch_size']} replaces the DataLoader's batch_size={loader.batch_size}")
         train_options = {"batch_size": loader.batch_size, **train_options}
     train_spec = _train_spec(train_options)
     if isinstance(data, Dataset) and data.stream is not None:
@@ -205,11 +202,9 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
         data = load_dataset(DataSpec(source=data), seed)
         data.extra["split"] = f"the {data.name} source's own split"
     elif isinstance(data, tuple):
-        data = _dataset_from_arrays(*data, seed=seed, held_out=held_out)
-    if "split" in data.extra and progress:
-        say(f"{data.extra['split']}: {len(data.x_train)} training, {len(data.x_val)} validation, "
-            f"{len(data.x_test)} test samples" + ("" if len(data.x_test) else " (pass test_data= or test_split= "
-                                                    "to score a test part)"))
+        data = dataset_from_arrays(*data, seed=seed, held_out=held_out)
+    if progress:
+        _say_what_was_made(data)
     data = finetune.prepare_data(data, train_spec)
     tuned = finetune.prepare(module, train_spec, data)  # init_from, freeze: checked by names and shapes
     shuffle = loader.shuffle if loader.shuffle is not None else True
@@ -220,10 +215,10 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     if train_spec.lr == "auto":
         found = _auto_lr(module, data, train_spec, seed, None, run_dir)
         train_spec = train_spec.model_copy(update={"lr": found.suggestion})
-    info = rundir.model_info("custom", {"class": type(module).__name__}, data, module, train_spec.loss)
     result = fit(module, data, train_spec, seed=seed, callbacks=callbacks, progress=progress,
                  checkpoint_path=_ckpt(run_dir, train_spec) if run_dir else None, loss=loss, optimizer=optimizer,
                  scheduler=scheduler, metrics=metrics, shuffle=shuffle)
+    info = rundir.model_info("custom", {"class": type(module).__name__}, data, module, train_spec.loss)
     device = next(module.parameters()).device
     scored = UserMetrics(metrics).score(module, data.x_test.to(device), data.y_test.to(device))
     if run_dir is None:
@@ -239,6 +234,37 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
 
 
 # --------------------------------------------------------------------------- helpers
+def _arguments(module: Any, optimizer: Any, loss: Any, callbacks: Any, metrics: Any, train_options: dict[str, Any],
+               progress: bool) -> tuple[Any, Any, list[Any], list[Any], dict[str, Any]]:
+    """fit's arguments checked, each refused in one line: an optimizer or loss named as Keras names them
+    (``"adam"``, ``"mse"``) becomes the train option; one callback or metric alone is a list of one."""
+    if not isinstance(module, nn.Module):
+        raise UserError(f"fit(): module must be a torch nn.Module (your network); received {type(module).__name__}.")
+    for name, given in (("optimizer", optimizer), ("loss", loss)):  # Keras' optimizer="adam", loss="mse"
+        if isinstance(given, str):
+            train_options = {**train_options, name: given}
+    optimizer, loss = (None if isinstance(v, str) else v for v in (optimizer, loss))
+    if optimizer is not None and "lr" in train_options and progress:
+        say(f"lr={train_options['lr']} is not used: your optimizer has its own rate")
+    lists = []
+    for name, given in (("callbacks", callbacks), ("metrics", metrics)):
+        if isinstance(given, (str, bytes, dict)):
+            example = "[EarlyStopping()]" if name == "callbacks" else "[MulticlassF1Score(10), my_metric]"
+            raise UserError(f"fit(): {name} is a list of objects (e.g. {example}); received {given!r}.")
+        lists.append(list(given) if isinstance(given, (list, tuple)) else [given])
+    return optimizer, loss, lists[0], lists[1], train_options
+
+
+def _say_what_was_made(data: Dataset) -> None:
+    """The notes on what fit made of arrays, a DataFrame or a name: what it held out, how it encoded them."""
+    if "split" in data.extra:
+        say(f"{data.extra['split']}: {len(data.x_train)} training, {len(data.x_val)} validation, "
+            f"{len(data.x_test)} test samples" + ("" if len(data.x_test) else " (pass test_data= or test_split= "
+                                                    "to score a test part)"))
+    if "encoding" in data.extra:
+        say(data.extra["encoding"])
+
+
 def _train_spec(options: dict[str, Any]) -> TrainSpec:
     from pydantic import ValidationError
 
@@ -248,44 +274,6 @@ def _train_spec(options: dict[str, Any]) -> TrainSpec:
         err = e.errors()[0]
         raise UserError(f"fit(): invalid train option {'.'.join(map(str, err['loc']))!r}: {err['msg']}. "
                         f"Options are the fields of TrainSpec: {', '.join(TrainSpec.model_fields)}.") from None
-
-
-@dataclass(frozen=True)
-class HeldOut:
-    """What fit holds out of arrays or a DataFrame given without validation data: ``validation`` of the
-    rows for validation and ``test`` for testing (0: none), stratified for classes."""
-
-    validation: float = 0.1
-    test: float = 0.0
-
-    def __post_init__(self) -> None:
-        for name, value in (("validation_split", self.validation), ("test_split", self.test)):
-            if not 0.0 <= value < 1.0:
-                raise UserError(f"fit(): {name}={value} must be a fraction of the rows in [0, 1); e.g. 0.1.")
-
-    def describe(self, seed: int) -> str:
-        test = f" and {self.test:.0%} for testing" if self.test else ", none for testing"
-        return f"fit held out {self.validation:.0%} of the rows for validation{test} (stratified, seed {seed})"
-
-
-def _own_data(data: Any, validation_data: Any, test_data: Any, target: str | None, seed: int, held_out: HeldOut,
-              stream: bool | None = None, module: nn.Module | None = None) -> tuple[Any, LoaderOptions]:
-    """A DataFrame, a DataLoader, a torch Dataset, or tensors with their own validation/test parts, as a
-    :class:`Dataset` (and the loader's options); a name or a plain ``(X, y)`` pair is passed on as it is."""
-    if _is_frame(data):
-        if validation_data is not None or test_data is not None:
-            raise UserError("fit(): with a DataFrame, neuroplast holds out the validation (and test) rows itself; "
-                            "pass one DataFrame with validation_split= (and test_split=), or tensors for all "
-                            "three parts.")
-        frame = frame_dataset(data, target, seed, val_fraction=held_out.validation, test_fraction=held_out.test)
-        frame.extra["split"] = held_out.describe(seed)
-        return frame, LoaderOptions()
-    if target is not None:
-        raise UserError(f"fit(): target={target!r} names a column of a pandas DataFrame; data is a "
-                        f"{type(data).__name__}. Leave target out, or pass the DataFrame.")
-    if is_torch_data(data) or validation_data is not None or test_data is not None:
-        return from_torch(data, validation_data, test_data, stream=stream, model=module)  # the whole of data trains
-    return data, LoaderOptions()
 
 
 def _check_streamed(data: Dataset, loader: LoaderOptions, train: TrainSpec) -> None:
@@ -298,10 +286,6 @@ def _check_streamed(data: Dataset, loader: LoaderOptions, train: TrainSpec) -> N
         raise UserError(f"fit(): batch_size={train.batch_size}, but the DataLoader streams batches of "
                         f"{loader.batch_size} as given; pass DataLoader(..., batch_size={train.batch_size}) "
                         "or leave batch_size out.")
-
-
-def _is_frame(data: Any) -> bool:
-    return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
 
 
 def _record_origin(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
@@ -406,7 +390,7 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "model": {"family": spec.model.family if spec else "custom", "parameters": count_parameters(model)},
         "data": {"source": data.name, "train": data.num_train or streamed.get("samples_per_epoch"),
                  "val": len(data.x_val), "test": len(data.x_test), "classes": data.class_names, **streamed,
-                 **({"split": data.extra["split"]} if "split" in data.extra else {})},
+                 **{k: data.extra[k] for k in ("split", "encoding") if k in data.extra}},
         "versions": rundir.versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -414,26 +398,3 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
 
 def _ckpt(run_dir: Path | None, train: TrainSpec) -> Path | None:
     return run_dir / CHECKPOINT if run_dir is not None and train.checkpoint else None
-
-
-def _dataset_from_arrays(x: Any, y: Any, seed: int, held_out: HeldOut) -> Dataset:
-    x, y = np.asarray(x), np.asarray(y)
-    if len(x) != len(y):
-        raise UserError(f"fit(): X has {len(x)} rows but y has {len(y)}. Pass one target per row.")
-    classify = np.issubdtype(y.dtype, np.integer) or not np.issubdtype(y.dtype, np.number)
-    if classify:
-        names, y = np.unique(y, return_inverse=True)
-        class_names = [str(n) for n in names]
-    spec = DataSpec(val_fraction=held_out.validation, **({"test_fraction": held_out.test} if held_out.test else {}))
-    if x.ndim == 2:
-        data = table_dataset("arrays", x, y, "classification" if classify else "regression", spec, seed,
-                             [f"x{i}" for i in range(x.shape[1])], "y", class_names if classify else None,
-                             with_test=held_out.test > 0)
-    elif x.ndim == 4 and classify:
-        data = image_dataset("arrays", x.astype(np.float32), y, spec, seed, class_names, style="resize",
-                             test=None if held_out.test else (x[:0].astype(np.float32), y[:0]))
-    else:
-        raise UserError(f"fit(): X of shape {x.shape} is neither a table (N, features) nor images "
-                    "(N, channels, height, width) with class labels.")
-    data.extra["split"] = held_out.describe(seed)
-    return data

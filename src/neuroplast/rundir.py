@@ -24,7 +24,7 @@ from torch import nn
 
 from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.adapters import from_torch
-from neuroplast.data.inputs import to_inputs
+from neuroplast.data.inputs import to_inputs, to_targets
 from neuroplast.errors import UserError, check_output
 from neuroplast.export.plain_pytorch import plain_pytorch_source
 from neuroplast.io import atomic_write, load_weights, read_json, save_json, save_weights
@@ -125,25 +125,48 @@ class Run:
                             "run.evaluate(DataLoader(...)).")
         return load_dataset(self.spec.data, self.spec.seed)
 
-    def evaluate(self, data: Any = "test") -> dict[str, Any]:
+    def evaluate(self, data: Any = "test", target: str | None = None) -> dict[str, Any]:
         """The model's metrics on ``data``: the name of a split of its spec's data (``"test"``, ``"val"``
-        or ``"train"``), or data of your own, scored whole: a ``DataLoader``, a torch ``Dataset`` of
-        ``(input, target)`` samples or an ``(x, y)`` pair, already preprocessed as the model's inputs.
+        or ``"train"``), or data of your own, scored whole. Raw data is prepared as ``predict`` prepares
+        it: an ``(x, y)`` pair of arrays (table rows in their original units, pixels in [0, 1]; ``y`` the
+        labels as the data had them, or values in the target's units) or a pandas DataFrame with its
+        ``target`` column (default: the column the run learned). Tensors are taken as the model's inputs
+        and class indices, as given: a ``DataLoader``, a torch ``Dataset`` or an ``(x, y)`` pair of tensors.
 
         Example:
             >>> run.evaluate()                     # the test split
+            >>> run.evaluate((x_new, y_new))       # arrays, in their original units
             >>> run.evaluate(DataLoader(TensorDataset(x_new, y_new), batch_size=256))
         """
         if isinstance(data, str):
             return self._evaluate_split(data, self.dataset())
         if isinstance(data, Dataset):  # a loaded neuroplast Dataset: its test split
             return self._evaluate_split("test", data)
+        classes = len(self.class_names or [])
+        raw = self._raw_pair(data, target)
+        if raw is not None:
+            x, y = self.inputs(raw[0]), to_targets(raw[1], self.preprocess, self.class_names)
+            return evaluate(self.model, x, y, self.objective, 1024, self.preprocess, classes)
         own, _ = from_torch(data)
         if self.class_names is not None and own.task == "classification" and own.y_train.max() >= len(self.class_names):
             raise UserError(f"data has class {int(own.y_train.max())} but this run knows "
                             f"{len(self.class_names)} classes (0 to {len(self.class_names) - 1}).")
-        classes = len(self.class_names or []) if own.task == "classification" else 0
-        return evaluate(self.model, own.x_train, own.y_train, self.objective, 1024, self.preprocess, classes)
+        return evaluate(self.model, own.x_train, own.y_train, self.objective, 1024, self.preprocess,
+                        classes if own.task == "classification" else 0)
+
+    def _raw_pair(self, data: Any, target: str | None) -> tuple[Any, Any] | None:
+        """``(inputs, targets)`` in their original units (a DataFrame's rows and target column, or a pair of
+        arrays), or None for tensors and torch data, which are taken as they are."""
+        if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+            target = target or self.preprocess.get("target")
+            if target not in data.columns:
+                raise UserError(f"evaluate: the DataFrame has no target column {target!r}; pass target='COLUMN' "
+                                f"(columns: {', '.join(map(str, data.columns))}).")
+            return data.drop(columns=[target]).to_dict("records"), data[target].to_numpy()
+        if isinstance(data, tuple) and len(data) == 2 and not isinstance(data[0], torch.Tensor) \
+                and self.preprocess.get("kind") != "tensor":
+            return data
+        return None
 
     def _evaluate_split(self, split: str, data: Dataset) -> dict[str, Any]:
         if split not in ("test", "val", "train"):

@@ -186,4 +186,4 @@ def to_tensors(x: np.ndarray, y: np.ndarray, task: Task) -> tuple[torch.Tensor, 
     if task == "classification":
         return xt, torch.as_tensor(y, dtype=torch.int64)
     yt = torch.as_tensor(y, dtype=torch.float32)
-    return xt, yt.reshape(len(yt), -1)
+    return xt, yt.reshape(len(yt), -1) if len(yt) else yt.reshape(0, *(yt.shape[1:] or (1,)))  # an empty part too

@@ -53,6 +53,27 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
     return torch.from_numpy((arr - preprocess["mean"]) / preprocess["std"]).float()
 
 
+def to_targets(y: Any, preprocess: dict[str, Any], class_names: list[str] | None, name: str = "y") -> torch.Tensor:
+    """Targets in their original units as the model learned them: class labels as the data had them
+    (``"setosa"``, ``7``) -> class indices; values -> standardized with the training targets' mean and std."""
+    arr = np.asarray(y)
+    if class_names is not None:
+        if arr.dtype.kind == "f" and np.all(np.mod(arr, 1) == 0):
+            arr = arr.astype(np.int64)  # 3.0 is the label 3
+        index = {c: i for i, c in enumerate(class_names)}
+        labels = [str(v) for v in arr.ravel().tolist()]
+        unknown = sorted(set(labels) - index.keys())
+        if unknown:
+            raise UserError(f"{name} has labels {', '.join(unknown[:5])} that the training data did not have "
+                            f"({', '.join(class_names[:10])}{', ...' if len(class_names) > 10 else ''}); pass labels "
+                            "from the training data's classes.")
+        return torch.tensor([index[v] for v in labels], dtype=torch.int64)
+    values = arr.astype(np.float64).reshape(len(arr), -1)
+    mean = np.asarray(preprocess.get("target_mean", [0.0]))
+    std = np.asarray(preprocess.get("target_std", [1.0]))
+    return torch.from_numpy((values - mean) / std).float()
+
+
 def _as_given(x: Any, shape: tuple[int, ...]) -> torch.Tensor:
     """Arrays for a model trained on your own tensors: one sample or a batch, no preprocessing."""
     arr = np.asarray(x, dtype=np.float32)

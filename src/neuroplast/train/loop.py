@@ -188,7 +188,7 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
     for cb in callbacks:  # Keras' hook: a callback that wants to look at the model while it learns
         if hasattr(cb, "set_model"):
             cb.set_model(model)
-    out_width = predict_outputs(model, data.x_train[:2]).shape[-1]
+    out_width = _output_width(model, data, checked=own.loss is None and spec.loss in ("auto", "mse", "huber"))
     objective = make_objective(data.task, out_width, spec.loss, spec.label_smoothing, data.num_classes)
     if own.loss is not None:
         objective = with_loss(objective, own.loss)
@@ -228,6 +228,21 @@ def _set_up(model: nn.Module, data: Dataset, spec: TrainSpec, seed: int, callbac
                      [f"your {type(optimizer).__name__} steps with torch's fused kernel (the same update; pass "
                       "fused=False to keep torch's per-parameter loop)"] if fused_by_fit else []),
                  facts={"optimizer": describe(optimizer, fused_by_fit)}, batches=batches)
+
+
+def _output_width(model: nn.Module, data: Dataset, checked: bool) -> int:
+    """The model's outputs per sample, from two training inputs: a model that cannot take them, or (for
+    a regression with the spec's loss) gives another number of outputs than the targets have, is refused."""
+    try:
+        width = predict_outputs(model, data.x_train[:2]).shape[-1]
+    except RuntimeError as e:
+        raise UserError(f"the model cannot take the data's inputs of shape {tuple(data.x_train.shape[1:])} per sample "
+                        f"({str(e).splitlines()[0]}); make its first layer fit them.") from None
+    if checked and data.task == "regression" and width != data.num_outputs:
+        floats = "; class labels as floats? pass integers (y.long())" if data.num_outputs == 1 else ""
+        raise UserError(f"the model gives {width} outputs per sample but the regression targets have "
+                        f"{data.num_outputs}{floats}.")
+    return width
 
 
 def _set_threads(loop: _Loop, resume: dict[str, Any] | None) -> None:

@@ -31,8 +31,9 @@ class OwnParts:
         else:
             raise UserError(f"optimizer must be a torch.optim.Optimizer or a factory params -> Optimizer; "
                             f"received {type(self.optimizer).__name__}.")
-        if opt is not None and not isinstance(opt, torch.optim.Optimizer):
-            raise UserError(f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer.")
+        if callable(self.optimizer) and not isinstance(opt, torch.optim.Optimizer):
+            raise UserError(f"the optimizer factory returned {type(opt).__name__}, not a torch.optim.Optimizer; "
+                            "return one: optimizer=lambda params: optim.SGD(params, lr=0.1).")
         if opt is not None:
             mine = {id(p) for p in model.parameters()}
             if not any(id(p) in mine for g in opt.param_groups for p in g["params"]):
