@@ -90,8 +90,8 @@ def test_samples_that_change_shape_are_refused_when_met(workers: int) -> None:
         neuroplast.fit(nn.Linear(64, 3), mixed, epochs=1, progress=False, callbacks=[counter])
     assert counter.steps == 2  # two good batches trained before the bad one was met
     whole = DataLoader(Samples(cut=48, width=32), batch_size=16, num_workers=workers)  # batch 3 entirely narrower
-    with pytest.raises(UserError, match=r"^data: batch 3 has inputs of shape \(32,\) per sample but batch 0 has "
-                                        r"\(64,\); every input must have one shape \(resize or pad them\)"):
+    with pytest.raises(UserError, match=r"^data: batch 3 has inputs of shape \(32,\) per sample, the first batch "
+                                        r"read had \(64,\), and the model cannot take them \(mat1 and mat2"):
         neuroplast.fit(nn.Linear(64, 3), whole, epochs=1, progress=False)
 
 
@@ -109,3 +109,30 @@ def test_validation_data_as_a_dataset_is_read_into_memory_and_checked() -> None:
     assert run.metrics["data"]["streamed"] and np.isfinite(run.history[0]["val_loss"])
     with pytest.raises(UserError, match=r"validation_data has inputs of shape \(32,\) per sample but data has \(64,\)"):
         neuroplast.fit(nn.Linear(64, 3), Samples(), validation_data=(X[:8, :32], Y[:8]), epochs=1, progress=False)
+
+
+def test_a_collate_fn_that_pads_each_batch_of_sequences_trains() -> None:
+    """Sequences of 3 to 9 steps, padded per batch by the DataLoader's collate_fn (standard PyTorch for
+    text and series): batches differ in length, the recurrent network takes any, so nothing is refused."""
+    from torch.nn.utils.rnn import pad_sequence
+
+    gen = torch.Generator().manual_seed(0)
+    lengths = torch.randint(3, 10, (64,), generator=gen)
+    samples = [(torch.randn(int(n), 1, generator=gen), int(n > 6)) for n in lengths]
+
+    class Last(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.gru, self.head = nn.GRU(1, 8, batch_first=True), nn.Linear(8, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(self.gru(x)[0][:, -1])
+
+    def pad(batch):
+        return pad_sequence([x for x, _ in batch], batch_first=True), torch.tensor([y for _, y in batch])
+
+    loader = DataLoader(samples, batch_size=8, shuffle=True, collate_fn=pad)
+    lengths_seen = {pad(samples[i:i + 8])[0].shape[1] for i in range(0, 64, 8)}
+    assert len(lengths_seen) > 1  # the batches really differ in length
+    run = neuroplast.fit(Last(), loader, epochs=2, progress=False, threads=1)
+    assert len(run.history) == 2 and run.metrics["data"]["streamed"]

@@ -124,7 +124,9 @@ def check_sample(sample: Any, i: int, name: str) -> tuple[torch.Tensor, torch.Te
 def check_batch(batch: Any, step: int, input_shape: tuple[int, ...] | None, task: str | None,
                 name: str = "data") -> tuple[torch.Tensor, torch.Tensor]:
     """Batch ``step`` of a loader as typed ``(inputs, targets)`` tensors (see :func:`typed`), or a
-    UserError naming the batch and the fix; ``input_shape`` None accepts the first batch's."""
+    UserError naming the batch and the fix; ``input_shape`` None accepts the first batch's. Batches may differ
+    in size along any dimension (a ``collate_fn`` that pads each batch of sequences; images of several sizes
+    for a network that pools them), not in their number of dimensions."""
     if isinstance(batch, dict):
         raise UserError(f"{name}: batch {step} is a dict ({', '.join(map(str, batch))}); neuroplast needs "
                         "(inputs, targets) pairs: return (x, y) from __getitem__, or give the DataLoader a "
@@ -134,9 +136,9 @@ def check_batch(batch: Any, step: int, input_shape: tuple[int, ...] | None, task
         raise UserError(f"{name}: batch {step} is a {type(batch).__name__}{size}, not an (inputs, targets) pair; "
                         "return (x, y) from __getitem__ (or from the DataLoader's collate_fn).")
     x, y = (b if isinstance(b, torch.Tensor) else torch.as_tensor(np.asarray(b)) for b in batch)
-    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
-        raise UserError(f"{name}: batch {step} has inputs of shape {tuple(x.shape[1:])} per sample but batch 0 "
-                        f"has {tuple(input_shape)}; every input must have one shape (resize or pad them).")
+    if input_shape is not None and x.ndim - 1 != len(input_shape):  # sizes may vary: a collate_fn that pads
+        raise UserError(f"{name}: batch {step} has inputs of shape {tuple(x.shape[1:])} per sample but the first "
+                        f"batch read had {tuple(input_shape)}; every batch's inputs must have as many dimensions.")
     if len(x) != len(y):
         raise UserError(f"{name}: batch {step} has {len(x)} inputs but {len(y)} targets; return one target "
                         "per input.")

@@ -323,7 +323,15 @@ def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress, hooks: CallbackLis
     loss_sum = torch.zeros((), device=loop.device)
     pending = 0  # batches whose gradients wait for the optimizer (train.gradient_accumulation)
     for step, (xb, yb, share) in enumerate(loop.batches.epoch(), start=1):
-        loss, pending = _train_step(loop, xb, yb, share, pending)
+        try:
+            loss, pending = _train_step(loop, xb, yb, share, pending)
+        except RuntimeError as e:  # a streamed batch of another shape (a padding collate_fn) the model cannot take
+            shape = getattr(getattr(loop.batches, "stream", None), "input_shape", None)
+            if shape is None or tuple(xb.shape[1:]) == tuple(shape):
+                raise
+            raise UserError(f"data: batch {step - 1} has inputs of shape {tuple(xb.shape[1:])} per sample, the first "
+                            f"batch read had {tuple(shape)}, and the model cannot take them ({str(e).splitlines()[0]})"
+                            "; give every sample one shape (resize or pad them) or make the model take any.") from None
         if pending == loop.spec.gradient_accumulation:
             pending = _optimizer_step(loop, pending)
         loss_sum.add_(loss.detach(), alpha=len(xb))  # stays on the device: no sync
