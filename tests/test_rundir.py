@@ -73,7 +73,7 @@ def test_fit_on_arrays_and_save_reload_with_the_module(tmp_path) -> None:
 
 
 def test_fit_rejects_an_unknown_option() -> None:
-    with pytest.raises(neuroplast.UserError, match=r"invalid train option 'epoch'"):
+    with pytest.raises(neuroplast.UserError, match=r"unknown train option 'epoch'. Did you mean 'epochs'"):
         neuroplast.fit(Net(), "digits", epoch=3)
 
 

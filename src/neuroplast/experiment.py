@@ -20,7 +20,7 @@ from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.adapters import LoaderOptions
 from neuroplast.data.augment import make_augment
 from neuroplast.data.given import HeldOut, dataset_from_arrays, own_data
-from neuroplast.errors import UserError, check_output
+from neuroplast.errors import UserError, check_output, did_you_mean
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
 from neuroplast.plasticity.hebbian import plot_receptive_fields
@@ -272,8 +272,11 @@ def _train_spec(options: dict[str, Any]) -> TrainSpec:
         return TrainSpec(**options)
     except ValidationError as e:
         err = e.errors()[0]
-        raise UserError(f"fit(): invalid train option {'.'.join(map(str, err['loc']))!r}: {err['msg']}. "
-                        f"Options are the fields of TrainSpec: {', '.join(TrainSpec.model_fields)}.") from None
+        key = str(err["loc"][0]) if err["loc"] else "?"  # the field, not pydantic's inner validator names
+        if err["type"] == "extra_forbidden":
+            raise UserError(f"fit(): unknown train option {key!r}.{did_you_mean(key, list(TrainSpec.model_fields))} "
+                            f"Options are the fields of TrainSpec: {', '.join(TrainSpec.model_fields)}.") from None
+        raise UserError(f"fit(): invalid train option {key}={options.get(key)!r}: {err['msg']}.") from None
 
 
 def _check_streamed(data: Dataset, loader: LoaderOptions, train: TrainSpec) -> None:

@@ -221,7 +221,7 @@ class Run:
         return (f"<div><b>neuroplast Run</b><table>{table}</table>{_curve_svg(self.history)}</div>")
 
     def __repr__(self) -> str:
-        where = f" at {self.dir}" if self.dir else ""
+        where = f", dir={str(self.dir)!r}" if self.dir else ""
         return f"Run({self.info.get('family')!r}, task={self.info['task']!r}{where})"
 
 

@@ -155,7 +155,7 @@ def test_the_class_count_of_a_stream_is_the_models_output_width(capsys) -> None:
     few = Counting(200)  # digits 0-9 appear; a model with 12 outputs says 12 classes
     run = neuroplast.fit(nn.Linear(64, 12), DataLoader(few, batch_size=50), epochs=1)
     assert run.class_names == [str(i) for i in range(12)]
-    assert "12 classes, from the model's output width (labels seen before training" in capsys.readouterr().err
+    assert "12 classes, from the model's output width (the highest label read before training" in capsys.readouterr().err
 
 
 def test_what_a_stream_cannot_do_is_refused_in_one_line() -> None:

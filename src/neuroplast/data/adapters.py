@@ -107,8 +107,8 @@ def _stream_classes(seen: int, model: nn.Module | None, x: torch.Tensor) -> tupl
             model.train(was_training)
     count = max(seen, 2 if width == 1 else width)
     origin = "the model's output width" if count > seen else "the labels seen"
-    return count, (f"{count} classes, from {origin} (labels seen before training, in the first batch and "
-                   f"the validation/test data: 0 to {seen - 1})")
+    return count, (f"{count} classes, from {origin} (the highest label read before training, in the first "
+                   f"batch and the validation/test data, is {seen - 1})")
 
 
 def _loader_options(data: Any) -> LoaderOptions:
