@@ -165,6 +165,9 @@ def prepare(model: nn.Module, train: TrainSpec, data: Dataset, family: str | Non
         fresh = record["init_from"]["fresh"]
     if train.freeze:
         record["frozen"] = freeze(model, train.freeze, fresh)
+        if train.init_from is None and family is not None:  # a spec's network starts from random weights
+            log.warning("train.freeze without train.init_from: %s keep their random initial weights (set "
+                        "train.init_from to start from a trained run)", ", ".join(train.freeze))
     return record
 
 
