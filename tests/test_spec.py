@@ -104,3 +104,13 @@ def test_uncertainty_settings_the_method_cannot_use_fail_before_training(sets: l
         load_spec("digits-mlp", sets)
     assert load_spec("digits-mlp", ["uncertainty.method='laplace'", "uncertainty.members=1",
                                     "uncertainty.then_temperature=true", "uncertainty.perturb=true"])
+
+
+def test_a_bad_set_value_is_blamed_on_the_set_not_the_shipped_file() -> None:
+    import pytest
+
+    from neuroplast.errors import UserError
+    from neuroplast.spec import load_spec
+
+    with pytest.raises(UserError, match=r"^--set train.epochs=0: invalid value for 'train.epochs'"):
+        load_spec("digits-mlp", ["train.epochs=0"])

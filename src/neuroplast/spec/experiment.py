@@ -117,7 +117,12 @@ def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, 
             part[key] = str(path.parent / part[key])
     for item in overrides:
         _apply_override(raw, item)
-    return spec_from_dict(raw, source=str(path))
+    try:
+        return ExperimentSpec.model_validate(raw)
+    except ValidationError as e:  # blame the --set that gave the bad value, not the file it changed
+        key = ".".join(str(p) for p in e.errors()[0]["loc"] if not (isinstance(p, str) and p in FAMILIES))
+        given = [item for item in overrides if item.split("=", 1)[0].strip() == key]
+        raise UserError(_one_line(e, raw, f"--set {given[-1]}" if given else str(path))) from None
 
 
 def spec_from_dict(raw: dict[str, Any], source: str = "spec") -> ExperimentSpec:
