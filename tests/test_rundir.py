@@ -53,9 +53,11 @@ def test_regression_predictions_are_in_target_units(tmp_path) -> None:
 
 def test_fit_a_hand_written_module() -> None:
     torch.manual_seed(0)
-    run = neuroplast.fit(Net(), "digits", epochs=6, lr=3e-3, progress=False)
+    run = neuroplast.fit(Net(), "digits", epochs=6, lr=3e-3, progress=False, seed=2)
     assert run.metrics["test"]["accuracy"] > 0.9
     assert run.predict(load_digits().images[:5] / 16.0).shape == (5,)
+    again = run.evaluate("test")  # the name and the seed reload its split
+    assert (again["accuracy"], again["loss"]) == pytest.approx((run.metrics["test"]["accuracy"], run.metrics["test"]["loss"]))
 
 
 def test_fit_on_arrays_and_save_reload_with_the_module(tmp_path) -> None:

@@ -201,6 +201,7 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     if isinstance(data, str):
         data = load_dataset(DataSpec(source=data), seed)
         data.extra["split"] = f"the {data.name} source's own split"
+        data.extra["reload"] = {"source": data.name, "seed": seed}  # run.evaluate("test") reloads it
     elif isinstance(data, tuple):
         data = dataset_from_arrays(*data, seed=seed, held_out=held_out)
     if progress:
@@ -393,7 +394,7 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "model": {"family": spec.model.family if spec else "custom", "parameters": count_parameters(model)},
         "data": {"source": data.name, "train": data.num_train or streamed.get("samples_per_epoch"),
                  "val": len(data.x_val), "test": len(data.x_test), "classes": data.class_names, **streamed,
-                 **{k: data.extra[k] for k in ("split", "encoding") if k in data.extra}},
+                 **{k: data.extra[k] for k in ("split", "encoding", "reload") if k in data.extra}},
         "versions": rundir.versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

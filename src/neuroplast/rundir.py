@@ -30,7 +30,7 @@ from neuroplast.export.plain_pytorch import plain_pytorch_source
 from neuroplast.io import atomic_write, load_weights, read_json, save_json, save_weights
 from neuroplast.models import build_model, model_outputs
 from neuroplast.plots import learning_curve_figure
-from neuroplast.spec import ExperimentSpec, ModelSpec, load_spec
+from neuroplast.spec import DataSpec, ExperimentSpec, ModelSpec, load_spec
 from neuroplast.train import evaluate, make_objective, predict_outputs
 from neuroplast.version import __version__
 
@@ -118,7 +118,11 @@ class Run:
         return self.objective.proba(self.outputs(x)).numpy()
 
     def dataset(self) -> Dataset:
-        """The data this run was trained on, reloaded from its spec (same splits)."""
+        """The data this run was trained on, reloaded from its spec (same splits), or for ``neuroplast.fit``
+        on a shipped name, from that name and the seed (metrics.json ``data.reload``)."""
+        reload = self.metrics.get("data", {}).get("reload")
+        if self.spec is None and reload:
+            return load_dataset(DataSpec(source=reload["source"]), reload["seed"])
         if self.spec is None:
             raise UserError(f"{self.dir or 'This run'} has no spec.toml to reload its data from (a hand-written "
                             "module trained by neuroplast.fit); pass the data to score: run.evaluate((x, y)) or "
