@@ -245,7 +245,8 @@ def _arguments(module: Any, optimizer: Any, loss: Any, callbacks: Any, metrics: 
         if isinstance(given, str):
             train_options = {**train_options, name: given}
     optimizer, loss = (None if isinstance(v, str) else v for v in (optimizer, loss))
-    if optimizer is not None and "lr" in train_options and progress:
+    if optimizer is not None and "lr" in train_options and train_options.get("schedule", "none") == "none" \
+            and progress:  # a schedule's peak is lr (onecycle), so it is used then
         say(f"lr={train_options['lr']} is not used: your optimizer has its own rate")
     lists = []
     for name, given in (("callbacks", callbacks), ("metrics", metrics)):
