@@ -235,3 +235,14 @@ def test_a_dataframe_with_a_target_column_as_the_csv_source_reads_it(tmp_path) -
     with pytest.raises(UserError, match="A DataFrame needs target='COLUMN'"):
         neuroplast.fit(nn.Linear(4, 3), frame, epochs=1, progress=False)
     assert isinstance(frame, pd.DataFrame)
+
+
+def test_a_rate_your_optimizer_overrides_is_said_unless_a_schedule_uses_it(capsys) -> None:
+    x, y = _digits(128)
+    model = Net()
+    neuroplast.fit(model, (x, y), optimizer=optim.SGD(model.parameters(), lr=0.5), lr=1e-5, epochs=1)
+    assert "note: lr=1e-05 is not used: your optimizer has its own rate" in capsys.readouterr().err
+    model = Net()
+    neuroplast.fit(model, (x, y), optimizer=optim.SGD(model.parameters(), lr=0.5), lr=0.1, schedule="onecycle",
+                   epochs=1)
+    assert "is not used" not in capsys.readouterr().err  # one-cycle's peak is lr
