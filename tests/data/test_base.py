@@ -45,3 +45,23 @@ def test_a_few_rows_split_without_stratification_when_a_class_cannot_be_spread(t
     path = write_csv(tmp_path / "four.csv", "x,label", ["1,a", "2,b", "3,a", "4,b"])
     data = load_dataset(DataSpec(source="csv", path=path, target="label", val_fraction=0.0), seed=0)
     assert (len(data.x_train), len(data.x_val), len(data.x_test)) == (3, 0, 1)
+
+
+def test_a_data_key_the_source_does_not_read_is_refused_naming_the_sources_that_would(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from neuroplast.data import load_dataset
+    from neuroplast.errors import UserError
+    from neuroplast.spec import DataSpec
+
+    with pytest.raises(UserError, match=r"^data.path = 'mine.csv' is read by the csv, series, text, text-csv sources, "
+                                        r"not by data.source = 'wine', which would ignore it; set data.source = 'csv'"):
+        load_dataset(DataSpec(source="wine", path="mine.csv", target="y"))
+    with pytest.raises(UserError, match=r"^data.image_size = \(32, 32\) is read by the folder source, not by"):
+        load_dataset(DataSpec(source="digits", image_size=(32, 32)))
+    load_dataset(DataSpec(source="wine", path=None))  # a key at its default is not a choice
+    cli = subprocess.run([sys.executable, "-m", "neuroplast", "run", "wine-mlp", "--set", "data.path=mine.csv",
+                          "--out", str(tmp_path / "r")], capture_output=True, text=True)
+    assert cli.returncode == 2 and cli.stderr.count("\n") == 1 and "data.path = 'mine.csv'" in cli.stderr
+    assert not (tmp_path / "r").exists()  # refused before any folder was made

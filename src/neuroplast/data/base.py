@@ -88,9 +88,35 @@ Loader = Callable[[DataSpec, int], Dataset]
 SOURCES: Registry[Loader] = Registry("data source")
 
 
+IMAGES = ("digits", "mnist", "fashion-mnist", "folder")
+READERS: dict[str, tuple[str, ...]] = {  # the data keys only some sources read, and which
+    "dir": ("mnist", "fashion-mnist", "folder", "text"), "test_dir": ("folder",),
+    "path": ("csv", "series", "text", "text-csv"), "target": ("csv", "text-csv"), "task": ("csv",),
+    "image_size": ("folder",), "channels": ("folder",), "style": ("folder",), "normalize": IMAGES,
+    "text_column": ("text-csv",), "tokens": ("text-csv",), "block_size": ("text", "text-csv"),
+    "column": ("series",), "window": ("series", "sunspots"), "horizon": ("series", "sunspots"),
+    "season": ("series", "sunspots"),
+}
+
+
+def check_keys_read(spec: DataSpec) -> None:
+    """A data key set away from its default that ``spec.source`` does not read is an error naming the
+    sources that would: ``data.path`` with ``source = "wine"`` would silently train on the bundled wine."""
+    for key, readers in READERS.items():
+        if spec.source in readers or spec.source not in SOURCES:
+            continue
+        value = getattr(spec, key)
+        if value != type(spec).model_fields[key].default:
+            value = str(value) if isinstance(value, Path) else value
+            raise UserError(f"data.{key} = {value!r} is read by the {', '.join(readers)} source"
+                            f"{'s' if len(readers) > 1 else ''}, not by data.source = {spec.source!r}, which "
+                            f"would ignore it; set data.source = {readers[0]!r} or remove data.{key}.")
+
+
 def load_dataset(spec: DataSpec, seed: int = 0) -> Dataset:
     """Load the source named by ``spec.source`` with splits fixed by ``spec.split_seed``, or by ``seed``
     (the run's) when it is not set."""
+    check_keys_read(spec)
     data = SOURCES.get(spec.source)(spec, seed if spec.split_seed is None else spec.split_seed)
     if spec.augment is not None and spec.augment.active and data.x_train.dim() != 4:
         raise DataError(f"data.augment shifts, rotates, zooms and mirrors images, but {spec.source!r} gives "
