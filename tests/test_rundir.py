@@ -184,3 +184,27 @@ def test_plot_on_your_own_axes_and_an_unknown_metric(three_epochs) -> None:
     with pytest.raises(neuroplast.UserError, match=r"plot\(metric='f1'\): the history has no 'f1' per epoch; "
                        r"choose one of 'loss', 'accuracy', 'lr', 'seconds'\."):
         three_epochs.plot("f1")
+
+
+def test_split_json_names_the_rows_of_each_split(tmp_path) -> None:
+    """split.json holds the 0-based data rows of each split: the CSV's test rows are the test split's."""
+    import csv
+    import json
+
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    with open(tmp_path / "iris.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*iris.feature_names, "species"])
+        for row, t in zip(iris.data, iris.target, strict=True):
+            writer.writerow([*row, iris.target_names[t]])
+    run = neuroplast.run("wine-mlp", out=tmp_path / "r", progress=False, data={
+        "source": "csv", "path": str(tmp_path / "iris.csv"), "target": "species"}, train={"epochs": 1, "threads": 1})
+    rows = json.loads((tmp_path / "r" / "split.json").read_text())
+    sizes = {k: len(v) for k, v in rows.items()}
+    assert sizes == {k: run.metrics["data"][k] for k in ("train", "val", "test")}
+    assert sorted(rows["train"] + rows["val"] + rows["test"]) == list(range(150))  # disjoint, every row once
+    data = run.dataset()
+    names = [iris.target_names[iris.target[i]] for i in rows["test"]]
+    assert names == [run.class_names[int(c)] for c in data.y_test]  # the same rows, in the same order

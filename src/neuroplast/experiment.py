@@ -312,6 +312,8 @@ def _write_results(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module,
     if not distributed.is_main():  # the other ranks of a torchrun job write nothing
         return Run(model, info, data.preprocess, {}, result.history, spec, None)
     rundir.write_model(run_dir, model, info)
+    if "rows" in data.extra:  # which rows (samples) of the data each split holds
+        save_json(run_dir / rundir.SPLIT, data.extra["rows"])
     metrics = _metrics(spec, model, data, result, spec.seed if spec else 0)
     metrics["test"].update(extra_test or {})  # your own metrics, on the test split
     metrics.update(tuned or {})  # "init_from", "frozen"

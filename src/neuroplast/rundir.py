@@ -42,6 +42,7 @@ PREPROCESS = "preprocess.json"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 CHECKPOINT = Path("checkpoint") / "last.pt"
+SPLIT = "split.json"
 LR_FIND = "lr_find.json"
 # The folder each stage after training writes inside the run folder, by method (one rule for the
 # CLI, Python and the spec's sections; folders written beside the run before this rule still load).

@@ -125,7 +125,16 @@ def load_dataset(spec: DataSpec, seed: int = 0) -> Dataset:
     if spec.max_train_samples is not None and spec.max_train_samples < len(data.x_train):
         n = spec.max_train_samples
         data = replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n])
+        if "rows" in data.extra:  # the rows that trained
+            data.extra = {**data.extra, "rows": {**data.extra["rows"], "train": data.extra["rows"]["train"][:n]}}
     return data
+
+
+def split_rows(train: np.ndarray, val: np.ndarray, test: np.ndarray | str) -> dict[str, Any]:
+    """``split.json``: the 0-based row (sample) numbers of each split, so anyone can score a baseline on the
+    same rows; ``test`` may instead say where an official test set comes from."""
+    return {"rows": {"train": [int(i) for i in train], "val": [int(i) for i in val],
+                     "test": test if isinstance(test, str) else [int(i) for i in test]}}
 
 
 def split_indices(y: np.ndarray, spec: DataSpec, seed: int, stratify: bool,

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuroplast.data.base import Dataset, split_indices, to_tensors
+from neuroplast.data.base import Dataset, split_indices, split_rows, to_tensors
 from neuroplast.errors import DataError
 from neuroplast.spec import DataSpec
 
@@ -38,7 +38,8 @@ def image_dataset(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, seed:
     preprocess: dict[str, Any] = {"kind": "image", "style": style, "shape": list(x.shape[1:]),
                                   "mean": mean, "std": std}
     return Dataset(name, "classification", xs[0][0], xs[0][1], xs[1][0], xs[1][1], xt[0], xt[1],
-                   class_names=class_names, preprocess=preprocess)
+                   class_names=class_names, preprocess=preprocess,
+                   extra=split_rows(train, val, test_idx if test is None else "the official test set, every row"))
 
 
 def read_image(path: str | Path, channels: int = 1) -> np.ndarray:

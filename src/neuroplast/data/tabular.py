@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from neuroplast.data.base import SOURCES, Dataset, Task, split_indices, to_tensors
+from neuroplast.data.base import SOURCES, Dataset, Task, split_indices, split_rows, to_tensors
 from neuroplast.errors import DataError, UserError, did_you_mean
 from neuroplast.spec import DataSpec
 
@@ -45,7 +45,7 @@ def table_dataset(name: str, columns: dict[str, list[str]] | np.ndarray, y: np.n
         y = (y - y_mean) / y_std
     parts = [to_tensors(x[i], y[i], task) for i in (train, val, test)]
     return Dataset(name, task, parts[0][0], parts[0][1], parts[1][0], parts[1][1], parts[2][0],
-                   parts[2][1], class_names=class_names, preprocess=pre)
+                   parts[2][1], class_names=class_names, preprocess=pre, extra=split_rows(train, val, test))
 
 
 def _column_schema(name: str, values: list[str]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from neuroplast.data.base import SOURCES, Dataset, find_data_dir, split_indices
+from neuroplast.data.base import SOURCES, Dataset, find_data_dir, split_indices, split_rows
 from neuroplast.data.tabular import read_csv
 from neuroplast.errors import DataError, UserError, did_you_mean
 from neuroplast.spec import DataSpec
@@ -118,4 +118,4 @@ def load_text_csv(spec: DataSpec, seed: int) -> Dataset:
     parts = [(encode_texts([texts[i] for i in idx], pre), torch.from_numpy(y[idx])) for idx in (train, val, test)]
     return Dataset(Path(spec.path).stem, "classification", parts[0][0], parts[0][1], parts[1][0], parts[1][1],
                    parts[2][0], parts[2][1], class_names=class_names, preprocess=pre,
-                   origin=str(Path(spec.path).resolve()), vocab_size=len(vocab))
+                   origin=str(Path(spec.path).resolve()), vocab_size=len(vocab), extra=split_rows(train, val, test))
