@@ -315,3 +315,18 @@ def test_help_and_configs_answer_without_importing_torch() -> None:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
         assert "usage: neuroplast" in done.stdout or "digits-cnn" in done.stdout
+
+
+def test_a_path_the_command_cannot_write_is_one_line_and_exit_2(monkeypatch, capsys) -> None:
+    import neuroplast.cli as cli
+
+    p, commands = cli.parser()
+
+    def denied(args):
+        raise PermissionError(13, "Permission denied", "/runs/locked/metrics.json")
+
+    monkeypatch.setattr(cli, "parser", lambda: (p, {**commands, "configs": denied}))
+    assert cli.main(["configs"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("neuroplast: error: cannot write or read /runs/locked/metrics.json: Permission denied; choose "
+                   "another path (--out DIR) or fix its permissions.\n")

@@ -45,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # a path it cannot write or read (permissions, a file where a folder goes)
+        if getattr(e, "filename", None) is None:  # not about a path: a real fault, shown whole
+            raise
+        print(f"neuroplast: error: cannot write or read {e.filename}: {e.strerror or type(e).__name__}; choose "
+              "another path (--out DIR) or fix its permissions.", file=sys.stderr)
+        code = 2
     except KeyboardInterrupt:
         print("neuroplast: interrupted; `neuroplast resume RUN_DIR` continues from the last epoch.",
               file=sys.stderr)
