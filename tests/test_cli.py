@@ -330,3 +330,29 @@ def test_a_path_the_command_cannot_write_is_one_line_and_exit_2(monkeypatch, cap
     err = capsys.readouterr().err
     assert err == ("neuroplast: error: cannot write or read /runs/locked/metrics.json: Permission denied; choose "
                    "another path (--out DIR) or fix its permissions.\n")
+
+
+def test_a_csv_file_trains_with_no_spec_named_after_the_file(tmp_path) -> None:
+    import csv
+    import json
+    import subprocess
+    import sys
+
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    with open(tmp_path / "flowers.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*iris.feature_names, "species"])
+        for row, t in zip(iris.data, iris.target, strict=True):
+            writer.writerow([*row, iris.target_names[t]])
+    cmd = [sys.executable, "-m", "neuroplast", "run", str(tmp_path / "flowers.csv")]
+    done = subprocess.run([*cmd, "--target", "species", "--out", str(tmp_path / "r"), "--quiet",
+                           "--set", "train.epochs=5"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    metrics = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert metrics["name"] == "flowers" and metrics["data"]["classes"] == ["setosa", "versicolor", "virginica"]
+    assert "csv-table" in (tmp_path / "r" / "spec.toml").read_text()  # the table default, said in the spec
+    refused = subprocess.run([*cmd, "--out", str(tmp_path / "r2")], capture_output=True, text=True)
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1
+    assert "name the column to predict: --target COLUMN" in refused.stderr and "species" in refused.stderr

@@ -11,8 +11,11 @@ from neuroplast.errors import check_output
 
 
 def add_commands(sub: Any) -> dict[str, Any]:
-    r = sub.add_parser("run", help="train the network a spec describes and write its run folder")
-    r.add_argument("spec", nargs="?", default=None, help="spec file or shipped name (default: digits-cnn)")
+    r = sub.add_parser("run", help="train the network a spec describes (or the table default on a CSV file) "
+                       "and write its run folder")
+    r.add_argument("spec", nargs="?", default=None, help="spec file or shipped name (default: digits-cnn), or a "
+                   "CSV file with --target COLUMN")
+    r.add_argument("--target", metavar="COLUMN", help="a CSV file's column to predict (sets data.target)")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<name>-<time>)")
     _spec_flags(r, "train.lr=3e-4")
     r.add_argument("--quiet", action="store_true", help="no progress output")
@@ -50,7 +53,8 @@ def spec_of(args: argparse.Namespace) -> Any:
     """The spec the command names, with its --set overrides and --data-dir."""
     from neuroplast.spec import load_spec
 
-    spec = load_spec(args.spec, list(args.overrides))
+    target = [f"data.target={args.target}"] if getattr(args, "target", None) else []
+    spec = load_spec(args.spec, [*target, *args.overrides])
     if getattr(args, "data_dir", None) is not None:
         spec = spec.updated(data={"dir": str(args.data_dir.resolve())})
     return spec

@@ -101,8 +101,15 @@ def resolve_spec_path(spec: str | Path | None) -> Path:
     raise UserError(f"No spec file or shipped spec named {str(spec)!r}. Shipped specs: {', '.join(names)}.{hint}")
 
 
+TABLE_SPEC = "csv-table"  # what `neuroplast run FILE.csv --target COLUMN` trains
+
+
 def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
-    """Read a TOML spec (file or shipped name) and apply dotted ``key=value`` overrides."""
+    """Read a TOML spec (file or shipped name) and apply dotted ``key=value`` overrides. A CSV file instead
+    of a spec trains the shipped ``csv-table`` default on it (``data.target`` names the column to predict),
+    in a run named after the file."""
+    if spec is not None and Path(spec).suffix.lower() in (".csv", ".tsv") and Path(spec).is_file():
+        return _table_spec(Path(spec), overrides)
     path = resolve_spec_path(spec)
     try:
         raw = tomllib.loads(path.read_text())
@@ -115,6 +122,24 @@ def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, 
         part = raw.get(section)  # relative paths in a spec file are relative to that file
         if isinstance(part, dict) and isinstance(part.get(key), str) and not Path(part[key]).is_absolute():
             part[key] = str(path.parent / part[key])
+    return _validated(raw, overrides, str(path))
+
+
+def _table_spec(csv: Path, overrides: list[str] | tuple[str, ...]) -> ExperimentSpec:
+    """The shipped table default for a CSV file, named after it; the column to predict must be given."""
+    raw = tomllib.loads((CONFIG_DIR / f"{TABLE_SPEC}.toml").read_text())
+    raw.update(name=csv.stem, description=f"{TABLE_SPEC} on {csv.name}")
+    raw["data"]["path"] = str(csv.resolve())
+    spec = _validated(raw, overrides, str(csv))
+    if spec.data.target is None:
+        with open(csv, encoding="utf-8", errors="replace") as f:
+            header = f.readline().strip()
+        raise UserError(f"{csv}: name the column to predict: --target COLUMN (or --set data.target=COLUMN); "
+                        f"the header reads: {header[:200]}")
+    return spec
+
+
+def _validated(raw: dict[str, Any], overrides: list[str] | tuple[str, ...], source: str) -> ExperimentSpec:
     for item in overrides:
         _apply_override(raw, item)
     try:
@@ -122,7 +147,7 @@ def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, 
     except ValidationError as e:  # blame the --set that gave the bad value, not the file it changed
         key = ".".join(str(p) for p in e.errors()[0]["loc"] if not (isinstance(p, str) and p in FAMILIES))
         given = [item for item in overrides if item.split("=", 1)[0].strip() == key]
-        raise UserError(_one_line(e, raw, f"--set {given[-1]}" if given else str(path))) from None
+        raise UserError(_one_line(e, raw, f"--set {given[-1]}" if given else source)) from None
 
 
 def spec_from_dict(raw: dict[str, Any], source: str = "spec") -> ExperimentSpec:
