@@ -1,0 +1,91 @@
+"""Digits photographed on paper: MNIST test digits drawn as dark ink on grey, unevenly lit paper with sensor
+noise, blur and JPEG compression, then predicted from the JPEG files by an MNIST model; and images with no digit
+refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageFilter
+
+from neuroplast.data.idx import read_idx
+from neuroplast.data.inputs import to_inputs
+from neuroplast.errors import DataError
+
+PHOTOS = 50
+
+
+def mnist_cnn(mnist_dir: Path, count: int = 12000, epochs: int = 2) -> tuple[torch.nn.Module, dict]:
+    """A small CNN trained on the first ``count`` MNIST training digits (a plain torch loop, 1 thread) and the
+    preprocessing a neuroplast MNIST run records (style "mnist", training mean and std)."""
+    x = read_idx(mnist_dir / "train-images-idx3-ubyte.gz")[:count].astype(np.float32) / 255.0
+    y = torch.from_numpy(read_idx(mnist_dir / "train-labels-idx1-ubyte.gz")[:count].astype(np.int64))
+    mean, std = float(x.mean()), float(x.std())
+    xt = torch.from_numpy((x - mean) / std)[:, None]
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 16, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 32, 5, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Linear(32 * 7 * 7, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    for _ in range(epochs):
+        for idx in torch.randperm(count).split(64):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(xt[idx]), y[idx]).backward()
+            opt.step()
+    model.eval()
+    return model, {"kind": "image", "style": "mnist", "shape": [1, 28, 28], "mean": mean, "std": std}
+
+
+def photograph(digit: np.ndarray, rng: np.random.Generator, path: Path) -> Path:
+    """An MNIST digit (28x28, bright ink on black) as a JPEG photo: scaled to 200x200, dark ink on grey paper
+    (150-200 of 255) at a random place on a larger page, lit unevenly (a linear gradient), with Gaussian sensor
+    noise, a blur and JPEG compression at quality 60-85."""
+    ink = np.asarray(Image.fromarray(digit).resize((200, 200), Image.Resampling.BICUBIC), np.float32) / 255.0
+    h, w = rng.integers(220, 300, size=2)
+    page = np.zeros((h, w), np.float32)
+    top, left = rng.integers(0, h - 200), rng.integers(0, w - 200)
+    page[top: top + 200, left: left + 200] = np.clip(ink, 0.0, 1.0)
+    paper = rng.uniform(150, 200)
+    ys, xs = np.mgrid[0:h, 0:w] / max(h, w)
+    angle = rng.uniform(0, 2 * np.pi)
+    light = 1.0 + rng.uniform(0.1, 0.25) * ((ys - 0.5) * np.sin(angle) + (xs - 0.5) * np.cos(angle))
+    photo = paper * light * (1.0 - rng.uniform(0.6, 0.8) * page) + rng.normal(0.0, 8.0, (h, w))
+    im = Image.fromarray(np.clip(photo, 0, 255).astype(np.uint8))
+    im = im.filter(ImageFilter.GaussianBlur(rng.uniform(0.8, 1.6)))
+    im.convert("RGB").save(path, quality=int(rng.integers(60, 86)))
+    return path
+
+
+def test_digits_photographed_on_paper_are_read_as_their_clean_scans(mnist_dir: Path, tmp_path: Path) -> None:
+    model, preprocess = mnist_cnn(mnist_dir)
+    digits = read_idx(mnist_dir / "t10k-images-idx3-ubyte.gz")[:PHOTOS]
+    labels = read_idx(mnist_dir / "t10k-labels-idx1-ubyte.gz")[:PHOTOS]
+    rng = np.random.default_rng(19)
+    files = [photograph(d, rng, tmp_path / f"{i}.jpg") for i, d in enumerate(digits)]
+    with torch.no_grad():
+        clean = model(to_inputs(digits.astype(np.float32)[:, None] / 255.0, preprocess)).argmax(1).numpy()
+        photos = model(to_inputs(files, preprocess)).argmax(1).numpy()
+    right = int(((photos == clean) | (photos == labels)).sum())  # oracle: the clean scan's answer, or the label
+    assert right >= 48, f"{right}/{PHOTOS} photos read as their clean scans"
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Image.new("L", (64, 64), 255),  # blank white paper
+    lambda: Image.new("L", (64, 64), 0),  # black
+    lambda: Image.new("RGB", (80, 60), (128, 128, 128)),  # uniform grey
+    lambda: Image.fromarray(np.random.default_rng(0).normal(160, 8, (90, 90)).clip(0, 255).astype(np.uint8)),
+    lambda: Image.fromarray((np.linspace(120, 220, 100)[None].repeat(80, 0)).astype(np.uint8)),  # light gradient
+    lambda: Image.new("L", (1, 1), 0),
+    lambda: Image.new("RGBA", (40, 40), (0, 0, 0, 0)),  # fully transparent: nothing on white paper
+    lambda: Image.new("L", (28, 28), 0),  # MNIST-sized and black, but empty
+], ids=["white", "black", "grey", "noise", "gradient", "1x1", "transparent", "empty-28"])
+def test_an_image_without_a_digit_is_refused(make, tmp_path: Path) -> None:
+    path = tmp_path / "x.png"
+    make().save(path)
+    preprocess = {"kind": "image", "style": "mnist", "shape": [1, 28, 28], "mean": 0.13, "std": 0.31}
+    with pytest.raises(DataError, match=rf"^no digit found in {path}"):
+        to_inputs([path], preprocess)
