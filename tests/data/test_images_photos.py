@@ -89,3 +89,20 @@ def test_an_image_without_a_digit_is_refused(make, tmp_path: Path) -> None:
     preprocess = {"kind": "image", "style": "mnist", "shape": [1, 28, 28], "mean": 0.13, "std": 0.31}
     with pytest.raises(DataError, match=rf"^no digit found in {path}"):
         to_inputs([path], preprocess)
+
+
+def test_the_command_line_answers_a_blank_page_with_one_line_and_exit_2(capsys, tmp_path: Path) -> None:
+    from neuroplast.cli import main
+
+    run = tmp_path / "run"
+    assert main(["run", "digits-cnn", "--out", str(run), "--set", "train.epochs=1", "--quiet"]) == 0
+    Image.new("L", (64, 48), 230).save(tmp_path / "blank.png")
+    page = np.full((64, 64), 235, dtype=np.uint8)
+    page[8:56, 28:36] = 20  # a drawn "1" beside it is still answered
+    Image.fromarray(page).save(tmp_path / "one.png")
+    capsys.readouterr()
+    assert main(["predict", str(run), str(tmp_path / "one.png")]) == 0
+    assert capsys.readouterr().out.startswith(f"{tmp_path / 'one.png'}: ")
+    assert main(["predict", str(run), str(tmp_path / "blank.png")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"neuroplast: error: no digit found in {tmp_path / 'blank.png'}")

@@ -143,10 +143,22 @@ def ink_of(gray: np.ndarray, name: str = "the image") -> np.ndarray:
     labels, count = ndimage.label(ndimage.binary_dilation(ink, iterations=1), structure=np.ones((3, 3)))
     sizes = np.bincount(labels[ink], minlength=count + 1)
     keep = np.isin(labels, np.flatnonzero(sizes >= max(sizes.max() / 5, 1)))
-    level = float(np.percentile(a[ink], 10 if dark_ink else 90))  # the ink's own darkness: full intensity
-    span = abs(threshold - level) or 1.0
-    out = np.clip((threshold - a) if dark_ink else (a - threshold), 0.0, None) / span
-    return np.where(keep, np.minimum(out, 1.0), 0.0).astype(np.float32)
+    depth = (paper_plane(a, ink) - a) * (1 if dark_ink else -1)  # how far from the (unevenly lit) paper
+    full = float(np.percentile(depth[ink], 90)) or 1.0  # the ink's own darkness: full intensity
+    out = np.clip(depth / full, 0.0, 1.0)
+    keep = ndimage.binary_dilation(keep, iterations=2)  # the strokes' soft edges, as MNIST's have
+    return np.where(keep, out, 0.0).astype(np.float32)
+
+
+def paper_plane(a: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """The paper's brightness under uneven light: a plane fitted (least squares) to the pixels that are not
+    ink, evaluated everywhere."""
+    ys, xs = np.indices(a.shape, dtype=np.float64)
+    design = np.stack([np.ones(a.size), ys.ravel() / a.shape[0], xs.ravel() / a.shape[1]], axis=1)
+    paper = ~ink.ravel()
+    step = max(1, int(paper.sum()) // 20000)  # a subsample is plenty for three numbers
+    coef = np.linalg.lstsq(design[paper][::step], a.ravel()[paper][::step].astype(np.float64), rcond=None)[0]
+    return (design @ coef).reshape(a.shape).astype(np.float32)
 
 
 def mnist_style(gray: np.ndarray, canvas: int = 28, box: int = 20, by_mass: bool = True,
