@@ -106,3 +106,24 @@ def test_the_command_line_answers_a_blank_page_with_one_line_and_exit_2(capsys, 
     assert main(["predict", str(run), str(tmp_path / "blank.png")]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"neuroplast: error: no digit found in {tmp_path / 'blank.png'}")
+
+
+def _page(h: int = 120, w: int = 100) -> np.ndarray:
+    page = np.full((h, w), 0.75, np.float32)  # grey paper, a dark "7": a bar and a slanted stroke
+    page[20:28, 25:75] = 0.1
+    for r in range(28, 100):
+        c = 75 - (r - 28) // 3
+        page[r, c - 4: c + 4] = 0.1
+    return page
+
+
+def test_a_smudge_away_from_the_digit_is_dropped_and_chalk_on_a_board_is_read_the_same() -> None:
+    from neuroplast.data.images import framed
+
+    clean = framed(_page(), "mnist", (28, 28))
+    smudged = _page()
+    smudged[105:110, 5:10] = 0.1  # a speck of dirt in the corner: not the largest ink
+    np.testing.assert_allclose(framed(smudged, "mnist", (28, 28)), clean, atol=1e-6)
+    chalk = 1.0 - _page()  # light ink on dark: the ink is the minority side of the histogram either way
+    np.testing.assert_allclose(framed(chalk, "mnist", (28, 28)), clean, atol=0.02)
+    assert clean.max() == pytest.approx(1.0, abs=0.05) and clean[:3].max() == 0.0  # ink bright, border black
