@@ -9,9 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuroplast.data.images import IMAGE_SUFFIXES
 from neuroplast.errors import DataError, UserError, did_you_mean
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
 
 
 def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:

@@ -58,6 +58,8 @@ class DataSpec(SpecModel):
         None, description="Folder images: 'resize' stretches each to image_size; 'mnist' crops the ink, scales "
         "it into a 20/28 box and centres it by mass, as MNIST's digits are; 'digits' fills the frame, as "
         "scikit-learn's 8x8 digits. None: 'resize', or the parent's with train.init_from.")
+    skip_bad_files: bool = Field(False, description="Folder images: skip the files that cannot be decoded (or, with "
+                                 "a digit style, hold no digit), with their count said, instead of stopping.")
     normalize: tuple[float, Annotated[float, Field(gt=0.0)]] | None = Field(
         None, description="Images: standardize pixels with this (mean, std) instead of the training split's; "
         "train.init_from sets it to the parent run's.")

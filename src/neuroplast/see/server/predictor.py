@@ -112,27 +112,25 @@ class Predictor:
     def _image(self, data: str) -> torch.Tensor:
         from PIL import Image, UnidentifiedImageError
 
-        from neuroplast.data.images import array_to_input
+        from neuroplast.data.images import array_to_input, decode_image
 
         if data.startswith("data:"):
             data = data.partition(",")[2]
         try:
             raw = base64.b64decode(data, validate=True)
             with Image.open(io.BytesIO(raw)) as im:
-                im.load()
-                if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:  # a canvas: ink on nothing
-                    im = im.convert("RGBA")
-                    paper = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                    im = Image.alpha_composite(paper, im)
-                channels = self.preprocess["shape"][0]
-                a = np.asarray(im.convert("L" if channels == 1 else "RGB"), dtype=np.float32) / 255.0
+                im.load()  # a canvas (ink on nothing) is composited over white paper, as image files are
+                a = decode_image(im, self.preprocess["shape"][0])
         except (binascii.Error, ValueError):
             raise BadInput("image is not valid base64; send a PNG or JPEG file encoded as base64.") from None
         except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
             raise BadInput(f"image cannot be decoded as PNG or JPEG ({type(e).__name__}).") from None
         if a.shape[0] > 4096 or a.shape[1] > 4096:
             raise BadInput(f"image is {a.shape[1]}x{a.shape[0]} pixels; send at most 4096x4096.")
-        return array_to_input(a, self.preprocess)
+        try:
+            return array_to_input(a, self.preprocess, name="the image")
+        except UserError as e:  # e.g. "no digit found in the image": an answer, not a class
+            raise BadInput(str(e)) from None
 
     def _pixels(self, pixels: list[list[float]]) -> torch.Tensor:
         channels, height, width = self.preprocess["shape"]
