@@ -154,7 +154,7 @@ def test_csv_without_target_and_undecodable_image(capsys, tmp_path) -> None:
     assert cli(capsys, "run", "digits-mlp", "--out", run_dir, *FAST)[0] == 0
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     code, _, err = cli(capsys, "predict", run_dir, tmp_path / "bad.png")
-    assert_one_line_error(code, err, r"Cannot decode image .*bad\.png.*Pass a valid PNG or JPEG")
+    assert_one_line_error(code, err, r"Cannot decode image .*bad\.png.*Pass a valid image file \(.bmp, .gif, .jpeg, .jpg, .png")
     code, _, err = cli(capsys, "predict", run_dir, tmp_path / "bad.png", "--top", "0")
     assert_one_line_error(code, err, r"--top must be at least 1 \(classes listed per input\); received 0")
     weights = run_dir / "model.safetensors"
