@@ -12,7 +12,10 @@ Roles, decided on all data rows of the file (the cells' kinds, never the target'
   after it, which is ignored) -> four numbers: year, month, day of the week (Monday 0), day of the year;
   missing cells as for numbers.
 - ``category``: anything else -> one-hot over the training rows' values; missing cells are one category
-  (``""``), a value the training rows never had is all zeros.
+  (``""``), a value the training rows never had is all zeros. Mostly numbers with a few other values is a
+  category with a warning naming them (markers of missing cells that ``data.missing`` lacks?).
+
+A text column unique per row counts as an identifier only when most of its cells are not numbers.
 """
 
 from __future__ import annotations
@@ -68,9 +71,15 @@ def infer_role(name: str, values: list[str], missing: set[str]) -> dict[str, Any
     if present and all(parse_date(v) is not None for v in present):
         return {"name": name, "type": "date", "role": "date",
                 "note": "expanded to " + ", ".join(DATE_PARTS) + " (time of day ignored)"}
-    if many and len(set(present)) == len(present):
-        return {"name": name, "type": "dropped", "role": "identifier", "note": "text unique per row: dropped"}
-    return {"name": name, "type": "categorical", "role": "category"}
+    text = [v for v in present if not is_number(v)]
+    if len(text) > len(present) / 2:
+        if many and len(set(present)) == len(present):
+            return {"name": name, "type": "dropped", "role": "identifier", "note": "text unique per row: dropped"}
+        return {"name": name, "type": "categorical", "role": "category"}
+    odd = ", ".join(repr(v) for v in sorted(set(text))[:3])
+    return {"name": name, "type": "categorical", "role": "category",
+            "note": f"WARNING: {len(present) - len(text)} of {len(values)} cells are numbers, but {odd} "
+                    "make it a category: add them to data.missing if they mark missing cells"}
 
 
 def _row_number(values: list[str]) -> bool:
