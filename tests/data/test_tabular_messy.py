@@ -83,6 +83,12 @@ def test_data_task_still_forces_the_task_and_a_bad_regression_target_is_one_line
     path = write_csv(tmp_path / "u.csv", "x,y", [f"{i * 0.3:.1f},{'low' if i == 5 else i}" for i in range(N)])
     with pytest.raises(DataError, match=r"data.task = 'regression' but the target column 'y' has the value 'low'"):
         _load(path, target="y", task="regression")
+    # mostly numbers and a marker data.missing lacks: a one-line error, not 39 classes (unless asked for)
+    path = write_csv(tmp_path / "v.csv", "x,y", [f"{i * 0.3:.1f},{'n.a.' if i == 5 else i * 1.5}" for i in range(N)])
+    with pytest.raises(DataError, match=r"'y' holds numbers in 39 of 40 rows but also 'n.a.'. Add those to data.missing"):
+        _load(path, target="y")
+    assert _load(path, target="y", missing=("n.a.",)).task == "regression"
+    assert _load(path, target="y", task="classification").num_classes == 40
 
 
 def test_identifiers_and_constants_are_dropped_with_a_note(tmp_path, caplog) -> None:

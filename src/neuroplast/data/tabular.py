@@ -184,7 +184,7 @@ def columns_dataset(name: str, header: list[str], columns: dict[str, list[str]],
         raw_y = [raw_y[i] for i in keep]
     if not raw_y:
         raise DataError(f"{where}: the target column {spec.target!r} has no values (all missing). Fill it in.")
-    task = spec.task if spec.task != "auto" else _guess_task(raw_y)
+    task = spec.task if spec.task != "auto" else _guess_task(raw_y, spec.target, where)
     y, class_names = _targets(raw_y, task, spec.target, where)
     for role in roles:
         leak = order_leak(columns[role["name"]], y, missing) if role["role"] == "number" else None
@@ -208,10 +208,18 @@ def _targets(raw_y: list[str], task: Task, target: str, where: str) -> tuple[np.
     return np.array([float(v) for v in raw_y]), None
 
 
-def _guess_task(values: list[str]) -> Task:
-    if not all(is_number(v) for v in values):
+def _guess_task(values: list[str], target: str = "y", where: str = "the table") -> Task:
+    """Classes for text or few-valued integers, else regression; a target of mostly numbers with a few other
+    values (missing-value markers that data.missing lacks?) is a one-line error, not hundreds of classes."""
+    nums = np.array([float(v) for v in values if is_number(v)])
+    if len(nums) < len(values):
+        few = np.all(nums == np.round(nums)) and len(np.unique(nums)) <= 20
+        if len(nums) > len(values) / 2 and not few:
+            odd = ", ".join(repr(v) for v in sorted({v for v in values if not is_number(v)})[:3])
+            raise DataError(f"{where}: the target column {target!r} holds numbers in {len(nums)} of {len(values)} "
+                            f"rows but also {odd}. Add those to data.missing if they mark missing values (their "
+                            "rows are dropped), or set data.task = 'classification'.")
         return "classification"
-    nums = np.array([float(v) for v in values])
     if np.all(nums == np.round(nums)) and len(np.unique(nums)) <= 20:
         return "classification"
     return "regression"
