@@ -194,3 +194,12 @@ def test_a_dataframe_goes_through_the_same_roles_as_its_csv(tmp_path) -> None:
     from_csv = _load(path)
     assert from_frame.preprocess["columns"] == from_csv.preprocess["columns"]
     np.testing.assert_allclose(from_frame.preprocess["mean"], from_csv.preprocess["mean"])
+    frame["when"] = pd.to_datetime(frame["when"])  # Timestamps, one NaT and one pandas.NA: dates and missing cells
+    frame.loc[2, "when"] = pd.NaT
+    frame["colour"] = frame["colour"].astype("string")
+    frame.loc[4, "colour"] = pd.NA
+    data = frame_dataset(frame, "label", test_fraction=0.2)
+    assert [c["role"] for c in data.preprocess["columns"]] == ["identifier", "number", "date", "category", "constant"]
+    x = encode_rows(frame.drop(columns="label").iloc[[2, 4]].to_dict("records"), data.preprocess)
+    np.testing.assert_array_equal(x[0, 2:6], 0.0)  # NaT: the training mean of each calendar feature
+    assert np.isfinite(x).all()

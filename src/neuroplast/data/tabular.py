@@ -160,7 +160,13 @@ def frame_dataset(frame: Any, target: str | None, seed: int = 0, task: str = "au
 
 
 def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value))
+    """None, NaN, pandas' NaT and NA: the values that are not equal to themselves (or cannot say)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):  # pandas.NA
+        return True
 
 
 def columns_dataset(name: str, header: list[str], columns: dict[str, list[str]], spec: DataSpec, seed: int,
