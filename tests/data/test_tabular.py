@@ -21,14 +21,15 @@ def test_csv_numeric_and_categorical_columns(tmp_path) -> None:
     assert data.task == "classification" and data.class_names == ["no", "yes"]
     assert data.input_shape == (4,)  # x + one-hot(a, b, c)
     cols = data.preprocess["columns"]
-    assert cols[1] == {"name": "colour", "type": "categorical", "categories": ["a", "b", "c"]}
+    assert cols[1] == {"name": "colour", "type": "categorical", "role": "category",
+                       "categories": ["a", "b", "c"]}
     # scaling fitted on the training split only
     assert torch.allclose(data.x_train.mean(0), torch.zeros(4), atol=1e-5)
 
 
 
 def test_csv_regression_target_is_standardized(tmp_path) -> None:
-    rows = [f"{i},{2.5 * i + 0.1}" for i in range(50)]
+    rows = [f"{i / 2},{2.5 * i + 0.1}" for i in range(50)]  # 0..49 itself would be a row number
     data = load_dataset(DataSpec(source="csv", path=write_csv(tmp_path / "r.csv", "x,y", rows), target="y"),
                         seed=0)
     assert data.task == "regression" and data.y_train.shape[1] == 1

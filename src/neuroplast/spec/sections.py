@@ -46,6 +46,10 @@ class DataSpec(SpecModel):
     target: str | None = Field(None, description="Name of the CSV column to predict.")
     task: Literal["auto", "classification", "regression"] = Field(
         "auto", description="CSV only: 'auto' treats a non-numeric or few-valued integer target as classes.")
+    missing: tuple[str, ...] = Field(
+        ("", "NA", "N/A", "NaN", "nan", "null", "NULL", "None", "?", "-"),
+        description="CSV and DataFrames: cell values (after trimming spaces) that mean 'missing'. A missing number "
+        "takes the training mean; rows with a missing target are dropped.")
     val_fraction: float = Field(0.1, ge=0.0, lt=1.0, description="Share of training data held out for validation.")
     test_fraction: float = Field(0.2, gt=0.0, lt=1.0,
                                  description="Share held out for testing (sets with an official test split keep it).")

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from neuroplast.data.columns import feature_names
 from neuroplast.see.pictures import file_uri, image, plot, png, scatter
 from neuroplast.see.report.context import Context, first_line
 from neuroplast.see.report.fonts import plot_labels, plot_translated
@@ -271,9 +272,7 @@ def _label(ctx: Context, y: torch.Tensor) -> str:
 
 def _table_rows(preprocess: dict[str, Any], x: torch.Tensor) -> tuple[list[str], list[list[str]]]:
     """Standardized table rows back in their own units, one column per encoded feature."""
-    names = []
-    for col in preprocess.get("columns", []):
-        names += [col["name"]] if col["type"] == "numeric" else [f"{col['name']}={c}" for c in col["categories"]]
+    names = feature_names(preprocess.get("columns", []))
     values = x.numpy() * np.asarray(preprocess["std"]) + np.asarray(preprocess["mean"])
     if len(names) != values.shape[1]:
         names = [f"x{i}" for i in range(values.shape[1])]

@@ -225,11 +225,14 @@ class Predictor:
             "playground": {name: dict(v) for name, v in PLAYGROUND.items()},
         }
         if self.kind == "table":  # numeric fields start at the training mean, in the column's own units
+            from neuroplast.data.columns import feature_names
+
             d["features"], offset = [], 0
             for c in self.preprocess["columns"]:
-                f = {"name": c["name"], "type": c["type"], "categories": c.get("categories")}
-                if c["type"] == "numeric":
-                    f["default"] = float(np.round(self.preprocess["mean"][offset], 4))
-                d["features"].append(f)
-                offset += 1 if c["type"] == "numeric" else len(c["categories"])
+                if c["type"] != "dropped":  # identifiers and constants are not asked for
+                    f = {"name": c["name"], "type": c["type"], "categories": c.get("categories")}
+                    if c["type"] == "numeric":
+                        f["default"] = float(np.round(self.preprocess["mean"][offset], 4))
+                    d["features"].append(f)
+                offset += len(feature_names([c]))
         return d

@@ -1,0 +1,208 @@
+"""What each column of a table is (its role), read from its cells, and how it becomes features.
+
+Roles, decided on all data rows of the file (the cells' kinds, never the target's values):
+
+- ``constant``: one value in every row (missing cells count as a value) -> dropped.
+- ``identifier``: in a file of at least :data:`ID_MIN_ROWS` rows, a text column with a different value in
+  every row, or an integer column holding exactly 0..n-1 or 1..n (a row number) -> dropped.
+- ``number``: every non-missing cell is a finite number -> standardized; missing cells take the training
+  mean, and where at least :data:`INDICATOR_SHARE` of the training rows miss it, a 0/1 "was missing"
+  feature is added (``indicator``).
+- ``date``: every non-missing cell is an ISO-like date (``2024-03-31``, ``2024/03/31``, an optional time
+  after it, which is ignored) -> four numbers: year, month, day of the week (Monday 0), day of the year;
+  missing cells as for numbers.
+- ``category``: anything else -> one-hot over the training rows' values; missing cells are one category
+  (``""``), a value the training rows never had is all zeros. Mostly numbers with a few other values is a
+  category with a warning naming them (markers of missing cells that ``data.missing`` lacks?).
+
+A text column unique per row counts as an identifier only when most of its cells are not numbers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+
+import numpy as np
+
+from neuroplast.errors import DataError
+
+ID_MIN_ROWS = 10
+INDICATOR_SHARE = 0.05
+DATE_PARTS = ("year", "month", "weekday", "yearday")
+DROPPED = ("identifier", "constant")
+_DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+                   r"(?:Z|[+-]\d{2}:?\d{2})?$")
+
+
+def is_number(v: str) -> bool:
+    """Whether ``v`` reads as a finite number."""
+    try:
+        return math.isfinite(float(v))
+    except ValueError:
+        return False
+
+
+def parse_date(v: str) -> dt.date | None:
+    """The calendar date of an ISO-like date (time of day ignored), or None."""
+    m = _DATE.match(v)
+    if m is None:
+        return None
+    try:
+        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def infer_role(name: str, values: list[str], missing: set[str]) -> dict[str, Any]:
+    """The role of one column from all its cells (see the module's docstring)."""
+    present = [v for v in values if v not in missing]
+    if len({v if v not in missing else "" for v in values}) <= 1:
+        return {"name": name, "type": "dropped", "role": "constant",
+                "note": f"the same value ({values[0]!r}) in every row: dropped" if values else "no rows: dropped"}
+    many = len(values) >= ID_MIN_ROWS and len(present) == len(values)
+    if all(is_number(v) for v in present):
+        if many and _row_number(present):
+            return {"name": name, "type": "dropped", "role": "identifier",
+                    "note": f"integers {_span(present)}, one per row (a row number): dropped"}
+        return {"name": name, "type": "numeric", "role": "number"}
+    if present and all(parse_date(v) is not None for v in present):
+        return {"name": name, "type": "date", "role": "date",
+                "note": "expanded to " + ", ".join(DATE_PARTS) + " (time of day ignored)"}
+    text = [v for v in present if not is_number(v)]
+    if len(text) > len(present) / 2:
+        if many and len(set(present)) == len(present):
+            return {"name": name, "type": "dropped", "role": "identifier", "note": "text unique per row: dropped"}
+        return {"name": name, "type": "categorical", "role": "category"}
+    odd = ", ".join(repr(v) for v in sorted(set(text))[:3])
+    return {"name": name, "type": "categorical", "role": "category",
+            "note": f"WARNING: {len(present) - len(text)} of {len(values)} cells are numbers, but {odd} "
+                    "make it a category: add them to data.missing if they mark missing cells"}
+
+
+def _row_number(values: list[str]) -> bool:
+    nums = np.array([float(v) for v in values])
+    if not np.all(nums == np.round(nums)):
+        return False
+    ordered = np.sort(nums)
+    n = len(nums)
+    return bool(np.array_equal(ordered, np.arange(n)) or np.array_equal(ordered, np.arange(1, n + 1)))
+
+
+def _span(values: list[str]) -> str:
+    nums = [int(float(v)) for v in values]
+    return f"{min(nums)}..{max(nums)}"
+
+
+def fit_column(role: dict[str, Any], train_values: list[str], missing: set[str]) -> dict[str, Any]:
+    """A column's encoding fitted on the training rows: categories, or whether a was-missing feature is added."""
+    col = dict(role)
+    if col["type"] == "categorical":
+        col["categories"] = sorted({"" if v in missing else v for v in train_values})
+    elif col["type"] in ("numeric", "date"):
+        share = sum(v in missing for v in train_values) / max(len(train_values), 1)
+        if share >= INDICATOR_SHARE:
+            col["indicator"] = True
+            col["note"] = (col.get("note", "") + "; " if col.get("note") else "") + (
+                f"{share:.0%} missing in training rows: + a 0/1 was-missing feature")
+    return col
+
+
+def feature_names(columns: list[dict[str, Any]]) -> list[str]:
+    """The name of each encoded feature, in order: ``col``, ``col.year``..., ``col=category``, ``col missing``."""
+    names: list[str] = []
+    for col in columns:
+        kind, name = col["type"], col["name"]
+        if kind == "numeric":
+            names.append(name)
+        elif kind == "date":
+            names += [f"{name}.{p}" for p in DATE_PARTS]
+        elif kind == "categorical":
+            names += [f"{name}={c}" for c in col["categories"]]
+        if col.get("indicator"):
+            names.append(f"{name} missing")
+    return names
+
+
+def encode_columns(columns: dict[str, list[str]], schema: list[dict[str, Any]], missing: set[str],
+                   num_rows: int) -> np.ndarray:
+    """Cells -> features (NaN where a number or date is missing), as :func:`feature_names` names them."""
+    blocks = [np.zeros((num_rows, 0))]
+    for col in schema:
+        if col["type"] == "dropped":
+            continue
+        values = columns[col["name"]]
+        gone = np.array([v in missing for v in values], dtype=np.float64)[:, None]
+        if col["type"] == "numeric":
+            blocks.append(np.array([math.nan if v in missing else _to_float(v, col["name"])
+                                    for v in values])[:, None])
+        elif col["type"] == "date":
+            blocks.append(np.array([[math.nan] * 4 if v in missing else _date_parts(v, col["name"])
+                                    for v in values]).reshape(num_rows, 4))
+        else:
+            cats = {c: i for i, c in enumerate(col["categories"])}
+            onehot = np.zeros((num_rows, len(cats)))
+            for r, v in enumerate(values):
+                j = cats.get("" if v in missing else v)
+                if j is not None:  # unseen categories stay all-zero
+                    onehot[r, j] = 1.0
+            blocks.append(onehot)
+        if col.get("indicator"):
+            blocks.append(gone)
+    return np.concatenate(blocks, axis=1)
+
+
+def _to_float(v: str, column: str) -> float:
+    try:
+        return float(v)
+    except ValueError:
+        raise DataError(f"Column {column!r} is numeric in the training data but has the value {v!r}. "
+                        "Fix the value, or add it to data.missing if it marks a missing cell.") from None
+
+
+def _date_parts(v: str, column: str) -> list[float]:
+    day = parse_date(v)
+    if day is None:
+        raise DataError(f"Column {column!r} holds dates (YYYY-MM-DD) in the training data but has the value {v!r}. "
+                        "Write it as YYYY-MM-DD, or add it to data.missing if it marks a missing cell.")
+    return [day.year, day.month, day.weekday(), day.timetuple().tm_yday]
+
+
+def order_leak(values: list[str], y: np.ndarray, missing: set[str]) -> str | None:
+    """Why a number column's order alone predicts the target, or None. The rule: its cells rise (or fall)
+    strictly from row to row, and the target is sorted along the rows (each class in one block; values
+    monotone) or its Spearman correlation with the column is at least 0.9 in size (classes ranked by first
+    appearance)."""
+    if len(values) < ID_MIN_ROWS or any(v in missing for v in values):
+        return None
+    nums = np.array([float(v) for v in values])
+    step = np.diff(nums)
+    if not (np.all(step > 0) or np.all(step < 0)):
+        return None
+    if y.dtype.kind in "iu":
+        _, first = np.unique(y, return_index=True)
+        y = np.argsort(np.argsort(first))[np.searchsorted(np.unique(y), y)]  # class rank by first appearance
+        sorted_ = bool(np.all(np.diff(y) >= 0))
+    else:
+        sorted_ = bool(np.all(np.diff(y) >= 0) or np.all(np.diff(y) <= 0))
+    from scipy.stats import spearmanr
+
+    rho = float(spearmanr(nums, y).statistic) if np.ptp(y) > 0 else 0.0
+    if sorted_ or abs(rho) >= 0.9:
+        why = "the target is sorted along the rows" if sorted_ else f"Spearman {rho:+.2f} with the target"
+        return (f"rises or falls row by row and {why}: its order alone may predict the target "
+                "(a row number in a sorted file?); drop it if so")
+    return None
+
+
+def role_table(where: str, schema: list[dict[str, Any]], target: str, task: str) -> str:
+    """The one table said at the start: each column, its role, how many features it gives, and why."""
+    width = max([len(c["name"]) for c in schema] + [6])
+    lines = [f"{where}: {len(schema)} feature columns -> {len(feature_names(schema))} features; target "
+             f"{target!r} ({task}). Column roles:", f"  {'column':<{width}}  {'role':<10}  features  note"]
+    for col in schema:
+        count = len(feature_names([col]))
+        lines.append(f"  {col['name']:<{width}}  {col['role']:<10}  {count:>8}  {col.get('note', '')}".rstrip())
+    return "\n".join(lines)

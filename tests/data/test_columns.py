@@ -1,0 +1,43 @@
+"""Column roles from cells alone, and the rule that warns about a column whose order predicts the target."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neuroplast.data.columns import feature_names, infer_role, order_leak, parse_date
+from neuroplast.data.tabular import sniff_delimiter
+
+MISSING = {"", "NA"}
+
+
+def test_roles_from_cells() -> None:
+    ten = [str(v) for v in range(10)]
+    assert infer_role("r", ten, MISSING)["role"] == "identifier"  # 0..9 in 10 rows
+    assert infer_role("r", ten[:9], MISSING)["role"] == "number"  # too few rows to call it a row number
+    assert infer_role("r", [*ten[1:], "NA"], MISSING)["role"] == "number"  # a missing cell: not one per row
+    assert infer_role("c", ["NA"] * 12, MISSING)["role"] == "constant"
+    assert infer_role("c", ["a"] * 11 + [""], MISSING)["role"] == "category"  # present or missing: two values
+    assert infer_role("d", ["2020-02-29", "1999/12/31 23:59", "NA"], MISSING)["role"] == "date"
+    assert infer_role("d", ["2020-02-30", "2020-02-28"], MISSING)["role"] == "category"  # no 30 February
+    assert parse_date("2024-03-31T08:00:00+02:00").isoformat() == "2024-03-31"
+
+
+def test_feature_names_follow_the_encoding() -> None:
+    schema = [{"name": "x", "type": "numeric", "indicator": True}, {"name": "d", "type": "date"},
+              {"name": "id", "type": "dropped"}, {"name": "c", "type": "categorical", "categories": ["", "u"]}]
+    assert feature_names(schema) == ["x", "x missing", "d.year", "d.month", "d.weekday", "d.yearday", "c=", "c=u"]
+
+
+def test_order_leak_rule() -> None:
+    rising = [str(100 + 2 * i) for i in range(20)]
+    assert "target is sorted" in order_leak(rising, np.array([0] * 10 + [1] * 10), MISSING)
+    assert order_leak(rising, np.array([0, 1] * 10), MISSING) is None  # classes interleaved
+    noisy = np.arange(20) + np.random.default_rng(0).normal(0, 1.5, 20)  # not sorted, rank-correlated
+    assert "Spearman +0.9" in order_leak(rising, noisy, MISSING)
+    assert order_leak(rising[::2] + rising[1::2], noisy, MISSING) is None  # not monotone itself
+
+
+def test_sniffed_delimiters() -> None:
+    assert sniff_delimiter(["a;b;c\n", "1,5;2;x\n", "3,5;4;y\n"]) == ";"  # decimal commas
+    assert sniff_delimiter(["a,b\n", "1,2\n", "3,4\n"]) == ","
+    assert sniff_delimiter(["value\n", "1\n", "2\n"]) == ","  # one column: nothing to sniff
