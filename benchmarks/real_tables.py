@@ -55,7 +55,7 @@ TABLES: dict[str, tuple[str, str, str, str]] = {
     "penguins": ("palmerpenguins", "data/penguins.csv", "species", "classification"),
     "penguins-raw": ("palmerpenguins", "data/penguins-raw.csv", "Species", "classification"),
     "hitters": ("ISLP", "data/Hitters.csv", "Salary", "regression"),
-    "wage": ("ISLP", "data/Wage.csv", "wage", "regression"),
+    "wage": ("ISLP", "data/Wage.csv", "health_ins", "classification"),  # (wage itself: logwage leaks it)
     "credit": ("ISLP", "data/Credit.csv", "Balance", "regression"),
     "carseats": ("ISLP", "data/Carseats.csv", "Sales", "regression"),
     "cars": ("vega_datasets", "_data/cars.json", "Origin", "classification"),
