@@ -61,7 +61,7 @@ TABLES: dict[str, tuple[str, str, str, str]] = {
     "cars": ("vega_datasets", "_data/cars.json", "Origin", "classification"),
     "seattle-weather": ("vega_datasets", "_data/seattle-weather.csv", "weather", "classification"),
     "lung": ("lifelines", "datasets/lung.csv", "status", "classification"),
-    "actg175": ("lifelines", "datasets/ACTG175.csv", "cid", "classification"),
+    "actg175": ("lifelines", "datasets/ACTG175.csv", "cens", "classification"),
     "titanic": ("bokeh_sampledata", "_data/titanic_all.csv", "survived", "classification"),
     "msleep": ("plotnine", "data/msleep.csv", "sleep_total", "regression"),
 }
