@@ -72,8 +72,8 @@ def test_predict_uncertainty_after_calibrate(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "not sure below confidence" in out
     threshold = json.loads((tmp_path / "cal/metrics.json").read_text())["calibration"]["threshold"]
-    noise = tmp_path / "noise.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)).save(noise)
+    noise = tmp_path / "noise.png"  # ink, but no digit: a checkerboard of dark squares (pure noise has no ink)
+    Image.fromarray(np.kron((np.indices((4, 4)).sum(0) % 2) * 255, np.ones((8, 8))).astype(np.uint8)).save(noise)
     assert main(["predict", str(tmp_path / "cal"), str(noise), "--uncertainty"]) == 0
     line = capsys.readouterr().out.strip()
     confidence = float(line.split("confidence ")[1].split(",")[0])
@@ -90,8 +90,8 @@ def test_calibrate_with_mahalanobis_flags_unfamiliar_inputs(tmp_path: Path, caps
     assert "unfamiliar above Mahalanobis distance" in capsys.readouterr().out
     ood = json.loads((tmp_path / "cal/metrics.json").read_text())["calibration"]["ood"]
     assert ood["layer"] == "features" and ood["test_flagged"] < 0.1 and (tmp_path / "cal/ood.safetensors").is_file()
-    noise = tmp_path / "noise.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32), dtype=np.uint8)).save(noise)
+    noise = tmp_path / "noise.png"  # ink, but no digit: a checkerboard of dark squares (pure noise has no ink)
+    Image.fromarray(np.kron((np.indices((4, 4)).sum(0) % 2) * 255, np.ones((8, 8))).astype(np.uint8)).save(noise)
     assert main(["predict", str(tmp_path / "cal"), str(noise), "--uncertainty"]) == 0
     assert capsys.readouterr().out.strip().endswith("not sure (unlike the training data)")
 
