@@ -127,3 +127,18 @@ def test_a_smudge_away_from_the_digit_is_dropped_and_chalk_on_a_board_is_read_th
     chalk = 1.0 - _page()  # light ink on dark: the ink is the minority side of the histogram either way
     np.testing.assert_allclose(framed(chalk, "mnist", (28, 28)), clean, atol=0.02)
     assert clean.max() == pytest.approx(1.0, abs=0.05) and clean[:3].max() == 0.0  # ink bright, border black
+
+
+def test_a_tiny_scan_of_a_digit_is_read_not_refused(tmp_path: Path) -> None:
+    """scikit-learn's 8x8 digits saved as PNG files: strokes one pixel wide, too few pixels to measure the
+    ink's spread; read and framed into the 8x8 input, not refused as "no digit" (they were, for a while)."""
+    from sklearn.datasets import load_digits
+
+    from neuroplast.data.inputs import to_inputs
+
+    preprocess = {"kind": "image", "style": "digits", "shape": [1, 8, 8], "mean": 0.3, "std": 0.4}
+    for i, image in enumerate(load_digits().images[:10]):
+        path = tmp_path / f"d{i}.png"
+        Image.fromarray((image * 255 / 16).astype(np.uint8)).save(path)
+        from_file = to_inputs([path], preprocess)
+        assert from_file.shape == (1, 1, 8, 8) and float(from_file.std()) > 0.1  # a digit, not refused

@@ -115,6 +115,7 @@ def otsu(values: np.ndarray) -> tuple[float, float, float]:
 
 MIN_GAP = 0.08  # ink and paper differ by at least 8% of the full range
 MIN_SEPARATION = 4.5  # ... and by 4.5 within-class standard deviations (noise or a lighting gradient: < 3.5)
+TINY = 16  # images under 16 px a side are not median-filtered, and too few pixels measure the separation
 
 
 def ink_of(gray: np.ndarray, name: str = "the image") -> np.ndarray:
@@ -132,12 +133,13 @@ def ink_of(gray: np.ndarray, name: str = "the image") -> np.ndarray:
     if max(gray.shape) > 512:
         scale = 512 / max(gray.shape)
         gray = resize(gray, (max(4, round(gray.shape[0] * scale)), max(4, round(gray.shape[1] * scale))))
-    a = ndimage.median_filter(gray.astype(np.float32), size=3, mode="nearest")
+    tiny = min(gray.shape) < TINY  # a scan such as scikit-learn's 8x8 digits: strokes one pixel wide
+    a = gray.astype(np.float32) if tiny else ndimage.median_filter(gray.astype(np.float32), size=3, mode="nearest")
     threshold, gap, separation = otsu(a)
     dark = a < threshold
     dark_ink = dark.mean() <= 0.5  # the ink is the minority side of the threshold, the paper the rest
     ink = dark if dark_ink else ~dark
-    if gap < MIN_GAP or separation < MIN_SEPARATION or not ink.any():
+    if gap < MIN_GAP or (separation < MIN_SEPARATION and not tiny) or not ink.any():
         raise DataError(f"no digit found in {name}: its pixels do not split into ink and paper (contrast "
                         f"{gap:.2f}, separation {separation:.1f} < {MIN_SEPARATION}). Pass a photo or scan of "
                         "one dark digit on light paper (or a light one on dark).")
