@@ -41,3 +41,16 @@ def test_sniffed_delimiters() -> None:
     assert sniff_delimiter(["a;b;c\n", "1,5;2;x\n", "3,5;4;y\n"]) == ";"  # decimal commas
     assert sniff_delimiter(["a,b\n", "1,2\n", "3,4\n"]) == ","
     assert sniff_delimiter(["value\n", "1\n", "2\n"]) == ","  # one column: nothing to sniff
+
+
+def test_a_category_too_rare_to_learn_from_encodes_as_none() -> None:
+    """As scikit-learn's OneHotEncoder(min_frequency=3): a value seen under 3 times in the training rows gets
+    no column of its own (a name column of a passenger list, mostly unique, adds no hundreds of features)."""
+    from neuroplast.data.columns import MIN_CATEGORY_COUNT, encode_columns, fit_column
+
+    train = ["a"] * 5 + ["b"] * 3 + ["c"] * 2 + ["d"]
+    col = fit_column({"name": "x", "type": "categorical", "role": "category"}, train, {""})
+    assert MIN_CATEGORY_COUNT == 3 and col["categories"] == ["a", "b"]
+    assert col["note"] == "2 of 4 values seen under 3 times in training: encoded as none"
+    encoded = encode_columns({"x": ["a", "b", "c", "d", "e"]}, [col], {""}, 5)
+    assert encoded.tolist() == [[1, 0], [0, 1], [0, 0], [0, 0], [0, 0]]  # rare and unseen alike

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from neuroplast.errors import DataError
 
 ID_MIN_ROWS = 10
 INDICATOR_SHARE = 0.05
+MIN_CATEGORY_COUNT = 3  # a category seen fewer times in the training rows encodes as none (one-hot all zero)
 DATE_PARTS = ("year", "month", "weekday", "yearday")
 DROPPED = ("identifier", "constant")
 _DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
@@ -100,7 +102,12 @@ def fit_column(role: dict[str, Any], train_values: list[str], missing: set[str])
     """A column's encoding fitted on the training rows: categories, or whether a was-missing feature is added."""
     col = dict(role)
     if col["type"] == "categorical":
-        col["categories"] = sorted({"" if v in missing else v for v in train_values})
+        counts = Counter("" if v in missing else v for v in train_values)
+        col["categories"] = sorted(c for c, n in counts.items() if n >= MIN_CATEGORY_COUNT)
+        rare = len(counts) - len(col["categories"])
+        if rare:  # as scikit-learn's min_frequency: too rare to learn from, encoded as an unseen category
+            col["note"] = (col.get("note", "") + "; " if col.get("note") else "") + (
+                f"{rare} of {len(counts)} values seen under {MIN_CATEGORY_COUNT} times in training: encoded as none")
     elif col["type"] in ("numeric", "date"):
         share = sum(v in missing for v in train_values) / max(len(train_values), 1)
         if share >= INDICATOR_SHARE:
