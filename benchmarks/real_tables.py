@@ -80,9 +80,10 @@ def locate(package: str, inner: str, folder: Path) -> Path | None:
     return path
 
 
-def run_neuroplast(csv: Path, target: str, seed: int, out: Path) -> tuple[float, float, dict[str, list[int]]]:
+def run_neuroplast(csv: Path, target: str, seed: int, out: Path,
+                   changes: list[str]) -> tuple[float, float, dict[str, list[int]]]:
     """neuroplast's test and validation scores (accuracy or R²) and the rows of each split."""
-    spec = neuroplast.load_spec(str(csv), [f"data.target={target}", f"seed={seed}", "train.threads=1"])
+    spec = neuroplast.load_spec(str(csv), [f"data.target={target}", f"seed={seed}", "train.threads=1", *changes])
     run = neuroplast.run(spec, out=out, progress=False)
     test, val = (run.metrics[s].get("accuracy", run.metrics[s].get("r2")) for s in ("test", "val"))
     return float(test), float(val), json.loads((out / "split.json").read_text())
@@ -120,12 +121,14 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--set", dest="changes", action="append", default=[], metavar="KEY=VALUE",
+                   help="change the csv-table default, as `neuroplast run --set` (to compare on validation)")
     args = p.parse_args()
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=UserWarning)  # matplotlib's layout notes on wide confusion plots
     print(f"{'table':16s} {'task':5s} {'rows':>5s} {'neuroplast':>10s} {'linear':>7s} {'hgb':>7s}  "
           f"{'holds vs linear':15s} {'np val':>7s} seconds")
-    holds, gaps, missing = 0, [], []
+    holds, gaps, vals, missing = 0, [], [], []
     with tempfile.TemporaryDirectory() as tmp, threadpool_limits(1):
         for name in args.tables:
             package, inner, target, task = TABLES[name]
@@ -137,7 +140,7 @@ def main() -> None:
             scores: dict[str, list[float]] = {"np": [], "np_val": [], "linear": [], "hgb": []}
             try:
                 for seed in args.seeds:
-                    ours, val, rows = run_neuroplast(csv, target, seed, Path(tmp) / f"{name}-{seed}")
+                    ours, val, rows = run_neuroplast(csv, target, seed, Path(tmp) / f"{name}-{seed}", args.changes)
                     scores["np"].append(ours)
                     scores["np_val"].append(val)  # for choosing between versions: never the test split
                     for k, v in baselines(csv, target, task, rows, seed).items():
@@ -151,12 +154,14 @@ def main() -> None:
             ok = med["np"] >= med["linear"] - one_row - 1e-9
             holds += ok
             gaps.append(med["np"] - med["hgb"])
+            vals.append(med["np_val"])
             print(f"{name:16s} {task[:5]:5s} {len(rows['train']) + len(rows['val']) + len(rows['test']):5d} "
                   f"{med['np']:10.4f} {med['linear']:7.4f} {med['hgb']:7.4f}  {'yes' if ok else 'NO':15s} "
                   f"{med['np_val']:7.4f} {time.perf_counter() - started:.0f}", flush=True)
     for line in missing:
         print(f"skipped: {line}")
     gap = statistics.median(gaps) if gaps else float("nan")
+    print(f"validation: median {statistics.median(vals):.4f} mean {statistics.fmean(vals):.4f} {args.changes}")
     print(f"holds_vs_linear={holds}/{len(gaps)} median_gap_to_hgb={gap:+.4f} "
           f"(accuracy points or R²; seeds {args.seeds}, 1 thread)")
 
