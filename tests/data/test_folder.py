@@ -62,3 +62,20 @@ def test_style_mnist_frames_each_image_as_mnist_digits_are(tmp_path) -> None:
     assert centre == pytest.approx((13.5, 13.5), abs=1.0)  # centred by mass, ink bright on black
     with pytest.raises(UserError, match=r"style 'mnist' frames one grayscale digit in a square"):
         load_dataset(DataSpec(source="folder", dir=tmp_path, style="mnist", channels=3), seed=0)
+
+
+def test_split_rows_of_a_folder_are_its_image_files(tmp_path) -> None:
+    """split.json for an image folder: each split's files relative to data.dir, in the order the split holds
+    them (the oracle: each file's class folder is its label in the split)."""
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / name).mkdir()
+        for i in range(12):
+            Image.fromarray(rng.integers(0, 256, (10, 10), dtype=np.uint8)).save(tmp_path / name / f"{i}.png")
+    data = load_dataset(DataSpec(source="folder", dir=tmp_path, image_size=(8, 8)))
+    rows = data.extra["rows"]
+    assert sorted(rows["train"] + rows["val"] + rows["test"]) == sorted(
+        f"{name}/{i}.png" for name in ("cat", "dog") for i in range(12))
+    for split in ("train", "val", "test"):
+        labels = getattr(data, f"y_{split}").tolist()
+        assert [data.class_names[c] for c in labels] == [path.split("/")[0] for path in rows[split]]
