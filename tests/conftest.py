@@ -17,6 +17,21 @@ def write_csv(path: Path, header: str, rows: list[str]) -> Path:
     return path
 
 
+def iris_csv(path: Path) -> Path:
+    """scikit-learn's iris as a CSV file: its four measurements and a text ``species`` column."""
+    import csv
+
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow([*iris.feature_names, "species"])
+        for row, t in zip(iris.data, iris.target, strict=True):
+            writer.writerow([*row, iris.target_names[t]])
+    return path
+
+
 @pytest.fixture(autouse=True)
 def _seed_and_threads() -> None:
     torch.manual_seed(0)

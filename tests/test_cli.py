@@ -333,19 +333,13 @@ def test_a_path_the_command_cannot_write_is_one_line_and_exit_2(monkeypatch, cap
 
 
 def test_a_csv_file_trains_with_no_spec_named_after_the_file(tmp_path) -> None:
-    import csv
     import json
     import subprocess
     import sys
 
-    from sklearn.datasets import load_iris
+    from conftest import iris_csv
 
-    iris = load_iris()
-    with open(tmp_path / "flowers.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([*iris.feature_names, "species"])
-        for row, t in zip(iris.data, iris.target, strict=True):
-            writer.writerow([*row, iris.target_names[t]])
+    iris_csv(tmp_path / "flowers.csv")
     cmd = [sys.executable, "-m", "neuroplast", "run", str(tmp_path / "flowers.csv")]
     done = subprocess.run([*cmd, "--target", "species", "--out", str(tmp_path / "r"), "--quiet",
                            "--set", "train.epochs=5"], capture_output=True, text=True)

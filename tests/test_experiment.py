@@ -37,6 +37,23 @@ def _digits(n: int = 1792) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.tensor(d.data[:n] / 16.0, dtype=torch.float32), torch.tensor(d.target[:n])
 
 
+def _tutorial_loop(model: nn.Module, loader: DataLoader, criterion: nn.Module, optimizer: optim.Optimizer,
+                   epochs: int) -> list[float]:
+    """The classic tutorial's training loop, as it writes it: each epoch's mean batch loss (the oracle)."""
+    losses = []
+    for _ in range(epochs):
+        model.train()
+        running = 0.0
+        for inputs, labels in loader:
+            optimizer.zero_grad()
+            loss = criterion(model(inputs), labels)
+            loss.backward()
+            optimizer.step()
+            running += loss.item()
+        losses.append(running / len(loader))
+    return losses
+
+
 def test_the_tutorial_loop_replaced_by_one_call_gives_its_losses() -> None:
     x, y = _digits()  # 1792 = 28 batches of 64: the tutorial's mean of batch losses is the epoch's mean
     model = Net()
@@ -47,18 +64,7 @@ def test_the_tutorial_loop_replaced_by_one_call_gives_its_losses() -> None:
     run = neuroplast.fit(model, loader, loss=criterion, optimizer=optim.SGD(model.parameters(), lr=0.1, momentum=0.9),
                          epochs=4, progress=False)
 
-    optimizer = optim.SGD(hand.parameters(), lr=0.1, momentum=0.9)  # the tutorial's loop, as it writes it
-    losses = []
-    for _ in range(4):
-        hand.train()
-        running = 0.0
-        for inputs, labels in loader:
-            optimizer.zero_grad()
-            loss = criterion(hand(inputs), labels)
-            loss.backward()
-            optimizer.step()
-            running += loss.item()
-        losses.append(running / len(loader))
+    losses = _tutorial_loop(hand, loader, criterion, optim.SGD(hand.parameters(), lr=0.1, momentum=0.9), 4)
     assert [h["train_loss"] for h in run.history] == pytest.approx(losses, abs=1e-5)
     for a, b in zip(run.model.parameters(), hand.parameters(), strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
@@ -85,16 +91,7 @@ def test_your_adam_runs_fused_with_the_tutorial_loops_losses_and_says_so(capsys)
     run = neuroplast.fit(model, loader, loss=criterion, optimizer=optimizer, epochs=3)
 
     reference = optim.Adam(hand.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(3):
-        running = 0.0
-        for inputs, labels in loader:
-            reference.zero_grad()
-            loss = criterion(hand(inputs), labels)
-            loss.backward()
-            reference.step()
-            running += loss.item()
-        losses.append(running / len(loader))
+    losses = _tutorial_loop(hand, loader, criterion, reference, 3)
     assert reference.param_groups[0]["fused"] is None  # the oracle ran torch's default implementation
     assert [h["train_loss"] for h in run.history] == pytest.approx(losses, abs=1e-5)
     assert optimizer.param_groups[0]["fused"] is True

@@ -188,17 +188,13 @@ def test_plot_on_your_own_axes_and_an_unknown_metric(three_epochs) -> None:
 
 def test_split_json_names_the_rows_of_each_split(tmp_path) -> None:
     """split.json holds the 0-based data rows of each split: the CSV's test rows are the test split's."""
-    import csv
     import json
 
+    from conftest import iris_csv
     from sklearn.datasets import load_iris
 
     iris = load_iris()
-    with open(tmp_path / "iris.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow([*iris.feature_names, "species"])
-        for row, t in zip(iris.data, iris.target, strict=True):
-            writer.writerow([*row, iris.target_names[t]])
+    iris_csv(tmp_path / "iris.csv")
     run = neuroplast.run("wine-mlp", out=tmp_path / "r", progress=False, data={
         "source": "csv", "path": str(tmp_path / "iris.csv"), "target": "species"}, train={"epochs": 1, "threads": 1})
     rows = json.loads((tmp_path / "r" / "split.json").read_text())
