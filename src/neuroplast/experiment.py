@@ -191,12 +191,12 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     stream = _train_spec(train_options).stream  # the options are checked before any data is read
     data, loader = own_data(data, validation_data, test_data, target, seed, held_out, stream, module)
     if loader.batch_size is not None:  # a DataLoader's batch size, unless batch_size= says otherwise
-        if "batch_size" in train_options and train_options["batch_size"] != loader.batch_size and progress:
-            say(f"batch_size={train_options['batch_size']} replaces the DataLoader's batch_size={loader.batch_size}")
         train_options = {"batch_size": loader.batch_size, **train_options}
     train_spec = _train_spec(train_options)
     if isinstance(data, Dataset) and data.stream is not None:
-        _check_streamed(data, loader, train_spec)
+        _check_streamed(data, loader, train_spec)  # a streamed loader keeps its own batch size
+    elif loader.batch_size is not None and train_spec.batch_size != loader.batch_size and progress:
+        say(f"batch_size={train_spec.batch_size} replaces the DataLoader's batch_size={loader.batch_size}")
     seed_everything(seed, train_spec.threads)
     if isinstance(data, str):
         data = load_dataset(DataSpec(source=data), seed)

@@ -87,9 +87,7 @@ def arrays_with_parts(data: tuple[Any, Any], validation_data: Any, test_data: An
         x = to_inputs(np.asarray(part[0]), train.preprocess)
         setattr(train, f"x_{split}", x)
         setattr(train, f"y_{split}", to_targets(part[1], train.preprocess, train.class_names, f"{name}'s y"))
-    for split, part in (("val", validation_data), ("test", test_data)):
-        if part is not None:
-            train.extra["rows"][split] = f"{'validation' if split == 'val' else 'test'}_data, every row"
+        train.extra["rows"][split] = f"{name}, every row"
     train.extra["split"] = (f"validation_data{' and test_data' if test_data is not None else ''} as given, "
                             "encoded with the training rows' statistics")
     return train

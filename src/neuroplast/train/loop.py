@@ -326,7 +326,7 @@ def _train_epoch(loop: _Loop, epoch: int, bar: PlainProgress, hooks: CallbackLis
         try:
             loss, pending = _train_step(loop, xb, yb, share, pending)
         except RuntimeError as e:  # a streamed batch of another shape (a padding collate_fn) the model cannot take
-            shape = getattr(getattr(loop.batches, "stream", None), "input_shape", None)
+            shape = loop.batches.stream.input_shape if isinstance(loop.batches, StreamedBatches) else None
             if shape is None or tuple(xb.shape[1:]) == tuple(shape):
                 raise
             raise UserError(f"data: batch {step - 1} has inputs of shape {tuple(xb.shape[1:])} per sample, the first "
