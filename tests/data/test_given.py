@@ -53,3 +53,11 @@ def test_a_regression_with_the_default_split_and_a_dataframe_scored_by_evaluate(
     assert run.evaluate(frame)["accuracy"] == pytest.approx(expected)  # its target column by default
     with pytest.raises(UserError, match="the DataFrame has no target column 'kind'"):
         run.evaluate(frame, target="kind")
+
+
+def test_images_given_as_arrays_with_no_test_part_record_no_test_rows() -> None:
+    from neuroplast.data.given import HeldOut, dataset_from_arrays
+
+    x, y = np.random.default_rng(0).random((40, 1, 8, 8)), np.arange(40) % 2
+    rows = dataset_from_arrays(x, y, seed=0, held_out=HeldOut(0.1, 0.0)).extra["rows"]
+    assert rows["test"] == [] and sorted(rows["train"] + rows["val"]) == list(range(40))  # no "official" test set

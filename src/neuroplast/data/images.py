@@ -39,7 +39,8 @@ def image_dataset(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, seed:
                                   "mean": mean, "std": std}
     return Dataset(name, "classification", xs[0][0], xs[0][1], xs[1][0], xs[1][1], xt[0], xt[1],
                    class_names=class_names, preprocess=preprocess,
-                   extra=split_rows(train, val, test_idx if test is None else "the official test set, every row"))
+                   extra=split_rows(train, val, test_idx if test is None else
+                                    "the official test set, every row" if len(test[1]) else []))  # or none
 
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
