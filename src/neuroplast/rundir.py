@@ -24,6 +24,7 @@ from torch import nn
 
 from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.adapters import from_torch
+from neuroplast.data.given import is_frame
 from neuroplast.data.inputs import to_inputs, to_targets
 from neuroplast.errors import UserError, check_output
 from neuroplast.export.plain_pytorch import plain_pytorch_source
@@ -162,7 +163,7 @@ class Run:
     def _raw_pair(self, data: Any, target: str | None) -> tuple[Any, Any] | None:
         """``(inputs, targets)`` in their original units (a DataFrame's rows and target column, or a pair of
         arrays), or None for tensors and torch data, which are taken as they are."""
-        if type(data).__module__.startswith("pandas") and hasattr(data, "columns"):
+        if is_frame(data):
             target = target or self.preprocess.get("target")
             if target not in data.columns:
                 raise UserError(f"evaluate: the DataFrame has no target column {target!r}; pass target='COLUMN' "

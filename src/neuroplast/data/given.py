@@ -94,6 +94,7 @@ def arrays_with_parts(data: tuple[Any, Any], validation_data: Any, test_data: An
 
 
 def is_frame(data: Any) -> bool:
+    """A pandas DataFrame (checked without importing pandas)."""
     return type(data).__module__.startswith("pandas") and hasattr(data, "columns")
 
 
