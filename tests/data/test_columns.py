@@ -54,3 +54,21 @@ def test_a_category_too_rare_to_learn_from_encodes_as_none() -> None:
     assert col["note"] == "2 of 4 values seen under 3 times in training: encoded as none"
     encoded = encode_columns({"x": ["a", "b", "c", "d", "e"]}, [col], {""}, 5)
     assert encoded.tolist() == [[1, 0], [0, 1], [0, 0], [0, 0], [0, 0]]  # rare and unseen alike
+
+
+def test_free_text_is_a_bag_of_its_common_words_not_a_category() -> None:
+    """Mostly distinct cells of several words (a car's name, a passenger's name with title) are text: one 0/1
+    feature per word found in 3+ training rows, most common first; codes like "N1A1" or single words are not."""
+    from neuroplast.data.columns import encode_columns, fit_column
+
+    names = [f"{brand} no{i}" for i, brand in enumerate(["ford pinto", "vw rabbit", "Ford Torino"] * 4)]
+    role = infer_role("name", names, MISSING)
+    assert role["role"] == "text" and role["type"] == "text"
+    assert infer_role("id", [f"N{i}A{i}" for i in range(12)], MISSING)["role"] == "identifier"  # no words
+    assert infer_role("w", [f"word{chr(97 + i)}" for i in range(12)], MISSING)["role"] == "identifier"  # one each
+    col = fit_column(role, names, MISSING)
+    # "no" (from "no7": letters only) in 12 rows, "ford" in 8, "pinto" "vw" "rabbit" "torino" in 4
+    assert col["words"] == ["no", "ford", "pinto", "rabbit", "torino", "vw"]
+    assert feature_names([col])[:2] == ["name~no", "name~ford"]
+    bag = encode_columns({"name": ["FORD Pinto, ford!", "a new car", "NA"]}, [col], MISSING, 3)
+    assert bag.tolist() == [[0, 1, 1, 0, 0, 0], [0] * 6, [0] * 6]  # presence, not counts; missing: none

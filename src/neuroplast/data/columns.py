@@ -11,6 +11,9 @@ Roles, decided on all data rows of the file (the cells' kinds, never the target'
 - ``date``: every non-missing cell is an ISO-like date (``2024-03-31``, ``2024/03/31``, an optional time
   after it, which is ignored) -> four numbers: year, month, day of the week (Monday 0), day of the year;
   missing cells as for numbers.
+- ``text``: free text (at least :data:`ID_MIN_ROWS` rows, at least half the cells distinct, on average at
+  least :data:`TEXT_MIN_WORDS` words a cell) -> a bag of words: one 0/1 feature for each of the
+  :data:`TEXT_WORDS` words found in most training rows (seen in at least :data:`MIN_CATEGORY_COUNT` of them).
 - ``category``: anything else -> one-hot over the training rows' values; missing cells are one category
   (``""``), a value the training rows never had is all zeros. Mostly numbers with a few other values is a
   category with a warning naming them (markers of missing cells that ``data.missing`` lacks?).
@@ -33,8 +36,11 @@ from neuroplast.errors import DataError
 ID_MIN_ROWS = 10
 INDICATOR_SHARE = 0.05
 MIN_CATEGORY_COUNT = 3  # a category seen fewer times in the training rows encodes as none (one-hot all zero)
+TEXT_MIN_WORDS = 2
+TEXT_WORDS = 256
 DATE_PARTS = ("year", "month", "weekday", "yearday")
 DROPPED = ("identifier", "constant")
+_WORD = re.compile(r"[^\W\d_]{2,}")  # two or more letters: "N1A1" or "PAL0708-A1" hold no word
 _DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                    r"(?:Z|[+-]\d{2}:?\d{2})?$")
 
@@ -75,6 +81,8 @@ def infer_role(name: str, values: list[str], missing: set[str]) -> dict[str, Any
                 "note": "expanded to " + ", ".join(DATE_PARTS) + " (time of day ignored)"}
     text = [v for v in present if not is_number(v)]
     if len(text) > len(present) / 2:
+        if is_free_text(present):
+            return {"name": name, "type": "text", "role": "text"}
         if many and len(set(present)) == len(present):
             return {"name": name, "type": "dropped", "role": "identifier", "note": "text unique per row: dropped"}
         return {"name": name, "type": "categorical", "role": "category"}
@@ -82,6 +90,18 @@ def infer_role(name: str, values: list[str], missing: set[str]) -> dict[str, Any
     return {"name": name, "type": "categorical", "role": "category",
             "note": f"WARNING: {len(present) - len(text)} of {len(values)} cells are numbers, but {odd} "
                     "make it a category: add them to data.missing if they mark missing cells"}
+
+
+def words(v: str) -> list[str]:
+    """The lower-cased words (two or more letters) of a cell, as a ``text`` column's bag of words reads them."""
+    return _WORD.findall(v.lower())
+
+
+def is_free_text(present: list[str]) -> bool:
+    """Whether non-missing cells hold free text: many rows, mostly distinct, several words a cell."""
+    if len(present) < ID_MIN_ROWS or len(set(present)) < len(present) / 2:
+        return False
+    return sum(len(words(v)) for v in present) / len(present) >= TEXT_MIN_WORDS
 
 
 def _row_number(values: list[str]) -> bool:
@@ -108,6 +128,12 @@ def fit_column(role: dict[str, Any], train_values: list[str], missing: set[str])
         if rare:  # as scikit-learn's min_frequency: too rare to learn from, encoded as an unseen category
             col["note"] = (col.get("note", "") + "; " if col.get("note") else "") + (
                 f"{rare} of {len(counts)} values seen under {MIN_CATEGORY_COUNT} times in training: encoded as none")
+    elif col["type"] == "text":
+        counts = Counter(w for v in train_values if v not in missing for w in set(words(v)))
+        kept = sorted((w for w, n in counts.items() if n >= MIN_CATEGORY_COUNT), key=lambda w: (-counts[w], w))
+        col["words"] = kept[:TEXT_WORDS]
+        col["note"] = (f"free text: a bag of its {len(col['words'])} most common words "
+                       f"(of {len(counts)}; each in {MIN_CATEGORY_COUNT}+ training rows)")
     elif col["type"] in ("numeric", "date"):
         share = sum(v in missing for v in train_values) / max(len(train_values), 1)
         if share >= INDICATOR_SHARE:
@@ -128,6 +154,8 @@ def feature_names(columns: list[dict[str, Any]]) -> list[str]:
             names += [f"{name}.{p}" for p in DATE_PARTS]
         elif kind == "categorical":
             names += [f"{name}={c}" for c in col["categories"]]
+        elif kind == "text":
+            names += [f"{name}~{w}" for w in col["words"]]
         if col.get("indicator"):
             names.append(f"{name} missing")
     return names
@@ -148,6 +176,8 @@ def encode_columns(columns: dict[str, list[str]], schema: list[dict[str, Any]], 
         elif col["type"] == "date":
             blocks.append(np.array([[math.nan] * 4 if v in missing else _date_parts(v, col["name"])
                                     for v in values]).reshape(num_rows, 4))
+        elif col["type"] == "text":
+            blocks.append(_bag_of_words(values, col["words"], missing))
         else:
             cats = {c: i for i, c in enumerate(col["categories"])}
             onehot = np.zeros((num_rows, len(cats)))
@@ -159,6 +189,15 @@ def encode_columns(columns: dict[str, list[str]], schema: list[dict[str, Any]], 
         if col.get("indicator"):
             blocks.append(gone)
     return np.concatenate(blocks, axis=1)
+
+
+def _bag_of_words(values: list[str], vocabulary: list[str], missing: set[str]) -> np.ndarray:
+    index = {w: i for i, w in enumerate(vocabulary)}
+    bag = np.zeros((len(values), len(vocabulary)))
+    for r, v in enumerate(values):
+        if v not in missing:
+            bag[r, [index[w] for w in set(words(v)) if w in index]] = 1.0
+    return bag
 
 
 def _to_float(v: str, column: str) -> float:

@@ -161,6 +161,8 @@ function buildForm(features) {
     if (f.categories) {
       input = document.createElement("select");
       for (const c of f.categories) { const o = document.createElement("option"); o.value = c; o.textContent = c; input.append(o); }
+    } else if (f.type === "text" || f.type === "date") {  // free text, or a date as the file writes it
+      input = document.createElement("input"); input.type = "text"; input.placeholder = f.type === "date" ? "YYYY-MM-DD" : "";
     } else { input = document.createElement("input"); input.type = "number"; input.step = "any"; input.value = f.default ?? 0; }
     input.id = `f-${f.name}`; input.name = f.name;
     form.append(label, input);
@@ -168,7 +170,7 @@ function buildForm(features) {
 }
 $("table-predict").addEventListener("click", async () => {
   const features = {};
-  for (const el of $("features").elements) features[el.name] = el.tagName === "SELECT" ? el.value : Number(el.value);
+  for (const el of $("features").elements) features[el.name] = el.type === "number" ? Number(el.value) : el.value;
   try { showAnswer(await api("/api/predict", post({ features }))); } catch (e) { showError(e); }
 });
 $("text-predict").addEventListener("click", async () => {
