@@ -23,6 +23,15 @@ class MLP(nn.Module):
         activation: relu, sigmoid, tanh, gelu, leaky_relu or elu.
         dropout: probability of zeroing a hidden unit while training.
         norm: ``"none"``, ``"batch"`` or ``"layer"`` normalization after each hidden linear layer.
+        linear_skip: add a linear path from the inputs to the outputs (the "wide" part of Wide & Deep,
+            Cheng et al. 2016, https://arxiv.org/abs/1606.07792), starting at zero: the hidden layers learn
+            what a linear model misses.
+        ensemble: ``k > 1`` trains k members at the cost of about one network, as TabM-mini (Gorishniy et
+            al. 2024, https://arxiv.org/abs/2410.24210): each member scales the input by its own vector
+            (random signs at the start), shares the hidden layers and has its own output layer. In
+            training the output is ``(batch, k, outputs)`` and each member is trained on the batch (the
+            objective's loss reads the members axis); in eval mode it is the members' mean,
+            ``(batch, outputs)``.
 
     Example:
         >>> MLP(64, 10, hidden=(32,))(torch.zeros(5, 1, 8, 8)).shape
@@ -30,27 +39,72 @@ class MLP(nn.Module):
     """
 
     def __init__(self, in_features: int, num_outputs: int, hidden: Sequence[int] = (128, 64),
-                 activation: str = "relu", dropout: float = 0.0, norm: str = "none") -> None:
+                 activation: str = "relu", dropout: float = 0.0, norm: str = "none", linear_skip: bool = False,
+                 ensemble: int = 1) -> None:
         super().__init__()
+        self.k = ensemble
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_features
         for h in hidden:
             layers.append(nn.Linear(width, h))
             if norm == "batch":
-                layers.append(nn.BatchNorm1d(h))
+                layers.append(_MembersFlat(nn.BatchNorm1d(h)) if ensemble > 1 else nn.BatchNorm1d(h))
             elif norm == "layer":
                 layers.append(nn.LayerNorm(h))
             layers.append(ACTIVATIONS[activation]())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))
             width = h
-        layers.append(nn.Linear(width, num_outputs))
+        if ensemble == 1:
+            layers.append(nn.Linear(width, num_outputs))
         self.layers = nn.Sequential(*layers)
+        if ensemble > 1:
+            signs = torch.randint(0, 2, (ensemble, in_features)).float() * 2 - 1
+            self.member_scale = nn.Parameter(signs)
+            self.heads = MemberLinear(ensemble, width, num_outputs)
+        self.skip = nn.Linear(in_features, num_outputs) if linear_skip else None
+        if self.skip is not None:
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x)
+        flat = x.flatten(1)
+        if self.k == 1:
+            out = self.layers(flat)
+            return out if self.skip is None else out + self.skip(flat)
+        h = self.layers[1:](flat.unsqueeze(1) * self.member_scale)  # (batch, k, features) through shared layers
+        out = self.heads(h)
+        if self.skip is not None:
+            out = out + self.skip(flat).unsqueeze(1)
+        return out if self.training else out.mean(dim=1)
+
+
+class MemberLinear(nn.Module):
+    """One linear layer per ensemble member: ``(batch, k, in) -> (batch, k, out)``, each member initialized
+    as ``nn.Linear`` would be."""
+
+    def __init__(self, k: int, in_features: int, out_features: int) -> None:
+        super().__init__()
+        layers = [nn.Linear(in_features, out_features) for _ in range(k)]
+        self.weight = nn.Parameter(torch.stack([m.weight.T for m in layers]).detach().clone())  # (k, in, out)
+        self.bias = nn.Parameter(torch.stack([m.bias for m in layers]).detach().clone())  # (k, out)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("bki,kio->bko", h, self.weight) + self.bias
+
+
+class _MembersFlat(nn.Module):
+    """A layer of ``(batch, features)`` applied to ``(batch, k, features)`` with members as more rows."""
+
+    def __init__(self, layer: nn.Module) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.layer(h.flatten(0, 1)).unflatten(0, h.shape[:2])
 
 
 @MODELS.register("mlp")
 def _build(spec, input_shape: tuple[int, ...], num_outputs: int, **_) -> nn.Module:
-    return MLP(math.prod(input_shape), num_outputs, spec.hidden, spec.activation, spec.dropout, spec.norm)
+    return MLP(math.prod(input_shape), num_outputs, spec.hidden, spec.activation, spec.dropout, spec.norm,
+               spec.linear_skip, spec.ensemble)

@@ -122,6 +122,10 @@ class MLPSpec(_ModelSpec):
     activation: Activation = "relu"
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Probability of zeroing a hidden unit in training.")
     norm: Literal["none", "batch", "layer"] = Field("none", description="Normalization after each hidden layer.")
+    linear_skip: bool = Field(False, description="Add a linear path from the inputs to the outputs (Wide & "
+                              "Deep); the hidden layers learn what a linear model misses.")
+    ensemble: PositiveInt = Field(1, description="Members trained at once (TabM-mini): each scales the input "
+                                  "by its own vector and has its own output layer; predictions are their mean.")
 
 
 class CNNSpec(_ModelSpec):

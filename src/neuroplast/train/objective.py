@@ -22,6 +22,10 @@ class Objective:
     label_smoothing: float = 0.0
 
     def loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The batch's mean loss. An output with a members axis, ``(batch, k, outputs)`` (an ensemble in
+        training), is each member's loss on the batch, averaged."""
+        if self.kind != "language-model" and out.dim() == 3:
+            return self.loss(out.flatten(0, 1), y.repeat_interleave(out.shape[1], dim=0))
         if self.kind == "language-model":  # (B, T, V) logits against (B, T) next tokens
             return F.cross_entropy(out.flatten(0, -2), y.flatten(), label_smoothing=self.label_smoothing)
         if self.kind == "multiclass":
