@@ -23,6 +23,7 @@ from neuroplast.data.given import HeldOut, dataset_from_arrays, own_data
 from neuroplast.errors import UserError, check_output, did_you_mean
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
+from neuroplast.models.mlp import start_at_ridge
 from neuroplast.plasticity.hebbian import plot_receptive_fields
 from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
 from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
@@ -62,8 +63,11 @@ def load_data(spec: ExperimentSpec) -> Dataset:
 def build(spec: ExperimentSpec, data: Dataset) -> nn.Module:
     """The network the spec describes, for this data's shapes, seeded by the spec."""
     seed_everything(spec.seed, spec.train.threads)
-    return build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
-                       data.vocab_size)
+    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
+                        data.vocab_size)
+    if getattr(spec.model, "skip_start", "zero") == "ridge" and data.task == "regression":
+        start_at_ridge(model, data.x_train, data.y_train)  # classifiers start at zero
+    return model
 
 
 def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path | None = None,

@@ -67,3 +67,20 @@ def test_the_linear_skip_starts_at_zero_and_fits_a_linear_target_the_hidden_laye
             opt.step()
         errors.append(F.mse_loss(net(x), y).item())
     assert errors[1] < 0.01 and errors[0] > 0.1  # measured: 0.0014 and 0.34
+
+
+def test_the_skip_can_start_at_scikit_learns_ridge_solution() -> None:
+    from sklearn.linear_model import Ridge
+
+    from neuroplast.models.mlp import start_at_ridge
+
+    rng = torch.Generator().manual_seed(4)
+    x = torch.randn(40, 5, generator=rng) * 3 + 1
+    y = x @ torch.tensor([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0], [2.0, 1.0], [-1.0, 0.3]]) + torch.randn(40, 2, generator=rng)
+    net = MLP(5, 2, hidden=(4,), linear_skip=True, ensemble=3)
+    assert start_at_ridge(net, x, y)
+    ridge = Ridge(alpha=1.0).fit(x.numpy(), y.numpy())
+    torch.testing.assert_close(net.skip.weight.detach(), torch.from_numpy(ridge.coef_).float(), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(net.skip.bias.detach(), torch.from_numpy(ridge.intercept_).float(), atol=1e-5, rtol=1e-5)
+    assert not start_at_ridge(MLP(5, 3, linear_skip=True), x, torch.randint(0, 3, (40,)))  # a classifier: as it was
+    assert not start_at_ridge(MLP(5, 4, linear_skip=True), x, y)  # a Gaussian head (a mean and a variance each)

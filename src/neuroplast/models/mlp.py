@@ -104,6 +104,25 @@ class _MembersFlat(nn.Module):
         return self.layer(h.flatten(0, 1)).unflatten(0, h.shape[:2])
 
 
+def start_at_ridge(net: MLP, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> bool:
+    """Start a regression MLP's linear skip at the ridge regression of ``y`` on ``x`` (closed form, as
+    scikit-learn's ``Ridge(alpha)``, intercept unpenalized): the network starts as the linear model and its
+    hidden layers learn what that misses. Returns False (nothing changed) where the outputs are not one per
+    target column of ``y`` (a classifier, a Gaussian head) or the net has no skip."""
+    if net.skip is None or not y.dtype.is_floating_point or not len(x):
+        return False
+    x, y = x.flatten(1).double(), y.double().reshape(len(x), -1)
+    if y.shape[1] != net.skip.out_features:
+        return False
+    xm, ym = x.mean(0), y.mean(0)
+    xc = x - xm
+    w = torch.linalg.solve(xc.T @ xc + alpha * torch.eye(x.shape[1], dtype=x.dtype), xc.T @ (y - ym))
+    with torch.no_grad():
+        net.skip.weight.copy_(w.T)
+        net.skip.bias.copy_(ym - xm @ w)
+    return True
+
+
 @MODELS.register("mlp")
 def _build(spec, input_shape: tuple[int, ...], num_outputs: int, **_) -> nn.Module:
     return MLP(math.prod(input_shape), num_outputs, spec.hidden, spec.activation, spec.dropout, spec.norm,

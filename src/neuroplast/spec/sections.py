@@ -124,8 +124,17 @@ class MLPSpec(_ModelSpec):
     norm: Literal["none", "batch", "layer"] = Field("none", description="Normalization after each hidden layer.")
     linear_skip: bool = Field(False, description="Add a linear path from the inputs to the outputs (Wide & "
                               "Deep); the hidden layers learn what a linear model misses.")
+    skip_start: Literal["zero", "ridge"] = Field("zero", description="Regression with linear_skip: start the "
+                                                 "skip at the ridge solution (alpha 1) on the training rows.")
     ensemble: PositiveInt = Field(1, description="Members trained at once (TabM-mini): each scales the input "
                                   "by its own vector and has its own output layer; predictions are their mean.")
+
+    @model_validator(mode="after")
+    def _skip_to_start(self) -> MLPSpec:
+        if self.skip_start == "ridge" and not self.linear_skip:
+            raise ValueError("model.skip_start = 'ridge' starts the linear skip at the ridge solution, but "
+                             "model.linear_skip is false: set linear_skip = true or skip_start = 'zero'")
+        return self
 
 
 class CNNSpec(_ModelSpec):
