@@ -174,6 +174,8 @@ def test_a_messy_file_trains_and_predicts_rows_with_na_cells_and_dates_encoded_b
                          train={"epochs": 2, "threads": 1}, out=tmp_path / "run", progress=False)
     pre = neuroplast.load(run.dir).preprocess  # as preprocess.json holds it
     assert [c["role"] for c in pre["columns"]] == ["identifier", "number", "date", "category", "constant"]
+    page = (run.dir / "report.html").read_text()  # the role table, kept in the report too
+    assert 'id="column-roles"' in page and "<th scope=\"row\">when</th><td>date</td><td>4</td>" in page
     new = write_csv(tmp_path / "new.csv", "id,size,when,colour,unit",
                     ["q1,NA,2024-03-31,green,same", "q2,12.5,,blue,same", "q3,?,2023-01-02,purple,other"])
     assert len(run.predict(str(new))) == 3

@@ -82,11 +82,20 @@ def _data(ctx: Context) -> Section:
     rows += [(ctx.t("report.split_size", split=ctx.word("split", k)), integer(d[k])) for k in ("train", "val", "test")
              if d.get(k)]
     s.blocks.append(kv([(k, v) for k, v in rows if v not in (None, "")]))
+    if ctx.preprocess.get("kind") == "table" and ctx.preprocess.get("columns"):
+        s.blocks += _roles(ctx, ctx.preprocess["columns"])
     if "data" in ctx.notes:
         s.blocks.append(note(ctx.notes["data"]))
     elif ctx.data is not None:
         s.blocks += _samples(ctx)
     return s
+
+
+def _roles(ctx: Context, columns: list[dict[str, Any]]) -> list[Block]:
+    """The column-role table said at the start of training: each column, its role, its features, why."""
+    head = [ctx.t(f"report.roles_{k}") for k in ("column", "role", "features", "note")]
+    rows = [[c["name"], c.get("role", c["type"]), integer(len(feature_names([c]))), c.get("note", "")] for c in columns]
+    return [{"kind": "h3", "text": ctx.t("report.roles")}, table(head, rows, id="column-roles", scroll=True)]
 
 
 def _samples(ctx: Context) -> list[Block]:
