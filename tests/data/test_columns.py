@@ -72,3 +72,21 @@ def test_free_text_is_a_bag_of_its_common_words_not_a_category() -> None:
     assert feature_names([col])[:2] == ["name~no", "name~ford"]
     bag = encode_columns({"name": ["FORD Pinto, ford!", "a new car", "NA"]}, [col], MISSING, 3)
     assert bag.tolist() == [[0, 1, 1, 0, 0, 0], [0] * 6, [0] * 6]  # presence, not counts; missing: none
+
+
+def test_day_first_and_month_first_dates_are_told_apart_by_a_number_above_12() -> None:
+    from neuroplast.data.columns import encode_columns, fit_column
+
+    day_first = infer_role("d", ["17-08-1984", "05-04-1988", "NA"], MISSING)
+    assert day_first["role"] == "date" and day_first["order"] == "dmy" and "read as day-month-year" in day_first["note"]
+    month_first = infer_role("d", ["08/17/1984", "04/05/1988"], MISSING)
+    assert month_first["order"] == "mdy" and "assumed" not in month_first["note"]
+    unsure = infer_role("d", ["01.02.2020", "03.04.2021"], MISSING)  # no number above 12: day first, said
+    assert unsure["order"] == "dmy" and "day-month-year assumed (no number above 12 tells)" in unsure["note"]
+    assert infer_role("d", ["17-08-1984", "08-17-1984"], MISSING)["role"] == "category"  # both orders: not dates
+    assert infer_role("d", ["2020-02-29", "17-08-1984"], MISSING)["role"] == "category"  # ISO and day-first mixed
+    col = fit_column(day_first, ["17-08-1984"], MISSING)
+    # 17 August 1984 was a Friday (weekday 4), day 230 of a leap year; the same day month-first
+    assert encode_columns({"d": ["17-08-1984"]}, [col], MISSING, 1).tolist() == [[1984, 8, 4, 230]]
+    assert encode_columns({"d": ["08/17/1984"]}, [fit_column(month_first, [], MISSING)], MISSING, 1).tolist() == \
+        [[1984, 8, 4, 230]]

@@ -9,7 +9,8 @@ Roles, decided on all data rows of the file (the cells' kinds, never the target'
   mean, and where at least :data:`INDICATOR_SHARE` of the training rows miss it, a 0/1 "was missing"
   feature is added (``indicator``).
 - ``date``: every non-missing cell is an ISO-like date (``2024-03-31``, ``2024/03/31``, an optional time
-  after it, which is ignored) -> four numbers: year, month, day of the week (Monday 0), day of the year;
+  after it, which is ignored), or all are ``dd-mm-yyyy`` or all ``mm/dd/yyyy`` (the order a number above 12
+  shows; day first where none does, said in the note) -> four numbers: year, month, day of the week (Monday 0), day of the year;
   missing cells as for numbers.
 - ``text``: free text (at least :data:`ID_MIN_ROWS` rows, at least half the cells distinct, on average at
   least :data:`TEXT_MIN_WORDS` words a cell) -> a bag of words: one 0/1 feature for each of the
@@ -41,6 +42,7 @@ TEXT_WORDS = 256
 DATE_PARTS = ("year", "month", "weekday", "yearday")
 DROPPED = ("identifier", "constant")
 _WORD = re.compile(r"[^\W\d_]{2,}")  # two or more letters: "N1A1" or "PAL0708-A1" hold no word
+_DAY_MONTH = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
 _DATE = re.compile(r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
                    r"(?:Z|[+-]\d{2}:?\d{2})?$")
 
@@ -53,15 +55,41 @@ def is_number(v: str) -> bool:
         return False
 
 
-def parse_date(v: str) -> dt.date | None:
-    """The calendar date of an ISO-like date (time of day ignored), or None."""
+def parse_date(v: str, order: str = "ymd") -> dt.date | None:
+    """The calendar date of an ISO-like date (time of day ignored), or None. With ``order`` ``"dmy"`` or
+    ``"mdy"``, also day-month-year or month-day-year dates (``31-12-1984``, ``12/31/1984``)."""
     m = _DATE.match(v)
-    if m is None:
+    if m is not None:
+        year, month, day = int(m[1]), int(m[2]), int(m[3])
+    elif order != "ymd" and (m := _DAY_MONTH.match(v)) is not None:
+        year, first, second = int(m[3]), int(m[1]), int(m[2])
+        day, month = (first, second) if order == "dmy" else (second, first)
+    else:
         return None
     try:
-        return dt.date(int(m[1]), int(m[2]), int(m[3]))
+        return dt.date(year, month, day)
     except ValueError:
         return None
+
+
+def date_order(present: list[str]) -> tuple[str, str] | None:
+    """How a column writes its dates, from all its cells: ``("ymd", "")`` for year-first dates; for
+    ``dd-mm-yyyy`` or ``mm/dd/yyyy`` the order a number above 12 shows (day-first where none does, said in
+    the second value); None when the cells are not all dates."""
+    if not present:
+        return None
+    if all(parse_date(v) is not None for v in present):
+        return "ymd", ""
+    pairs = [(int(m[1]), int(m[2])) for m in map(_DAY_MONTH.match, present) if m is not None]
+    if len(pairs) != len(present):
+        return None
+    day_first, month_first = any(a > 12 for a, _ in pairs), any(b > 12 for _, b in pairs)
+    if day_first and month_first:
+        return None
+    order = "mdy" if month_first else "dmy"
+    if not all(parse_date(v, order) is not None for v in present):
+        return None
+    return order, "" if day_first or month_first else "; day-month-year assumed (no number above 12 tells)"
 
 
 def infer_role(name: str, values: list[str], missing: set[str]) -> dict[str, Any]:
@@ -76,9 +104,11 @@ def infer_role(name: str, values: list[str], missing: set[str]) -> dict[str, Any
             return {"name": name, "type": "dropped", "role": "identifier",
                     "note": f"integers {_span(present)}, one per row (a row number): dropped"}
         return {"name": name, "type": "numeric", "role": "number"}
-    if present and all(parse_date(v) is not None for v in present):
-        return {"name": name, "type": "date", "role": "date",
-                "note": "expanded to " + ", ".join(DATE_PARTS) + " (time of day ignored)"}
+    order = date_order(present)
+    if order is not None:
+        written = {"ymd": "", "dmy": "; read as day-month-year", "mdy": "; read as month-day-year"}[order[0]]
+        return {"name": name, "type": "date", "role": "date", "order": order[0],
+                "note": "expanded to " + ", ".join(DATE_PARTS) + " (time of day ignored)" + written + order[1]}
     text = [v for v in present if not is_number(v)]
     if len(text) > len(present) / 2:
         if is_free_text(present):
@@ -174,7 +204,7 @@ def encode_columns(columns: dict[str, list[str]], schema: list[dict[str, Any]], 
             blocks.append(np.array([math.nan if v in missing else _to_float(v, col["name"])
                                     for v in values])[:, None])
         elif col["type"] == "date":
-            blocks.append(np.array([[math.nan] * 4 if v in missing else _date_parts(v, col["name"])
+            blocks.append(np.array([[math.nan] * 4 if v in missing else _date_parts(v, col)
                                     for v in values]).reshape(num_rows, 4))
         elif col["type"] == "text":
             blocks.append(_bag_of_words(values, col["words"], missing))
@@ -208,11 +238,13 @@ def _to_float(v: str, column: str) -> float:
                         "Fix the value, or add it to data.missing if it marks a missing cell.") from None
 
 
-def _date_parts(v: str, column: str) -> list[float]:
-    day = parse_date(v)
+def _date_parts(v: str, col: dict[str, Any]) -> list[float]:
+    order = col.get("order", "ymd")
+    day = parse_date(v, order)
     if day is None:
-        raise DataError(f"Column {column!r} holds dates (YYYY-MM-DD) in the training data but has the value {v!r}. "
-                        "Write it as YYYY-MM-DD, or add it to data.missing if it marks a missing cell.")
+        form = {"ymd": "YYYY-MM-DD", "dmy": "DD-MM-YYYY", "mdy": "MM-DD-YYYY"}[order]
+        raise DataError(f"Column {col['name']!r} holds dates ({form}) in the training data but has the value "
+                        f"{v!r}. Write it as {form}, or add it to data.missing if it marks a missing cell.")
     return [day.year, day.month, day.weekday(), day.timetuple().tm_yday]
 
 
