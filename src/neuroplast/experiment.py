@@ -23,7 +23,7 @@ from neuroplast.data.given import HeldOut, dataset_from_arrays, own_data
 from neuroplast.errors import UserError, check_output, did_you_mean
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
-from neuroplast.models.mlp import start_at_ridge
+from neuroplast.models.mlp import start_at_linear
 from neuroplast.plasticity.hebbian import plot_receptive_fields
 from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
 from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
@@ -65,8 +65,9 @@ def build(spec: ExperimentSpec, data: Dataset) -> nn.Module:
     seed_everything(spec.seed, spec.train.threads)
     model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
                         data.vocab_size)
-    if getattr(spec.model, "skip_start", "zero") == "ridge" and data.task == "regression":
-        start_at_ridge(model, data.x_train, data.y_train)  # classifiers start at zero
+    start = getattr(spec.model, "skip_start", "zero")
+    if start == "linear" or (start == "ridge" and data.task == "regression"):
+        start_at_linear(model, data.x_train, data.y_train, data.task)
     return model
 
 

@@ -69,18 +69,36 @@ def test_the_linear_skip_starts_at_zero_and_fits_a_linear_target_the_hidden_laye
     assert errors[1] < 0.01 and errors[0] > 0.1  # measured: 0.0014 and 0.34
 
 
-def test_the_skip_can_start_at_scikit_learns_ridge_solution() -> None:
-    from sklearn.linear_model import Ridge
+def test_the_skip_can_start_at_scikit_learns_ridge_and_logistic_regression() -> None:
+    from sklearn.linear_model import LogisticRegression, Ridge
 
-    from neuroplast.models.mlp import start_at_ridge
+    from neuroplast.models.mlp import start_at_linear
 
     rng = torch.Generator().manual_seed(4)
-    x = torch.randn(40, 5, generator=rng) * 3 + 1
-    y = x @ torch.tensor([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0], [2.0, 1.0], [-1.0, 0.3]]) + torch.randn(40, 2, generator=rng)
+    x = torch.randn(60, 5, generator=rng) * 3 + 1
+    y = x @ torch.tensor([[1.0, -2.0], [0.5, 0.0], [0.0, 1.0], [2.0, 1.0], [-1.0, 0.3]]) + torch.randn(60, 2, generator=rng)
     net = MLP(5, 2, hidden=(4,), linear_skip=True, ensemble=3)
-    assert start_at_ridge(net, x, y)
+    assert start_at_linear(net, x, y, "regression")
     ridge = Ridge(alpha=1.0).fit(x.numpy(), y.numpy())
-    torch.testing.assert_close(net.skip.weight.detach(), torch.from_numpy(ridge.coef_).float(), atol=1e-5, rtol=1e-5)
-    torch.testing.assert_close(net.skip.bias.detach(), torch.from_numpy(ridge.intercept_).float(), atol=1e-5, rtol=1e-5)
-    assert not start_at_ridge(MLP(5, 3, linear_skip=True), x, torch.randint(0, 3, (40,)))  # a classifier: as it was
-    assert not start_at_ridge(MLP(5, 4, linear_skip=True), x, y)  # a Gaussian head (a mean and a variance each)
+    close = {"atol": 1e-5, "rtol": 1e-5}
+    torch.testing.assert_close(net.skip.weight.detach(), torch.from_numpy(ridge.coef_).float(), **close)
+    torch.testing.assert_close(net.skip.bias.detach(), torch.from_numpy(ridge.intercept_).float(), **close)
+    assert not start_at_linear(MLP(5, 4, linear_skip=True), x, y, "regression")  # a Gaussian head: as it was
+
+    classes = (y[:, 0] > 0).long() + (y[:, 1] > 2).long()  # three classes
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(x.double().numpy(), classes.numpy())
+    net = MLP(5, 3, hidden=(4,), linear_skip=True)
+    assert start_at_linear(net, x, classes, "classification")
+    expected = torch.from_numpy(lr.decision_function(x.numpy())).float()
+    torch.testing.assert_close(net.skip(x), expected, **close)  # the same logits
+    two = (classes > 0).long()
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(x.double().numpy(), two.numpy())
+    log_odds = torch.from_numpy(lr.decision_function(x.numpy())).float()
+    net = MLP(5, 2, hidden=(4,), linear_skip=True)
+    assert start_at_linear(net, x, two, "classification")
+    logits = net.skip(x)
+    torch.testing.assert_close(logits[:, 1] - logits[:, 0], log_odds, **close)  # softmax gives LR's probabilities
+    one = MLP(5, 1, hidden=(4,), linear_skip=True)  # a single logit (binary cross-entropy)
+    assert start_at_linear(one, x, two, "classification")
+    torch.testing.assert_close(one.skip(x)[:, 0], log_odds, **close)
+    assert not start_at_linear(MLP(5, 2, linear_skip=True), x, classes, "classification")  # 3 classes, 2 outputs

@@ -104,23 +104,57 @@ class _MembersFlat(nn.Module):
         return self.layer(h.flatten(0, 1)).unflatten(0, h.shape[:2])
 
 
-def start_at_ridge(net: MLP, x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> bool:
-    """Start a regression MLP's linear skip at the ridge regression of ``y`` on ``x`` (closed form, as
-    scikit-learn's ``Ridge(alpha)``, intercept unpenalized): the network starts as the linear model and its
-    hidden layers learn what that misses. Returns False (nothing changed) where the outputs are not one per
-    target column of ``y`` (a classifier, a Gaussian head) or the net has no skip."""
-    if net.skip is None or not y.dtype.is_floating_point or not len(x):
+def start_at_linear(net: MLP, x: torch.Tensor, y: torch.Tensor, task: str) -> bool:
+    """Start an MLP's linear skip at the linear model a data scientist fits first, on the training rows:
+    scikit-learn's ``Ridge(alpha=1)`` for values (closed form, intercept unpenalized) or
+    ``LogisticRegression(C=1)`` for classes. The network starts as that linear model and its hidden
+    layers learn what it misses. Returns False (nothing changed) where the net has no skip or its outputs
+    are not one per target column or class (a Gaussian head)."""
+    if net.skip is None or not len(x):
         return False
-    x, y = x.flatten(1).double(), y.double().reshape(len(x), -1)
-    if y.shape[1] != net.skip.out_features:
+    x = x.flatten(1).double()
+    if task == "regression":
+        weight, bias = _ridge(x, y.double().reshape(len(x), -1))
+    elif task == "classification":
+        weight, bias = _logistic(x, y.long(), net.skip.out_features)
+    else:
         return False
+    if weight.shape != net.skip.weight.shape:
+        return False
+    with torch.no_grad():
+        net.skip.weight.copy_(weight)
+        net.skip.bias.copy_(bias)
+    return True
+
+
+def _ridge(x: torch.Tensor, y: torch.Tensor, alpha: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     xm, ym = x.mean(0), y.mean(0)
     xc = x - xm
     w = torch.linalg.solve(xc.T @ xc + alpha * torch.eye(x.shape[1], dtype=x.dtype), xc.T @ (y - ym))
-    with torch.no_grad():
-        net.skip.weight.copy_(w.T)
-        net.skip.bias.copy_(ym - xm @ w)
-    return True
+    return w.T, ym - xm @ w
+
+
+def _logistic(x: torch.Tensor, y: torch.Tensor, outputs: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The logits of a fitted LogisticRegression, one row per class (a class absent from ``y`` stays zero);
+    two classes as minus and plus half the log-odds (softmax reads their difference), or the log-odds for
+    one logit. Empty where they cannot be the ``outputs`` logits."""
+    from sklearn.linear_model import LogisticRegression
+
+    none = torch.zeros(0, x.shape[1], dtype=x.dtype), torch.zeros(0, dtype=x.dtype)
+    classes = torch.unique(y)
+    if len(classes) < 2 or int(classes.max()) >= max(outputs, 2):
+        return none
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(x.numpy(), y.numpy())
+    coef, intercept = torch.from_numpy(lr.coef_), torch.from_numpy(lr.intercept_)
+    if len(classes) == 2:  # scikit-learn gives the log-odds of the second class
+        if outputs == 1:
+            return coef, intercept
+        coef, intercept = torch.cat([-coef, coef]) / 2, torch.cat([-intercept, intercept]) / 2
+    elif outputs == 1:
+        return none
+    weight, bias = torch.zeros(outputs, x.shape[1], dtype=x.dtype), torch.zeros(outputs, dtype=x.dtype)
+    weight[classes], bias[classes] = coef, intercept
+    return weight, bias
 
 
 @MODELS.register("mlp")

@@ -124,15 +124,18 @@ class MLPSpec(_ModelSpec):
     norm: Literal["none", "batch", "layer"] = Field("none", description="Normalization after each hidden layer.")
     linear_skip: bool = Field(False, description="Add a linear path from the inputs to the outputs (Wide & "
                               "Deep); the hidden layers learn what a linear model misses.")
-    skip_start: Literal["zero", "ridge"] = Field("zero", description="Regression with linear_skip: start the "
-                                                 "skip at the ridge solution (alpha 1) on the training rows.")
+    skip_start: Literal["zero", "ridge", "linear"] = Field(
+        "zero", description="With linear_skip: start the skip at zero; 'ridge': a regression's skip at "
+        "Ridge(alpha=1) fitted on the training rows (a classifier's at zero); 'linear': also a classifier's "
+        "at LogisticRegression(C=1).")
     ensemble: PositiveInt = Field(1, description="Members trained at once (TabM-mini): each scales the input "
                                   "by its own vector and has its own output layer; predictions are their mean.")
 
     @model_validator(mode="after")
     def _skip_to_start(self) -> MLPSpec:
-        if self.skip_start == "ridge" and not self.linear_skip:
-            raise ValueError("model.skip_start = 'ridge' starts the linear skip at the ridge solution, but "
+        if self.skip_start != "zero" and not self.linear_skip:
+            raise ValueError(f"model.skip_start = {self.skip_start!r} starts the linear skip at a fitted linear "
+                             "model, but "
                              "model.linear_skip is false: set linear_skip = true or skip_start = 'zero'")
         return self
 
