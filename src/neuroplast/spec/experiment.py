@@ -70,10 +70,9 @@ class ExperimentSpec(SpecModel):
         if (self.model.family == "bag") != ngrams and (ngrams or self.data.source == "text-csv"):
             fix = ("set data.tokens = 'ngrams'" if self.model.family == "bag"
                    else "set model.family = 'bag', or data.tokens = 'word' for this family")
-            raise PydanticCustomError("bag", "model.family = {family!r} with data.tokens = {tokens!r}: family "
-                                      "'bag' reads the hashed n-grams of data.tokens = 'ngrams', and only it "
-                                      "does; {fix}", {"family": self.model.family,
-                                                      "tokens": self.data.tokens, "fix": fix})
+            raise PydanticCustomError("bag", f"model.family = {self.model.family!r} with data.tokens = "
+                                      f"{self.data.tokens!r}: family 'bag' reads the hashed n-grams of "
+                                      f"data.tokens = 'ngrams', and only it does; {fix}")
         return self
 
     def to_toml(self) -> str:
