@@ -42,7 +42,7 @@ def resolve_spec(spec: str | Path | ExperimentSpec | None, data_dir: str | Path 
                  overrides: Sequence[str] = (), changes: dict[str, Any] | None = None) -> ExperimentSpec:
     """A spec name, path or object, with ``--set`` overrides, section changes and the data folder."""
     if not isinstance(spec, ExperimentSpec):
-        spec = text_default(spec, load_spec(spec, list(overrides)), list(overrides))
+        spec = text_default(spec, list(overrides)) or load_spec(spec, list(overrides))
     elif overrides:
         raise UserError("overrides apply to spec files or names; change an ExperimentSpec with .updated().")
     if changes:

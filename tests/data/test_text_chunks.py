@@ -35,3 +35,16 @@ def test_a_label_given_only_by_the_first_words_of_a_long_text_is_learned(tmp_pat
     last = neuroplast.run("reviews-lstm", overrides=[*common, "data.chunks=1"], out=tmp_path / "k1", progress=False)
     assert last.metrics["test"]["accuracy"] <= 0.7  # the last 8 words say nothing about the label
     assert "240 of 240 texts have more than data.chunks x data.block_size = 1 x 8 tokens" in caplog.text
+
+
+def test_a_transformer_reads_blocks_and_its_report_draws_the_last_block(tmp_path) -> None:
+    rows = ["text,label", *(f"{'good fine' if i % 2 else 'bad'} and then some more words here,{i % 2}" for i in range(40))]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    run = neuroplast.run("reviews-lstm", overrides=[f'data.path="{tmp_path / "t.csv"}"', "data.block_size=4",
+                                                    "data.chunks=3", 'model.family="transformer"', "model.d_model=16",
+                                                    "model.num_heads=2", "model.num_layers=1", "train.epochs=2"],
+                         out=tmp_path / "tr", progress=False)
+    assert tuple(run.info["input_shape"]) == (3, 4)
+    assert 'id="attention-maps"' in (run.dir / "report.html").read_text(encoding="utf-8")
+    again = neuroplast.load(run.dir)
+    assert (again.predict_proba(["good fine and then"]) == run.predict_proba(["good fine and then"])).all()

@@ -41,6 +41,8 @@ def test_a_one_text_column_csv_trains_the_text_default_and_predicts_new_text(tmp
     assert (spec.data.source, spec.data.tokens, spec.data.text_column, spec.model.family) == (
         "text-csv", "ngrams", "review", "bag")
     assert run.metrics["test"]["accuracy"] >= 0.9
+    page = (run.dir / "report.html").read_text(encoding="utf-8")
+    assert "hashed word and character n-grams: the text itself is not kept" in page  # no vocabulary to show
     loaded = neuroplast.load(run.dir)  # a new process would read the same preprocess.json
     assert list(loaded.predict(["the plot was superb", "really dull and boring"])) == ["pos", "neg"]
 
@@ -56,14 +58,14 @@ def test_cli_run_then_predict_on_new_text(tmp_path, capsys) -> None:
 
 
 def test_a_table_with_other_useful_columns_stays_the_table_default(tmp_path) -> None:
-    csv = reviews(tmp_path / "mixed.csv", extra="stars")
-    overrides = ["data.target=label"]
-    spec = text_default(csv, load_spec(csv, overrides), overrides)
-    assert spec.data.source == "csv" and spec.model.family == "mlp"
+    target = ["data.target=label"]
+    assert text_default(reviews(tmp_path / "mixed.csv", extra="stars"), target) is None  # "stars" is useful too
     csv = reviews(tmp_path / "only.csv")
-    asked = ["data.target=label", "model.hidden=[8]"]  # the user set the table model: the table default stays
-    assert text_default(csv, load_spec(csv, asked), asked).model.family == "mlp"
-    assert text_default(csv, load_spec(csv, overrides), overrides).model.family == "bag"
+    assert text_default(csv, [*target, "model.family=mlp"]) is None  # the user asks for the table model
+    assert text_default(csv, target).model.family == "bag"
+    spec = text_default(csv, [*target, "model.embedding_dim=8"])  # other model keys: the text default's
+    assert spec.model.embedding_dim == 8 and spec.data.target == "label"
+    assert load_spec(csv, [*target, "model.family=mlp"]).model.family == "mlp"
 
 
 def test_bad_input_is_one_line(tmp_path, capsys) -> None:

@@ -56,7 +56,7 @@ def spec_of(args: argparse.Namespace) -> Any:
 
     target = [f"data.target={args.target}"] if getattr(args, "target", None) else []
     overrides = [*target, *args.overrides]
-    spec = text_default(args.spec, load_spec(args.spec, overrides), overrides)
+    spec = text_default(args.spec, overrides) or load_spec(args.spec, overrides)
     if getattr(args, "data_dir", None) is not None:
         spec = spec.updated(data={"dir": str(args.data_dir.resolve())})
     return spec

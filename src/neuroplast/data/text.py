@@ -37,7 +37,7 @@ from neuroplast.data.ngrams import (
 )
 from neuroplast.data.tabular import read_csv
 from neuroplast.errors import DataError, UserError, did_you_mean
-from neuroplast.spec import DataSpec, ExperimentSpec, is_table_file, text_spec
+from neuroplast.spec import DataSpec, ExperimentSpec, is_table_file, load_spec, text_spec
 from neuroplast.spec.experiment import TEXT_SPEC
 
 PAD, UNK = "<pad>", "<unk>"
@@ -186,27 +186,29 @@ def _say_cut(texts: list[str], spec: DataSpec) -> None:
                     spec.block_size, size)
 
 
-def text_default(given: str | Path | ExperimentSpec | None, spec: ExperimentSpec,
-                 overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
-    """``neuroplast run FILE.csv --target COLUMN``: the text default (``csv-text``: a bag of n-grams)
-    instead of the table default ``spec`` when the file's only usable feature column is free text
-    (:func:`neuroplast.data.columns.infer_role`), said in one line; else ``spec`` unchanged. ``given`` is
-    what the user named (a CSV file, a spec); overrides of ``data.source`` or ``model.*`` keep the table
-    default."""
+def text_default(given: str | Path | ExperimentSpec | None,
+                 overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec | None:
+    """``neuroplast run FILE.csv --target COLUMN``: the text default (``csv-text``: a bag of n-grams) when
+    ``given`` is a CSV file whose only usable feature column is free text
+    (:func:`neuroplast.data.columns.infer_role`), said in one line; else None (the table default applies:
+    ``load_spec(given, overrides)``). ``--set data.source=...`` or ``--set model.family=...`` keeps the
+    table default; other overrides apply to the text default."""
     chosen = {item.split("=", 1)[0].strip() for item in overrides}
-    if (isinstance(given, ExperimentSpec) or not is_table_file(given) or spec.data.source != "csv"
-            or spec.data.target is None or spec.data.path is None
-            or any(k == "data.source" or k.startswith("model.") for k in chosen)):
-        return spec
-    header, columns = read_csv(Path(spec.data.path))
-    if spec.data.target not in columns:
-        return spec  # the table loader names the missing column
-    roles = [infer_role(name, columns[name], set(spec.data.missing)) for name in header if name != spec.data.target]
+    if isinstance(given, ExperimentSpec) or not is_table_file(given) or chosen & {"data.source", "model.family"}:
+        return None
+    table = load_spec(given, [o for o in overrides if not o.strip().startswith("model.")])
+    if table.data.source != "csv" or table.data.target is None or table.data.path is None:
+        return None
+    header, columns = read_csv(Path(table.data.path))
+    if table.data.target not in columns:
+        return None  # the table loader names the missing column
+    missing = set(table.data.missing)
+    roles = [infer_role(name, columns[name], missing) for name in header if name != table.data.target]
     used = [r for r in roles if r["role"] not in DROPPED]
     if len(used) != 1 or used[0]["role"] != "text":
-        return spec
+        return None
     column = used[0]["name"]
     log.warning("%s: the only feature column, %r, is free text: training the text default %s (fastText's bag "
                 "of word and character n-grams; --set model.family=mlp keeps the table default).",
-                Path(spec.data.path).name, column, TEXT_SPEC)
-    return text_spec(Path(spec.data.path), column, overrides)
+                Path(table.data.path).name, column, TEXT_SPEC)
+    return text_spec(Path(table.data.path), column, overrides)
