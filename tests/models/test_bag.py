@@ -51,3 +51,12 @@ def test_bag_and_ngrams_go_together_in_a_spec() -> None:
     with pytest.raises(UserError, match=r"model.family = 'lstm' with data.tokens = 'ngrams'.*set model.family = "
                                         r"'bag', or data.tokens = 'word' for this family"):
         load_spec("reviews-lstm", ["data.tokens=ngrams"])
+
+
+def test_columns_of_padding_only_and_the_id_type_change_nothing() -> None:
+    torch.manual_seed(0)
+    bag = BagOfNgrams(9, 2, embedding_dim=3).eval()
+    x = torch.tensor([[1, 2, 0, 0, 0], [3, 4, 5, 0, 0]])
+    expected = bag(x[:, :3])
+    for same in (x, x.int(), x.float(), torch.cat([x, torch.zeros(2, 40, dtype=x.dtype)], dim=1)):
+        torch.testing.assert_close(bag(same), expected)

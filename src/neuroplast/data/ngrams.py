@@ -104,16 +104,16 @@ def hash_texts(token_lists: Iterable[list[str]], preprocess: dict[str, Any]) -> 
 
 
 def slots_to_ids(rows: list[list[int]], kept: list[int], width: int | None = None) -> torch.Tensor:
-    """Hash slots -> ``(N, width)`` model ids (slot ``kept[i]`` is ``i + 1``; other slots left out),
+    """Hash slots -> ``(N, width)`` int32 model ids (slot ``kept[i]`` is ``i + 1``; other slots left out),
     right-padded with 0; ``width`` None: the longest text's count."""
     index = {slot: i + 1 for i, slot in enumerate(kept)}
     ids = [[index[s] for s in row if s in index] for row in rows]
     width = max([1, *(len(r) for r in ids)]) if width is None else width
-    out = torch.full((len(ids), width), PAD_ID, dtype=torch.int64)
+    out = torch.full((len(ids), width), PAD_ID, dtype=torch.int32)  # half of int64's memory: texts can be long
     for r, row in enumerate(ids):
         row = row[:width]
         if row:
-            out[r, : len(row)] = torch.tensor(row, dtype=torch.int64)
+            out[r, : len(row)] = torch.tensor(row, dtype=torch.int32)
     return out
 
 

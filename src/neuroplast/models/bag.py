@@ -24,8 +24,9 @@ PAD_ID = 0  # the id data/ngrams.py pads texts with
 class BagOfNgrams(nn.Module):
     """Mean n-gram embedding -> (hidden ReLU layers) -> linear, over hashed n-gram ids.
 
-    Inputs: ``(B, W)`` n-gram ids (:mod:`neuroplast.data.ngrams`), padded with 0, which the mean
-    leaves out (a text of padding only has the zero vector). Any ``W`` works. Outputs ``(B, num_outputs)``.
+    Inputs: ``(B, W)`` n-gram ids (:mod:`neuroplast.data.ngrams`), right-padded with 0, which the mean
+    leaves out (a text of padding only has the zero vector); a batch's columns of padding only are
+    skipped. Any ``W`` works. Outputs ``(B, num_outputs)``.
 
     Args:
         num_embeddings: the number of ids (``data.buckets``), padding included.
@@ -59,7 +60,10 @@ class BagOfNgrams(nn.Module):
         if x.ndim != 2:
             raise UserError(f"BagOfNgrams expects n-gram ids of shape (batch, n-grams); received {tuple(x.shape)}. "
                             "Encode texts with neuroplast.data.text.encode_texts.")
-        return self.head(self.body(self.embedding(x.long())))  # (B, W) -> (B, dim) -> (B, outputs)
+        x = x if x.dtype in (torch.int32, torch.int64) else x.long()
+        used = (x != PAD_ID).any(dim=0).nonzero()  # texts are right-padded: drop the columns of padding only
+        x = x[:, : int(used.max()) + 1] if len(used) else x[:, :1]
+        return self.head(self.body(self.embedding(x)))  # (B, W) -> (B, dim) -> (B, outputs)
 
 
 @MODELS.register("bag")
