@@ -20,6 +20,7 @@ from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.adapters import LoaderOptions
 from neuroplast.data.augment import make_augment
 from neuroplast.data.given import HeldOut, dataset_from_arrays, own_data
+from neuroplast.data.text import text_default
 from neuroplast.errors import UserError, check_output, did_you_mean
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
@@ -42,7 +43,7 @@ def resolve_spec(spec: str | Path | ExperimentSpec | None, data_dir: str | Path 
                  overrides: Sequence[str] = (), changes: dict[str, Any] | None = None) -> ExperimentSpec:
     """A spec name, path or object, with ``--set`` overrides, section changes and the data folder."""
     if not isinstance(spec, ExperimentSpec):
-        spec = load_spec(spec, list(overrides))
+        spec = text_default(spec, list(overrides)) or load_spec(spec, list(overrides))
     elif overrides:
         raise UserError("overrides apply to spec files or names; change an ExperimentSpec with .updated().")
     if changes:

@@ -51,10 +51,12 @@ def _spec_flags(p: argparse.ArgumentParser, example: str) -> None:
 
 def spec_of(args: argparse.Namespace) -> Any:
     """The spec the command names, with its --set overrides and --data-dir."""
+    from neuroplast.data.text import text_default
     from neuroplast.spec import load_spec
 
     target = [f"data.target={args.target}"] if getattr(args, "target", None) else []
-    spec = load_spec(args.spec, [*target, *args.overrides])
+    overrides = [*target, *args.overrides]
+    spec = text_default(args.spec, overrides) or load_spec(args.spec, overrides)
     if getattr(args, "data_dir", None) is not None:
         spec = spec.updated(data={"dir": str(args.data_dir.resolve())})
     return spec

@@ -70,6 +70,24 @@ def check_linear_skip(spec: Any, input_shape: tuple[int, ...], task: str, vocab_
     return True
 
 
+def pool_chunks(x: torch.Tensor, encode: Callable[[torch.Tensor], torch.Tensor], pad_id: int = 0) -> torch.Tensor:
+    """A long text read in blocks: ``(B, K, T)`` token ids -> the mean of ``encode(block)`` over each
+    text's non-empty blocks, ``(B, F)``. ``encode`` maps ``(N, T)`` ids to ``(N, F)`` and sees the
+    non-empty blocks only; a text with no token gets zeros."""
+    b, k, t = x.shape
+    flat = x.reshape(b * k, t)
+    filled = (flat != pad_id).any(dim=1)  # (B * K,)
+    if not bool(filled.any()):
+        filled[0] = True  # encode one block to learn the feature width; it is weighted 0 below
+        weight = torch.zeros(b, k, 1, device=x.device)
+    else:
+        weight = filled.view(b, k, 1).float()
+    feats = encode(flat[filled])  # (filled, F)
+    every = feats.new_zeros(b * k, feats.shape[-1]).index_copy(0, filled.nonzero().squeeze(1), feats)
+    weight = weight.to(feats.dtype)
+    return (every.view(b, k, -1) * weight).sum(dim=1) / weight.sum(dim=1).clamp(min=1.0)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from neuroplast.errors import UserError
-from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip
+from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip, pool_chunks
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -24,7 +24,9 @@ class Recurrent(nn.Module):
     """An RNN, LSTM or GRU over token ids, time series or image rows, with a linear read-out.
 
     Inputs (no batch dimension in ``input_shape``): ``(T,)`` token ids when ``vocab_size > 0`` (an
-    embedding turns them into vectors), ``(T, F)`` series, or ``(1, H, W)`` images read row by row
+    embedding turns them into vectors), or ``(K, T)`` token ids of a long text in ``K`` blocks (each
+    block read on its own; the read-out sees the mean of the non-empty blocks' last states, see
+    :func:`~neuroplast.models.base.pool_chunks`), ``(T, F)`` series, or ``(1, H, W)`` images read row by row
     (sequential MNIST). For ``task="language-model"`` the output is one prediction per step,
     ``(B, T, num_outputs)``; otherwise the last step's state gives ``(B, num_outputs)``.
 
@@ -67,6 +69,9 @@ class Recurrent(nn.Module):
         self.skip = LinearSkip(tuple(input_shape), num_outputs) if options.get("linear_skip") else None
 
     def forward(self, x: torch.Tensor, state: Any = None, return_state: bool = False):
+        if self.vocab_size and x.ndim == 3 and not self.per_step:  # (B, K, T): a long text in K blocks
+            y = self.head(self.dropout(pool_chunks(x, self._read_block)))
+            return (y, None) if return_state else y
         if x.ndim == 4:  # (B, 1, H, W) image: a sequence of H rows of W pixels
             x = x.flatten(1, 2) if x.shape[1] == 1 else x.permute(0, 2, 1, 3).flatten(2)
         out, state = self.rnn(self.embedding(x), state)  # out: (B, T, hidden * directions)
@@ -78,6 +83,10 @@ class Recurrent(nn.Module):
                 y = y + self.skip(x)
         return (y, state) if return_state else y
 
+    def _read_block(self, ids: torch.Tensor) -> torch.Tensor:
+        """``(N, T)`` token ids -> ``(N, hidden * directions)``: the summary of each block on its own."""
+        return self._summary(self.rnn(self.embedding(ids))[0])
+
     def _summary(self, out: torch.Tensor) -> torch.Tensor:
         """The last step's output; for a bidirectional net, the backward direction's is at step 0."""
         if not self.rnn.bidirectional:
@@ -88,6 +97,8 @@ class Recurrent(nn.Module):
 
 def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "classification",
            vocab_size: int = 0, **_) -> nn.Module:
+    if vocab_size and len(input_shape) == 2 and task == "language-model":
+        raise UserError("A language model reads one sequence of tokens; set data.chunks = 1.")
     if not vocab_size and len(input_shape) not in (2, 3):
         raise UserError(f"model.family = {spec.family!r} reads sequences: token ids, (steps, features) "
                         f"or images read row by row; the data gives rows of shape {input_shape}. "

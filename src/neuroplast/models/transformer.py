@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from neuroplast.errors import UserError
-from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip
+from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip, pool_chunks
 
 TASKS = ("classification", "regression", "forecast", "language-model")
 POSITIONALS = ("learned", "sinusoidal")
@@ -108,7 +108,9 @@ class Transformer(nn.Module):
     Inputs (``input_shape`` has no batch dimension; ``T`` is the longest context): ``(T,)`` token
     ids when ``vocab_size > 0``, read through an ``nn.Embedding``; ``(T, F)`` float series, read
     through an ``nn.Linear(F, d_model)``; ``(C, H, W)`` images, read row by row as a sequence of
-    ``T = H`` rows of ``C * W`` pixels. Shorter sequences are fine, longer ones are refused.
+    ``T = H`` rows of ``C * W`` pixels. Shorter sequences are fine, longer ones are refused. A long
+    text in ``K`` blocks, ``(K, T)`` token ids (classification), is read block by block and the
+    head sees the mean of its non-empty blocks (:func:`~neuroplast.models.base.pool_chunks`).
 
     Outputs: ``task="language-model"`` is causal (position t sees only positions <= t) and gives
     ``(B, T, num_outputs)`` logits, one next-token prediction per position. The other tasks
@@ -158,7 +160,8 @@ class Transformer(nn.Module):
         self.vocab_size = options.get("vocab_size", 0)
         _check(input_shape, self.vocab_size, d_model, num_heads, task=(task, TASKS),
                positional=(positional, POSITIONALS), pooling=(pooling, POOLINGS))
-        self.task, self.context_length = task, input_shape[0]
+        self.task = task
+        self.context_length = input_shape[-1] if self.vocab_size else input_shape[0]  # (T,) or (K, T) tokens
         causal = task == "language-model"
         self.pad_id = options.get("pad_id") if self.vocab_size and not causal else None
 
@@ -206,7 +209,21 @@ class Transformer(nn.Module):
 
     def forward(self, x: torch.Tensor, return_attention: bool = False
                 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
-        seq = self._as_sequence(x)
+        if self.vocab_size and x.ndim == 3 and self.task != "language-model":  # (B, K, T): K blocks of a text
+            if return_attention:
+                raise UserError(f"Transformer: attention maps are drawn for one block of tokens (batch, T); "
+                                f"received {tuple(x.shape)} (blocks of a long text). Pass x[:, k], one block.")
+            return self.head(pool_chunks(x, lambda ids: self._features(self._as_sequence(ids))[0]))
+        h, maps = self._features(self._as_sequence(x), return_attention)
+        out = self.head(h)
+        if self.skip is not None:
+            out = out + self.skip(x)
+        return (out, maps) if return_attention else out
+
+    def _features(self, seq: torch.Tensor, return_attention: bool = False
+                  ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """The blocks' output before the head: ``(B, T, d_model)`` for a language model, else pooled to
+        ``(B, d_model)``; and each layer's attention map when asked."""
         h = self.embed(seq)  # (B, T, d_model)
         keep = self._not_padding(seq)  # (B, T) bool, or None without a pad_id
         if self.cls_token is not None:
@@ -219,18 +236,14 @@ class Transformer(nn.Module):
             h, weights = block(h, return_attention, keep)
             maps.append(weights)
         h = self.ln_f(h)
-        if self.task != "language-model":
-            if self.cls_token is not None:
-                h = h[:, 0]  # (B, d_model)
-            elif keep is not None:  # the mean over the tokens that are not padding
-                w = keep.unsqueeze(-1).to(h.dtype)
-                h = (h * w).sum(dim=1) / w.sum(dim=1)
-            else:
-                h = h.mean(dim=1)
-        out = self.head(h)
-        if self.skip is not None:
-            out = out + self.skip(x)
-        return (out, maps) if return_attention else out
+        if self.task == "language-model":
+            return h, maps
+        if self.cls_token is not None:
+            return h[:, 0], maps  # (B, d_model)
+        if keep is not None:  # the mean over the tokens that are not padding
+            w = keep.unsqueeze(-1).to(h.dtype)
+            return (h * w).sum(dim=1) / w.sum(dim=1), maps
+        return h.mean(dim=1), maps
 
     def _not_padding(self, seq: torch.Tensor) -> torch.Tensor | None:
         """``(B, T)``: True where a token is not padding; a row of padding only keeps every position
@@ -291,8 +304,8 @@ def _check(input_shape: Sequence[int], vocab_size: int, d_model: int, num_heads:
         raise UserError(f"Transformer: d_model = {d_model} is not divisible by num_heads = "
                         f"{num_heads}. Set model.d_model to a multiple of num_heads (e.g. {fix}) "
                         "or change model.num_heads.")
-    if len(input_shape) not in ((1,) if vocab_size else (2, 3)):
-        raise UserError(f"model.family = 'transformer' reads sequences: token ids (T,), series "
+    if len(input_shape) not in ((1, 2) if vocab_size else (2, 3)):
+        raise UserError(f"model.family = 'transformer' reads sequences: token ids (T,) or (blocks, T), series "
                         f"(T, F) or images (C, H, W) read row by row; the data gives rows of shape "
                         f"{tuple(input_shape)}. Use family = 'mlp' for tables.")
 

@@ -7,14 +7,17 @@ from neuroplast.spec.experiment import (
     DEFAULT_SPEC,
     ExperimentSpec,
     available_specs,
+    is_table_file,
     load_spec,
     parse_value,
     resolve_spec_path,
     spec_from_dict,
+    text_spec,
 )
 from neuroplast.spec.sections import (
     FAMILIES,
     AugmentSpec,
+    BagSpec,
     CNNSpec,
     DataSpec,
     EarlyStoppingSpec,
@@ -38,7 +41,7 @@ from neuroplast.spec.stages import (
     section,
 )
 
-__all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
+__all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
            "ExperimentSpec", "ExplainSpec", "HebbianSpec", "MLPSpec", "ModelSpec", "PerceptronSpec", "PruneSpec",
-           "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs",
+           "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
            "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]

@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -62,6 +63,18 @@ class ExperimentSpec(SpecModel):
                                       "'..'), e.g. \"my-experiment\"")
         return value
 
+    @model_validator(mode="after")
+    def _bag_reads_ngrams(self) -> ExperimentSpec:
+        """Family 'bag' reads hashed n-grams, and only it does: the two keys go together."""
+        ngrams = self.data.source == "text-csv" and self.data.tokens == "ngrams"
+        if (self.model.family == "bag") != ngrams and (ngrams or self.data.source == "text-csv"):
+            fix = ("set data.tokens = 'ngrams'" if self.model.family == "bag"
+                   else "set model.family = 'bag', or data.tokens = 'word' for this family")
+            raise PydanticCustomError("bag", f"model.family = {self.model.family!r} with data.tokens = "
+                                      f"{self.data.tokens!r}: family 'bag' reads the hashed n-grams of "
+                                      f"data.tokens = 'ngrams', and only it does; {fix}")
+        return self
+
     def to_toml(self) -> str:
         return tomli_w.dumps(_drop_none(self.model_dump(mode="json")))
 
@@ -102,14 +115,20 @@ def resolve_spec_path(spec: str | Path | None) -> Path:
 
 
 TABLE_SPEC = "csv-table"  # what `neuroplast run FILE.csv --target COLUMN` trains
+TEXT_SPEC = "csv-text"  # ... when the file's only feature column is free text (neuroplast.data.text.text_default)
+
+
+def is_table_file(spec: str | Path | None) -> bool:
+    """Whether ``spec`` names a CSV (or TSV) file to train the table default on, not a spec."""
+    return spec is not None and Path(spec).suffix.lower() in (".csv", ".tsv") and Path(spec).is_file()
 
 
 def load_spec(spec: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
     """Read a TOML spec (file or shipped name) and apply dotted ``key=value`` overrides. A CSV file instead
     of a spec trains the shipped ``csv-table`` default on it (``data.target`` names the column to predict),
     in a run named after the file."""
-    if spec is not None and Path(spec).suffix.lower() in (".csv", ".tsv") and Path(spec).is_file():
-        return _table_spec(Path(spec), overrides)
+    if is_table_file(spec):
+        return _table_spec(Path(str(spec)), overrides)
     path = resolve_spec_path(spec)
     try:
         raw = tomllib.loads(path.read_text())
@@ -137,6 +156,15 @@ def _table_spec(csv: Path, overrides: list[str] | tuple[str, ...]) -> Experiment
         raise UserError(f"{csv}: name the column to predict: --target COLUMN (or --set data.target=COLUMN); "
                         f"the header reads: {header[:200]}")
     return spec
+
+
+def text_spec(csv: Path, text_column: str, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
+    """The shipped text default (``csv-text``) on one column of texts of a CSV file, named after the file;
+    ``overrides`` as for :func:`load_spec` (``data.target=COLUMN`` among them)."""
+    raw = tomllib.loads((CONFIG_DIR / f"{TEXT_SPEC}.toml").read_text())
+    raw.update(name=csv.stem, description=f"{TEXT_SPEC} on {csv.name}, column {text_column!r}")
+    raw["data"].update(path=str(csv.resolve()), text_column=text_column)
+    return _validated(raw, overrides, str(csv))
 
 
 def _validated(raw: dict[str, Any], overrides: list[str] | tuple[str, ...], source: str) -> ExperimentSpec:
@@ -244,6 +272,8 @@ def _one_line(error: ValidationError, raw: dict[str, Any], source: str) -> str:
     if err["type"] == "union_tag_invalid":
         return (f"{source}: unknown model family {err['input'].get('family')!r} at {key or 'model'}.family; "
                 f"expected one of: {', '.join(FAMILIES)}.")
+    if not loc:  # a check across sections: its message names the keys
+        return f"{source}: {err['msg']}."
     received = err.get("input")
     return f"{source}: invalid value for {key!r}: {err['msg']}. Received {received!r}."
 

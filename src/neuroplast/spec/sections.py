@@ -70,9 +70,19 @@ class DataSpec(SpecModel):
     augment: AugmentSpec | None = None
     # sequences: text, time series
     text_column: str | None = Field(None, description="text-csv: the column holding the text to classify.")
-    tokens: Literal["char", "word"] = Field("char", description="text-csv: character or word vocabulary.")
+    tokens: Literal["char", "word", "ngrams"] = Field(
+        "char", description="text-csv: a character or word vocabulary (recurrent and Transformer families), "
+        "or 'ngrams': hashed word 1-2-grams and character 3-5-grams of the whole text (family 'bag').")
     block_size: PositiveInt = Field(128, description="text: characters per training sequence (the context); "
-                                    "text-csv: tokens kept per text.")
+                                    "text-csv: tokens per block of a text.")
+    chunks: PositiveInt = Field(1, description="text-csv with a vocabulary: blocks of block_size tokens read "
+                                "per text, from its end; the model averages over a text's non-empty blocks. "
+                                "1: only the last block_size tokens.")
+    buckets: PositiveInt = Field(2**20, description="text-csv with tokens = 'ngrams': hash slots the n-grams "
+                                 "share; the slots found in 2+ training texts get an embedding.")
+    max_ngrams: PositiveInt = Field(100_000, description="text-csv with tokens = 'ngrams': n-grams read per "
+                                    "text at most (a longer text keeps its first ones, and the loader says "
+                                    "how many texts were cut).")
     column: str | None = Field(None, description="series: the CSV column holding the time series.")
     window: PositiveInt = Field(24, description="series: past steps the model sees.")
     horizon: PositiveInt = Field(1, description="series: steps ahead to forecast.")
@@ -186,6 +196,17 @@ class TransformerSpec(_ModelSpec):
                               "window to the forecast (LSTNet's highway); the network learns a correction.")
 
 
+class BagSpec(_ModelSpec):
+    """fastText's classifier: the mean of a text's n-gram embeddings, then a linear layer (strong on
+    small text data; needs data.tokens = 'ngrams')."""
+
+    family: Literal["bag"] = "bag"
+    embedding_dim: PositiveInt = Field(64, description="Size of each n-gram's embedding.")
+    hidden: tuple[PositiveInt, ...] = Field((), description="Hidden layers (ReLU) between the mean embedding "
+                                            "and the output; () is fastText's linear classifier.")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the mean embedding (and hidden layers).")
+
+
 class HebbianSpec(_ModelSpec):
     """A convolutional layer learned by a local Hebbian rule (SoftHebb: soft winner-take-all, no
     backpropagation into it), then a linear readout trained by gradient descent."""
@@ -208,8 +229,8 @@ class HebbianSpec(_ModelSpec):
 
 
 ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
-                            HebbianSpec], Field(discriminator="family")]
-FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "hebbian")
+                            BagSpec, HebbianSpec], Field(discriminator="family")]
+FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "bag", "hebbian")
 
 
 # --------------------------------------------------------------------------- training

@@ -83,7 +83,10 @@ def link(ctx: Context, folder: Path) -> Block:
 
 
 def decode(preprocess: dict[str, Any], ids: torch.Tensor) -> str:
-    """Token ids back to text (characters joined, words spaced; padding dropped)."""
+    """Token ids back to text (characters joined, words spaced; padding dropped); hashed n-grams keep no
+    text to show (a note says so)."""
+    if "vocab" not in preprocess:
+        return "(hashed word and character n-grams: the text itself is not kept)"
     vocab = preprocess["vocab"]
     tokens = [vocab[i] for i in ids.tolist() if 0 <= i < len(vocab) and vocab[i] != "<pad>"]
     return ("" if preprocess.get("mode") == "chars" or preprocess.get("tokens") == "char" else " ").join(tokens)

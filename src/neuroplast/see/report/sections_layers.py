@@ -62,6 +62,8 @@ def _attention(ctx: Context) -> Section | None:
     if ctx.run is None or not isinstance(ctx.run.model, Transformer) or (xy := ctx.split()) is None:
         return None
     x = xy[0][:1]
+    if x.ndim == 3 and ctx.info.get("vocab_size"):
+        x = x[:, -1]  # a long text in blocks: its last block
     if ctx.info.get("vocab_size"):
         x = x[:, -64:]  # a readable map: the last 64 tokens
     with torch.no_grad():
