@@ -260,3 +260,21 @@ def test_a_failing_report_does_not_lose_the_training(tmp_path: Path, monkeypatch
     assert (tmp_path / "run" / "model.safetensors").is_file() and run.metrics["test"]["accuracy"] > 0
     assert not (tmp_path / "run" / "report.html").exists()
     assert "disk on fire" in caplog.text
+
+
+def test_counts_say_what_they_count_all_test_examples_or_the_first_few(cnn_run: Path, tmp_path: Path,
+                                                                      monkeypatch) -> None:
+    """The mistakes caption counts what the report looked at: every test example, or (past its limit) the
+    first ones of how many, never a share of the first 1,000 passed off as the whole test set."""
+    from neuroplast.see.report import context
+
+    total = json.loads((cnn_run / "metrics.json").read_text())["data"]["test"]
+    caption = re.compile(r"of (the [^.]*?test examples[^.]*?) are misclassified|all of (the [^.]*) correctly")
+    whole = caption.search(html.unescape(_page(write_report(cnn_run, out=tmp_path / "all.html"))))
+    assert whole and (whole.group(1) or whole.group(2)) == f"the {total:,} test examples"
+    monkeypatch.setattr(context, "MAX_EXAMPLES", 50)
+    first = caption.search(html.unescape(_page(write_report(cnn_run, out=tmp_path / "first.html"))))
+    assert first and (first.group(1) or first.group(2)) == (
+        f"the first 50 of the {total:,} test examples (the report looks at 50 at most)")
+    zh = html.unescape(_page(write_report(cnn_run, lang="zh-Hant", out=tmp_path / "zh.html")))
+    assert f"{total:,} 個測試樣本中的前 50 個" in zh

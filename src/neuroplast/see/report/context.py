@@ -87,6 +87,14 @@ class Context:
             x, y = self.data.x_val, self.data.y_val
         return (x[:MAX_EXAMPLES].cpu(), y[:MAX_EXAMPLES].cpu()) if len(x) else None
 
+    def examples(self, shown: int) -> str:
+        """What ``shown`` examples of :meth:`split` are, said without overstating: all of the test set, or
+        the first ``shown`` of it."""
+        total = shown if self.data is None else len(self.data.x_test) or len(self.data.x_val)
+        if total > shown:
+            return self.t("report.examples_first", count=f"{shown:,}", total=f"{total:,}")
+        return self.t("report.examples_all", count=f"{shown:,}")
+
     def predictions(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
         """``(x, y, outputs)`` on :meth:`split`, computed once."""
         if self._predictions is None and self.run is not None and (xy := self.split()) is not None:

@@ -202,7 +202,7 @@ def _per_class(ctx: Context) -> Section | None:
     elif (p := ctx.predictions()) is not None:
         k = max(len(ctx.class_names), 2)
         y_true, y_pred = p[1].numpy(), ctx.run.objective.predict(p[2]).numpy()
-        source = ctx.t("report.per_class_from_predictions", count=len(y_true))
+        source = ctx.t("report.per_class_from_predictions", which=ctx.examples(len(y_true)))
     else:
         return None
     names = ctx.class_names if len(ctx.class_names) == k else [str(i) for i in range(k)]
@@ -226,14 +226,14 @@ def _mistakes(ctx: Context) -> Section | None:
     conf, pred = probs.max(dim=1)
     wrong = torch.nonzero(pred != y).flatten()
     if len(wrong) == 0:
-        return Section("mistakes", ctx.t("report.mistakes"), [note(ctx.t("report.no_mistakes", count=len(y)))])
+        return Section("mistakes", ctx.t("report.mistakes"), [note(ctx.t("report.no_mistakes", which=ctx.examples(len(y))))])
     order = wrong[conf[wrong].argsort(descending=True)][:NUM_MISTAKES]
     items = [figure(png(image(x[i])), ctx.t("report.true_predicted", true=_label(ctx, y[i]),
                                               predicted=_label(ctx, pred[i]), confidence=100 * float(conf[i])),
                     ctx.t("report.mistake_alt"), pixelated=True) for i in order.tolist()]
     return Section("mistakes", ctx.t("report.mistakes"), [
         {"kind": "gallery", "items": items, "id": "mistakes-gallery"},
-        note(ctx.t("report.mistakes_caption", wrong=len(wrong), count=len(y)))])
+        note(ctx.t("report.mistakes_caption", wrong=f"{len(wrong):,}", which=ctx.examples(len(y))))])
 
 
 def _regression(ctx: Context) -> Section | None:
@@ -251,7 +251,7 @@ def _regression(ctx: Context) -> Section | None:
         y_true = (p[1].reshape(len(p[1]), -1).numpy() * std + mean)[:, 0]
         y_pred = (p[2].reshape(len(p[2]), -1).numpy() * std + mean)[:, 0]
         s.blocks.append(figure(plot(lambda buf: scatter(y_true, y_pred, buf)),
-                               ctx.t("report.scatter_caption", count=len(y_true)), ctx.t("report.regression")))
+                               ctx.t("report.scatter_caption", which=ctx.examples(len(y_true))), ctx.t("report.regression")))
     return s
 
 
