@@ -119,7 +119,10 @@ function showAnswer(a) {
   const verdict = $("verdict");
   verdict.textContent = a.not_sure ? t("answer.not_sure") : t("answer.sure");
   verdict.className = a.not_sure ? "badge not-sure" : "badge";
-  verdict.hidden = a.threshold === null;
+  verdict.hidden = a.threshold === null;  // no threshold fitted: no sure / not-sure verdict, and the help says so
+  const help = $("sure-help");
+  help.dataset.i18n = a.threshold === null ? "answer.no_threshold" : "answer.not_sure_help";
+  help.textContent = t(help.dataset.i18n);
   const probs = $("probs");
   probs.replaceChildren();
   a.classes.forEach((name, i) => {

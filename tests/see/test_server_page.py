@@ -1,0 +1,56 @@
+"""The page never overstates: a run with no fitted confidence threshold shows no "Sure" badge and says why
+(a real server process, Debian's Chromium)."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+from drawn_digits import PLAIN, placed, render
+
+import neuroplast
+from neuroplast.see.locale import table
+
+
+def _serve(run_dir: Path, lang: str) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "neuroplast", "serve", str(run_dir), "--port", str(port),
+                             "--lang", lang], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            httpx.get(f"{url}/api/model", timeout=1)
+            return proc, url
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"neuroplast serve did not answer: {proc.stdout.read()}")
+
+
+def test_a_run_without_a_threshold_shows_no_verdict_and_says_why(tmp_path: Path, browser) -> None:
+    run_dir = tmp_path / "no-val"
+    neuroplast.run("digits-cnn", out=run_dir, progress=False,
+                   overrides=["data.val_fraction=0", "train.epochs=1", "train.threads=1"])
+    picture = tmp_path / "four.png"
+    render(placed(PLAIN[4], 150, 100, 20)).convert("RGB").save(picture)
+    for lang in ("en", "zh-Hant"):
+        proc, url = _serve(run_dir, lang)
+        try:
+            assert httpx.get(f"{url}/api/model").json()["threshold"] is None
+            page = browser.new_page()
+            page.goto(url)
+            page.wait_for_selector("#draw:not([hidden])")
+            page.set_input_files("#upload", str(picture))
+            page.wait_for_function("document.querySelectorAll('#probs .prob').length === 10")
+            assert not page.locator("#verdict").is_visible()  # no green "Sure" for a threshold that does not exist
+            assert page.locator("#sure-help").inner_text() == table(lang)["answer.no_threshold"]
+            page.close()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
