@@ -1,5 +1,6 @@
-"""The page never overstates: a run with no fitted confidence threshold shows no "Sure" badge and says why
-(a real server process, Debian's Chromium)."""
+"""The page never overstates: a run with no fitted confidence threshold shows no "Sure" badge and says why;
+the caption under the network's input describes this model's preprocessing (a real server process, Debian's
+Chromium)."""
 
 from __future__ import annotations
 
@@ -50,6 +51,8 @@ def test_a_run_without_a_threshold_shows_no_verdict_and_says_why(tmp_path: Path,
             page.wait_for_function("document.querySelectorAll('#probs .prob').length === 10")
             assert not page.locator("#verdict").is_visible()  # no green "Sure" for a threshold that does not exist
             assert page.locator("#sure-help").inner_text() == table(lang)["answer.no_threshold"]
+            # the 8x8 digits model's caption, not MNIST's "scaled to 20 pixels"
+            assert page.locator("#seen-help").inner_text() == table(lang)["draw.seen_help_digits"]
             page.close()
         finally:
             proc.terminate()

@@ -218,7 +218,8 @@ class Predictor:
         d: dict[str, Any] = {
             "name": self.run.metrics.get("name", self.dir.name), "family": info.get("family"),
             "task": self.task, "kind": self.kind, "language_model": self.language_model,
-            "input_shape": list(shape), "classes": self.classes, "summary": summary,
+            "input_shape": list(shape), "image_style": self.preprocess.get("style"), "classes": self.classes,
+            "summary": summary,
             "parameters": sum(p.numel() for p in self.run.model.parameters()),
             "test": {k: v for k, v in test.items() if isinstance(v, (int, float))},
             "calibration": self.calibration, "threshold": self.threshold, "temperature": self.temperature,

@@ -21,7 +21,7 @@ async function setLanguage(lang) {
   document.documentElement.lang = lang;
   document.documentElement.dataset.lang = lang;
   $("lang").value = lang;
-  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n).replace("{shape}", el.dataset.shape ?? "");
   for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   document.title = t("page.title");
   if (state.lastAnswer) showAnswer(state.lastAnswer);
@@ -39,7 +39,13 @@ async function loadModel() {
   if (m.language_model) $("generate").hidden = false;
   else {
     $("answer").hidden = false;
-    if (m.kind === "image") $("draw").hidden = false;
+    if (m.kind === "image") {
+      $("draw").hidden = false;  // the caption says the preprocessing this model's inputs get
+      const help = $("seen-help");
+      help.dataset.shape = m.input_shape.slice(-2).join("×");
+      help.dataset.i18n = { mnist: "draw.seen_help", digits: "draw.seen_help_digits" }[m.image_style] ?? "draw.seen_help_resize";
+      help.textContent = t(help.dataset.i18n).replace("{shape}", help.dataset.shape);
+    }
     if (m.kind === "table") { $("table").hidden = false; buildForm(m.features); }
     if (m.kind === "text") $("text").hidden = false;
   }
