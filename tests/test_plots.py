@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neuroplast import plots
@@ -52,3 +53,43 @@ def test_learning_curve_figure_raises_one_line_for_a_metric_the_history_lacks() 
         plots.learning_curve_figure([{"epoch": 1, "train_loss": 1.0, "lr": 0.1}], "f1")
     with pytest.raises(UserError, match=r"choose one of none \(no epoch was trained\)"):
         plots.learning_curve_figure([], "loss")
+
+
+def test_a_reliability_diagram_draws_only_bins_with_enough_samples_and_labels_their_counts(tmp_path) -> None:
+    """A bin of one sample is accuracy 0 or 1: drawn, it looks like a collapse of calibration. Bins under
+    MIN_BIN_COUNT samples are left out, and every drawn point carries its count."""
+    from neuroplast import plots
+
+    diagram = {"confidence": [0.15, 0.55, 0.95], "accuracy": [0.0, 0.6, 0.97], "count": [1, 40, 900]}
+    assert plots.MIN_BIN_COUNT == 5
+    assert plots.reliability_points(diagram) == [(0.55, 0.6, 40), (0.95, 0.97, 900)]
+    fig_texts = []
+    import matplotlib.axes
+
+    original = matplotlib.axes.Axes.annotate
+    try:
+        matplotlib.axes.Axes.annotate = lambda self, text, *a, **k: fig_texts.append(text) or original(self, text, *a, **k)
+        plots.plot_reliability({"model": diagram}, tmp_path / "r.png")
+    finally:
+        matplotlib.axes.Axes.annotate = original
+    assert fig_texts == ["40", "900"] and (tmp_path / "r.png").stat().st_size > 5_000
+
+
+def test_the_ood_histogram_has_axis_labels_and_a_legend() -> None:
+    import io
+
+    import matplotlib.figure
+
+    from neuroplast.see.pictures import histograms
+
+    seen: list[matplotlib.figure.Figure] = []
+    original = matplotlib.figure.Figure.savefig
+    try:
+        matplotlib.figure.Figure.savefig = lambda self, *a, **k: seen.append(self) or original(self, *a, **k)
+        histograms(np.array([1.0, 2.0, 3.0]), np.array([50.0, 80.0]), 10.0, io.BytesIO(), {"images": "how many"})
+    finally:
+        matplotlib.figure.Figure.savefig = original
+    ax = seen[0].axes[0]
+    assert ax.get_xlabel() == "Mahalanobis distance (log scale)" and ax.get_ylabel() == "how many"  # translated
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "test images", "the same images, pixels shuffled", "threshold"]

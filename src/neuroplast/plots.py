@@ -49,7 +49,10 @@ def _figure_class() -> type:
 
 
 LABELS = {"epoch": "epoch", "loss": "loss", "accuracy": "accuracy", "train": "train", "val": "val",
-          "predicted": "predicted", "true": "true", "confidence": "confidence", "calibrated": "calibrated"}
+          "predicted": "predicted", "true": "true", "confidence": "confidence", "calibrated": "calibrated",
+          "distance": "Mahalanobis distance (log scale)", "images": "images", "test_images": "test images",
+          "shuffled": "the same images, pixels shuffled", "threshold": "threshold"}
+MIN_BIN_COUNT = 5  # a reliability bin with fewer samples is not drawn (one sample is accuracy 0 or 1)
 
 
 def curve_keys(history: list[dict[str, Any]], metric: str) -> list[tuple[str, str]]:
@@ -156,14 +159,18 @@ def lr_find_figure(lrs: list[float], losses: list[float], smoothed: list[float],
 def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
                      labels: dict[str, str] | None = None) -> None:
     """Reliability diagram: accuracy against confidence per bin, one line per method, with the
-    diagonal of perfect calibration."""
+    diagonal of perfect calibration; each point is labelled with its bin's sample count, and bins under
+    :data:`MIN_BIN_COUNT` samples are left out (:func:`reliability_points`)."""
     t = {**LABELS, **(labels or {})}
     fig = figure(figsize=(4.8, 4.4))
     ax = fig.subplots()
     ax.plot([0, 1], [0, 1], color="grey", lw=1, ls="--", label=t["calibrated"])
     for name, d in diagrams.items():
-        pts = [(c, a) for c, a, n in zip(d["confidence"], d["accuracy"], d["count"], strict=True) if n]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
+        pts = reliability_points(d)
+        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", ms=3, label=name)
+        for c, a, n in pts:  # each bin's sample count beside its point
+            ax.annotate(f"{n}", (c, a), textcoords="offset points", xytext=(3, -9), fontsize=6,
+                        color=line.get_color())
     ax.set_xlabel(t["confidence"])
     ax.set_ylabel(t["accuracy"])
     ax.set_xlim(0, 1)
@@ -171,6 +178,13 @@ def plot_reliability(diagrams: dict[str, dict[str, list[float]]], path: Path,
     ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
+
+
+def reliability_points(diagram: dict[str, list[float]], min_count: int = MIN_BIN_COUNT) -> list[tuple[float, float, int]]:
+    """``(confidence, accuracy, count)`` of the bins a reliability diagram draws: those holding at least
+    ``min_count`` samples (a bin of one sample would be drawn as a drop to 0 or a jump to 1)."""
+    return [(c, a, int(n)) for c, a, n in zip(diagram["confidence"], diagram["accuracy"], diagram["count"],
+                                               strict=True) if n >= min_count]
 
 
 def plot_pruning(pruning: dict[str, Any], path: Path) -> None:

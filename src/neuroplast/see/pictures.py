@@ -93,18 +93,25 @@ def scatter(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO) -> None:
     fig.savefig(buf, format="png", dpi=90)
 
 
-def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: io.BytesIO) -> None:
-    from neuroplast.plots import figure
+def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: io.BytesIO,
+               labels: dict[str, str] | None = None) -> None:
+    """Out-of-distribution scores of test images and of the same images with shuffled pixels, with the
+    threshold, axis labels and a legend (``labels`` translate them)."""
+    from neuroplast.plots import LABELS, figure
 
-    fig = figure(figsize=(5.2, 3.2))
+    t = {**LABELS, **(labels or {})}
+    fig = figure(figsize=(5.2, 3.4))
     ax = fig.subplots()
     both = np.concatenate([inside, outside, [threshold]])
     low = max(float(both[both > 0].min()) if (both > 0).any() else 1e-6, 1e-12)
     bins = np.geomspace(low, max(float(both.max()), low * 10), 50)  # the two groups lie decades apart
-    ax.hist(np.clip(inside, low, None), bins=bins, alpha=0.6, color="C0")
-    ax.hist(np.clip(outside, low, None), bins=bins, alpha=0.6, color="C3")
-    ax.axvline(threshold, color="black", lw=1, ls="--")
+    ax.hist(np.clip(inside, low, None), bins=bins, alpha=0.6, color="C0", label=t["test_images"])
+    ax.hist(np.clip(outside, low, None), bins=bins, alpha=0.6, color="C3", label=t["shuffled"])
+    ax.axvline(threshold, color="black", lw=1, ls="--", label=t["threshold"])
     ax.set_xscale("log")
+    ax.set_xlabel(t["distance"])
+    ax.set_ylabel(t["images"])
+    ax.legend(fontsize=7)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=90)

@@ -13,6 +13,7 @@ from neuroplast import rundir
 from neuroplast.io import read_json
 from neuroplast.see.pictures import file_uri, histograms, plot
 from neuroplast.see.report.context import Context
+from neuroplast.see.report.fonts import plot_labels
 from neuroplast.see.report.render import Block, Section, figure, integer, kv, link, note, num, table
 
 NUM_ATTRIBUTIONS = 12  # attribution heatmaps shown per explain folder
@@ -112,7 +113,8 @@ def _ood(ctx: Context, folder: Path, ood: dict[str, Any]) -> list[Block]:
     flat = x.reshape(len(x), -1)
     shuffled = flat[:, torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(0))].reshape(x.shape)
     inside, outside = density.score(x).numpy(), density.score(shuffled).numpy()
-    blocks.append(figure(plot(lambda buf: histograms(inside, outside, ood["threshold"], buf)),
+    words = plot_labels(ctx)
+    blocks.append(figure(plot(lambda buf: histograms(inside, outside, ood["threshold"], buf, words)),
                          ctx.t("report.ood_caption", count=len(x)), ctx.t("report.ood"), id="ood-img"))
     return blocks
 
