@@ -93,3 +93,14 @@ def test_the_ood_histogram_has_axis_labels_and_a_legend() -> None:
     assert ax.get_xlabel() == "Mahalanobis distance (log scale)" and ax.get_ylabel() == "how many"  # translated
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [
         "test images", "the same images, pixels shuffled", "threshold"]
+
+
+def test_learning_curves_tick_whole_epochs_and_say_when_one_epoch_is_only_a_point() -> None:
+    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e} for e in (1, 2, 3)]
+    ax = plots.learning_curve_figure(history).axes[0]
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if ax.get_xlim()[0] <= t <= ax.get_xlim()[1]]
+    assert ticks and all(float(t).is_integer() for t in ticks)  # no 1.25, 1.5
+    assert ax.get_title() == ""
+    one = plots.learning_curve_figure(history[:1], labels={"one_epoch": "only one"}).axes[0]
+    assert one.get_title() == "only one"

@@ -51,7 +51,8 @@ def _figure_class() -> type:
 LABELS = {"epoch": "epoch", "loss": "loss", "accuracy": "accuracy", "train": "train", "val": "val",
           "predicted": "predicted", "true": "true", "confidence": "confidence", "calibrated": "calibrated",
           "distance": "Mahalanobis distance (log scale)", "images": "images", "test_images": "test images",
-          "shuffled": "the same images, pixels shuffled", "threshold": "threshold"}
+          "shuffled": "the same images, pixels shuffled", "threshold": "threshold",
+          "one_epoch": "one epoch: a point, not yet a curve"}
 MIN_BIN_COUNT = 5  # a reliability bin with fewer samples is not drawn (one sample is accuracy 0 or 1)
 
 
@@ -84,6 +85,11 @@ def draw_learning_curve(ax: Axes, history: list[dict[str, Any]], metric: str = "
                 label=t.get(legend, legend))
     ax.set_xlabel(t["epoch"])
     ax.set_ylabel(t.get(metric, metric))
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole: no tick at 1.25
+    if len(set(epochs)) == 1:
+        ax.set_title(t["one_epoch"], fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend()
 
