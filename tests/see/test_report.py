@@ -278,3 +278,20 @@ def test_counts_say_what_they_count_all_test_examples_or_the_first_few(cnn_run: 
         f"the first 50 of the {total:,} test examples (the report looks at 50 at most)")
     zh = html.unescape(_page(write_report(cnn_run, lang="zh-Hant", out=tmp_path / "zh.html")))
     assert f"{total:,} 個測試樣本中的前 50 個" in zh
+
+
+def test_feature_maps_too_small_to_see_are_named_not_drawn(cnn_run: Path) -> None:
+    """The 8x8 digits CNN's last conv block gives 2x2 maps: drawn large they are four squares that say
+    nothing; the report names them instead."""
+    import torch
+
+    from neuroplast.see.report.sections_layers import MIN_MAP_SIDE
+    from neuroplast.trust import feature_maps
+
+    run = neuroplast.load(cnn_run)
+    maps = feature_maps(run.model, torch.zeros(1, *run.info["input_shape"]))
+    small = [n for n, a in list(maps.items())[:4] if min(a.shape[-2:]) < MIN_MAP_SIDE]
+    assert small  # the model has such a layer, so the check below means something
+    page = html.unescape(_page(write_report(cnn_run, out=cnn_run / "maps.html")))
+    assert 'id="feature-maps"' in page and all(f"Layer {n}:" not in page for n in small)  # the captions
+    assert f"Not drawn: {small[0]} (2×2)" in page

@@ -12,6 +12,8 @@ from neuroplast.see.pictures import file_uri, grid, image, png
 from neuroplast.see.report.context import Context
 from neuroplast.see.report.render import Block, Section, decode, figure, note
 
+MIN_MAP_SIDE = 4  # feature maps smaller than this (2x2 after two poolings of 8x8 digits) are not drawn
+
 
 def _layers(ctx: Context) -> Section | None:
     """First-layer filters and feature maps (CNN), or first-layer weights as images (MLP)."""
@@ -28,13 +30,16 @@ def _layers(ctx: Context) -> Section | None:
                                ctx.t("report.filters_caption", count=len(w)),
                                ctx.t("report.filters_alt"), pixelated=True))
         if (xy := ctx.split()) is not None:
-            maps = feature_maps(model, xy[0][:1])
+            maps = list(feature_maps(model, xy[0][:1]).items())[:4]
+            shown = [(name, a) for name, a in maps if min(a.shape[-2:]) >= MIN_MAP_SIDE]
             items = [figure(png(grid(list(a[0, :16].float()), pad=1), cmap="viridis", size=200),
                             ctx.t("report.feature_map_caption", layer=name, count=min(16, a.shape[1])),
-                            ctx.t("report.feature_map_alt"), pixelated=True) for name, a in list(maps.items())[:4]]
+                            ctx.t("report.feature_map_alt"), pixelated=True) for name, a in shown]
             s.blocks += [figure(png(image(xy[0][0])), ctx.t("report.feature_map_input"), ctx.t("report.sample_alt"),
                                 pixelated=True),
                          {"kind": "gallery", "items": items, "id": "feature-maps", "wide": True}]
+            if small := [f"{name} ({a.shape[-2]}×{a.shape[-1]})" for name, a in maps if min(a.shape[-2:]) < MIN_MAP_SIDE]:
+                s.blocks.append(note(ctx.t("report.feature_maps_small", layers=", ".join(small), side=MIN_MAP_SIDE)))
     elif not any(isinstance(m, (nn.RNNBase, nn.Embedding, nn.MultiheadAttention)) for m in model.modules()):
         try:
             fields = receptive_fields(model, tuple(ctx.info["input_shape"]))[:64]
