@@ -35,6 +35,10 @@ def test_calibrate_command_writes_a_run_folder(tmp_path: Path, capsys) -> None:
     assert max(sigmas) < 1e3  # no level searched out to the cap (that one flattened every answer, T ~ 35,000)
     assert cal["temperature"] < drift["temperature"] < 100
     assert drift["fitted_on"] == "val + noise-perturbed copies"
+    # humbler on clean test inputs: ECE worse there, and said so in the terminal and the report
+    assert drift["after"]["ece"] > drift["before"]["ece"]
+    assert "WARNING: temperature made the test ECE worse on clean data" in capsys.readouterr().err
+    assert "This calibration made the test ECE worse on clean data" in (tmp_path / "drift/report.html").read_text()
     assert main(["calibrate", str(run.dir), "--method", "mc-dropout", "--perturb"]) == 2
     assert "use it with method 'temperature' or with --then-temperature" in capsys.readouterr().err
     # where the calibrated folder goes: never the run itself, a file, or another trained run

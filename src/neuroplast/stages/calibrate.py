@@ -70,6 +70,8 @@ def calibrate(run_dir: str | Path, spec: UncertaintySpec | None = None, *, out: 
     calibrator, described = _fit(run, spec, data, out_dir)
     before, after = Uncalibrated(run.model).predict(data.x_test), calibrator.predict(data.x_test)
     metrics = _scored(run, run_dir, spec, data, calibrator, described, before, after)
+    if (warning := ece_warning(metrics["calibration"], spec.perturb)) is not None:
+        say(warning)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in COPIED:
         if (run_dir / name).is_file():
@@ -143,6 +145,16 @@ def _described(spec: UncertaintySpec, described: dict[str, Any], perturbed: dict
         described["prior_precision_per_network"] = [d["prior_precision"] for d in per_network]
         described["prior_from_per_network"] = [d["prior_from"] for d in per_network]
     return described
+
+
+def ece_warning(calibration: dict[str, Any], perturbed: bool) -> str | None:
+    """The warning a calibration that made the test ECE worse gets (None when it did not)."""
+    before, after = calibration["before"]["ece"], calibration["after"]["ece"]
+    if after <= before:
+        return None
+    why = ("a temperature fitted on noisy copies (--perturb) gives up calibration on clean inputs for calibration "
+           "under shift" if perturbed else "keep the uncalibrated model or try another method")
+    return f"WARNING: {calibration['method']} made the test ECE worse on clean data ({before:.2%} -> {after:.2%}): {why}."
 
 
 def _scored(run: Run, run_dir: Path, spec: UncertaintySpec, data: Dataset, calibrator: Calibrator,

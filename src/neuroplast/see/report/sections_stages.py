@@ -83,6 +83,9 @@ def _calibration(ctx: Context) -> Section | None:
         s.blocks.append(table([""] + [ctx.word("metric", k) for k in keys],
                               [[ctx.t(f"report.{w}")] + [num(c[w][k]) for k in keys] for w in ("before", "after")],
                               id="calibration-table"))
+        if c.get("after", {}).get("ece", 0) > c.get("before", {}).get("ece", 0):
+            s.blocks.append(note(ctx.t("report.ece_worse", before=f"{100 * c['before']['ece']:.2f}%",
+                                       after=f"{100 * c['after']['ece']:.2f}%")))
         fitted = [(ctx.t("report.method"), c["method"])]
         fitted += [(ctx.word("metric", k), num(c[k])) for k in ("temperature", "samples", "members") if k in c]
         fitted += [(ctx.t("report.threshold", target=f"{100 * c['target_accuracy']:.0f}%"), num(c["threshold"])),
