@@ -99,6 +99,9 @@ def _written_opset(path: Path) -> int | None:
     return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
 
 
+ONE_FILE_BYTES = 1_500_000_000  # weights under this go inside the .onnx file (protobuf's limit is 2 GB)
+
+
 def _export(model: nn.Module, x: torch.Tensor, path: Path, opset: int, exporter: str) -> None:
     """One ONNX export with a dynamic batch axis, by torch's torch.export-based exporter (the
     default since torch 2.9; needs onnxscript) or by its TorchScript exporter."""
@@ -106,9 +109,10 @@ def _export(model: nn.Module, x: torch.Tensor, path: Path, opset: int, exporter:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter's notice
         if exporter == "dynamo":
+            weights = sum(p.numel() * p.element_size() for p in model.parameters())
             torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["output"],
                               dynamic_shapes=({0: torch.export.Dim("batch")},), opset_version=opset,
-                              dynamo=True, verbose=False)
+                              dynamo=True, verbose=False, external_data=weights > ONE_FILE_BYTES)
         else:
             torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
