@@ -82,18 +82,37 @@ def plain_pytorch_source(model: nn.Module, info: dict[str, Any]) -> str | None:
     forward = _FORWARD.get(info.get("family", ""))
     if forward is None:
         return None
-    lines = []
+    lines, forward = _members(model, forward)
     for name, child in model.named_children():
-        rendered = _render(child, "        ")
+        rendered = _render(child, "        ") if name != "heads" else ""
         if rendered is None:
             return None
-        lines.append(f"        self.{name} = {rendered}")
+        if rendered:
+            lines.append(f"        self.{name} = {rendered}")
     outputs = ("class logits" if info.get("task") == "classification"
                else "standardized targets (times target_std, plus target_mean)")
     source = _HEADER.format(family=info["family"].upper(), version=__version__, body="\n".join(lines),
                             forward=forward, shape=", ".join(map(str, info["input_shape"])),
                             outputs=outputs)
     return source if _reproduces(source, model, info) else None
+
+
+def _members(model: nn.Module, forward: str) -> tuple[list[str], str]:
+    """An MLP with a linear skip or an ensemble of members (``model.linear_skip``, ``model.ensemble``): the
+    members' input scales and output layers as plain parameters, and the forward that averages them."""
+    k, skip = getattr(model, "k", 1), getattr(model, "skip", None) is not None
+    if k == 1:
+        return [], ("flat = x.flatten(1)\n        return self.layers(flat) + self.skip(flat)" if skip else forward)
+    scale, heads = model.member_scale, model.heads
+    lines = [f"        self.member_scale = nn.Parameter(torch.zeros({k}, {scale.shape[1]}))  # each member's input scale",
+             f"        self.heads = nn.ParameterDict({{'weight': nn.Parameter(torch.zeros({k}, {heads.weight.shape[1]}, "
+             f"{heads.weight.shape[2]})), 'bias': nn.Parameter(torch.zeros({k}, {heads.bias.shape[1]}))}})"]
+    body = ("flat = x.flatten(1)\n"
+            "        h = self.layers[1:](flat.unsqueeze(1) * self.member_scale)  # (batch, members, features)\n"
+            "        out = torch.einsum('bki,kio->bko', h, self.heads['weight']) + self.heads['bias']\n"
+            + ("        out = out + self.skip(flat).unsqueeze(1)\n" if skip else "")
+            + "        return out.mean(dim=1)  # the members' mean")
+    return lines, body
 
 
 def _render(module: nn.Module, indent: str) -> str | None:
