@@ -35,3 +35,25 @@ def test_an_mlp_with_a_skip_or_members_is_written_as_plain_pytorch(tmp_path: Pat
     x = torch.randn(9, 7)
     with torch.inference_mode():
         torch.testing.assert_close(module.build()(x), net(x))
+
+
+def test_the_readmes_model_py_snippet_answers_as_run_predict(tmp_path: Path, capsys) -> None:
+    """The README's plain-PyTorch block, run as written on a fresh digits run, prints what run.predict gives."""
+    import re
+
+    import neuroplast
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "from model import build" in b)
+    run = neuroplast.run("digits-cnn", out=tmp_path / "run", progress=False, train={"epochs": 2, "threads": 1})
+    sys.modules.pop("model", None)
+    try:
+        exec(block.replace("runs/digits-cnn-...", str(run.dir)), {"__name__": "readme"})  # noqa: S102
+    finally:
+        sys.modules.pop("model", None)
+        sys.path.remove(str(run.dir))
+    from sklearn.datasets import load_digits
+
+    pixels = load_digits().images[:5] / 16
+    expected = run.predict(pixels[:, None].astype("float32")).tolist()
+    assert capsys.readouterr().out.strip() == f"tensor({expected})"
