@@ -295,3 +295,17 @@ def test_feature_maps_too_small_to_see_are_named_not_drawn(cnn_run: Path) -> Non
     page = html.unescape(_page(write_report(cnn_run, out=cnn_run / "maps.html")))
     assert 'id="feature-maps"' in page and all(f"Layer {n}:" not in page for n in small)  # the captions
     assert f"Not drawn: {small[0]} (2×2)" in page
+
+
+def test_the_spec_section_shows_only_the_data_keys_the_source_reads(cnn_run: Path) -> None:
+    """An 8x8 digits run does not read image_size, tokens, block_size or window: the report leaves them out
+    and says so; spec.toml itself keeps every key."""
+    import tomllib
+
+    page = html.unescape(_page(write_report(cnn_run, out=cnn_run / "spec.html")))
+    shown = tomllib.loads(re.search(r'<pre id="spec-toml"[^>]*>(.*?)</pre>', page, re.S).group(1))
+    assert shown["data"]["source"] == "digits" and "val_fraction" in shown["data"]
+    for key in ("image_size", "tokens", "block_size", "window"):
+        assert key not in shown["data"] and f"data.{key}" in page  # named in the note
+        assert key in tomllib.loads((cnn_run / "spec.toml").read_text())["data"]
+    assert shown["model"] == tomllib.loads((cnn_run / "spec.toml").read_text())["model"]

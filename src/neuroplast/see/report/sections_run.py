@@ -65,9 +65,37 @@ def _environment(ctx: Context) -> Section | None:
 
 
 def _spec(ctx: Context) -> Section | None:
+    """The resolved spec, less the data keys its source does not read (an 8x8 digits run has no use for
+    ``image_size``, ``tokens`` or ``window``), which a note names."""
     if ctx.spec_text is None:
         return None
-    return Section("spec", ctx.t("report.spec"), [{"kind": "pre", "text": ctx.spec_text, "id": "spec-toml"}])
+    text, unread = read_keys_only(ctx.spec_text)
+    blocks: list[Block] = [{"kind": "pre", "text": text, "id": "spec-toml"}]
+    if unread:
+        blocks.append(note(ctx.t("report.spec_unread", keys=", ".join(f"data.{k}" for k in unread))))
+    return Section("spec", ctx.t("report.spec"), blocks)
+
+
+def read_keys_only(spec_text: str) -> tuple[str, list[str]]:
+    """``spec.toml`` without the data keys its source does not read (see ``neuroplast.data.base.READERS``),
+    and those keys; the text unchanged when it is not valid TOML."""
+    import tomllib
+
+    import tomli_w
+
+    from neuroplast.data.base import READERS
+
+    try:
+        raw = tomllib.loads(spec_text)
+    except tomllib.TOMLDecodeError:
+        return spec_text, []
+    data = raw.get("data") if isinstance(raw.get("data"), dict) else {}
+    unread = [k for k, readers in READERS.items() if k in data and data.get("source") not in readers]
+    if not unread:
+        return spec_text, []
+    for key in unread:
+        del data[key]
+    return tomli_w.dumps(raw), unread
 
 
 def _data(ctx: Context) -> Section:
