@@ -114,3 +114,6 @@ def test_a_bad_set_value_is_blamed_on_the_set_not_the_shipped_file() -> None:
 
     with pytest.raises(UserError, match=r"^--set train.epochs=0: invalid value for 'train.epochs'"):
         load_spec("digits-mlp", ["train.epochs=0"])
+    # a check across a section's keys (model.skip_start needs model.linear_skip) blames the --set too
+    with pytest.raises(UserError, match=r"^--set model.skip_start=ridge: invalid value for 'model'"):
+        load_spec("wine-mlp", ["model.skip_start=ridge"])

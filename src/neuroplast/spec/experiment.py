@@ -175,6 +175,8 @@ def _validated(raw: dict[str, Any], overrides: list[str] | tuple[str, ...], sour
     except ValidationError as e:  # blame the --set that gave the bad value, not the file it changed
         key = ".".join(str(p) for p in e.errors()[0]["loc"] if not (isinstance(p, str) and p in FAMILIES))
         given = [item for item in overrides if item.split("=", 1)[0].strip() == key]
+        # a check across a section's keys ('model') blames the --set that changed a key of that section
+        given = given or [item for item in overrides if item.split("=", 1)[0].strip().startswith(f"{key}.")]
         raise UserError(_one_line(e, raw, f"--set {given[-1]}" if given else source)) from None
 
 
