@@ -309,3 +309,22 @@ def test_the_spec_section_shows_only_the_data_keys_the_source_reads(cnn_run: Pat
         assert key not in shown["data"] and f"data.{key}" in page  # named in the note
         assert key in tomllib.loads((cnn_run / "spec.toml").read_text())["data"]
     assert shown["model"] == tomllib.loads((cnn_run / "spec.toml").read_text())["model"]
+
+
+def test_the_vector_space_section_measures_each_stage(cnn_run: Path) -> None:
+    """Each stage's row: its width and the leave-one-out 5-NN accuracy of the test examples there; the
+    input row checked with scikit-learn on the test pixels, one 2-D picture per stage."""
+    import numpy as np
+    from sklearn.neighbors import KNeighborsClassifier
+
+    page = _page(write_report(cnn_run, out=cnn_run / "space.html"))
+    rows = _table(page, "space-table")
+    assert rows[0] == ["stage", "dimensions", "5-NN accuracy"] and rows[1][0] == "input" and rows[-1][0] == "output (logits)"
+    run = neuroplast.load(cnn_run)
+    data = run.dataset()
+    x, y = data.x_test.flatten(1).numpy(), data.y_test.numpy()
+    votes = [KNeighborsClassifier(5).fit(np.delete(x, i, 0), np.delete(y, i)).predict(x[i:i + 1])[0] == y[i]
+             for i in range(len(y))]
+    assert rows[1][1] == "64" and abs(float(rows[1][2]) - np.mean(votes)) < 1e-4
+    gallery = re.search(r'id="space-gallery".*?(?=<h2|</main>)', page, re.S).group(0)
+    assert gallery.count("data:image/png;base64,") == len(rows) - 1

@@ -119,3 +119,23 @@ def histograms(inside: np.ndarray, outside: np.ndarray, threshold: float, buf: i
 
 def _uri(png_bytes: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes).decode("ascii")
+
+
+def space_plot(coords: np.ndarray, labels: np.ndarray, wrong: np.ndarray, buf: io.BytesIO,
+               names: list[str] | None = None) -> None:
+    """Examples at their 2-D coordinates, coloured by class, the misclassified ones ringed in black."""
+    from neuroplast.plots import figure
+
+    fig = figure(figsize=(3.2, 3.2))
+    ax = fig.subplots()
+    points = ax.scatter(coords[:, 0], coords[:, 1], c=labels, cmap="tab10", s=5, alpha=0.7,
+                        vmin=0, vmax=max(9, int(labels.max())))
+    if wrong.any():
+        ax.scatter(coords[wrong, 0], coords[wrong, 1], facecolors="none", edgecolors="black", s=22, lw=0.7)
+    if names and len(names) <= 10:
+        handles = points.legend_elements()[0]
+        ax.legend(handles, [names[int(i)] for i in np.unique(labels)], fontsize=5, loc="best", markerscale=0.6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=80)

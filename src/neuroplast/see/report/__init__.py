@@ -35,7 +35,7 @@ from neuroplast.errors import UserError, check_output
 from neuroplast.io import atomic_write
 from neuroplast.rundir import Run
 from neuroplast.see.locale import table
-from neuroplast.see.report import sections_layers, sections_run, sections_stages
+from neuroplast.see.report import sections_layers, sections_run, sections_space, sections_stages
 from neuroplast.see.report.context import Context, first_line
 from neuroplast.see.report.fonts import cjk_font_missing
 from neuroplast.see.report.render import Section, fit_size, note
@@ -110,7 +110,7 @@ def rewrite_report(run_dir: str | Path, data: Dataset | None = None) -> Path | N
 
 
 SECTIONS: list[Callable[[Context], Section | None]] = [
-    *sections_run.SECTIONS, *sections_stages.SECTIONS, *sections_layers.SECTIONS,
+    *sections_run.SECTIONS, *sections_stages.SECTIONS, *sections_layers.SECTIONS, *sections_space.SECTIONS,
 ]
 
 
