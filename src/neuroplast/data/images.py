@@ -89,8 +89,8 @@ def read_image(source: str | Path | BinaryIO, channels: int = 1, name: str | Non
     except FileNotFoundError:
         raise DataError(f"Image file {source} does not exist. Check the path.") from None
     except Image.DecompressionBombError as e:  # Pillow's own guard (twice our limit), raised by open
-        raise ImageTooLarge(f"Refusing to decode {name}: {e}; downscale it to at most "
-                            f"{MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE} pixels.") from None
+        raise ImageTooLarge(f"Refusing to decode {name}: {str(e).partition(',')[0]}; the limit is "
+                            f"{MAX_IMAGE_PIXELS:,} ({MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}): downscale it first.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
         if isinstance(e, DataError):
             raise
@@ -103,8 +103,9 @@ def check_size(size: tuple[int, int], name: str = "the image") -> None:
     (:class:`ImageTooLarge`, naming the size and the limit)."""
     width, height = size
     if width * height > MAX_IMAGE_PIXELS:
-        raise ImageTooLarge(f"Refusing to decode {name}: it is {width}x{height} pixels ({width * height:,}); the limit is "
-                            f"{MAX_IMAGE_PIXELS:,} ({MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}): downscale it first.")
+        raise ImageTooLarge(f"Refusing to decode {name}: it is {width}x{height} pixels ({width * height:,}); "
+                            f"the limit is {MAX_IMAGE_PIXELS:,} ({MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}): downscale it "
+                            "first.")
 
 
 def decode_image(im: Any, channels: int = 1) -> np.ndarray:
