@@ -14,7 +14,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 READ_TIMEOUT = 10.0  # seconds from a request's first byte to its last (headers and body, at most 1 MB)
 KEEP_ALIVE = 5  # seconds an idle keep-alive connection stays open after a response
-MAX_CONNECTIONS = 512  # open connections and running requests; beyond them a request gets 503
+MAX_CONNECTIONS = 1024  # open connections or running requests; beyond them a request gets 503
 
 
 class ReadDeadline(HttpToolsProtocol):
