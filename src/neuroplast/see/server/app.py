@@ -155,9 +155,12 @@ def _invalid(e: ValidationError, example: str) -> Response:
     return _json({"detail": f"The body must be JSON like {example}; {problems}."}, 422)
 
 
+EXAMPLE = {"image": '{"image": "<base64 PNG>"}', "table": '{"features": {"column": 1.0}}'}
+
+
 def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) -> None:
     decoding = ThreadPoolExecutor(2, thread_name_prefix="neuroplast-decode")
-    body = predict_body(predictor.kind, predictor.preprocess.get("shape", [1, 1, 1]))
+    body = predict_body(predictor.preprocess)
 
     @app.post("/api/predict", summary="Classify one input: classes, probabilities, confidence, "
               "'not sure' and the saliency map", responses=errors(413, 422), openapi_extra=body,
@@ -172,7 +175,7 @@ def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) 
             else:  # an image may take a second to decode: off the event loop, so other requests go on
                 x = await asyncio.get_running_loop().run_in_executor(decoding, predictor.decode, req)
         except ValidationError as e:
-            return _invalid(e, '{"image": "<base64 PNG>"}')
+            return _invalid(e, EXAMPLE.get(predictor.kind, '{"text": "..."}'))
         except TooLarge as e:
             return _json({"detail": str(e)}, 413)
         except BadInput as e:

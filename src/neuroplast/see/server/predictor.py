@@ -39,7 +39,8 @@ class PredictRequest(BaseModel):
                               "It gets the run's preprocessing (MNIST-style centring for digits).")
     pixels: list[list[float]] | None = Field(None, description="Image models: the model's own grid "
                                              "(e.g. 28x28) of grayscale values in [0, 1], taken as is.")
-    features: dict[str, float | str] | None = Field(None, description="Table models: column -> value.")
+    features: dict[str, float | str | None] | None = Field(None, description="Table models: column -> value "
+                                                           "(null: a missing cell).")
     text: str | None = Field(None, description="Text classifiers: the text to classify.")
 
 

@@ -64,8 +64,10 @@ async def one_line_422(_: Request, exc: RequestValidationError) -> Response:
                     media_type="application/json")
 
 
-def predict_body(kind: str, shape: list[int]) -> dict[str, Any]:
-    """The ``/api/predict`` request body that a model of ``kind`` takes: exactly one field."""
+def predict_body(preprocess: dict[str, Any]) -> dict[str, Any]:
+    """The ``/api/predict`` request body that a model with this ``preprocess.json`` takes: exactly one field
+    (an image model's own pixel grid; a table model's feature columns, each required)."""
+    kind, shape = preprocess["kind"], preprocess.get("shape", [1, 1, 1])
 
     def one(name: str, schema: dict[str, Any]) -> dict[str, Any]:
         return {"type": "object", "required": [name], "properties": {name: schema}, "additionalProperties": False}
@@ -80,8 +82,13 @@ def predict_body(kind: str, shape: list[int]) -> dict[str, Any]:
                                   "description": f"The model's own {height}x{width} grid of grayscale values "
                                   "in [0, 1], taken as is."})]
     elif kind == "table":
-        options = [one("features", {"type": "object", "additionalProperties": {"type": ["number", "string"]},
-                                    "description": "Column -> value (every feature column)."})]
+        columns = [c for c in preprocess.get("columns", []) if c["type"] != "dropped"]
+        value = {"numeric": {"type": ["number", "null"]}}  # null: a missing cell (the training mean)
+        options = [one("features", {"type": "object", "required": [c["name"] for c in columns],
+                                    "additionalProperties": {"type": ["string", "number", "null"]},
+                                    "properties": {c["name"]: value.get(c["type"], {"type": ["string", "number", "null"]})
+                                                   for c in columns},
+                                    "description": "Column -> value (every feature column; others are ignored)."})]
     else:
         options = [one("text", {"type": "string", "description": "The text to classify."})]
     schema = options[0] if len(options) == 1 else {"oneOf": options}
