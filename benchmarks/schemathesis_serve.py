@@ -43,11 +43,12 @@ def _serve(run_dir: Path) -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start")
 
 
-def _schemathesis(url: str, examples: int, seed: int) -> tuple[int, Counter, str]:
+def _schemathesis(url: str, examples: int, seed: int, cwd: Path) -> tuple[int, Counter, str]:
+    """``st run`` in ``cwd``: a fresh folder, so that no cache of earlier failures is replayed."""
     st = Path(sys.executable).parent / "st"
     out = subprocess.run([str(st), "run", f"{url}/openapi.json", "--checks", "all", "--seed", str(seed),
                           "-n", str(examples), "--no-color", "--warnings", "off", "--request-timeout", "60",
-                          "--continue-on-failure"], capture_output=True, text=True).stdout
+                          "--continue-on-failure"], capture_output=True, text=True, cwd=cwd).stdout
     found, operation = Counter(), None
     for line in out.splitlines():
         if m := re.match(r"^_+ (GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (\S+) _+$", line):
@@ -83,7 +84,7 @@ def main() -> None:
             proc, url = _serve(run_dir)
             start = time.perf_counter()
             try:
-                generated, found, out = _schemathesis(url, args.examples, args.seed)
+                generated, found, out = _schemathesis(url, args.examples, args.seed, Path(tmp))
             finally:
                 proc.terminate()
                 proc.wait(timeout=10)

@@ -20,13 +20,13 @@ from neuroplast.see.server import create_app
 ALLOWED = {("POST /api/predict", "ST202")}
 
 
-def schemathesis(url: str, examples: int, seed: int = 1) -> tuple[int, set[tuple[str, str]], str]:
-    """Run ``st run`` (all checks) against ``url``: (test cases generated, {(operation, failure code)},
-    the output)."""
+def schemathesis(url: str, examples: int, cwd: Path, seed: int = 1) -> tuple[int, set[tuple[str, str]], str]:
+    """Run ``st run`` (all checks) against ``url`` in ``cwd`` (where it keeps its cache of failures, which it
+    would replay first): (test cases generated, {(operation, failure code)}, the output)."""
     st = Path(sys.executable).parent / "st"
     out = subprocess.run([str(st), "run", f"{url}/openapi.json", "--checks", "all", "--seed", str(seed),
                           "-n", str(examples), "--no-color", "--warnings", "off", "--request-timeout", "60"],
-                         capture_output=True, text=True, timeout=600).stdout
+                         capture_output=True, text=True, timeout=600, cwd=cwd).stdout
     found, operation = set(), None
     for line in out.splitlines():
         if m := re.match(r"^_+ (GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS) (\S+) _+$", line):
@@ -38,9 +38,9 @@ def schemathesis(url: str, examples: int, seed: int = 1) -> tuple[int, set[tuple
 
 
 @pytest.mark.parametrize("run", ["tiny_digits_run", "tiny_lm_run"])
-def test_schemathesis_finds_no_server_error_and_no_mismatch(run: str, request, live_server) -> None:
+def test_schemathesis_finds_no_server_error_and_no_mismatch(run: str, request, live_server, tmp_path) -> None:
     s = live_server(create_app(request.getfixturevalue(run)))
-    generated, found, out = schemathesis(s.url, examples=25)
+    generated, found, out = schemathesis(s.url, examples=25, cwd=tmp_path)
     assert generated >= 100, out[-3000:]
     assert found <= ALLOWED, out[-6000:]
 
