@@ -29,9 +29,10 @@ class Guard:
             return await self.app(scope, receive, send)
         headers = dict(scope["headers"])
         if self.hosts is not None and host_name(headers.get(b"host", b"")) not in self.hosts:
-            return await _plain(send, 400, "The Host header names no address this server answers to; open "
-                                f"it as http://{sorted(self.hosts)[0]}:PORT/ (other hosts are refused: DNS "
-                                "rebinding).")
+            return await _plain(send, 400, "The Host header names no address this server answers to "
+                                f"(it answers to {', '.join(sorted(self.hosts))}, any port; other names are "
+                                "refused against DNS rebinding). To reach it by another name, serve on --host 0.0.0.0 "
+                                "(every request then needs the printed token).")
         if self.token is not None and not self._authorized(scope, headers):
             return await _plain(send, 401, "Missing or wrong token: open the address with ?token=... "
                                 "that `neuroplast serve` printed.")
