@@ -75,12 +75,15 @@ def main() -> None:
     ap.add_argument("--examples", type=int, default=4000, help="hypothesis examples per operation and phase")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--log", type=Path, default=None, help="write schemathesis's full output here")
+    ap.add_argument("--apps", default="digits-mlp,shakespeare-lstm", help="which servers (comma-separated)")
     args = ap.parse_args()
     print(f"schemathesis, all checks, seed {args.seed}, -n {args.examples}; server: neuroplast serve "
           f"(torch 1 thread), 1 schemathesis worker; {os.cpu_count()} cores")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, run_dir in _runs(Path(tmp)).items():
+            if name not in args.apps.split(","):
+                continue
             proc, url = _serve(run_dir)
             start = time.perf_counter()
             try:
