@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -46,23 +46,66 @@ def image_dataset(name: str, x: np.ndarray, y: np.ndarray, spec: DataSpec, seed:
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 """The image files that folders and ``predict`` read (any other suffix in a class folder is ignored)."""
 
+MAX_IMAGE_SIDE = 4096
+MAX_IMAGE_PIXELS = MAX_IMAGE_SIDE * MAX_IMAGE_SIDE
+"""The most pixels an image may have to be decoded (4096 x 4096, about 16.8 million): checked on the header,
+before any pixel is decoded, so that a small file claiming a huge size (an "image bomb") costs nothing."""
 
-def read_image(path: str | Path, channels: int = 1) -> np.ndarray:
-    """Decode an image file into a float array in [0, 1], (H, W) for grayscale or (H, W, 3): every image file
-    is read through here and :func:`decode_image`."""
-    from PIL import Image, UnidentifiedImageError
 
+class ImageTooLarge(DataError):
+    """An image whose header claims more than :data:`MAX_IMAGE_PIXELS` pixels: refused before decoding."""
+
+
+def _pillow() -> Any:
+    """Pillow, with its own bomb guard at our limit: ``Image.open`` raises ``DecompressionBombError`` for
+    more than twice :data:`MAX_IMAGE_PIXELS` (and our header check refuses anything over it, so Pillow's
+    warning between the two is silenced)."""
+    import warnings
+
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS != MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+        warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    return Image
+
+
+def read_image(source: str | Path | BinaryIO, channels: int = 1, name: str | None = None) -> np.ndarray:
+    """Decode an image file (a path or an open binary file) into a float array in [0, 1], (H, W) for grayscale
+    or (H, W, 3): every image file is read through here and :func:`decode_image`.
+
+    The header's size is checked first: an image of more than :data:`MAX_IMAGE_PIXELS` pixels is an
+    :class:`ImageTooLarge` error before anything is decoded; an unreadable one a
+    :class:`~neuroplast.errors.DataError` naming ``name`` (default: the path)."""
+    from PIL import UnidentifiedImageError
+
+    Image = _pillow()
+    name = name or f"image {source}"
     try:
-        with Image.open(path) as im:
+        with Image.open(source) as im:  # reads the header only: the size is known, no pixel decoded yet
+            check_size(im.size, name)
             im.load()
             return decode_image(im, channels)
     except FileNotFoundError:
-        raise DataError(f"Image file {path} does not exist. Check the path.") from None
-    except Image.DecompressionBombError as e:  # Pillow's guard against images that would fill memory
-        raise DataError(f"Image {path} is too large to decode ({e}); downscale it first.") from None
+        raise DataError(f"Image file {source} does not exist. Check the path.") from None
+    except Image.DecompressionBombError as e:  # Pillow's own guard (twice our limit), raised by open
+        raise ImageTooLarge(f"Refusing to decode {name}: {str(e).partition(',')[0]}; the limit is "
+                            f"{MAX_IMAGE_PIXELS:,} ({MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}): downscale it first.") from None
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise DataError(f"Cannot decode image {path} ({type(e).__name__}: {e}). "
+        if isinstance(e, DataError):
+            raise
+        raise DataError(f"Cannot decode {name} ({type(e).__name__}: {e}). "
                         f"Pass a valid image file ({', '.join(sorted(IMAGE_SUFFIXES))}).") from None
+
+
+def check_size(size: tuple[int, int], name: str = "the image") -> None:
+    """Refuse an image of ``size`` = (width, height) with more than :data:`MAX_IMAGE_PIXELS` pixels
+    (:class:`ImageTooLarge`, naming the size and the limit)."""
+    width, height = size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageTooLarge(f"Refusing to decode {name}: it is {width}x{height} pixels ({width * height:,}); "
+                            f"the limit is {MAX_IMAGE_PIXELS:,} ({MAX_IMAGE_SIDE}x{MAX_IMAGE_SIDE}): downscale it "
+                            "first.")
 
 
 def decode_image(im: Any, channels: int = 1) -> np.ndarray:

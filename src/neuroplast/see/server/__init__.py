@@ -8,9 +8,11 @@ layer as server-sent events.
 
 API: ``POST /api/predict``, ``GET /api/model``, ``GET /api/strings/{lang}``, ``GET /api/generate``
 (text/event-stream), ``POST /api/train`` and ``GET /api/train/events`` (text/event-stream); the
-OpenAPI schema at ``/docs``. Bodies over 1 MB get 413. Bound to a non-loopback address, every request
-needs the token printed at start-up (as Jupyter does): ``?token=``, ``Authorization: Bearer`` or the
-cookie the page gets when opened with ``?token=``.
+OpenAPI schema at ``/docs`` (it lists what this run serves, every error as ``{"detail": "one line"}``).
+Bodies over 1 MB get 413, images over 4096x4096 pixels too (read on the header, before decoding). Bound to a
+non-loopback address, every request needs the token printed at start-up (as Jupyter does): ``?token=``,
+``Authorization: Bearer`` or the cookie the page gets when opened with ``?token=``. A Host header naming
+another host gets 400 (DNS rebinding); a request not fully received 10 s after its first byte is cut off.
 
 Requests to ``/api/predict`` are batched: those that arrive while the model is busy are answered by
 one forward and one backward pass, so many concurrent clients cost little more than one.

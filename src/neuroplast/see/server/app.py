@@ -9,29 +9,49 @@ import json
 import secrets
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
 import torch
-from fastapi import HTTPException, Request
-from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi import HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
 from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 
 from neuroplast import rundir
 from neuroplast.errors import UserError
 from neuroplast.see.server.batcher import Batcher
-from neuroplast.see.server.constants import GENERATE_MAX_TOKENS, MAX_BATCH, MAX_BODY, TOKEN_COOKIE
-from neuroplast.see.server.guard import Guard
+from neuroplast.see.server.constants import (
+    GENERATE_MAX_TOKENS,
+    MAX_BATCH,
+    MAX_BODY,
+    PROMPT_MAX,
+    TOKEN_COOKIE,
+)
+from neuroplast.see.server.guard import LOOPBACK_HOSTS, Guard
+from neuroplast.see.server.limits import uvicorn_config
 from neuroplast.see.server.playground import Playground, TrainRequest
-from neuroplast.see.server.predictor import BadInput, Predictor, PredictRequest
+from neuroplast.see.server.predictor import BadInput, Predictor, PredictRequest, TooLarge
+from neuroplast.see.server.schema import (
+    EventStream,
+    errors,
+    one_line_422,
+    predict_body,
+    sse_responses,
+    train_body,
+    vocabulary_pattern,
+)
 
 
 def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int = MAX_BODY,
-               lang: str = "en", workdir: str | Path | None = None, max_batch: int = MAX_BATCH) -> Any:
-    """The FastAPI app for ``run_dir`` wrapped in the body-size and token guard (an ASGI app).
+               lang: str = "en", workdir: str | Path | None = None, max_batch: int = MAX_BATCH,
+               host: str = "127.0.0.1") -> Any:
+    """The FastAPI app for ``run_dir`` wrapped in the Host, token and body-size guard (an ASGI app).
 
     Args:
         run_dir: a run folder written by ``neuroplast run`` (or prune/calibrate).
@@ -40,6 +60,8 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
         lang: the page's first language (``en`` or ``zh-Hant``); the page can switch.
         workdir: where live "watch it learn" runs are written (default: a temporary folder).
         max_batch: most concurrent predictions answered by one forward/backward pass (1: none batched).
+        host: the address served; the Host header must name it or a loopback name (any port), except
+            on 0.0.0.0 or :: (every address: the token guards those).
     """
     from neuroplast.see.locale import table
 
@@ -57,6 +79,7 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     app = FastAPIOffline(title="neuroplast", version="1", description=f"The model of {run_dir.name}: predict, "
                          "describe, generate, and train a small network live.", favicon_url="data:,",
                          lifespan=_removing(scratch))
+    app.add_exception_handler(RequestValidationError, one_line_422)
     _page_routes(app, lang, token)
     _model_routes(app, predictor)
     _predict_route(app, predictor, batcher)
@@ -64,7 +87,8 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     _playground_routes(app, playground)
     app.state.predictor = predictor
     app.state.playground = playground
-    return Guard(app, max_body=max_body, token=token)
+    hosts = None if host in ("0.0.0.0", "::", "") else LOOPBACK_HOSTS | {host.strip("[]").lower()}
+    return Guard(app, max_body=max_body, token=token, hosts=hosts)
 
 
 def _removing(scratch: Path | None) -> Any:
@@ -111,31 +135,49 @@ def _page_routes(app: FastAPIOffline, lang: str, token: str | None) -> None:
 def _model_routes(app: FastAPIOffline, predictor: Predictor) -> None:
     from neuroplast.see.locale import LANGUAGES, table
 
-    @app.get("/api/model", summary="What the model is and what it takes")
+    @app.get("/api/model", summary="What the model is and what it takes", responses=errors())
     async def model_info():
         return _json(predictor.describe())
 
-    @app.get("/api/strings/{name}", summary="The page's strings in one language (en, zh-Hant)")
-    async def strings(name: str):
+    @app.get("/api/strings/{name}", summary="The page's strings in one language (en, zh-Hant)",
+             responses=errors(404, 422))
+    async def strings(name: str = PathParam(description="A language of the page.",
+                                            json_schema_extra={"enum": list(LANGUAGES)})):
         if name not in LANGUAGES:
             raise HTTPException(404, f"No language {name!r}; expected one of {', '.join(LANGUAGES)}.")
         return _json(table(name))
 
 
 # --------------------------------------------------------------------------- predictions
+def _invalid(e: ValidationError, example: str) -> Response:
+    """A body that is not the JSON the route takes: 422, one line naming the keys."""
+    problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:3])
+    return _json({"detail": f"The body must be JSON like {example}; {problems}."}, 422)
+
+
+EXAMPLE = {"image": '{"image": "<base64 PNG>"}', "table": '{"features": {"column": 1.0}}'}
+
+
 def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) -> None:
+    decoding = ThreadPoolExecutor(2, thread_name_prefix="neuroplast-decode")
+    body = predict_body(predictor.preprocess)
+
     @app.post("/api/predict", summary="Classify one input: classes, probabilities, confidence, "
-              "'not sure' and the saliency map", openapi_extra={"requestBody": {
-                  "required": True, "content": {"application/json": {"schema": PredictRequest.model_json_schema()}}}})
+              "'not sure' and the saliency map", responses=errors(413, 422), openapi_extra=body,
+              include_in_schema=not predictor.language_model)
     async def predict(request: Request):
         # the body is parsed here rather than by FastAPI's dependency machinery: the hot path is
         # parse, decode, batch, answer, and every tenth of a millisecond is latency under load
         try:
-            x = predictor.decode(PredictRequest.model_validate_json(await request.body()))
+            req = PredictRequest.model_validate_json(await request.body())
+            if req.image is None:
+                x = predictor.decode(req)
+            else:  # an image may take a second to decode: off the event loop, so other requests go on
+                x = await asyncio.get_running_loop().run_in_executor(decoding, predictor.decode, req)
         except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:3])
-            return _json({"detail": f"The body must be JSON like {{\"image\": \"<base64 PNG>\"}}; "
-                          f"{problems}."}, 422)
+            return _invalid(e, EXAMPLE.get(predictor.kind, '{"text": "..."}'))
+        except TooLarge as e:
+            return _json({"detail": str(e)}, 413)
         except BadInput as e:
             return _json({"detail": str(e)}, 422)
         return _json(await batcher(x))
@@ -143,41 +185,50 @@ def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) 
 
 # --------------------------------------------------------------------------- text from a language model
 def _generate_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) -> None:
-    @app.get("/api/generate", summary="Stream text from a language model (text/event-stream)")
-    async def generate(prompt: str = "", tokens: int = 300, temperature: float = 0.8,
-                       seed: int = 0):
+    lm = predictor.language_model
+    pattern = {"pattern": vocabulary_pattern(predictor.preprocess["vocab"])} if lm else None
+
+    @app.get("/api/generate", summary="Stream text from a language model (text/event-stream)",
+             response_class=EventStream, include_in_schema=lm, responses={**sse_responses(
+                 ["message", "done"], "JSON: one character, then {} in the done event"), **errors(422)})
+    async def generate(prompt: str = Query("", max_length=PROMPT_MAX, json_schema_extra=pattern,
+                                           description="Text to continue, in the model's vocabulary."),
+                       tokens: int = Query(300, ge=1, le=GENERATE_MAX_TOKENS, description="Characters to write."),
+                       temperature: float = Query(0.8, ge=0.01, le=5, description="Sampling temperature "
+                                                  "(lower: surer; below 0.01 the logits overflow)."),
+                       seed: int = Query(0, ge=0, le=2**63 - 1, description="Seed of the sampler.")):
         from neuroplast.generate import generate_stream
 
-        if not predictor.language_model:
+        if not lm:
             return _json({"detail": "This run is not a character language model."}, 422)
-        if not 1 <= tokens <= GENERATE_MAX_TOKENS or not 0 < temperature <= 5:
-            return _json({"detail": f"tokens must be 1..{GENERATE_MAX_TOKENS} and temperature in "
-                          f"(0, 5]; received tokens={tokens}, temperature={temperature}."}, 422)
-        try:
-            chars = generate_stream(predictor.run, prompt[-2000:], tokens, temperature, None, seed)
+        loop = asyncio.get_running_loop()
+        try:  # the first character is drawn before the answer starts: a bad prompt is a 422, not a cut stream
+            chars = generate_stream(predictor.run, prompt, tokens, temperature, None, seed)
+            first = await loop.run_in_executor(batcher.pool, next, chars, None)
         except UserError as e:
             return _json({"detail": str(e)}, 422)
 
         async def events():
-            loop = asyncio.get_running_loop()
-            it = iter(chars)
-            while True:
-                ch = await loop.run_in_executor(batcher.pool, next, it, None)
-                if ch is None:
-                    break
+            ch = first
+            while ch is not None:
                 yield f"data: {json.dumps(ch)}\n\n"
+                ch = await loop.run_in_executor(batcher.pool, next, chars, None)
             yield "event: done\ndata: {}\n\n"
 
-        return StreamingResponse(events(), media_type="text/event-stream")
+        return EventStream(events())
 
 
 # --------------------------------------------------------------------------- watch it learn
 def _playground_routes(app: FastAPIOffline, playground: Playground) -> None:
     @app.post("/api/train", summary="Start a live training run of a shipped playground spec "
-              "(one at a time: 409 while one runs)")
-    async def train(body: TrainRequest):
+              "(one at a time: 409 while one runs)", status_code=202, openapi_extra=train_body(),
+              responses={202: {"description": "Started; follow /api/train/events."}, **errors(409, 422)})
+    async def train(request: Request):
         try:
+            body = TrainRequest.model_validate_json(await request.body())
             run_id = playground.start(body.spec, body.epochs)
+        except ValidationError as e:
+            return _invalid(e, '{"spec": "digits-mlp", "epochs": 10}')
         except BadInput as e:
             return _json({"detail": str(e)}, 422)
         except RuntimeError:
@@ -186,7 +237,9 @@ def _playground_routes(app: FastAPIOffline, playground: Playground) -> None:
         return _json({"run": run_id, "events": "/api/train/events"}, 202)
 
     @app.get("/api/train/events", summary="The live run's events (text/event-stream): start, one per "
-             "epoch with losses, accuracy and first-layer images, then done or error")
+             "epoch with losses, accuracy and first-layer images, then done or error",
+             response_class=EventStream,
+             responses={**sse_responses(["message"], "JSON: an event object with its type"), **errors()})
     async def train_events():
         async def events():
             sent, run_id = 0, playground.run_id
@@ -200,8 +253,7 @@ def _playground_routes(app: FastAPIOffline, playground: Playground) -> None:
                     break
                 await asyncio.sleep(0.1)
 
-        return StreamingResponse(events(), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache"})
+        return EventStream(events(), headers={"Cache-Control": "no-cache"})
 
 
 def is_loopback(host: str) -> bool:
@@ -227,7 +279,7 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, lang: 
     except OSError as e:
         raise UserError(f"Cannot serve on {host}:{port} ({e.strerror or e}); pass another --port or --host.") from None
     token = None if is_loopback(host) else secrets.token_urlsafe(24)
-    app = create_app(run_dir, token=token, lang=lang)
+    app = create_app(run_dir, token=token, lang=lang, host=host)
     torch.set_num_threads(1)  # small batches: a second intra-op thread only competes with the event loop
     where = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
     print(f"neuroplast: serving {Path(run_dir).name} on {where}" + (f"?token={token}" if token else ""),
@@ -237,4 +289,4 @@ def serve(run_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, lang: 
     import gc
 
     gc.freeze()  # the model, torch and FastAPI live for the whole server: keep them out of the full GC passes
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.Server(uvicorn_config(app, host, port)).run()  # with read deadlines and a connection cap

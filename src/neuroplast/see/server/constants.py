@@ -7,3 +7,4 @@ TOKEN_COOKIE = "neuroplast_token"
 # these; it never sends a path or spec text.
 PLAYGROUND = {"digits-cnn": {"max_epochs": 30}, "digits-mlp": {"max_epochs": 60}}
 GENERATE_MAX_TOKENS = 1000
+PROMPT_MAX = 2000  # characters of a /api/generate prompt

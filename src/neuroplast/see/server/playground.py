@@ -6,11 +6,11 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from neuroplast.see.server.constants import PLAYGROUND
 from neuroplast.see.server.predictor import BadInput
@@ -18,9 +18,18 @@ from neuroplast.see.server.predictor import BadInput
 log = logging.getLogger(__name__)
 
 
+def _whole(value: Any) -> Any:
+    """6.0 is the integer 6 (as JSON Schema says); 6.5, "6" and true stay what they are (refused)."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class TrainRequest(BaseModel):
+    """A live run: which shipped spec, how many epochs."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)  # as the OpenAPI schema says: no other keys
+
     spec: str = Field(description=f"One of the shipped playground specs: {', '.join(PLAYGROUND)}.")
-    epochs: int = Field(10, ge=1, description="Epochs to train (bounded per spec).")
+    epochs: Annotated[int, BeforeValidator(_whole)] = Field(10, ge=1, description="Epochs to train (bounded per spec).")
 
 
 # --------------------------------------------------------------------------- watch it learn
