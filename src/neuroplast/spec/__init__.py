@@ -12,6 +12,7 @@ from neuroplast.spec.experiment import (
     resolve_spec_path,
     spec_from_dict,
 )
+from neuroplast.spec.limits import LimitsSpec, limits_from_env
 from neuroplast.spec.sections import (
     FAMILIES,
     AugmentSpec,
@@ -39,6 +40,6 @@ from neuroplast.spec.stages import (
 )
 
 __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
-           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "MLPSpec", "ModelSpec", "PerceptronSpec", "PruneSpec",
+           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "MLPSpec", "ModelSpec", "PerceptronSpec", "PruneSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs",
            "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]
