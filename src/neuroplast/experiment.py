@@ -62,6 +62,10 @@ def load_data(spec: ExperimentSpec) -> Dataset:
 
 def build(spec: ExperimentSpec, data: Dataset) -> nn.Module:
     """The network the spec describes, for this data's shapes, seeded by the spec."""
+    if 0 in tuple(data.input_shape):
+        raise UserError(f"data: each input has shape {tuple(data.input_shape)}, no values to learn from (a table whose "
+                        "only column is the target, or whose other columns were all dropped: see the column "
+                        "roles); add feature columns, or pick another data.target.")
     outputs = model_outputs(data.num_outputs, spec.train.loss)
     check_parameters(spec.model, data.input_shape, outputs, data.task, data.vocab_size, spec.limits.parameters,
                      f"model ({spec.name})", f"--set limits.parameters=N (now {spec.limits.parameters:,})")

@@ -99,7 +99,7 @@ def _validated(path: Path, schema: type[BaseModel], raw: Any) -> BaseModel:
 class ModelInfo(BaseModel):
     """``model.json``: what rebuilds the network without the spec."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     family: str = Field(min_length=1, max_length=64)
     config: dict[str, Any]
     input_shape: list[DIM] = Field(min_length=1, max_length=MAX_DIMS)
@@ -144,7 +144,7 @@ def model_spec(path: Path, config: dict[str, Any]) -> Any:
 
 # --------------------------------------------------------------------------- preprocess.json
 class _Preprocess(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     kind: Literal["image", "tensor", "table", "text", "series"]
     shape: list[DIM] | None = Field(None, min_length=1, max_length=MAX_DIMS)
     mean: FINITE | list[FINITE] | None = None
@@ -188,7 +188,7 @@ def read_preprocess(run_dir: str | Path, limits: LimitsSpec | None = None) -> di
 
 # --------------------------------------------------------------------------- metrics.json, history.csv
 class _Calibration(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     method: str | None = Field(None, max_length=64)
     temperature: float | None = Field(None, gt=0, allow_inf_nan=False)
     then_temperature: float | None = Field(None, gt=0, allow_inf_nan=False)
@@ -198,7 +198,7 @@ class _Calibration(BaseModel):
 
 
 class _Metrics(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     schema_version: int | None = Field(None, ge=1, le=1000)
     task: str | None = Field(None, max_length=64)
     test: dict[str, Any] | None = None

@@ -1,0 +1,54 @@
+"""Every damaged or hostile run-folder case (tests/hostile_folders.py) against evaluate, predict, export,
+resume and report, in one process; prints the counts and each failing case.
+
+    PYTHONPATH=src python benchmarks/hostile_folders.py [--threads 1] [--only SUBSTRING]
+
+A case passes when the command returns exit 0, or exit 2 with exactly one stderr line
+``neuroplast: error: ...``, without an exception escaping and with peak RSS growing < 1 GiB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import torch  # noqa: E402
+from hostile_folders import MEMORY_BUDGET_MB, all_cases, make_tiny_run, run_case  # noqa: E402
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--only", default="", help="run the cases whose name holds this text")
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    cases = [c for c in all_cases() if args.only in f"{c.name} | {c.command}"]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        base, image = make_tiny_run(Path(tmp))
+        outcomes = [run_case(c, base, image, Path(tmp) / "work") for c in cases]
+    seconds = time.perf_counter() - started
+    by_code = collections.Counter("traceback" if o.traceback else f"exit {o.code}" for o in outcomes)
+    bad = [o for o in outcomes if not o.ok]
+    print(f"threads={torch.get_num_threads()} cases={len(outcomes)} wall={seconds:.1f}s")
+    print("| outcome | cases |\n|---|---|")
+    for key, n in sorted(by_code.items()):
+        print(f"| {key} | {n} |")
+    print(f"| not one clean line (exit 2 with != 1 line) | "
+          f"{sum(1 for o in outcomes if o.code == 2 and len(o.lines) != 1)} |")
+    print(f"| peak RSS growth > {MEMORY_BUDGET_MB} MB | {sum(1 for o in outcomes if o.rss_growth_mb > MEMORY_BUDGET_MB)} |")
+    print(f"| max peak RSS growth in one case | {max(o.rss_growth_mb for o in outcomes):.0f} MB |")
+    print(f"| failing the oracle | {len(bad)} |")
+    for o in bad:
+        print(f"FAIL {o.case}: code={o.code} traceback={o.traceback!r} lines={o.lines[:3]!r}")
+    sys.exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    main()
