@@ -19,20 +19,27 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import torch  # noqa: E402
-from hostile_folders import MEMORY_BUDGET_MB, all_cases, make_tiny_run, run_case  # noqa: E402
+from hostile_folders import COMMANDS, MEMORY_BUDGET_MB, Case, all_cases, make_tiny_run, run_case  # noqa: E402
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", default="", help="run the cases whose name holds this text")
+    p.add_argument("--show-answers", action="store_true", help="list the exit-0 cases whose output differs")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     cases = [c for c in all_cases() if args.only in f"{c.name} | {c.command}"]
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         base, image = make_tiny_run(Path(tmp))
-        outcomes = [run_case(c, base, image, Path(tmp) / "work") for c in cases]
+        undamaged = {c: run_case(Case("undamaged", c, lambda d: None), base, image, Path(tmp) / "work").stdout
+                     for c in COMMANDS}
+        outcomes = []
+        for i, case in enumerate(cases, start=1):
+            outcomes.append(run_case(case, base, image, Path(tmp) / "work"))
+            if i % 50 == 0:
+                print(f"{i}/{len(cases)} cases, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
     by_code = collections.Counter("traceback" if o.traceback else f"exit {o.code}" for o in outcomes)
     bad = [o for o in outcomes if not o.ok]
@@ -45,6 +52,15 @@ def main() -> None:
     print(f"| peak RSS growth > {MEMORY_BUDGET_MB} MB | {sum(1 for o in outcomes if o.rss_growth_mb > MEMORY_BUDGET_MB)} |")
     print(f"| max peak RSS growth in one case | {max(o.rss_growth_mb for o in outcomes):.0f} MB |")
     print(f"| failing the oracle | {len(bad)} |")
+    print("\n| command | exit 0, same answer as undamaged | exit 0, other answer | exit 2 | traceback |\n|---|---|---|---|---|")
+    for command in COMMANDS:
+        mine = [o for o in outcomes if o.case.endswith(f"| {command}")]
+        same = sum(o.code == 0 and o.stdout == undamaged[command] for o in mine)
+        other = [o for o in mine if o.code == 0 and o.stdout != undamaged[command]]
+        print(f"| {command} | {same} | {len(other)} | {sum(o.code == 2 for o in mine)} | "
+              f"{sum(o.traceback is not None for o in mine)} |")
+        for o in other if args.show_answers else []:
+            print(f"  other answer: {o.case}: {o.stdout.strip()[:150]!r}")
     for o in bad:
         print(f"FAIL {o.case}: code={o.code} traceback={o.traceback!r} lines={o.lines[:3]!r}")
     sys.exit(1 if bad else 0)

@@ -44,6 +44,7 @@ class Outcome:
     lines: list[str]
     traceback: str | None
     rss_growth_mb: float
+    stdout: str = ""
 
     @property
     def ok(self) -> bool:
@@ -256,15 +257,16 @@ def run_case(case: Case, base: Path, image: Path, work: Path) -> Outcome:
     shutil.rmtree(work, ignore_errors=True)
     out.mkdir(parents=True)
     shutil.copytree(base, folder, symlinks=True)
-    if case.command == "resume":  # an interrupted run: resume has work to do
-        (folder / "finished.json").unlink(missing_ok=True)
     case.mutate(folder)
-    err, before = io.StringIO(), _peak_mb()
+    if case.command == "resume" and not case.name.startswith("finished.json") and folder.is_dir():
+        (folder / "finished.json").unlink(missing_ok=True)  # an interrupted run: resume has work to do
+    err, out_text, before = io.StringIO(), io.StringIO(), _peak_mb()
     code, trace = None, None
     try:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        with contextlib.redirect_stdout(out_text), contextlib.redirect_stderr(err):
             code = main(argv(case.command, folder, image, out))
     except BaseException as e:  # noqa: BLE001  (what the fuzzer counts)
         trace = "".join(traceback.format_exception_only(type(e), e)).strip()
     lines = [line for line in err.getvalue().splitlines() if line.strip()]
-    return Outcome(f"{case.name} | {case.command}", code, lines, trace, _peak_mb() - before)
+    stdout = out_text.getvalue().replace(str(work), "WORK")
+    return Outcome(f"{case.name} | {case.command}", code, lines, trace, _peak_mb() - before, stdout)

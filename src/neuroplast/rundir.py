@@ -287,6 +287,9 @@ def load(run_dir: str | Path, model: nn.Module | None = None, limits: LimitsSpec
     limits = limits or limits_from_env()
     info = read_model_info(run_dir, limits if model is None else limits.model_copy(update={"parameters": 2**62}))
     preprocess = read_preprocess(run_dir, limits)
+    if preprocess["kind"] == "table" and [len(preprocess["mean"])] != info["input_shape"]:
+        raise UserError(f"{run_dir / PREPROCESS} standardizes {len(preprocess['mean'])} features, but model.json's "
+                        f"input_shape is {info['input_shape']}; the folder is damaged. Re-run training.")
     metrics, history = read_metrics_file(run_dir, limits), read_history_file(run_dir, HISTORY, limits)
     spec = read_run_spec(run_dir, limits) if (run_dir / SPEC).is_file() else None
     if model is None:

@@ -39,7 +39,7 @@ CHECKPOINT = Path("checkpoint") / "last.pt"
 FINISHED = "finished.json"  # written last: the training is complete and the folder no longer resumable
 MAX_DIMS = 8
 DIM = Annotated[int, Field(ge=1, le=2**31 - 1)]
-FINITE = Annotated[float, Field(allow_inf_nan=False)]
+FINITE = Annotated[float, Field(allow_inf_nan=False, ge=-1e30, le=1e30)]  # float32 keeps its arithmetic finite
 DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".json", ".jsonl")  # what data.path may name
 
 
@@ -161,8 +161,8 @@ class _Preprocess(BaseModel):
     @classmethod
     def _positive(cls, value: Any) -> Any:
         values = value if isinstance(value, list) else [value]
-        if any(v is not None and v <= 0 for v in values):
-            raise ValueError("a standard deviation must be above 0")
+        if any(v is not None and v < 1e-30 for v in values):
+            raise ValueError("a standard deviation must be above 0 (at least 1e-30)")
         return value
 
 
@@ -183,6 +183,18 @@ def read_preprocess(run_dir: str | Path, limits: LimitsSpec | None = None) -> di
                             "restore the file.")
     if pre.shape is not None:
         limits.refuse("input_values", math.prod(pre.shape), f"input shape {pre.shape}", str(path))
+    scalar = pre.kind in ("image", "series")  # one mean and std for every pixel / step
+    for key in ("mean", "std"):
+        value = getattr(pre, key)
+        if value is not None and isinstance(value, list) == scalar:
+            raise UserError(f"{path}: key {key!r} must be {'a number' if scalar else 'a list of numbers'} for a "
+                            f"{pre.kind} run (received {repr(value)[:60]}). Re-run training, or restore the file.")
+    if pre.kind == "image" and not (0 <= pre.mean <= 1 and 0 < pre.std <= 1):  # statistics of pixels in [0, 1]
+        raise UserError(f"{path}: keys 'mean' and 'std' ({pre.mean}, {pre.std}) are not statistics of pixels in "
+                        "[0, 1] (0 <= mean <= 1, 0 < std <= 1). Re-run training, or restore the file.")
+    if pre.kind == "table" and len(pre.mean or []) != len(pre.std or []):
+        raise UserError(f"{path}: keys 'mean' and 'std' hold {len(pre.mean or [])} and {len(pre.std or [])} "
+                        "values; a table run has one of each per feature. Re-run training, or restore the file.")
     return raw
 
 
@@ -201,11 +213,11 @@ class _Metrics(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     schema_version: int | None = Field(None, ge=1, le=1000)
     task: str | None = Field(None, max_length=64)
-    test: dict[str, Any] | None = None
-    val: dict[str, Any] | None = None
-    train: dict[str, Any] | None = None
-    calibration: _Calibration | None = None
-    pruning: dict[str, Any] | None = None
+    test: dict[str, Any] = None  # type: ignore[assignment]
+    val: dict[str, Any] = None  # type: ignore[assignment]
+    train: dict[str, Any] = None  # type: ignore[assignment]
+    calibration: _Calibration = None  # type: ignore[assignment]  (absent: None; given: an object, never null)
+    pruning: dict[str, Any] = None  # type: ignore[assignment]
 
 
 def read_metrics_file(folder: str | Path, limits: LimitsSpec | None = None) -> dict[str, Any]:
