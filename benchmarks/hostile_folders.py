@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import collections
+import resource
+import signal
 import sys
 import tempfile
 import time
@@ -19,7 +21,23 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import torch  # noqa: E402
-from hostile_folders import COMMANDS, MEMORY_BUDGET_MB, Case, all_cases, make_tiny_run, run_case  # noqa: E402
+from hostile_folders import (  # noqa: E402
+    COMMANDS,
+    MEMORY_BUDGET_MB,
+    Case,
+    Outcome,
+    all_cases,
+    make_tiny_run,
+    run_case,
+)
+
+
+class CaseHung(BaseException):
+    """A case ran past --case-timeout (raised by SIGALRM, outside what the command line catches)."""
+
+
+def hung(signum, frame) -> None:
+    raise CaseHung
 
 
 def main() -> None:
@@ -27,7 +45,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", default="", help="run the cases whose name holds this text")
     p.add_argument("--show-answers", action="store_true", help="list the exit-0 cases whose output differs")
+    p.add_argument("--max-memory-gb", type=float, default=8.0, help="address-space cap (RLIMIT_AS) of this process, "
+                   "so a case that would allocate tens of GB fails here instead of exhausting the machine")
+    p.add_argument("--case-timeout", type=int, default=60, help="seconds before a case counts as hung")
     args = p.parse_args()
+    cap = int(args.max_memory_gb * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    signal.signal(signal.SIGALRM, hung)
     torch.set_num_threads(args.threads)
     cases = [c for c in all_cases() if args.only in f"{c.name} | {c.command}"]
     started = time.perf_counter()
@@ -37,13 +61,22 @@ def main() -> None:
                      for c in COMMANDS}
         outcomes = []
         for i, case in enumerate(cases, start=1):
-            outcomes.append(run_case(case, base, image, Path(tmp) / "work"))
+            signal.alarm(args.case_timeout)
+            try:
+                outcomes.append(run_case(case, base, image, Path(tmp) / "work"))
+            except CaseHung:
+                outcomes.append(Outcome(f"{case.name} | {case.command}", None, [], f"hung > {args.case_timeout} s",
+                                        0.0))
+            finally:
+                signal.alarm(0)
             if i % 50 == 0:
                 print(f"{i}/{len(cases)} cases, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     seconds = time.perf_counter() - started
     by_code = collections.Counter("traceback" if o.traceback else f"exit {o.code}" for o in outcomes)
     bad = [o for o in outcomes if not o.ok]
-    print(f"threads={torch.get_num_threads()} cases={len(outcomes)} wall={seconds:.1f}s")
+    print(f"threads={torch.get_num_threads()} cases={len(outcomes)} wall={seconds:.1f}s "
+          f"address-space cap={args.max_memory_gb:g} GB, case timeout={args.case_timeout} s, "
+          f"peak RSS of the whole process={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print("| outcome | cases |\n|---|---|")
     for key, n in sorted(by_code.items()):
         print(f"| {key} | {n} |")
