@@ -95,3 +95,16 @@ def test_temp_files_of_a_killed_write_are_removed_on_the_next_claim_and_others_k
         assert not any(p.exists() for p in left)
         assert mine.read_text() == "keep me"
     assert time.time() - before < 5
+
+
+def test_a_lock_that_is_a_symlink_is_refused_and_its_target_untouched(tmp_path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    precious = tmp_path / "bashrc"
+    precious.write_text("export PATH=...\n")
+    os.symlink(precious, folder / LOCK)  # a hostile folder
+    with pytest.raises(Exception, match=r"run\.lock cannot be opened as a lock file") as caught:
+        with claim_folder(folder):
+            pass
+    assert len(str(caught.value).splitlines()) == 1
+    assert precious.read_text() == "export PATH=...\n"

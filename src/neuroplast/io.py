@@ -178,12 +178,17 @@ def _lock(path: Path, note: Callable[[str], None] | None) -> Any:
     import fcntl
 
     for _ in range(50):
-        handle = open(path, "a+")
+        try:  # never through a symlink: a hostile folder's run.lock -> ~/.bashrc must not be truncated
+            handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "r+",
+                               errors="replace")
+        except OSError as e:
+            raise UserError(f"{path} cannot be opened as a lock file ({e.strerror}); remove it if no neuroplast "
+                            "process is writing the folder.") from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.seek(0)
-            holder = handle.read().strip() or "?"
+            holder = handle.read(32).strip() or "?"
             handle.close()
             raise FolderBusy(f"{path.parent} is being written by another neuroplast process (pid {holder}, lock "
                              f"{path}); wait for it to finish, or choose another folder (--out DIR).") from None
@@ -195,7 +200,7 @@ def _lock(path: Path, note: Callable[[str], None] | None) -> Any:
             handle.close()
             continue
         handle.seek(0)
-        previous = handle.read().strip()
+        previous = handle.read(32).strip()
         if previous and note is not None:
             note(f"{path}: took over the lock of pid {previous}, which is no longer running")
         handle.seek(0)
@@ -212,8 +217,9 @@ def remove_leftover_tmp(folder: Path) -> list[Path]:
     import re
 
     made_by_us = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # mkstemp(prefix=".NAME.", suffix=".tmp")
-    left = [p for p in Path(folder).rglob(".*.tmp") if made_by_us.match(p.name) and p.is_file()
-            and not p.is_symlink()]
+    left = [Path(root) / name for root, _, names in os.walk(folder)  # never into a symlinked folder
+            for name in names if made_by_us.match(name)]
+    left = [p for p in left if p.is_file() and not p.is_symlink()]
     for p in left:
         p.unlink(missing_ok=True)
     return left

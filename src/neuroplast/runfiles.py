@@ -40,7 +40,7 @@ FINISHED = "finished.json"  # written last: the training is complete and the fol
 MAX_DIMS = 8
 DIM = Annotated[int, Field(ge=1, le=2**31 - 1)]
 FINITE = Annotated[float, Field(allow_inf_nan=False, ge=-1e30, le=1e30)]  # float32 keeps its arithmetic finite
-DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".gz", ".json", ".jsonl")  # what data.path may name
+DATA_SUFFIXES = (".csv", ".tsv", ".txt", ".text", ".md", ".dat", ".data", ".gz", ".bz2", ".xz", ".json", ".jsonl")  # data.path
 
 
 # --------------------------------------------------------------------------- files inside the folder
