@@ -166,7 +166,7 @@ def mutations() -> list[tuple[str, Mutate]]:
     cases += _json_cases("model.json", ["family", "config", "input_shape", "num_outputs", "output_width", "task",
                                         "vocab_size", "class_names", "loss"])
     cases += _json_cases("preprocess.json", ["kind", "shape", "mean", "std"])
-    cases += _json_cases("metrics.json", ["test", "calibration", "schema_version"])
+    cases += _json_cases("metrics.json", ["test", "calibration", "schema_version", "data"])
     shapes = {"huge": [1, 100000, 100000], "negative": [-1, 8, 8], "empty": [], "zero": [0], "deep": [1] * 40}
     for kind, shape in shapes.items():
         cases.append((f"model.json:input_shape-{kind}", _json("model.json", _set("input_shape", shape))))

@@ -209,6 +209,17 @@ class _Calibration(BaseModel):
     ood: dict[str, Any] | None = None
 
 
+class _Reload(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    source: str = Field(max_length=64)
+    seed: int = Field(ge=0, le=2**32 - 1)
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+    reload: _Reload = None  # type: ignore[assignment]  (neuroplast.fit on a shipped name: reloads it)
+
+
 class _Metrics(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
     schema_version: int | None = Field(None, ge=1, le=1000)
@@ -218,6 +229,7 @@ class _Metrics(BaseModel):
     train: dict[str, Any] = None  # type: ignore[assignment]
     calibration: _Calibration = None  # type: ignore[assignment]  (absent: None; given: an object, never null)
     pruning: dict[str, Any] = None  # type: ignore[assignment]
+    data: _Data = None  # type: ignore[assignment]
 
 
 def read_metrics_file(folder: str | Path, limits: LimitsSpec | None = None) -> dict[str, Any]:
