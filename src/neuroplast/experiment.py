@@ -140,7 +140,7 @@ def resume(run_dir: str | Path, data: Dataset | None = None, *, callbacks: Seque
     """Continue an interrupted run from its last completed epoch; the result equals an
     uninterrupted run with the same seed (on the CPU). The folder is claimed for the whole resume."""
     run_dir = Path(run_dir)
-    with rundir.claim(run_dir) if distributed.is_main() else contextlib.nullcontext():
+    with rundir.claim(run_dir, create=False) if distributed.is_main() else contextlib.nullcontext():
         spec, state = resumable(run_dir)
         (run_dir / rundir.FINISHED).unlink(missing_ok=True)  # incomplete again until the results are rewritten
         data = load_data(spec) if data is None else data

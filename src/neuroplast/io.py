@@ -136,11 +136,11 @@ class FolderBusy(UserError):
 
 
 @contextlib.contextmanager
-def claim_folder(folder: Path, note: Callable[[str], None] | None = None) -> Iterator[Path]:
+def claim_folder(folder: Path, note: Callable[[str], None] | None = None, create: bool = True) -> Iterator[Path]:
     """Hold ``folder/run.lock`` for the block: an exclusive ``flock`` on a file holding this process's
     pid, so a second writer is refused in one line (:class:`FolderBusy`) and a lock whose process died
     (kill -9) is taken over, with a ``note``. The folder is made if missing (and removed again if the
-    block fails and left it empty). On first claim, temp files a killed write left (``.NAME.*.tmp``,
+    block fails and left it empty; with ``create=False`` a missing folder is refused). On first claim, temp files a killed write left (``.NAME.*.tmp``,
     from :func:`atomic_write`) are removed. Re-entrant within one process."""
     folder = Path(folder)
     key = folder.resolve()
@@ -152,6 +152,9 @@ def claim_folder(folder: Path, note: Callable[[str], None] | None = None) -> Ite
             _HELD[key][1] -= 1
         return
     created = not folder.exists()
+    if created and not create:
+        raise UserError(f"{folder} is not a neuroplast run folder (it does not exist). Pass the folder that "
+                        "`neuroplast run` printed.")
     folder.mkdir(parents=True, exist_ok=True)
     try:
         handle = _lock(folder / LOCK, note)

@@ -60,17 +60,17 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
 def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress: bool = True) -> Run:
     """Continue an interrupted run from its last completed epoch, then its stages and report; the
     result equals an uninterrupted run with the same seed (on the CPU)."""
-    with _claimed(Path(run_dir)):
+    with _claimed(Path(run_dir), create=False):
         spec, _ = experiment.resumable(run_dir)
         data = experiment.load_data(spec)
         return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data, progress)
 
 
-def _claimed(run_dir: Path) -> Any:
+def _claimed(run_dir: Path, create: bool = True) -> Any:
     """The run folder's lock (:func:`neuroplast.rundir.claim`); none on a torchrun rank other than 0."""
     import contextlib
 
-    return rundir.claim(run_dir) if distributed.is_main() else contextlib.nullcontext()
+    return rundir.claim(run_dir, create) if distributed.is_main() else contextlib.nullcontext()
 
 
 def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None, target: str | None = None,

@@ -348,10 +348,10 @@ def read_lr_find(run_dir: str | Path) -> dict[str, Any]:
     return read_small_json(run_dir, LR_FIND)
 
 
-def claim(run_dir: str | Path) -> Any:
+def claim(run_dir: str | Path, create: bool = True) -> Any:
     """Hold the run folder for the block (``run.lock``): a second writer is refused in one line; a lock
     left by a killed process is taken over with a note; a killed write's temp files are removed."""
-    return claim_folder(Path(run_dir), note=say)
+    return claim_folder(Path(run_dir), note=say, create=create)
 
 
 def is_complete(run_dir: str | Path, at_last_epoch: bool) -> bool:
