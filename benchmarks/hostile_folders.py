@@ -59,11 +59,15 @@ def main() -> None:
         base, image = make_tiny_run(Path(tmp))
         undamaged = {c: run_case(Case("undamaged", c, lambda d: None), base, image, Path(tmp) / "work").stdout
                      for c in COMMANDS}
-        outcomes = []
+        outcomes, not_applicable = [], 0
         for i, case in enumerate(cases, start=1):
             signal.alarm(args.case_timeout)
             try:
-                outcomes.append(run_case(case, base, image, Path(tmp) / "work"))
+                outcome = run_case(case, base, image, Path(tmp) / "work")
+                if outcome is None:
+                    not_applicable += 1
+                else:
+                    outcomes.append(outcome)
             except CaseHung:
                 outcomes.append(Outcome(f"{case.name} | {case.command}", None, [], f"hung > {args.case_timeout} s",
                                         0.0))
@@ -74,7 +78,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     by_code = collections.Counter("traceback" if o.traceback else f"exit {o.code}" for o in outcomes)
     bad = [o for o in outcomes if not o.ok]
-    print(f"threads={torch.get_num_threads()} cases={len(outcomes)} wall={seconds:.1f}s "
+    print(f"threads={torch.get_num_threads()} cases={len(outcomes)} (+{not_applicable} whose file this folder lacks) "
+          f"wall={seconds:.1f}s "
           f"address-space cap={args.max_memory_gb:g} GB, case timeout={args.case_timeout} s, "
           f"peak RSS of the whole process={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     print("| outcome | cases |\n|---|---|")

@@ -249,15 +249,19 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_case(case: Case, base: Path, image: Path, work: Path) -> Outcome:
-    """Copy the tiny run, damage it, run the command in-process; what came back."""
+def run_case(case: Case, base: Path, image: Path, work: Path) -> Outcome | None:
+    """Copy the tiny run, damage it, run the command in-process; what came back (None when the folder has
+    no such file to damage, e.g. finished.json in a folder written before it existed)."""
     from neuroplast.cli import main
 
     folder, out = work / "run", work / "out"
     shutil.rmtree(work, ignore_errors=True)
     out.mkdir(parents=True)
     shutil.copytree(base, folder, symlinks=True)
-    case.mutate(folder)
+    try:
+        case.mutate(folder)
+    except FileNotFoundError:
+        return None
     if case.command == "resume" and not case.name.startswith("finished.json") and folder.is_dir():
         (folder / "finished.json").unlink(missing_ok=True)  # an interrupted run: resume has work to do
     err, out_text, before = io.StringIO(), io.StringIO(), _peak_mb()
@@ -266,6 +270,8 @@ def run_case(case: Case, base: Path, image: Path, work: Path) -> Outcome:
         with contextlib.redirect_stdout(out_text), contextlib.redirect_stderr(err):
             code = main(argv(case.command, folder, image, out))
     except BaseException as e:  # noqa: BLE001  (what the fuzzer counts)
+        if type(e).__name__ == "CaseHung":  # the benchmark's per-case timeout: not the command's doing
+            raise
         trace = "".join(traceback.format_exception_only(type(e), e)).strip()
     lines = [line for line in err.getvalue().splitlines() if line.strip()]
     stdout = out_text.getvalue().replace(str(work), "WORK")

@@ -39,6 +39,7 @@ def test_a_seeded_sample_of_hostile_folders_gives_one_line_or_an_answer(tiny, tm
     base, image = tiny
     cases = random.Random(0).sample(all_cases(), SAMPLE)
     outcomes = [run_case(case, base, image, tmp_path / "work") for case in cases]
+    assert None not in outcomes  # every file the fuzzer damages is in the folder
     bad = [f"{o.case}: code={o.code} traceback={o.traceback} lines={o.lines[:2]} rss+{o.rss_growth_mb:.0f}MB"
            for o in outcomes if not o.ok]
     assert not bad, f"{len(bad)} of {len(outcomes)} cases broke the rule (budget {MEMORY_BUDGET_MB} MB):\n" + \
