@@ -129,7 +129,8 @@ def resumable(run_dir: str | Path) -> tuple[ExperimentSpec, dict[str, Any]]:
                         "that `neuroplast run` printed.")
     spec = rundir.read_spec(run_dir)
     state = rundir.read_checkpoint(run_dir)
-    if rundir.is_complete(run_dir, state.get("epoch", 0) >= spec.train.epochs):
+    stopped = isinstance(state.get("early_stopping"), dict) and state["early_stopping"].get("stopped") is True
+    if rundir.is_complete(run_dir, state.get("epoch", 0) >= spec.train.epochs or stopped):
         raise UserError(f"{run_dir} is complete: it finished all {spec.train.epochs} epochs of its spec: nothing to "
                         f"resume. To train longer, raise train.epochs in {run_dir / rundir.SPEC} and resume.")
     return spec, state
