@@ -5,6 +5,15 @@ its checkpoint for epoch K is written, then resumed with `neuroplast resume`. Pr
 metrics and per-epoch losses and whether they are identical.
 
     python benchmarks/kill_resume.py mnist-cnn --data-dir ../shared/data/mnist --kill-after 3
+
+With ``--moments N`` it kills N runs at random moments instead (seeded by ``--seed``), drawn uniformly
+over the time the run holds its folder (from ``run.lock`` appearing to the process's exit: training,
+writing the results, the stages and the report), then ``resume``s each; a run killed before its
+first checkpoint is started again with ``run`` (what resume's message says). Every one must end with
+weights (model.safetensors, byte for byte), history losses and test metrics identical to an
+uninterrupted run:
+
+    python benchmarks/kill_resume.py digits-mlp --moments 20 --set train.epochs=30 --set train.threads=1
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import argparse
 import csv
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -46,9 +56,14 @@ def main() -> None:
     p.add_argument("--data-dir", type=Path)
     p.add_argument("--kill-after", type=int, default=2, help="kill once epoch K is checkpointed")
     p.add_argument("--set", dest="extra", action="append", default=[])
+    p.add_argument("--moments", type=int, default=0, help="kill N runs at random moments instead")
+    p.add_argument("--seed", type=int, default=0, help="seeds the random moments")
     args = p.parse_args()
     common = [args.spec, "--quiet", *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
               *[a for kv in args.extra for a in ("--set", kv)]]
+    if args.moments:
+        random_moments(common, args.moments, args.seed)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         whole, killed = Path(tmp) / "whole", Path(tmp) / "killed"
         subprocess.run(neuroplast("run", *common, "--out", str(whole)), check=True, stdout=subprocess.DEVNULL)
@@ -69,6 +84,68 @@ def main() -> None:
             print(f"{name:15s} epochs={m['train']['epochs']} test={ {k: v for k, v in m['test'].items() if k != 'confusion_matrix'} }")
         same = a["test"] == b["test"] and history(whole) == history(killed)
         print(f"identical_test_metrics_and_history={same}")
+
+
+def fingerprint(run_dir: Path) -> tuple[bytes, list[tuple[str, str]], dict]:
+    """What must be identical: the weights byte for byte, the per-epoch losses and the test metrics."""
+    return ((run_dir / "model.safetensors").read_bytes(), history(run_dir),
+            json.loads((run_dir / "metrics.json").read_text())["test"])
+
+
+def finish_killed(common: list[str], run_dir: Path) -> str:
+    """``resume`` until complete (or ``run`` again when killed before anything resumable): how it went."""
+    resumed = subprocess.run(neuroplast("resume", str(run_dir), "--quiet"), capture_output=True, text=True)
+    if resumed.returncode == 0:
+        return "resumed"
+    if "is complete" in resumed.stderr:
+        return "complete"
+    if "not a neuroplast run folder" in resumed.stderr or "No checkpoint" in resumed.stderr:
+        again = subprocess.run(neuroplast("run", *common, "--out", str(run_dir)), capture_output=True, text=True)
+        return "run again" if again.returncode == 0 else f"run again FAILED: {again.stderr.strip()[-200:]}"
+    return f"FAILED: {resumed.stderr.strip()[-300:]}"
+
+
+def wait_for_claim(proc: subprocess.Popen, run_dir: Path) -> float:
+    """When the run claimed its folder (run.lock appeared), polled every 10 ms."""
+    while not (run_dir / "run.lock").exists():
+        if proc.poll() is not None:
+            raise SystemExit(f"the run exited ({proc.returncode}) before claiming {run_dir}")
+        time.sleep(0.01)
+    return time.perf_counter()
+
+
+def random_moments(common: list[str], moments: int, seed: int) -> None:
+    rng = random.Random(seed)
+    print(f"threads: {torch.get_num_threads()} here; the runs use the spec's train.threads")
+    with tempfile.TemporaryDirectory() as tmp:
+        whole = Path(tmp) / "whole"
+        started = time.perf_counter()
+        proc = subprocess.Popen(neuroplast("run", *common, "--out", str(whole)), stdout=subprocess.DEVNULL)
+        claimed = wait_for_claim(proc, whole)
+        assert proc.wait() == 0, "the uninterrupted run failed"
+        lifetime = time.perf_counter() - claimed
+        print(f"uninterrupted run: {time.perf_counter() - started:.1f} s wall, of which {lifetime:.1f} s holding "
+              "its folder (the span the kills are drawn from)")
+        expected = fingerprint(whole)
+        print("| # | killed at (s after the claim) | state left | how it ended | identical |\n|---|---|---|---|---|")
+        identical = 0
+        for i in range(moments):
+            run_dir = Path(tmp) / f"killed-{i}"
+            at = rng.uniform(0.0, lifetime)
+            proc = subprocess.Popen(neuroplast("run", *common, "--out", str(run_dir)), stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL)
+            wait_for_claim(proc, run_dir)
+            time.sleep(at)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait()
+            state = (f"epoch {checkpoint_epoch(run_dir)}, " +
+                     ", ".join(n for n in ("metrics.json", "history.csv", "finished.json", "run.lock")
+                               if (run_dir / n).exists()) if run_dir.exists() else "no folder")
+            ended = finish_killed(common, run_dir)
+            same = not ended.startswith(("FAILED", "run again FAILED")) and fingerprint(run_dir) == expected
+            identical += same
+            print(f"| {i + 1} | {at:.2f} | {state} | {ended} | {same} |", flush=True)
+        print(f"identical to the uninterrupted run: {identical} of {moments}")
 
 
 if __name__ == "__main__":

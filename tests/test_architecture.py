@@ -10,7 +10,7 @@ The layers, lowest first (a module may import its own layer and the ones below, 
 4. ``data``, ``models``: sources and inputs; one file per family
 5. ``train``, ``summary``, ``trackers``: the loop and what watches it
 6. ``trust``, ``export``: calibration, OOD, explanations, intervals; ONNX and plain PyTorch
-7. ``rundir``: the run folder's API
+7. ``rundir``, ``runfiles``: the run folder's API; every file read from it, validated
 8. ``experiment``, ``finetune``, ``generate``: a spec trained into a folder (from a parent run's weights); text
    from a language model
 9. ``stages``: one module per stage after training
@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("neuroplast.data", "neuroplast.models"),
     ("neuroplast.train", "neuroplast.summary", "neuroplast.trackers"),
     ("neuroplast.trust", "neuroplast.export"),
-    ("neuroplast.rundir",),
+    ("neuroplast.rundir", "neuroplast.runfiles"),
     ("neuroplast.experiment", "neuroplast.finetune", "neuroplast.generate"),
     ("neuroplast.stages",),
     ("neuroplast.see",),

@@ -41,3 +41,6 @@ def check_output(path, kind: str, example: str) -> None:
     parent = next((p for p in path.parents if p.exists()), None)
     if parent is not None and not parent.is_dir():
         raise UserError(f"--out {path} lies under {parent}, which is a file; pass a path in a folder.")
+    if kind == "file" and not path.parent.is_dir():  # a file is never given folders nobody asked for
+        raise UserError(f"--out {path}: its folder {path.parent} does not exist; create it first (mkdir -p "
+                        f"{path.parent}) or write into an existing folder.")

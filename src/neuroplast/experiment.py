@@ -5,7 +5,7 @@ pipeline's (:mod:`neuroplast.pipeline`), which calls these functions.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -24,6 +24,7 @@ from neuroplast.data.text import text_default
 from neuroplast.errors import UserError, check_output, did_you_mean
 from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
+from neuroplast.models.budget import check_parameters
 from neuroplast.models.mlp import start_at_linear
 from neuroplast.plasticity.hebbian import plot_receptive_fields
 from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
@@ -31,7 +32,6 @@ from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
 from neuroplast.spec import DataSpec, ExperimentSpec, TrainSpec, load_spec
 from neuroplast.trackers import Trackers, flatten
 from neuroplast.train import Callback, FitResult, distributed, evaluate, fit, seed_everything
-from neuroplast.train.checkpoint import load_checkpoint
 from neuroplast.train.lr_find import LRFinderResult, find_lr
 from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.progress import say
@@ -63,9 +63,15 @@ def load_data(spec: ExperimentSpec) -> Dataset:
 
 def build(spec: ExperimentSpec, data: Dataset) -> nn.Module:
     """The network the spec describes, for this data's shapes, seeded by the spec."""
+    if 0 in tuple(data.input_shape):
+        raise UserError(f"data: each input has shape {tuple(data.input_shape)}, no values to learn from (a table whose "
+                        "only column is the target, or whose other columns were all dropped: see the column "
+                        "roles); add feature columns, or pick another data.target.")
+    outputs = model_outputs(data.num_outputs, spec.train.loss)
+    check_parameters(spec.model, data.input_shape, outputs, data.task, data.vocab_size, spec.limits.parameters,
+                     f"model ({spec.name})", f"--set limits.parameters=N (now {spec.limits.parameters:,})")
     seed_everything(spec.seed, spec.train.threads)
-    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
-                        data.vocab_size)
+    model = build_model(spec.model, data.input_shape, outputs, data.task, data.vocab_size)
     start = getattr(spec.model, "skip_start", "zero")
     if start == "linear" or (start == "ridge" and data.task == "regression"):
         start_at_linear(model, data.x_train, data.y_train, data.task)
@@ -84,28 +90,27 @@ def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path 
     main = distributed.is_main()  # rank 0 alone writes the run folder
     run_dir = Path(out) if out is not None else rundir.new_run_dir(spec.name)
     check_output(run_dir, "folder", f"runs/{spec.name}")
-    if main and ((run_dir / rundir.METRICS).is_file() or (run_dir / CHECKPOINT).is_file()):
-        raise UserError(f"--out {run_dir} already holds a run; choose a new folder (or continue that one: "
-                        f"neuroplast resume {run_dir}).")
-    model = build(spec, data)  # before the folder: a model that cannot be built leaves none
+    with rundir.claim(run_dir) if main else contextlib.nullcontext():  # held until the results are written
+        if main and ((run_dir / rundir.METRICS).is_file() or (run_dir / CHECKPOINT).is_file()):
+            raise UserError(f"--out {run_dir} already holds a run; choose a new folder (or continue that one: "
+                            f"neuroplast resume {run_dir}).")
+        return _train_into(run_dir, spec, data, main, callbacks, progress, check)
+
+
+def _train_into(run_dir: Path, spec: ExperimentSpec, data: Dataset, main: bool, callbacks: Sequence[Callback],
+                progress: bool, check: Callable[[nn.Module], None] | None) -> Run:
+    """:func:`train`'s work once the folder is claimed: build, write the spec and model.json, fit, write."""
+    model = build(spec, data)  # before any file: a model that cannot be built leaves no folder
     tuned = finetune.prepare(model, spec.train, data, spec.model.family)  # init_from, freeze
     if check is not None:
         check(model)
-    created = main and not run_dir.exists()
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
         _clear_lr_find(run_dir)
-    try:
-        if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
-            found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment),
-                             run_dir if main else None)
-            spec = spec.updated(train={"lr": found.suggestion})
-        info = rundir.model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model,
-                                 spec.train.loss)
-    except BaseException:
-        if created:
-            _remove_if_empty(run_dir)
-        raise
+    if spec.train.lr == "auto":  # the resolved spec records the number the run trains with
+        found = _auto_lr(model, data, spec.train, spec.seed, make_augment(spec.data.augment),
+                         run_dir if main else None)
+        spec = spec.updated(train={"lr": found.suggestion})
+    info = rundir.model_info(spec.model.family, spec.model.model_dump(mode="json"), data, model, spec.train.loss)
     if main:
         rundir.write_spec(run_dir, spec)
         save_json(run_dir / rundir.PREPROCESS, data.preprocess)
@@ -119,39 +124,42 @@ def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path 
 
 def resumable(run_dir: str | Path) -> tuple[ExperimentSpec, dict[str, Any]]:
     """The spec and last checkpoint of an interrupted run; a folder that is not one, or one already
-    finished, is refused."""
+    complete (at its last epoch, with ``finished.json`` written), is refused."""
     run_dir = Path(run_dir)
     if not (run_dir / rundir.SPEC).is_file():
         raise UserError(f"{run_dir} is not a neuroplast run folder (no spec.toml). Pass the folder "
                         "that `neuroplast run` printed.")
-    spec = load_spec(run_dir / rundir.SPEC)
-    state = load_checkpoint(run_dir / CHECKPOINT)
-    if (run_dir / rundir.METRICS).is_file() and state.get("epoch", 0) >= spec.train.epochs:
-        raise UserError(f"{run_dir} finished all {spec.train.epochs} epochs of its spec: nothing to resume. To "
-                        f"train longer, raise train.epochs in {run_dir / rundir.SPEC} and resume.")
+    spec = rundir.read_spec(run_dir)
+    state = rundir.read_checkpoint(run_dir)
+    stopped = isinstance(state.get("early_stopping"), dict) and state["early_stopping"].get("stopped") is True
+    if rundir.is_complete(run_dir, state.get("epoch", 0) >= spec.train.epochs or stopped):
+        raise UserError(f"{run_dir} is complete: it finished all {spec.train.epochs} epochs of its spec: nothing to "
+                        f"resume. To train longer, raise train.epochs in {run_dir / rundir.SPEC} and resume.")
     return spec, state
 
 
 def resume(run_dir: str | Path, data: Dataset | None = None, *, callbacks: Sequence[Callback] = (),
            progress: bool = True) -> Run:
     """Continue an interrupted run from its last completed epoch; the result equals an
-    uninterrupted run with the same seed (on the CPU)."""
+    uninterrupted run with the same seed (on the CPU). The folder is claimed for the whole resume."""
     run_dir = Path(run_dir)
-    spec, state = resumable(run_dir)
-    data = load_data(spec) if data is None else data
-    model = build(spec, data)
-    info = rundir.read_json(run_dir / rundir.MODEL_INFO)
-    try:  # a spec.toml edited since the checkpoint was written builds another network
-        model.load_state_dict(state["model"])
-    except (RuntimeError, KeyError) as e:
-        raise UserError(f"{run_dir / CHECKPOINT} does not fit the network {run_dir / rundir.SPEC} describes "
-                        f"({str(e).strip().splitlines()[0]}); restore the spec or start a new run.") from None
-    tuned = finetune.prepare(model, spec.train, data, spec.model.family, load=False)  # freeze again
-    trackers = _trackers(spec, run_dir) if distributed.is_main() else None
-    result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
-                 resume=state, callbacks=[*callbacks, *([trackers] if trackers else [])],
-                 progress=progress, augment=make_augment(spec.data.augment))
-    return _write_results(run_dir, spec, model, data, result, info, trackers, tuned=tuned)
+    with rundir.claim(run_dir, create=False) if distributed.is_main() else contextlib.nullcontext():
+        spec, state = resumable(run_dir)
+        (run_dir / rundir.FINISHED).unlink(missing_ok=True)  # incomplete again until the results are rewritten
+        data = load_data(spec) if data is None else data
+        model = build(spec, data)
+        info = rundir.read_model_info(run_dir)
+        try:  # a spec.toml edited since the checkpoint was written builds another network
+            model.load_state_dict(state["model"])
+        except (RuntimeError, KeyError) as e:
+            raise UserError(f"{run_dir / CHECKPOINT} does not fit the network {run_dir / rundir.SPEC} describes "
+                            f"({str(e).strip().splitlines()[0]}); restore the spec or start a new run.") from None
+        tuned = finetune.prepare(model, spec.train, data, spec.model.family, load=False)  # freeze again
+        trackers = _trackers(spec, run_dir) if distributed.is_main() else None
+        result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
+                     resume=state, callbacks=[*callbacks, *([trackers] if trackers else [])],
+                     progress=progress, augment=make_augment(spec.data.augment))
+        return _write_results(run_dir, spec, model, data, result, info, trackers, tuned=tuned)
 
 
 def lr_find(spec: str | Path | ExperimentSpec | None = None, *, data_dir: str | Path | None = None,
@@ -216,6 +224,15 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
     tuned = finetune.prepare(module, train_spec, data)  # init_from, freeze: checked by names and shapes
     shuffle = loader.shuffle if loader.shuffle is not None else True
     run_dir = Path(out) if out is not None else None
+    with rundir.claim(run_dir) if run_dir is not None else contextlib.nullcontext():
+        return _fit_into(run_dir, module, data, train_spec, seed, tuned, shuffle, callbacks, progress, loss,
+                         optimizer, scheduler, metrics), data
+
+
+def _fit_into(run_dir: Path | None, module: nn.Module, data: Dataset, train_spec: TrainSpec, seed: int,
+              tuned: dict[str, Any], shuffle: bool, callbacks: Sequence[Callback], progress: bool, loss: Any,
+              optimizer: Any, scheduler: Any, metrics: Sequence[Any]) -> Run:
+    """:func:`fit_module`'s training and writing, once its folder (if any) is claimed."""
     found = None
     if run_dir is not None:
         _clear_lr_find(run_dir)
@@ -234,10 +251,10 @@ def fit_module(module: nn.Module, data: Any, *, validation_data: Any = None, tes
         summary.update(tuned)
         if found is not None:
             summary["lr_find"] = _lr_find_summary(found.to_dict())
-        return Run(module, info, data.preprocess, summary, result.history), data
+        return Run(module, info, data.preprocess, summary, result.history)
     save_json(run_dir / rundir.PREPROCESS, data.preprocess)
     save_json(run_dir / rundir.MODEL_INFO, info)
-    return _write_results(run_dir, None, module, data, result, info, extra_test=scored, tuned=tuned), data
+    return _write_results(run_dir, None, module, data, result, info, extra_test=scored, tuned=tuned)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -324,7 +341,7 @@ def _write_results(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module,
     metrics["test"].update(extra_test or {})  # your own metrics, on the test split
     metrics.update(tuned or {})  # "init_from", "frozen"
     if (run_dir / LR_FIND).is_file():  # written before training by lr = "auto"; survives a resume
-        metrics["lr_find"] = _lr_find_summary(json.loads((run_dir / LR_FIND).read_text()))
+        metrics["lr_find"] = _lr_find_summary(rundir.read_lr_find(run_dir))
     metrics = rundir.write_metrics(run_dir, metrics)
     if trackers is not None:
         trackers.finish(metrics)
@@ -335,6 +352,7 @@ def _write_results(run_dir: Path, spec: ExperimentSpec | None, model: nn.Module,
                               run_dir / "confusion_matrix.png")
     if hasattr(model, "receptive_fields"):  # a Hebbian layer's learned filters, as images
         plot_receptive_fields(model.receptive_fields(), run_dir / "receptive_fields.png")
+    rundir.write_finished(run_dir, metrics)  # last: the folder is complete, no longer resumable
     return Run(model, info, data.preprocess, metrics, result.history, spec, run_dir)
 
 
@@ -356,14 +374,6 @@ def _auto_lr(model: nn.Module, data: Dataset, train: TrainSpec, seed: int, augme
         save_json(run_dir / LR_FIND, found.to_dict())
         found.plot(run_dir / "lr_find.png")
     return found
-
-
-def _remove_if_empty(run_dir: Path) -> None:
-    """Remove a run folder this run created when a failure left nothing in it (never one with files)."""
-    try:
-        run_dir.rmdir()  # fails on a folder that holds anything
-    except OSError:
-        pass
 
 
 def _clear_lr_find(run_dir: Path) -> None:

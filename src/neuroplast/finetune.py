@@ -34,7 +34,6 @@ from torch import nn
 from neuroplast import rundir
 from neuroplast.data import Dataset
 from neuroplast.errors import UserError
-from neuroplast.io import load_weights, read_json
 from neuroplast.spec import ExperimentSpec, TrainSpec
 
 log = logging.getLogger(__name__)
@@ -71,8 +70,8 @@ def read_parent(run_dir: str | Path) -> Parent:
                 if (path / rundir.CHECKPOINT).is_file() else "")
         raise UserError(f"train.init_from {path} is not a finished neuroplast run (no {rundir.MODEL_INFO} and "
                         f"{rundir.WEIGHTS}).{hint} Pass the folder that `neuroplast run` printed.")
-    preprocess = read_json(path / rundir.PREPROCESS) if (path / rundir.PREPROCESS).is_file() else {}
-    return Parent(path.resolve(), read_json(path / rundir.MODEL_INFO), preprocess)
+    preprocess = rundir.read_preprocess(path) if (path / rundir.PREPROCESS).is_file() else {}
+    return Parent(path.resolve(), rundir.read_model_info(path), preprocess)
 
 
 # --------------------------------------------------------------------------- the spec and the data
@@ -183,7 +182,7 @@ def start_from(model: nn.Module, parent: Parent, data: Dataset, family: str | No
     if theirs != tuple(data.input_shape):
         raise UserError(f"{where} was trained on inputs of shape {theirs}; this data gives {tuple(data.input_shape)}. "
                         f"{_shape_fix(theirs)}")
-    state = load_weights(parent.dir / rundir.WEIGHTS)
+    state = rundir.read_weights(parent.dir / rundir.WEIGHTS)
     fresh = _fresh_head(model.state_dict(), state, where, parent)
     if load:
         model.load_state_dict({k: v for k, v in state.items() if k not in fresh}, strict=False)

@@ -38,6 +38,7 @@ def generate_stream(run: Run | str | Path, prompt: str, tokens: int = 200, tempe
 
     from neuroplast.data.inputs import encode_chars
     from neuroplast.rundir import load
+    from neuroplast.spec import limits_from_env
 
     if isinstance(run, (str, Path)):
         run = load(run)
@@ -47,6 +48,7 @@ def generate_stream(run: Run | str | Path, prompt: str, tokens: int = 200, tempe
                         f"{run.info['task']} model.")
     if tokens < 0:
         raise UserError(f"--tokens must be 0 or more (characters to generate); received {tokens}.")
+    limits_from_env().refuse("tokens", tokens, f"--tokens {tokens}", "generate")
     if not 0 < temperature < float("inf"):  # NaN fails this too
         raise UserError(f"--temperature must be a finite number > 0 (1.0: the model's own distribution); "
                         f"received {temperature}.")

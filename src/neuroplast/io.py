@@ -4,10 +4,11 @@ Every writer goes through :func:`atomic_write`, so a kill leaves either the old 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,112 @@ def read_json(path: Path) -> Any:
         raise UserError(f"{path} is missing: the run folder is incomplete. Re-run training.") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise UserError(f"{path} is not valid JSON ({e}); the run folder is damaged. Re-run training.") from None
+
+
+# --------------------------------------------------------------------------- claiming a folder
+LOCK = "run.lock"  # inside a run folder while a process writes it (training, resume, its stages)
+_HELD: dict[Path, list[Any]] = {}  # folder -> [open lock file, depth]: a claim is re-entrant in one process
+
+
+class FolderBusy(UserError):
+    """Another live process holds the folder's lock."""
+
+
+@contextlib.contextmanager
+def claim_folder(folder: Path, note: Callable[[str], None] | None = None, create: bool = True) -> Iterator[Path]:
+    """Hold ``folder/run.lock`` for the block: an exclusive ``flock`` on a file holding this process's
+    pid, so a second writer is refused in one line (:class:`FolderBusy`) and a lock whose process died
+    (kill -9) is taken over, with a ``note``. The folder is made if missing (and removed again if the
+    block fails and left it empty; with ``create=False`` a missing folder is refused). On first claim, temp files a killed write left (``.NAME.*.tmp``,
+    from :func:`atomic_write`) are removed. Re-entrant within one process."""
+    folder = Path(folder)
+    key = folder.resolve()
+    if key in _HELD:
+        _HELD[key][1] += 1
+        try:
+            yield folder / LOCK
+        finally:
+            _HELD[key][1] -= 1
+        return
+    created = not folder.exists()
+    if created and not create:
+        raise UserError(f"{folder} is not a neuroplast run folder (it does not exist). Pass the folder that "
+                        "`neuroplast run` printed.")
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        handle = _lock(folder / LOCK, note)
+    except BaseException:
+        if created:
+            _rmdir_if_empty(folder)
+        raise
+    _HELD[key] = [handle, 1]
+    ok = False
+    try:
+        remove_leftover_tmp(folder)
+        yield folder / LOCK
+        ok = True
+    finally:
+        del _HELD[key]
+        (folder / LOCK).unlink(missing_ok=True)  # unlinked while still locked: a waiter re-checks the inode
+        handle.close()
+        if created and not ok:
+            _rmdir_if_empty(folder)
+
+
+def _lock(path: Path, note: Callable[[str], None] | None) -> Any:
+    """An open, exclusively flock-ed ``path`` holding our pid (retried if the file was replaced meanwhile)."""
+    import fcntl
+
+    for _ in range(50):
+        try:  # never through a symlink: a hostile folder's run.lock -> ~/.bashrc must not be truncated
+            handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644), "r+",
+                               errors="replace")
+        except OSError as e:
+            raise UserError(f"{path} cannot be opened as a lock file ({e.strerror}); remove it if no neuroplast "
+                            "process is writing the folder.") from None
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read(32).strip() or "?"
+            handle.close()
+            raise FolderBusy(f"{path.parent} is being written by another neuroplast process (pid {holder}, lock "
+                             f"{path}); wait for it to finish, or choose another folder (--out DIR).") from None
+        try:
+            same = os.fstat(handle.fileno()).st_ino == os.stat(path).st_ino
+        except FileNotFoundError:
+            same = False
+        if not same:  # the holder unlinked it as we opened it: lock the new file instead
+            handle.close()
+            continue
+        handle.seek(0)
+        previous = handle.read(32).strip()
+        if previous and note is not None:
+            note(f"{path}: took over the lock of pid {previous}, which is no longer running")
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        return handle
+    raise FolderBusy(f"{path}: could not take the lock (it kept being replaced); try again.")
+
+
+def remove_leftover_tmp(folder: Path) -> list[Path]:
+    """Remove the temp files (``.NAME.XXXX.tmp``) that a write killed mid-way left in ``folder`` and its
+    subfolders; returns them. Call it only while holding the folder (:func:`claim_folder`)."""
+    import re
+
+    made_by_us = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # mkstemp(prefix=".NAME.", suffix=".tmp")
+    left = [Path(root) / name for root, _, names in os.walk(folder)  # never into a symlinked folder
+            for name in names if made_by_us.match(name)]
+    left = [p for p in left if p.is_file() and not p.is_symlink()]
+    for p in left:
+        p.unlink(missing_ok=True)
+    return left
+
+
+def _rmdir_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:
+        pass

@@ -16,11 +16,11 @@ from torch import nn
 
 from neuroplast import experiment, rundir
 from neuroplast.data import Dataset, load_dataset
-from neuroplast.errors import UserError
+from neuroplast.errors import UserError, check_output
 from neuroplast.plasticity import structured
 from neuroplast.rundir import Run
 from neuroplast.see.report import rewrite_report, write_report_safely
-from neuroplast.spec import ExperimentSpec, PruneSpec, load_spec, section
+from neuroplast.spec import ExperimentSpec, PruneSpec, section
 from neuroplast.stages import ORDER, SECTIONS
 from neuroplast.train import Callback, distributed
 from neuroplast.train.progress import say
@@ -49,17 +49,28 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
     """
     spec = experiment.resolve_spec(spec, data_dir, overrides, changes)
     data = experiment.load_data(spec)
-    trained = experiment.train(spec, data, out=out, callbacks=callbacks, progress=progress,
-                               check=lambda model: preflight(spec, data, model))
-    return finish(trained, data, progress)
+    run_dir = Path(out) if out is not None else rundir.new_run_dir(spec.name)
+    check_output(run_dir, "folder", f"runs/{spec.name}")
+    with _claimed(run_dir):  # the whole run, stages and report included: a second writer is refused
+        trained = experiment.train(spec, data, out=run_dir, callbacks=callbacks, progress=progress,
+                                   check=lambda model: preflight(spec, data, model))
+        return finish(trained, data, progress)
 
 
 def resume(run_dir: str | Path, *, callbacks: Sequence[Callback] = (), progress: bool = True) -> Run:
     """Continue an interrupted run from its last completed epoch, then its stages and report; the
     result equals an uninterrupted run with the same seed (on the CPU)."""
-    spec, _ = experiment.resumable(run_dir)
-    data = experiment.load_data(spec)
-    return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data, progress)
+    with _claimed(Path(run_dir), create=False):
+        spec, _ = experiment.resumable(run_dir)
+        data = experiment.load_data(spec)
+        return finish(experiment.resume(run_dir, data, callbacks=callbacks, progress=progress), data, progress)
+
+
+def _claimed(run_dir: Path, create: bool = True) -> Any:
+    """The run folder's lock (:func:`neuroplast.rundir.claim`); none on a torchrun rank other than 0."""
+    import contextlib
+
+    return rundir.claim(run_dir, create) if distributed.is_main() else contextlib.nullcontext()
 
 
 def fit(module: nn.Module, data: Any, *, validation_data: Any = None, test_data: Any = None, target: str | None = None,
@@ -197,7 +208,7 @@ def _run_data(run_dir: Path) -> Dataset | None:
     if not (run_dir / rundir.SPEC).is_file():
         return None
     try:
-        spec = load_spec(run_dir / rundir.SPEC)
+        spec = rundir.read_spec(run_dir)
         return load_dataset(spec.data, spec.seed)
     except UserError:
         return None

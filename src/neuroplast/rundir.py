@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import TypeAdapter
 from torch import nn
 
 from neuroplast.data import Dataset, load_dataset
@@ -28,21 +27,35 @@ from neuroplast.data.given import is_frame
 from neuroplast.data.inputs import to_inputs, to_targets
 from neuroplast.errors import UserError, check_output
 from neuroplast.export.plain_pytorch import plain_pytorch_source
-from neuroplast.io import atomic_write, load_weights, read_json, save_json, save_weights
+from neuroplast.io import atomic_write, claim_folder, save_json, save_weights
 from neuroplast.models import build_model, model_outputs
 from neuroplast.plots import learning_curve_figure
-from neuroplast.spec import DataSpec, ExperimentSpec, ModelSpec, load_spec
+from neuroplast.runfiles import (  # noqa: F401  (the run folder's API)
+    CHECKPOINT,
+    FINISHED,
+    HISTORY,
+    METRICS,
+    MODEL_INFO,
+    PREPROCESS,
+    SPEC,
+    WEIGHTS,
+    model_spec,
+    read_bytes,
+    read_checkpoint,
+    read_history_file,
+    read_metrics_file,
+    read_model_info,
+    read_preprocess,
+    read_run_spec,
+    read_small_json,
+    read_weights,
+)
+from neuroplast.spec import DataSpec, ExperimentSpec, LimitsSpec, limits_from_env
 from neuroplast.train import evaluate, make_objective, predict_outputs
+from neuroplast.train.progress import say
 from neuroplast.version import __version__
 
 METRICS_SCHEMA_VERSION = 1
-SPEC = "spec.toml"
-MODEL_INFO = "model.json"
-WEIGHTS = "model.safetensors"
-PREPROCESS = "preprocess.json"
-METRICS = "metrics.json"
-HISTORY = "history.csv"
-CHECKPOINT = Path("checkpoint") / "last.pt"
 SPLIT = "split.json"
 LR_FIND = "lr_find.json"
 # The folder each stage after training writes inside the run folder, by method (one rule for the
@@ -263,53 +276,94 @@ def _curve_svg(history: list[dict[str, Any]], width: int = 240, height: int = 60
 
 
 # --------------------------------------------------------------------------- reading
-def load(run_dir: str | Path, model: nn.Module | None = None) -> Run:
+def load(run_dir: str | Path, model: nn.Module | None = None, limits: LimitsSpec | None = None) -> Run:
     """Read a run folder: the model is rebuilt from ``model.json`` and ``model.safetensors``
-    (no pickle). Pass ``model`` for runs of a hand-written module."""
+    (no pickle). Pass ``model`` for runs of a hand-written module. Every file is validated
+    (:mod:`neuroplast.runfiles`) against ``limits`` (default: :func:`~neuroplast.spec.limits_from_env`)."""
     run_dir = Path(run_dir)
     if not (run_dir / MODEL_INFO).is_file():
         raise UserError(f"{run_dir} is not a neuroplast run folder (no model.json). Pass the folder "
                         "that `neuroplast run` printed.")
-    info = read_json(run_dir / MODEL_INFO)
-    spec = load_spec(run_dir / SPEC) if (run_dir / SPEC).is_file() else None
+    limits = limits or limits_from_env()
+    info = read_model_info(run_dir, limits if model is None else limits.model_copy(update={"parameters": 2**62}))
+    preprocess = read_preprocess(run_dir, limits)
+    if preprocess["kind"] == "table" and [len(preprocess["mean"])] != info["input_shape"]:
+        raise UserError(f"{run_dir / PREPROCESS} standardizes {len(preprocess['mean'])} features, but model.json's "
+                        f"input_shape is {info['input_shape']}; the folder is damaged. Re-run training.")
+    metrics, history = read_metrics_file(run_dir, limits), read_history_file(run_dir, HISTORY, limits)
+    spec = read_run_spec(run_dir, limits) if (run_dir / SPEC).is_file() else None
     if model is None:
         model = _rebuild(run_dir, info)
-    state = load_weights(run_dir / WEIGHTS)
+    state = read_weights(run_dir / WEIGHTS, limits)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
         raise UserError(f"{run_dir / WEIGHTS} does not fit the model in model.json "
                         f"({str(e).splitlines()[0]}). Re-run training.") from None
-    return Run(model, info, read_json(run_dir / PREPROCESS), read_metrics(run_dir),
-               read_history(run_dir / HISTORY), spec, run_dir)
+    return Run(model, info, preprocess, metrics, history, spec, run_dir)
 
 
 def _rebuild(run_dir: Path, info: dict[str, Any]) -> nn.Module:
-    """The network ``model.json`` describes, with fresh weights."""
+    """The network ``model.json`` describes (already validated and counted), with fresh weights."""
     if info["family"] == "custom":
         raise UserError(f"{run_dir} holds a hand-written module ({info.get('class')}); pass it: "
                         "neuroplast.load(run_dir, model=MyNet()).")
-    model_spec = TypeAdapter(ModelSpec).validate_python(info["config"])
-    model = build_model(model_spec, tuple(info["input_shape"]),
-                        model_outputs(info["num_outputs"], info.get("loss", "auto")), info["task"],
-                        info.get("vocab_size", 0))
+    model_config = model_spec(run_dir / MODEL_INFO, info["config"])
+    try:
+        model = build_model(model_config, tuple(info["input_shape"]),
+                            model_outputs(info["num_outputs"], info.get("loss", "auto")), info["task"],
+                            info.get("vocab_size", 0))
+    except (RuntimeError, ValueError, TypeError) as e:
+        raise UserError(f"{run_dir / MODEL_INFO}: its network cannot be built ({str(e).splitlines()[0][:120]}); "
+                        "the file is damaged. Re-run training.") from None
     if getattr(model, "pad_id", None) is not None and not info.get("masks_padding"):
         model.pad_id = None  # a text Transformer saved before padding was masked: read as it was trained
     return model
 
 
 def read_metrics(run_dir: str | Path) -> dict[str, Any]:
-    """``metrics.json`` of a run or stage folder ({} when there is none yet)."""
-    path = Path(run_dir) / METRICS
-    return read_json(path) if path.is_file() else {}
+    """``metrics.json`` of a run or stage folder ({} when there is none yet), validated."""
+    return read_metrics_file(run_dir)
 
 
 def read_history(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    with open(path, newline="") as f:
-        return [{k: (float(v) if k != "epoch" else int(v)) for k, v in row.items() if v != ""}
-                for row in csv.DictReader(f)]
+    """``history.csv``: one dict per epoch ([] when there is none yet), validated."""
+    return read_history_file(Path(path).parent, Path(path).name)
+
+
+def read_spec(run_dir: str | Path) -> ExperimentSpec:
+    """A run's ``spec.toml``, validated (its data paths name data, never a file of the run)."""
+    return read_run_spec(run_dir)
+
+
+def read_spec_text(run_dir: str | Path) -> str:
+    """``spec.toml``'s text as written (for the report), size-bounded and inside the folder."""
+    try:
+        return read_bytes(run_dir, SPEC).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UserError(f"{Path(run_dir) / SPEC} is not UTF-8 text; restore it or re-run training.") from None
+
+
+def read_lr_find(run_dir: str | Path) -> dict[str, Any]:
+    return read_small_json(run_dir, LR_FIND)
+
+
+def claim(run_dir: str | Path, create: bool = True) -> Any:
+    """Hold the run folder for the block (``run.lock``): a second writer is refused in one line; a lock
+    left by a killed process is taken over with a note; a killed write's temp files are removed."""
+    return claim_folder(Path(run_dir), note=say, create=create)
+
+
+def is_complete(run_dir: str | Path, at_last_epoch: bool) -> bool:
+    """Whether the run's training is complete: its checkpoint is at the spec's last epoch and
+    ``finished.json`` (written last) is there. A kill before that file leaves a folder that resume
+    finishes (from its last checkpoint: the same weights and metrics, its missing files written)."""
+    return at_last_epoch and (Path(run_dir) / FINISHED).is_file()
+
+
+def write_finished(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """``finished.json``, the last file training writes: from then on the folder is complete."""
+    save_json(run_dir / FINISHED, {"finished": metrics.get("finished"), "epochs": metrics.get("train", {}).get("epochs")})
 
 
 # --------------------------------------------------------------------------- where things go

@@ -8,6 +8,7 @@ from torch import nn
 
 from neuroplast.data import load_dataset
 from neuroplast.models import build_model, model_outputs
+from neuroplast.models.budget import check_parameters
 
 
 def summarize(model: nn.Module, input_shape: tuple[int, ...], tokens: bool = False) -> str:
@@ -26,8 +27,10 @@ def summarize(model: nn.Module, input_shape: tuple[int, ...], tokens: bool = Fal
 def spec_summary(spec) -> str:
     """Build the model a spec describes (loading its data for the shapes) and summarise it."""
     data = load_dataset(spec.data, spec.seed)
-    model = build_model(spec.model, data.input_shape, model_outputs(data.num_outputs, spec.train.loss), data.task,
-                        data.vocab_size)
+    outputs = model_outputs(data.num_outputs, spec.train.loss)
+    check_parameters(spec.model, data.input_shape, outputs, data.task, data.vocab_size, spec.limits.parameters,
+                     f"model ({spec.name})", f"--set limits.parameters=N (now {spec.limits.parameters:,})")
+    model = build_model(spec.model, data.input_shape, outputs, data.task, data.vocab_size)
     head = (f"{spec.name}: {spec.model.family} on {data.name} ({data.task}, input {data.input_shape}, "
             f"{data.num_outputs} outputs)")
     return head + "\n" + summarize(model, data.input_shape, tokens=data.vocab_size > 0)

@@ -73,12 +73,12 @@ def calibrate(args: argparse.Namespace) -> int:
 
 
 def explain(args: argparse.Namespace) -> int:
-    from neuroplast.io import read_json
     from neuroplast.pipeline import run_stage
+    from neuroplast.rundir import read_small_json
 
     spec = section(ExplainSpec, section_options(args, ExplainSpec))
     folder = run_stage("explain", args.run_dir, spec, out=args.out, inputs=args.inputs)
-    result = read_json(folder / "explain.json")
+    result = read_small_json(folder, "explain.json")
     for item in result["examples"]:
         delta = f", completeness delta {item['delta']:.2g}" if item.get("delta") is not None else ""
         print(f"{item['input']}: {item['label']} -> {item['png']}{delta}")

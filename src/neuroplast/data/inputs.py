@@ -32,6 +32,7 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
         from neuroplast.data.tabular import encode_rows
 
         if isinstance(x, Sequence) and x and isinstance(x[0], dict):
+            check_finite(list(x), preprocess)
             return torch.from_numpy(encode_rows(list(x), preprocess))
         arr = np.asarray(x, dtype=np.float64)
         arr = arr[None] if arr.ndim == 1 else arr
@@ -39,7 +40,9 @@ def to_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
         if arr.ndim != 2 or arr.shape[1] != len(names):
             raise UserError(f"Expected table rows of {len(names)} values ({', '.join(names)}); received "
                             f"shape {arr.shape}.")
-        return torch.from_numpy(encode_rows([dict(zip(names, row, strict=True)) for row in arr], preprocess))
+        rows = [dict(zip(names, row, strict=True)) for row in arr]
+        check_finite(rows, preprocess)
+        return torch.from_numpy(encode_rows(rows, preprocess))
     arr = np.asarray(x, dtype=np.float32)
     shape = tuple(preprocess["shape"])
     if arr.shape[-len(shape):] != shape and arr.shape[-2:] == shape[-2:] and shape[0] == 1:
@@ -100,7 +103,29 @@ def _file_inputs(path: Path, preprocess: dict[str, Any]) -> torch.Tensor:
 
     header, columns = read_csv(path)
     rows = [{h: columns[h][i] for h in header} for i in range(len(columns[header[0]]))]
+    check_finite(rows, preprocess, str(path))
     return torch.from_numpy(encode_rows(rows, preprocess))
+
+
+def check_finite(rows: Sequence[dict[str, Any]], preprocess: dict[str, Any], where: str = "input") -> None:
+    """Refuse a number column's cell that overflows or is infinite (``1e400``, ``inf``), naming its row and
+    column: the model would answer NaN for it."""
+    import math
+
+    missing = set(preprocess.get("missing", [""])) | {""}
+    numeric = [c["name"] for c in preprocess.get("columns", []) if c.get("type") == "numeric"]
+    for i, row in enumerate(rows, start=1):
+        for name in numeric:
+            value = row.get(name)
+            if value is None or (isinstance(value, str) and value.strip() in missing):
+                continue
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                continue  # not a number at all: encode_rows says so
+            if not math.isfinite(number) and not math.isnan(number):
+                raise UserError(f"{where}, row {i}, column {name!r}: {value!r} is not a finite number (it overflows "
+                                "float64); give a finite value, or leave the cell empty to mark it missing.")
 
 
 def _text_inputs(texts: list[str], preprocess: dict[str, Any]) -> torch.Tensor:

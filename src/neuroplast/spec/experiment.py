@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from neuroplast.errors import UserError, did_you_mean
+from neuroplast.spec.limits import LimitsSpec
 from neuroplast.spec.sections import (
     FAMILIES,
     CNNSpec,
@@ -53,6 +54,7 @@ class ExperimentSpec(SpecModel):
                                         "RUN_DIR/explain-METHOD.")
     prune: PruneSpec | None = Field(None, description="Prune, fine-tune and measure after training into "
                                     "RUN_DIR/pruned-METHOD.")
+    limits: LimitsSpec = Field(LimitsSpec(), description="Size budgets, refused before allocating.")
 
     @field_validator("name")
     @classmethod

@@ -242,7 +242,7 @@ class EarlyStoppingSpec(SpecModel):
 
 
 class TrainSpec(SpecModel):
-    epochs: PositiveInt = 10
+    epochs: PositiveInt = Field(10, le=1_000_000, description="Passes over the training data (at most a million).")
     batch_size: PositiveInt = 64
     lr: float | Literal["auto"] = Field(1e-3, description="Learning rate (the peak rate for 'onecycle'), "
                                        "or 'auto': run the learning-rate finder first and train "

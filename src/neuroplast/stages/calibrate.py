@@ -263,8 +263,6 @@ def _networks(run: Run) -> list[nn.Module]:
 
 def ood_scores(run: Run, x: torch.Tensor) -> list[float]:
     """Mahalanobis distance of inputs' features from the training data (a folder calibrated with --ood)."""
-    from safetensors.torch import load_file
-
     density = Mahalanobis(run.metrics["calibration"]["ood"]["layer"])
-    density.load_state_dict(run.model, load_file(str(run.dir / "ood.safetensors")))
+    density.load_state_dict(run.model, rundir.read_weights(run.dir / "ood.safetensors"))
     return density.score(x).tolist()

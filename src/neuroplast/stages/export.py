@@ -15,10 +15,10 @@ def export(run_dir: str | Path, spec: ExportSpec | None = None, *, out: str | Pa
     exporter keeps the weights beside it) and check it; returns where it went and how closely ONNX
     Runtime reproduced PyTorch."""
     spec = ExportSpec() if spec is None else spec
+    path = Path(out) if out is not None else Path(run_dir) / "model.onnx"
+    check_output(path, "file", "model.onnx")  # before the run is read or anything exported
     run = rundir.load(run_dir)
     if run.info.get("family") == "custom":
         raise UserError("This run trained a hand-written module; export it with torch.onnx.export(module, "
                         "example_input) in your own code (neuroplast cannot rebuild its class).")
-    path = Path(out) if out is not None else Path(run_dir) / "model.onnx"
-    check_output(path, "file", "model.onnx")
     return export_model(run.model, run.info, path, spec.opset, check=spec.check)

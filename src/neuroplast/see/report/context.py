@@ -13,7 +13,6 @@ import torch
 
 from neuroplast import rundir
 from neuroplast.data import Dataset
-from neuroplast.io import read_json
 from neuroplast.see.locale import table
 
 MAX_EXAMPLES = 1000  # test examples the report predicts on (confusions, per-class, scatter)
@@ -39,9 +38,10 @@ class Context:
     @classmethod
     def read(cls, run_dir: Path, lang: str, run: rundir.Run | None, data: Dataset | None) -> Context:
         ctx = cls(run_dir, lang, _read(run_dir / rundir.METRICS, lambda p: rundir.read_metrics(p.parent), {}),
-                  _read(run_dir / rundir.MODEL_INFO, read_json, {}), _read(run_dir / rundir.PREPROCESS, read_json, {}),
+                  _read(run_dir / rundir.MODEL_INFO, lambda p: rundir.read_model_info(p.parent), {}),
+                  _read(run_dir / rundir.PREPROCESS, lambda p: rundir.read_preprocess(p.parent), {}),
                   _read(run_dir / rundir.HISTORY, rundir.read_history, []),
-                  _read(run_dir / rundir.SPEC, lambda p: p.read_text(encoding="utf-8"), None), run, data)
+                  _read(run_dir / rundir.SPEC, lambda p: rundir.read_spec_text(p.parent), None), run, data)
         if ctx.run is None and (run_dir / rundir.WEIGHTS).is_file():
             try:
                 ctx.run = rundir.load(run_dir)

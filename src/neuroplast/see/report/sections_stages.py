@@ -10,7 +10,6 @@ from typing import Any
 import torch
 
 from neuroplast import rundir
-from neuroplast.io import read_json
 from neuroplast.see.pictures import file_uri, histograms, plot
 from neuroplast.see.report.context import Context
 from neuroplast.see.report.fonts import plot_labels
@@ -107,11 +106,9 @@ def _ood(ctx: Context, folder: Path, ood: dict[str, Any]) -> list[Block]:
     xy = ctx.split()
     if ctx.run is None or xy is None or not (folder / "ood.safetensors").is_file():
         return blocks
-    from safetensors.torch import load_file
-
     from neuroplast.trust import Mahalanobis
 
-    density = Mahalanobis(ood["layer"]).load_state_dict(ctx.run.model, load_file(str(folder / "ood.safetensors")))
+    density = Mahalanobis(ood["layer"]).load_state_dict(ctx.run.model, rundir.read_weights(folder / "ood.safetensors"))
     x = xy[0][:200]  # the density score is costly on wide features
     flat = x.reshape(len(x), -1)
     shuffled = flat[:, torch.randperm(flat.shape[1], generator=torch.Generator().manual_seed(0))].reshape(x.shape)
@@ -128,7 +125,7 @@ def _attributions(ctx: Context) -> Section | None:
         return None
     s = Section("attributions", ctx.t("report.attributions"))
     for folder in folders:
-        e = read_json(folder / "explain.json")
+        e = rundir.read_small_json(folder, "explain.json")
         s.blocks.append({"kind": "h3", "text": ctx.t("report.attribution_method", method=e.get("method", "?"))})
         items = []
         for ex in e.get("examples", [])[:NUM_ATTRIBUTIONS]:
