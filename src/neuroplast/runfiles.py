@@ -156,6 +156,11 @@ class _Preprocess(BaseModel):
     window: int | None = Field(None, ge=1, le=10_000_000)
     horizon: int | None = Field(None, ge=1, le=10_000_000)
     block_size: int | None = Field(None, ge=1, le=10_000_000)
+    tokens: Literal["char", "word", "ngrams"] | None = None
+    chunks: int | None = Field(None, ge=1, le=100_000)
+    buckets: int | None = Field(None, ge=1, le=2**31)
+    max_ngrams: int | None = Field(None, ge=1, le=100_000_000)
+    kept: list[int] | None = Field(None, max_length=10_000_000)  # hashed n-gram slots (tokens = "ngrams")
 
     @field_validator("std")
     @classmethod
@@ -177,7 +182,8 @@ def read_preprocess(run_dir: str | Path, limits: LimitsSpec | None = None) -> di
     path = Path(run_dir) / PREPROCESS
     raw = read_json_file(run_dir, PREPROCESS, limits)
     pre = _validated(path, _Preprocess, raw)
-    for key in _NEEDS[pre.kind]:
+    needs = ("kept", "buckets") if pre.kind == "text" and pre.tokens == "ngrams" else _NEEDS[pre.kind]
+    for key in needs:
         if getattr(pre, key) is None:
             raise UserError(f"{path}: key {key!r} is missing (a {pre.kind} run needs it). Re-run training, or "
                             "restore the file.")
