@@ -1,0 +1,260 @@
+"""Forecasting on real series shipped offline in packages: neuroplast against naive, seasonal naive,
+ETS, ARIMA and Theta on exactly the same test origins.
+
+    python benchmarks/forecasting.py [--forecaster default] [--seeds 0 1 2] [--series co2 nile ...]
+
+Every series is split in time order as ``neuroplast run`` splits it (the last 20% of the values is
+the test period, the 10% before it validation, the rest training; ``data.val_fraction`` and
+``data.test_fraction`` of the shipped specs). Each forecast is made from every test origin ``t``
+(stride 1) with the values before ``t`` only, for horizon 1 and horizon = the season length (4 for
+yearly series); errors are pooled over origins and steps.
+
+Metrics: RMSE, MAE and MASE (MAE divided by the in-sample MAE of the seasonal naive forecast with the
+calendar period m = 1 yearly, 4 quarterly, 12 monthly, over the values before the test period:
+Hyndman & Koehler 2006, the M4 convention). neuroplast's figure per case is the median over seeds.
+
+Baselines (statsmodels, fitted on the values before the first test origin, then run on from each
+origin with the fitted parameters, as :func:`neuroplast.data.series.arima_forecast` does):
+naive, seasonal naive, ETS (additive Holt-Winters, damped trend, additive season when the series
+has one), ARIMA (order by AIC) and Theta (``ThetaModel``, deseasonalized when there is a season).
+
+The forecaster never sees the test values before it is scored: :func:`neuroplast_forecast` gets the
+whole series but trains on the training part and stops early on the validation part only; the test
+windows are predicted once, at the end. The last line is the done item of issue 20:
+``MASE <= seasonal naive on k/N cases; median ratio to min(ETS, ARIMA) = r``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import neuroplast
+from neuroplast.data.series import (
+    arima_forecast,
+    naive_forecast,
+    seasonal_naive_forecast,
+    series_dataset,
+    split_bounds,
+)
+from neuroplast.models import build_model
+from neuroplast.train import fit
+from neuroplast.train.evaluate import predict_outputs
+
+SITE = Path(np.__file__).resolve().parent.parent
+STATSMODELS = SITE / "statsmodels" / "datasets"
+PLOTNINE = SITE / "plotnine" / "data"
+
+
+# --------------------------------------------------------------------------- the suite
+def _column(path: Path, column: str, where: Callable[[dict[str, str]], bool] = lambda r: True) -> np.ndarray:
+    with open(path, newline="") as f:
+        return np.array([float(r[column]) for r in csv.DictReader(f) if where(r)], dtype=np.float64)
+
+
+def _co2_monthly() -> np.ndarray:
+    """Weekly Mauna Loa readings (with gaps) averaged per month."""
+    months: dict[str, list[float]] = {}
+    with open(STATSMODELS / "co2" / "co2.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            if r["co2"]:
+                months.setdefault(r["date"][:6], []).append(float(r["co2"]))
+    return np.array([statistics.fmean(v) for _, v in sorted(months.items())])
+
+
+def _elnino() -> np.ndarray:
+    with open(STATSMODELS / "elnino" / "elnino.csv", newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return np.array([float(v) for r in rows for v in r[1:]])
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    origin: str  # where the file comes from
+    period: int  # calendar period m: 1 yearly, 4 quarterly, 12 monthly
+    season: int  # seasonal naive's lag (the period, or sunspots' 11-year cycle)
+    load: Callable[[], np.ndarray]
+
+    @property
+    def horizons(self) -> tuple[int, int]:
+        return (1, self.period if self.period > 1 else 4)
+
+
+SUITE = [
+    Series("sunspots", "statsmodels sunspots, yearly 1700-2008", 1, 11,
+           lambda: _column(STATSMODELS / "sunspots" / "sunspots.csv", "SUNACTIVITY")),
+    Series("nile", "statsmodels nile, yearly flow 1871-1970", 1, 1,
+           lambda: _column(STATSMODELS / "nile" / "nile.csv", "volume")),
+    Series("huron", "plotnine huron, yearly lake level 1875-1972", 1, 1,
+           lambda: _column(PLOTNINE / "huron.csv", "level")),
+    Series("realgdp", "statsmodels macrodata, quarterly US real GDP 1959-2009 (trending)", 4, 4,
+           lambda: _column(STATSMODELS / "macrodata" / "macrodata.csv", "realgdp")),
+    Series("unemp", "statsmodels macrodata, quarterly US unemployment rate 1959-2009", 4, 4,
+           lambda: _column(STATSMODELS / "macrodata" / "macrodata.csv", "unemp")),
+    Series("co2", "statsmodels co2, Mauna Loa weekly -> monthly means 1958-2001 (trend + season)", 12, 12,
+           _co2_monthly),
+    Series("elnino", "statsmodels elnino, monthly sea surface temperature 1950-2010 (seasonal)", 12, 12,
+           _elnino),
+    Series("elec_equip", "statsmodels elec_equip, monthly euro-area electrical equipment orders "
+           "1995-2016 (seasonal)", 12, 12,
+           lambda: _column(STATSMODELS / "elec_equip" / "elec_equip.csv", "STS.M.I7.W.TOVT.NS0016.4.000")),
+    Series("unemploy", "plotnine economics, monthly US unemployed (thousands) 1967-2015 (trending)", 12, 12,
+           lambda: _column(PLOTNINE / "economics.csv", "unemploy")),
+    Series("austin_sales", "plotnine txhousing, monthly Austin home sales 2000-2015 (trend + season)", 12, 12,
+           lambda: _column(PLOTNINE / "txhousing.csv", "sales", lambda r: r["city"] == "Austin")),
+]
+
+
+# --------------------------------------------------------------------------- baselines
+def test_origins(num_values: int, horizon: int) -> np.ndarray:
+    """Origins (first target index) of the test windows, as :func:`series_dataset` makes them."""
+    spec = neuroplast.load_spec("sunspots-lstm").data
+    _, val_end = split_bounds(num_values, spec.val_fraction, spec.test_fraction)
+    return np.arange(val_end, num_values - horizon + 1)
+
+
+def ets_forecast(values: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
+    """Damped additive Holt-Winters fitted on the values before the first origin, then filtered on
+    to each origin with the fitted parameters and initial states (no refit on test values)."""
+    from statsmodels.tsa.holtwinters import ExponentialSmoothing
+
+    kw = {"trend": "add", "damped_trend": True,
+          "seasonal": "add" if season > 1 else None, "seasonal_periods": season if season > 1 else None}
+    first = int(origins[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = ExponentialSmoothing(values[:first], initialization_method="estimated", **kw).fit()
+        p = res.params
+        known = {"initial_level": p["initial_level"], "initial_trend": p["initial_trend"]}
+        if season > 1:
+            known["initial_seasonal"] = p["initial_seasons"]
+        fixed = {k: p[k] for k in ("smoothing_level", "smoothing_trend", "damping_trend")}
+        if season > 1:
+            fixed["smoothing_seasonal"] = p["smoothing_seasonal"]
+        out = np.empty((len(origins), horizon))
+        for i, t in enumerate(origins):
+            model = ExponentialSmoothing(values[:t], initialization_method="known", **known, **kw)
+            out[i] = model.fit(optimized=False, **fixed).forecast(horizon)
+    return out
+
+
+def theta_forecast(values: np.ndarray, origins: np.ndarray, horizon: int, period: int) -> np.ndarray:
+    """statsmodels' ThetaModel (theta = 2, SES with drift), refitted on the values before each origin."""
+    from statsmodels.tsa.forecasting.theta import ThetaModel
+
+    out = np.empty((len(origins), horizon))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for i, t in enumerate(origins):
+            seasonal = period > 1 and values[:t].min() > 0
+            model = ThetaModel(values[:t], period=period if period > 1 else 1, deseasonalize=seasonal)
+            out[i] = np.asarray(model.fit().forecast(horizon))
+    return out
+
+
+def baseline_forecasts(values: np.ndarray, origins: np.ndarray, horizon: int,
+                       s: Series) -> dict[str, np.ndarray]:
+    return {"naive": naive_forecast(values, origins, horizon),
+            "seasonal_naive": seasonal_naive_forecast(values, origins, horizon, s.season),
+            "ets": ets_forecast(values, origins, horizon, s.period),
+            "arima": arima_forecast(values, origins, horizon)[0],
+            "theta": theta_forecast(values, origins, horizon, s.period)}
+
+
+# --------------------------------------------------------------------------- neuroplast
+def neuroplast_forecast(values: np.ndarray, s: Series, horizon: int, seed: int,
+                        spec: neuroplast.ExperimentSpec) -> np.ndarray:
+    """The spec's forecaster on this series, as ``neuroplast run`` trains it: ``(num_test, horizon)``
+    forecasts in original units from the test origins. Training reads the training part, early
+    stopping the validation part; the test windows are only predicted."""
+    spec = spec.updated(data={"source": "series", "horizon": horizon, "season": s.season}, seed=seed)
+    data = series_dataset(s.name, values, spec.data, season=s.season)
+    torch.manual_seed(seed)
+    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task)
+    fit(model, data, spec.train, seed=seed, progress=False)
+    scaled = predict_outputs(model, data.x_test).double().numpy()
+    return scaled * data.preprocess["std"] + data.preprocess["mean"]
+
+
+FORECASTERS: dict[str, Callable[[], neuroplast.ExperimentSpec]] = {
+    # What `--set data.source=series` on the shipped spec gives today (issue 20's starting point).
+    "default": lambda: neuroplast.load_spec("sunspots-lstm"),
+}
+
+
+# --------------------------------------------------------------------------- scoring
+def scores(pred: np.ndarray, truth: np.ndarray, scale: float) -> dict[str, float]:
+    err = pred - truth
+    mae = float(np.mean(np.abs(err)))
+    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": mae, "mase": mae / scale}
+
+
+def mase_scale(values: np.ndarray, end: int, period: int) -> float:
+    """In-sample MAE of the seasonal naive forecast (lag = period) over ``values[:end]``."""
+    past = values[:end]
+    return float(np.mean(np.abs(past[period:] - past[:-period])))
+
+
+def run_case(s: Series, values: np.ndarray, horizon: int, seeds: list[int],
+             spec: neuroplast.ExperimentSpec) -> dict[str, dict[str, float]]:
+    origins = test_origins(len(values), horizon)
+    truth = values[origins[:, None] + np.arange(horizon)]
+    scale = mase_scale(values, int(origins[0]), s.period)
+    out = {k: scores(p, truth, scale) for k, p in baseline_forecasts(values, origins, horizon, s).items()}
+    runs = [scores(neuroplast_forecast(values, s, horizon, seed, spec), truth, scale) for seed in seeds]
+    out["neuroplast"] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+    out["neuroplast"]["mase_seeds"] = [r["mase"] for r in runs]  # type: ignore[assignment]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--forecaster", choices=list(FORECASTERS), default="default")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--series", nargs="+", choices=[s.name for s in SUITE], default=None)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    logging.disable(logging.WARNING)
+    spec = FORECASTERS[args.forecaster]()
+    suite = [s for s in SUITE if args.series is None or s.name in args.series]
+    print(f"forecaster={args.forecaster} seeds={args.seeds} torch threads={torch.get_num_threads()}")
+    for s in suite:
+        print(f"  {s.name}: {len(s.load())} values, m={s.period}, seasonal-naive lag {s.season}; {s.origin}")
+    names = ["naive", "seasonal_naive", "ets", "arima", "theta"]
+    print("\n| series | h | neuroplast MASE (seeds) | " + " | ".join(names) + " | np / snaive | np / min(ETS, ARIMA) | s |")
+    print("|---|---|---|" + "---|" * len(names) + "---|---|---|")
+    wins, ratios, start_all = 0, [], time.perf_counter()
+    for s in suite:
+        values = s.load()
+        for horizon in s.horizons:
+            start = time.perf_counter()
+            r = run_case(s, values, horizon, args.seeds, spec)
+            npm = r["neuroplast"]["mase"]
+            best = min(r["ets"]["mase"], r["arima"]["mase"])
+            wins += npm <= r["seasonal_naive"]["mase"]
+            ratios.append(npm / best)
+            seeds = " ".join(f"{m:.3f}" for m in r["neuroplast"]["mase_seeds"])  # type: ignore[union-attr]
+            print(f"| {s.name} | {horizon} | {npm:.3f} ({seeds}) | "
+                  + " | ".join(f"{r[k]['mase']:.3f}" for k in names)
+                  + f" | {npm / r['seasonal_naive']['mase']:.2f} | {npm / best:.2f} "
+                  f"| {time.perf_counter() - start:.0f} |", flush=True)
+    print(f"\nwall time {time.perf_counter() - start_all:.0f} s")
+    print(f"MASE <= seasonal naive on {wins}/{len(ratios)} cases (series x horizon); "
+          f"median ratio to min(ETS, ARIMA) = {statistics.median(ratios):.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
