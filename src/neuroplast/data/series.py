@@ -266,3 +266,28 @@ def _numeric_column(raw: list[str], column: str, path: Path) -> np.ndarray:
             raise DataError(f"CSV file {path}: column {column!r} must hold finite numbers; data row "
                             f"{i + 1} has {v!r}. Fix that value or choose another data.column.")
     return values
+
+
+# --------------------------------------------------------------------------- rolling-origin folds
+def rolling_origin_folds(num_values: int, block: int, num_folds: int, window: int,
+                         horizon: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Rolling-origin validation folds over a series of ``num_values`` values (pass the part before
+    the test period only, so no fold can reach it).
+
+    Fold ``k`` (1 = the latest) scores the block ``[e - block, e)`` with ``e = num_values - (k-1) block``:
+    the model trains on windows whose targets end before ``e - 2 block`` and stops early on those in
+    ``[e - 2 block, e - block)``. Returns, latest fold first, ``(train, stop, score)`` origins; every
+    target of every fold lies in ``[0, num_values)``.
+    """
+    folds = []
+    for k in range(1, num_folds + 1):
+        end = num_values - (k - 1) * block
+        train, stop, score = split_origins(end, end - 2 * block, end - block, window, horizon)
+        if len(train) == 0 or len(stop) == 0 or len(score) == 0:
+            break
+        folds.append((train, stop, score))
+    if not folds:
+        raise DataError(f"Rolling-origin validation needs at least window {window} + 3 blocks of "
+                        f"{block} values; the series has {num_values} before the test period. "
+                        "Lower data.window or data.horizon, or use a longer series.")
+    return folds
