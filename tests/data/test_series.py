@@ -83,9 +83,10 @@ def test_naive_and_seasonal_naive_by_hand(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setattr(series, "ARIMA_ORDERS", [(0, 0, 0)])
     scores, order = series.forecast_baselines(values, origins, horizon=1, season=2)
     assert order == [0, 0, 0]
-    assert scores["naive"] == pytest.approx({"rmse": math.sqrt(3), "mae": 5 / 3})
-    assert scores["seasonal_naive"] == pytest.approx({"rmse": 1.0, "mae": 1.0})
-    assert scores["arima"] == pytest.approx({"rmse": math.sqrt(19.28 / 3), "mae": 2.4}, rel=1e-4)
+    # MASE scale: lag-2 differences of values[:5] = 2-1, 4-3, 3-2 -> 1, so MASE = MAE here
+    assert scores["naive"] == pytest.approx({"rmse": math.sqrt(3), "mae": 5 / 3, "mase": 5 / 3})
+    assert scores["seasonal_naive"] == pytest.approx({"rmse": 1.0, "mae": 1.0, "mase": 1.0})
+    assert scores["arima"] == pytest.approx({"rmse": math.sqrt(19.28 / 3), "mae": 2.4, "mase": 2.4}, rel=1e-4)
     # no season, or less than one season of history before an origin: no seasonal-naive entry
     assert "seasonal_naive" not in series.forecast_baselines(values, origins, 1, None)[0]
     assert "seasonal_naive" not in series.forecast_baselines(values, origins, 1, 6)[0]
@@ -146,7 +147,8 @@ def test_sunspots_loads_309_yearly_values_in_time_order() -> None:
                                rtol=0)
     assert float(data.y_test[-1, 0]) * pre["std"] + pre["mean"] == pytest.approx(2.9, abs=1e-4)  # 2008
     extra = data.extra
-    assert set(extra["baselines"]) == {"naive", "seasonal_naive", "arima"} and extra["season"] == 11
+    assert set(extra["baselines"]) == {"naive", "seasonal_naive", "arima", "ets", "theta"}
+    assert extra["season"] == 11
     assert len(extra["baseline_order"]) == 3
     assert extra["baselines"]["arima"]["rmse"] < extra["baselines"]["naive"]["rmse"]
 
