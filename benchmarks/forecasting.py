@@ -35,7 +35,6 @@ import logging
 import statistics
 import sys
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +54,7 @@ from neuroplast.data.series import (
     series_dataset,
     split_bounds,
 )
+from neuroplast.data.smoothing import ets_forecast, mase_scale, theta_forecast
 from neuroplast.models import build_model
 from neuroplast.train import fit
 from neuroplast.train.evaluate import predict_outputs
@@ -130,45 +130,6 @@ def test_origins(num_values: int, horizon: int) -> np.ndarray:
     spec = neuroplast.load_spec("sunspots-lstm").data
     _, val_end = split_bounds(num_values, spec.val_fraction, spec.test_fraction)
     return np.arange(val_end, num_values - horizon + 1)
-
-
-def ets_forecast(values: np.ndarray, origins: np.ndarray, horizon: int, season: int) -> np.ndarray:
-    """Damped additive Holt-Winters fitted on the values before the first origin, then filtered on
-    to each origin with the fitted parameters and initial states (no refit on test values)."""
-    from statsmodels.tsa.holtwinters import ExponentialSmoothing
-
-    kw = {"trend": "add", "damped_trend": True,
-          "seasonal": "add" if season > 1 else None, "seasonal_periods": season if season > 1 else None}
-    first = int(origins[0])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = ExponentialSmoothing(values[:first], initialization_method="estimated", **kw).fit()
-        p = res.params
-        known = {"initial_level": p["initial_level"], "initial_trend": p["initial_trend"]}
-        if season > 1:
-            known["initial_seasonal"] = p["initial_seasons"]
-        fixed = {k: p[k] for k in ("smoothing_level", "smoothing_trend", "damping_trend")}
-        if season > 1:
-            fixed["smoothing_seasonal"] = p["smoothing_seasonal"]
-        out = np.empty((len(origins), horizon))
-        for i, t in enumerate(origins):
-            model = ExponentialSmoothing(values[:t], initialization_method="known", **known, **kw)
-            out[i] = model.fit(optimized=False, **fixed).forecast(horizon)
-    return out
-
-
-def theta_forecast(values: np.ndarray, origins: np.ndarray, horizon: int, period: int) -> np.ndarray:
-    """statsmodels' ThetaModel (theta = 2, SES with drift), refitted on the values before each origin."""
-    from statsmodels.tsa.forecasting.theta import ThetaModel
-
-    out = np.empty((len(origins), horizon))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for i, t in enumerate(origins):
-            seasonal = period > 1 and values[:t].min() > 0
-            model = ThetaModel(values[:t], period=period if period > 1 else 1, deseasonalize=seasonal)
-            out[i] = np.asarray(model.fit().forecast(horizon))
-    return out
 
 
 def baseline_forecasts(values: np.ndarray, origins: np.ndarray, horizon: int,
@@ -258,12 +219,6 @@ def scores(pred: np.ndarray, truth: np.ndarray, scale: float) -> dict[str, float
     err = pred - truth
     mae = float(np.mean(np.abs(err)))
     return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": mae, "mase": mae / scale}
-
-
-def mase_scale(values: np.ndarray, end: int, period: int) -> float:
-    """In-sample MAE of the seasonal naive forecast (lag = period) over ``values[:end]``."""
-    past = values[:end]
-    return float(np.mean(np.abs(past[period:] - past[:-period])))
 
 
 def run_case(s: Series, values: np.ndarray, horizon: int, seeds: list[int],
