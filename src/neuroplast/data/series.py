@@ -8,9 +8,10 @@ is the ``window`` values before an origin ``t``, shape ``(window, 1)``; the targ
 of its targets (one window per origin, stride 1), so a test window may read inputs from the
 validation part: the usual rolling-origin evaluation.
 
-Three baselines are scored on exactly the test windows, in original units, and stored in
+Five baselines are scored on exactly the test windows, in original units, and stored in
 ``Dataset.extra["baselines"]``: naive (the last value), seasonal naive (the value one season
-earlier) and ARIMA (order chosen by AIC, fitted once on train + validation). statsmodels is an
+earlier), ARIMA (order chosen by AIC, fitted once on train + validation), ETS (damped Holt-Winters)
+and Theta (see :mod:`neuroplast.data.smoothing`). statsmodels is an
 optional dependency (``pip install "neuroplast[series]"``).
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from neuroplast.data.base import SOURCES, Dataset
+from neuroplast.data.smoothing import ets_forecast, mase_scale, theta_forecast
 from neuroplast.data.tabular import read_csv
 from neuroplast.errors import DataError, UserError, did_you_mean
 from neuroplast.spec import DataSpec
@@ -185,9 +187,12 @@ def forecast_baselines(values: np.ndarray, origins: np.ndarray, horizon: int,
                        season: int | None = None) -> tuple[dict[str, dict[str, float]], list[int] | None]:
     """RMSE and MAE of the baselines over the windows with these origins, in the units of ``values``.
 
-    Returns ``({"naive": {"rmse", "mae"}, "seasonal_naive": ..., "arima": ...}, [p, d, q])``.
-    Seasonal naive is left out without a season or when an origin has less than one season of
-    history; ARIMA is fitted on ``values[:min(origins)]`` (see :func:`arima_forecast`).
+    Returns ``({"naive": {"rmse", "mae", "mase"}, "seasonal_naive": ..., "arima": ..., "ets": ...,
+    "theta": ...}, [p, d, q])``. Seasonal naive is left out without a season or when an origin has
+    less than one season of history; ARIMA is fitted on ``values[:min(origins)]`` (see
+    :func:`arima_forecast`); ETS and Theta as :mod:`neuroplast.data.smoothing` says. MASE divides the
+    MAE by the in-sample MAE of the naive forecast one season back (one step without a season) over
+    the values before the first origin.
     """
     values = np.asarray(values, dtype=np.float64)
     origins = np.sort(np.asarray(origins, dtype=np.int64))
@@ -203,8 +208,15 @@ def forecast_baselines(values: np.ndarray, origins: np.ndarray, horizon: int,
                     "before the first test window. Lower data.season or use a longer series.", season,
                     origins[0])
     preds["arima"], order = arima_forecast(values, origins, horizon)
+    for name, method in (("ets", ets_forecast), ("theta", theta_forecast)):
+        try:
+            preds[name] = method(values, origins, horizon, season)
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:  # e.g. too short to fit
+            log.warning("No %s baseline: statsmodels could not fit it (%s).", name, err)
+    scale = mase_scale(values, int(origins[0]), season or 1)
     scores = {k: {"rmse": float(np.sqrt(np.mean((p - targets) ** 2))),
-                  "mae": float(np.mean(np.abs(p - targets)))} for k, p in preds.items()}
+                  "mae": float(np.mean(np.abs(p - targets))),
+                  "mase": float(np.mean(np.abs(p - targets))) / scale} for k, p in preds.items()}
     return scores, list(order)
 
 
@@ -266,3 +278,28 @@ def _numeric_column(raw: list[str], column: str, path: Path) -> np.ndarray:
             raise DataError(f"CSV file {path}: column {column!r} must hold finite numbers; data row "
                             f"{i + 1} has {v!r}. Fix that value or choose another data.column.")
     return values
+
+
+# --------------------------------------------------------------------------- rolling-origin folds
+def rolling_origin_folds(num_values: int, block: int, num_folds: int, window: int,
+                         horizon: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Rolling-origin validation folds over a series of ``num_values`` values (pass the part before
+    the test period only, so no fold can reach it).
+
+    Fold ``k`` (1 = the latest) scores the block ``[e - block, e)`` with ``e = num_values - (k-1) block``:
+    the model trains on windows whose targets end before ``e - 2 block`` and stops early on those in
+    ``[e - 2 block, e - block)``. Returns, latest fold first, ``(train, stop, score)`` origins; every
+    target of every fold lies in ``[0, num_values)``.
+    """
+    folds = []
+    for k in range(1, num_folds + 1):
+        end = num_values - (k - 1) * block
+        train, stop, score = split_origins(end, end - 2 * block, end - block, window, horizon)
+        if len(train) == 0 or len(stop) == 0 or len(score) == 0:
+            break
+        folds.append((train, stop, score))
+    if not folds:
+        raise DataError(f"Rolling-origin validation needs at least window {window} + 3 blocks of "
+                        f"{block} values; the series has {num_values} before the test period. "
+                        "Lower data.window or data.horizon, or use a longer series.")
+    return folds

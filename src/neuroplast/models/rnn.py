@@ -16,6 +16,7 @@ from torch import nn
 
 from neuroplast.errors import UserError
 from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip, pool_chunks
+from neuroplast.models.window_norm import WindowNorm
 
 CELLS: dict[str, type[nn.RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
@@ -38,7 +39,8 @@ class Recurrent(nn.Module):
         hidden_size, num_layers: size of the recurrent state and number of stacked layers.
         **options: ``dropout``, ``bidirectional`` (not for language models), ``embedding_dim``,
             ``vocab_size``, ``linear_skip`` (forecasting: add a linear AR path, see
-            :class:`~neuroplast.models.base.LinearSkip`).
+            :class:`~neuroplast.models.base.LinearSkip`), ``window_norm`` (forecasting: see
+            :class:`~neuroplast.models.window_norm.WindowNorm`).
 
     Example:
         >>> lstm = Recurrent((28, 28), 10, cell="lstm", hidden_size=32)
@@ -67,6 +69,8 @@ class Recurrent(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_outputs)
         self.skip = LinearSkip(tuple(input_shape), num_outputs) if options.get("linear_skip") else None
+        self.forecast = task == "forecast"
+        self.norm = WindowNorm(options.get("window_norm", "none") if self.forecast else "none")
 
     def forward(self, x: torch.Tensor, state: Any = None, return_state: bool = False):
         if self.vocab_size and x.ndim == 3 and not self.per_step:  # (B, K, T): a long text in K blocks
@@ -74,6 +78,7 @@ class Recurrent(nn.Module):
             return (y, None) if return_state else y
         if x.ndim == 4:  # (B, 1, H, W) image: a sequence of H rows of W pixels
             x = x.flatten(1, 2) if x.shape[1] == 1 else x.permute(0, 2, 1, 3).flatten(2)
+        x, stats = self.norm.normalize(x) if self.forecast else (x, None)
         out, state = self.rnn(self.embedding(x), state)  # out: (B, T, hidden * directions)
         if self.per_step:
             y = self.head(self.dropout(out))  # (B, T, vocab)
@@ -81,6 +86,8 @@ class Recurrent(nn.Module):
             y = self.head(self.dropout(self._summary(out)))  # (B, outputs)
             if self.skip is not None:
                 y = y + self.skip(x)
+            if stats is not None:
+                y = self.norm.restore(y, stats)
         return (y, state) if return_state else y
 
     def _read_block(self, ids: torch.Tensor) -> torch.Tensor:
@@ -106,7 +113,8 @@ def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "cl
     return Recurrent(input_shape, num_outputs, spec.family, task, spec.hidden_size, spec.num_layers,
                      dropout=spec.dropout, bidirectional=spec.bidirectional,
                      embedding_dim=spec.embedding_dim, vocab_size=vocab_size,
-                     linear_skip=check_linear_skip(spec, input_shape, task, vocab_size))
+                     linear_skip=check_linear_skip(spec, input_shape, task, vocab_size),
+                     window_norm=spec.window_norm)
 
 
 for _cell in CELLS:

@@ -17,6 +17,7 @@ from torch import nn
 
 from neuroplast.errors import UserError
 from neuroplast.models.base import MODELS, LinearSkip, check_linear_skip, pool_chunks
+from neuroplast.models.window_norm import WindowNorm
 
 TASKS = ("classification", "regression", "forecast", "language-model")
 POSITIONALS = ("learned", "sinusoidal")
@@ -152,7 +153,7 @@ class Transformer(nn.Module):
                  num_layers: int = 4, **options: Any) -> None:
         super().__init__()
         unknown = set(options) - {"mlp_ratio", "dropout", "positional", "pooling", "vocab_size",
-                                   "linear_skip", "pad_id"}
+                                   "linear_skip", "pad_id", "window_norm"}
         if unknown:
             raise TypeError(f"Transformer got unexpected options {sorted(unknown)}.")
         mlp_ratio, dropout = options.get("mlp_ratio", 4), options.get("dropout", 0.1)
@@ -192,6 +193,7 @@ class Transformer(nn.Module):
         self.head = nn.Linear(d_model, num_outputs)
         self._init_weights(num_layers)
         self.skip = LinearSkip(tuple(input_shape), num_outputs) if options.get("linear_skip") else None
+        self.norm = WindowNorm(options.get("window_norm", "none") if task == "forecast" else "none")
 
     def _init_weights(self, num_layers: int) -> None:
         """GPT-2: N(0, 0.02) weights, zero biases, and 0.02 / sqrt(2 L) for the residual projections
@@ -214,10 +216,13 @@ class Transformer(nn.Module):
                 raise UserError(f"Transformer: attention maps are drawn for one block of tokens (batch, T); "
                                 f"received {tuple(x.shape)} (blocks of a long text). Pass x[:, k], one block.")
             return self.head(pool_chunks(x, lambda ids: self._features(self._as_sequence(ids))[0]))
+        x, stats = self.norm.normalize(x) if self.task == "forecast" else (x, None)
         h, maps = self._features(self._as_sequence(x), return_attention)
         out = self.head(h)
         if self.skip is not None:
             out = out + self.skip(x)
+        if stats is not None:
+            out = self.norm.restore(out, stats)
         return (out, maps) if return_attention else out
 
     def _features(self, seq: torch.Tensor, return_attention: bool = False
@@ -317,4 +322,4 @@ def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "cl
                        spec.num_layers, mlp_ratio=spec.mlp_ratio, dropout=spec.dropout,
                        positional=spec.positional, pooling=spec.pooling, vocab_size=vocab_size,
                        linear_skip=check_linear_skip(spec, input_shape, task, vocab_size),
-                       pad_id=PAD_ID if vocab_size and task != "language-model" else None)
+                       window_norm=spec.window_norm, pad_id=PAD_ID if vocab_size and task != "language-model" else None)

@@ -23,6 +23,7 @@ from neuroplast.spec.sections import (
     DataSpec,
     EarlyStoppingSpec,
     HebbianSpec,
+    LinearSpec,
     MLPSpec,
     ModelSpec,
     PerceptronSpec,
@@ -43,6 +44,7 @@ from neuroplast.spec.stages import (
 )
 
 __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
-           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "MLPSpec", "ModelSpec", "PerceptronSpec", "PruneSpec",
+           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec",
+           "ModelSpec", "PerceptronSpec", "PruneSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
            "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]

@@ -178,6 +178,9 @@ class RecurrentSpec(_ModelSpec):
     embedding_dim: PositiveInt = Field(64, description="Size of the token embedding (token inputs only).")
     linear_skip: bool = Field(False, description="Forecasting: add a linear autoregressive path from the "
                               "window to the forecast (LSTNet's highway); the network learns a correction.")
+    window_norm: Literal["none", "last", "mean"] = Field(
+        "last", description="Forecasting: per-window normalisation (RevIN-style): shift each window by its "
+        "last value or its mean, divide by its spread, and map the forecast back; 'none': off.")
 
 
 class TransformerSpec(_ModelSpec):
@@ -194,6 +197,21 @@ class TransformerSpec(_ModelSpec):
                                             "read a [CLS] token.")
     linear_skip: bool = Field(False, description="Forecasting: add a linear autoregressive path from the "
                               "window to the forecast (LSTNet's highway); the network learns a correction.")
+    window_norm: Literal["none", "last", "mean"] = Field(
+        "last", description="Forecasting: per-window normalisation (RevIN-style): shift each window by its "
+        "last value or its mean, divide by its spread, and map the forecast back; 'none': off.")
+
+
+class LinearSpec(_ModelSpec):
+    """DLinear: a linear map from the window's trend (moving average) and one from its remainder to
+    every forecast step, summed (forecasting only)."""
+
+    family: Literal["linear"] = "linear"
+    kernel_size: PositiveInt = Field(25, description="Moving-average length of the trend (capped at "
+                                     "data.window); 1: a single linear map (NLinear).")
+    window_norm: Literal["none", "last", "mean"] = Field(
+        "last", description="Forecasting: per-window normalisation (RevIN-style): shift each window by its "
+        "last value or its mean, divide by its spread, and map the forecast back; 'none': off.")
 
 
 class BagSpec(_ModelSpec):
@@ -229,8 +247,8 @@ class HebbianSpec(_ModelSpec):
 
 
 ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
-                            BagSpec, HebbianSpec], Field(discriminator="family")]
-FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "bag", "hebbian")
+                            LinearSpec, BagSpec, HebbianSpec], Field(discriminator="family")]
+FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "linear", "bag", "hebbian")
 
 
 # --------------------------------------------------------------------------- training

@@ -1,0 +1,290 @@
+"""Forecasting on real series shipped offline in packages: neuroplast against naive, seasonal naive,
+ETS, ARIMA and Theta on exactly the same test origins.
+
+    python benchmarks/forecasting.py [--forecasters chosen lstm dlinear ...] [--seeds 0 1 2] [--series co2 ...]
+
+Every series is split in time order as ``neuroplast run`` splits it (the last 20% of the values is
+the test period, the 10% before it validation, the rest training; ``data.val_fraction`` and
+``data.test_fraction`` of the shipped specs). Each forecast is made from every test origin ``t``
+(stride 1) with the values before ``t`` only, for horizon 1 and horizon = the season length (4 for
+yearly series); errors are pooled over origins and steps.
+
+Metrics: RMSE, MAE and MASE (MAE divided by the in-sample MAE of the seasonal naive forecast with the
+calendar period m = 1 yearly, 4 quarterly, 12 monthly, over the values before the test period:
+Hyndman & Koehler 2006, the M4 convention). neuroplast's figure per case is the median over seeds.
+
+Baselines (statsmodels, fitted on the values before the first test origin, then run on from each
+origin with the fitted parameters, as :func:`neuroplast.data.series.arima_forecast` does):
+naive, seasonal naive, ETS (additive Holt-Winters, damped trend, additive season when the series
+has one), ARIMA (order by AIC) and Theta (``ThetaModel``, deseasonalized when there is a season).
+
+The forecaster never sees the test values before it is scored: :func:`neuroplast_forecast` gets the
+whole series but trains on the training part and stops early on the validation part only; the test
+windows are predicted once, at the end. ``chosen`` picks among ``CANDIDATES`` per series, horizon and
+seed by rolling-origin validation (3 folds) on ``values[:val_end]`` only (:func:`chosen_forecast`
+slices the test values off before the choice) and prints every candidate's fold score. The last lines
+are the done item of issue 20, per forecaster:
+``MASE <= seasonal naive on k/N cases; median ratio to min(ETS, ARIMA) = r``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import neuroplast
+from neuroplast.data import Dataset
+from neuroplast.data.series import (
+    arima_forecast,
+    make_windows,
+    naive_forecast,
+    rolling_origin_folds,
+    seasonal_naive_forecast,
+    series_dataset,
+    split_bounds,
+)
+from neuroplast.data.smoothing import ets_forecast, mase_scale, theta_forecast
+from neuroplast.models import build_model
+from neuroplast.train import fit
+from neuroplast.train.evaluate import predict_outputs
+
+SITE = Path(np.__file__).resolve().parent.parent
+STATSMODELS = SITE / "statsmodels" / "datasets"
+PLOTNINE = SITE / "plotnine" / "data"
+
+
+# --------------------------------------------------------------------------- the suite
+def _column(path: Path, column: str, where: Callable[[dict[str, str]], bool] = lambda r: True) -> np.ndarray:
+    with open(path, newline="") as f:
+        return np.array([float(r[column]) for r in csv.DictReader(f) if where(r)], dtype=np.float64)
+
+
+def _co2_monthly() -> np.ndarray:
+    """Weekly Mauna Loa readings (with gaps) averaged per month."""
+    months: dict[str, list[float]] = {}
+    with open(STATSMODELS / "co2" / "co2.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            if r["co2"]:
+                months.setdefault(r["date"][:6], []).append(float(r["co2"]))
+    return np.array([statistics.fmean(v) for _, v in sorted(months.items())])
+
+
+def _elnino() -> np.ndarray:
+    with open(STATSMODELS / "elnino" / "elnino.csv", newline="") as f:
+        rows = list(csv.reader(f))[1:]
+    return np.array([float(v) for r in rows for v in r[1:]])
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    origin: str  # where the file comes from
+    period: int  # calendar period m: 1 yearly, 4 quarterly, 12 monthly
+    season: int  # seasonal naive's lag (the period, or sunspots' 11-year cycle)
+    load: Callable[[], np.ndarray]
+
+    @property
+    def horizons(self) -> tuple[int, int]:
+        return (1, self.period if self.period > 1 else 4)
+
+
+SUITE = [
+    Series("sunspots", "statsmodels sunspots, yearly 1700-2008", 1, 11,
+           lambda: _column(STATSMODELS / "sunspots" / "sunspots.csv", "SUNACTIVITY")),
+    Series("nile", "statsmodels nile, yearly flow 1871-1970", 1, 1,
+           lambda: _column(STATSMODELS / "nile" / "nile.csv", "volume")),
+    Series("huron", "plotnine huron, yearly lake level 1875-1972", 1, 1,
+           lambda: _column(PLOTNINE / "huron.csv", "level")),
+    Series("realgdp", "statsmodels macrodata, quarterly US real GDP 1959-2009 (trending)", 4, 4,
+           lambda: _column(STATSMODELS / "macrodata" / "macrodata.csv", "realgdp")),
+    Series("unemp", "statsmodels macrodata, quarterly US unemployment rate 1959-2009", 4, 4,
+           lambda: _column(STATSMODELS / "macrodata" / "macrodata.csv", "unemp")),
+    Series("co2", "statsmodels co2, Mauna Loa weekly -> monthly means 1958-2001 (trend + season)", 12, 12,
+           _co2_monthly),
+    Series("elnino", "statsmodels elnino, monthly sea surface temperature 1950-2010 (seasonal)", 12, 12,
+           _elnino),
+    Series("elec_equip", "statsmodels elec_equip, monthly euro-area electrical equipment orders "
+           "1995-2016 (seasonal)", 12, 12,
+           lambda: _column(STATSMODELS / "elec_equip" / "elec_equip.csv", "STS.M.I7.W.TOVT.NS0016.4.000")),
+    Series("unemploy", "plotnine economics, monthly US unemployed (thousands) 1967-2015 (trending)", 12, 12,
+           lambda: _column(PLOTNINE / "economics.csv", "unemploy")),
+    Series("austin_sales", "plotnine txhousing, monthly Austin home sales 2000-2015 (trend + season)", 12, 12,
+           lambda: _column(PLOTNINE / "txhousing.csv", "sales", lambda r: r["city"] == "Austin")),
+]
+
+
+# --------------------------------------------------------------------------- baselines
+def test_origins(num_values: int, horizon: int) -> np.ndarray:
+    """Origins (first target index) of the test windows, as :func:`series_dataset` makes them."""
+    spec = neuroplast.load_spec("sunspots-lstm").data
+    _, val_end = split_bounds(num_values, spec.val_fraction, spec.test_fraction)
+    return np.arange(val_end, num_values - horizon + 1)
+
+
+def baseline_forecasts(values: np.ndarray, origins: np.ndarray, horizon: int,
+                       s: Series) -> dict[str, np.ndarray]:
+    return {"naive": naive_forecast(values, origins, horizon),
+            "seasonal_naive": seasonal_naive_forecast(values, origins, horizon, s.season),
+            "ets": ets_forecast(values, origins, horizon, s.period),
+            "arima": arima_forecast(values, origins, horizon)[0],
+            "theta": theta_forecast(values, origins, horizon, s.period)}
+
+
+# --------------------------------------------------------------------------- neuroplast
+def _spec_for(spec: neuroplast.ExperimentSpec, s: Series, horizon: int, seed: int) -> neuroplast.ExperimentSpec:
+    return spec.updated(data={"source": "series", "horizon": horizon, "season": s.season}, seed=seed)
+
+
+def _train_predict(spec: neuroplast.ExperimentSpec, data: Dataset, x: torch.Tensor, seed: int) -> np.ndarray:
+    torch.manual_seed(seed)
+    model = build_model(spec.model, data.input_shape, data.num_outputs, data.task)
+    fit(model, data, spec.train, seed=seed, progress=False)
+    scaled = predict_outputs(model, x).double().numpy()
+    return scaled * data.preprocess["std"] + data.preprocess["mean"]
+
+
+def neuroplast_forecast(values: np.ndarray, s: Series, horizon: int, seed: int,
+                        spec: neuroplast.ExperimentSpec) -> np.ndarray:
+    """The spec's forecaster on this series, as ``neuroplast run`` trains it: ``(num_test, horizon)``
+    forecasts in original units from the test origins. Training reads the training part, early
+    stopping the validation part; the test windows are only predicted."""
+    spec = _spec_for(spec, s, horizon, seed)
+    data = series_dataset(s.name, values, spec.data, season=s.season)
+    return _train_predict(spec, data, data.x_test, seed)
+
+
+def fold_mase(pretest: np.ndarray, s: Series, horizon: int, seed: int, spec: neuroplast.ExperimentSpec,
+              num_folds: int = 3) -> float:
+    """Mean MASE over rolling-origin folds of ``pretest`` (the values before the test period: the
+    only values this function is given). Each fold is scaled on its own training part."""
+    spec = _spec_for(spec, s, horizon, seed)
+    window, block = spec.data.window, max(horizon, round(len(pretest) / 7))
+    scale = mase_scale(pretest, len(pretest), s.period)
+    out = []
+    for train, stop, score in rolling_origin_folds(len(pretest), block, num_folds, window, horizon):
+        head = pretest[:int(stop[0])]  # the training targets (the first stop origin is its end)
+        mean, std = float(head.mean()), float(head.std()) or 1.0
+        arrays = [torch.as_tensor(a, dtype=torch.float32) for o in (train, stop, score)
+                  for a in make_windows((pretest - mean) / std, o, window, horizon)]
+        data = Dataset(s.name, "forecast", *arrays, preprocess={"mean": mean, "std": std})
+        pred = _train_predict(spec, data, data.x_test, seed)
+        truth = pretest[score[:, None] + np.arange(horizon)]
+        out.append(float(np.mean(np.abs(pred - truth))) / scale)
+    return statistics.fmean(out)
+
+
+def _base() -> neuroplast.ExperimentSpec:
+    return neuroplast.load_spec("sunspots-lstm")
+
+
+FORECASTERS: dict[str, Callable[[], neuroplast.ExperimentSpec]] = {
+    # `--set data.source=series` on the shipped spec: issue 20's starting point when run before the
+    # per-window normalisation existed; now the LSTM with model.window_norm = 'last' (its default).
+    "lstm": _base,
+    "lstm-raw": lambda: _base().updated(model={"window_norm": "none"}),
+    "dlinear": lambda: _base().updated(model={"family": "linear", "kernel_size": 25}),
+    "nlinear": lambda: _base().updated(model={"family": "linear", "kernel_size": 1}),
+}
+# What "chosen" picks from by rolling-origin validation (--candidates; the LSTM quadruples the time).
+CANDIDATES = ["dlinear", "nlinear"]
+
+
+def chosen_forecast(values: np.ndarray, s: Series, horizon: int, seed: int,
+                    log_choice: list[str]) -> np.ndarray:
+    """Pick the candidate with the lowest mean fold MASE on the values before the test period
+    (``values[:val_end]``: the test values are cut off before the choice), then train it as
+    ``neuroplast run`` does and forecast the test windows once."""
+    val_end = int(test_origins(len(values), 1)[0])
+    pretest = values[:val_end]  # the choice never sees values[val_end:]
+    scores = {name: fold_mase(pretest, s, horizon, seed, FORECASTERS[name]()) for name in CANDIDATES}
+    best = min(scores, key=scores.__getitem__)
+    log_choice.append(f"{s.name} h={horizon} seed={seed}: " + " ".join(
+        f"{k}={v:.3f}" for k, v in scores.items()) + f" -> {best}")
+    return neuroplast_forecast(values, s, horizon, seed, FORECASTERS[best]())
+
+
+# --------------------------------------------------------------------------- scoring
+def scores(pred: np.ndarray, truth: np.ndarray, scale: float) -> dict[str, float]:
+    err = pred - truth
+    mae = float(np.mean(np.abs(err)))
+    return {"rmse": float(np.sqrt(np.mean(err**2))), "mae": mae, "mase": mae / scale}
+
+
+def run_case(s: Series, values: np.ndarray, horizon: int, seeds: list[int],
+             forecasters: list[str], choices: list[str]) -> dict[str, dict[str, Any]]:
+    origins = test_origins(len(values), horizon)
+    truth = values[origins[:, None] + np.arange(horizon)]
+    scale = mase_scale(values, int(origins[0]), s.period)
+    out: dict[str, dict[str, Any]] = {
+        k: scores(p, truth, scale) for k, p in baseline_forecasts(values, origins, horizon, s).items()}
+    for name in forecasters:
+        if name == "chosen":
+            runs = [scores(chosen_forecast(values, s, horizon, seed, choices), truth, scale) for seed in seeds]
+        else:
+            spec = FORECASTERS[name]()
+            runs = [scores(neuroplast_forecast(values, s, horizon, seed, spec), truth, scale) for seed in seeds]
+        out[name] = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        out[name]["mase_seeds"] = [r["mase"] for r in runs]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--forecasters", nargs="+", choices=[*FORECASTERS, "chosen"], default=["chosen"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--series", nargs="+", choices=[s.name for s in SUITE], default=None)
+    parser.add_argument("--candidates", nargs="+", choices=list(FORECASTERS), default=CANDIDATES)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    CANDIDATES[:] = args.candidates
+    torch.set_num_threads(args.threads)
+    logging.disable(logging.WARNING)
+    suite = [s for s in SUITE if args.series is None or s.name in args.series]
+    print(f"forecasters={args.forecasters} candidates={CANDIDATES} seeds={args.seeds} torch threads={torch.get_num_threads()}")
+    for s in suite:
+        print(f"  {s.name}: {len(s.load())} values, m={s.period}, seasonal-naive lag {s.season}; {s.origin}")
+    names = ["naive", "seasonal_naive", "ets", "arima", "theta"]
+    print("\n| series | h | forecaster | MASE (seeds) | " + " | ".join(names)
+          + " | / snaive | / min(ETS, ARIMA) | RMSE | s |")
+    print("|---|---|---|---|" + "---|" * len(names) + "---|---|---|---|")
+    wins = {f: 0 for f in args.forecasters}
+    ratios: dict[str, list[float]] = {f: [] for f in args.forecasters}
+    choices: list[str] = []
+    start_all = time.perf_counter()
+    for s in suite:
+        values = s.load()
+        for horizon in s.horizons:
+            start = time.perf_counter()
+            r = run_case(s, values, horizon, args.seeds, args.forecasters, choices)
+            best = min(r["ets"]["mase"], r["arima"]["mase"])
+            for f in args.forecasters:
+                m = r[f]["mase"]
+                wins[f] += m <= r["seasonal_naive"]["mase"]
+                ratios[f].append(m / best)
+                seeds = " ".join(f"{v:.3f}" for v in r[f]["mase_seeds"])
+                print(f"| {s.name} | {horizon} | {f} | {m:.3f} ({seeds}) | "
+                      + " | ".join(f"{r[k]['mase']:.3f}" for k in names)
+                      + f" | {m / r['seasonal_naive']['mase']:.2f} | {m / best:.2f} | {r[f]['rmse']:.4g} "
+                      f"| {time.perf_counter() - start:.0f} |", flush=True)
+    if choices:
+        print("\nchoices (mean fold MASE on the values before the test period):")
+        print("\n".join(f"  {c}" for c in choices))
+    print(f"\nwall time {time.perf_counter() - start_all:.0f} s")
+    for f in args.forecasters:
+        print(f"{f}: MASE <= seasonal naive on {wins[f]}/{len(ratios[f])} cases (series x horizon); "
+              f"median ratio to min(ETS, ARIMA) = {statistics.median(ratios[f]):.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
