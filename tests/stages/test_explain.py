@@ -46,15 +46,16 @@ def test_explain_writes_heatmaps_and_sanity_figures(tmp_path: Path, capsys) -> N
     for args, says in [([str(digit), "--out", str(tmp_path / "file")], "is a file; pass a folder"),
                        ([str(tmp_path / "b")], "is a folder; pass the files in it")]:
         assert main(["explain", str(run.dir), *args]) == 2 and says in capsys.readouterr().err
-    import PIL.Image
+    from neuroplast.data import images
 
-    limit = PIL.Image.MAX_IMAGE_PIXELS
-    PIL.Image.MAX_IMAGE_PIXELS = 100  # Pillow's guard: over twice the limit is refused, not decoded
+    limit = images.MAX_IMAGE_PIXELS
+    images.MAX_IMAGE_PIXELS = 100  # the header check: an image over the limit is refused, not decoded
     try:
         assert main(["explain", str(run.dir), str(digit)]) == 2
     finally:
-        PIL.Image.MAX_IMAGE_PIXELS = limit
-    assert "is too large to decode" in capsys.readouterr().err
+        images.MAX_IMAGE_PIXELS = limit
+    said = capsys.readouterr().err
+    assert said.startswith("neuroplast: error: Refusing to decode image") and "downscale it first" in said
 
 
 def test_explain_refuses_a_table_model_with_the_reason(tmp_path: Path, capsys) -> None:
