@@ -9,9 +9,11 @@ folders inside it (:func:`stage_dir`). See ``docs/run-folder.md`` for the schema
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import io
+import os
 import platform
 import time
 from pathlib import Path
@@ -51,7 +53,7 @@ from neuroplast.runfiles import (  # noqa: F401  (the run folder's API)
     read_weights,
 )
 from neuroplast.spec import DataSpec, ExperimentSpec, LimitsSpec, limits_from_env
-from neuroplast.train import evaluate, make_objective, predict_outputs
+from neuroplast.train import distributed, evaluate, make_objective, predict_outputs
 from neuroplast.train.progress import say
 from neuroplast.version import __version__
 
@@ -350,7 +352,10 @@ def read_lr_find(run_dir: str | Path) -> dict[str, Any]:
 
 def claim(run_dir: str | Path, create: bool = True) -> Any:
     """Hold the run folder for the block (``run.lock``): a second writer is refused in one line; a lock
-    left by a killed process is taken over with a note; a killed write's temp files are removed."""
+    left by a killed process is taken over with a note; a killed write's temp files are removed. Under
+    torchrun only rank 0 writes the folder, so only it holds the lock (the other ranks hold nothing)."""
+    if not distributed.is_main() or os.environ.get("RANK", "0") != "0":  # before or after the group is joined
+        return contextlib.nullcontext()
     return claim_folder(Path(run_dir), note=say, create=create)
 
 
