@@ -39,6 +39,14 @@ def test_run_load_predict_round_trip(tmp_path) -> None:
     assert proba.shape == (20, 10) and np.allclose(proba.sum(1), 1, atol=1e-5)
     assert np.array_equal(loaded.predict(images), proba.argmax(1))
     assert np.array_equal(run.predict(images), loaded.predict(images))  # weights survive safetensors
+    stages = loaded.embed(images)  # the vector space: raw inputs in, a vector per stage out
+    assert list(stages)[0] == "input" and list(stages)[-1] == "output" and len(stages) > 2
+    torch.testing.assert_close(stages["input"], loaded.inputs(images).flatten(1))
+    torch.testing.assert_close(stages["output"], loaded.outputs(images))
+    hidden = list(stages)[1]
+    torch.testing.assert_close(loaded.embed(images, layer=hidden), stages[hidden])
+    with pytest.raises(neuroplast.UserError, match="'fc9' is not a stage of this network; its stages: input, "):
+        loaded.embed(images, layer="fc9")
 
 
 def test_regression_predictions_are_in_target_units(tmp_path) -> None:

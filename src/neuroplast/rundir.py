@@ -114,6 +114,19 @@ class Run:
     def outputs(self, x: Any) -> torch.Tensor:
         return predict_outputs(self.model, self.inputs(x))
 
+    def embed(self, x: Any, layer: str | None = None) -> dict[str, torch.Tensor] | torch.Tensor:
+        """Where inputs land in the network's vector space: ``x`` (raw, as :meth:`predict` takes it) as
+        vectors ``(N, features)`` after each block, ``{"input": ..., "features.3": ..., "output": ...}``
+        (:func:`neuroplast.trust.space.representations`), or the one stage named by ``layer``."""
+        from neuroplast.trust.space import representations
+
+        stages = representations(self.model, self.inputs(x))
+        if layer is None:
+            return stages
+        if layer not in stages:
+            raise UserError(f"layer {layer!r} is not a stage of this network; its stages: {', '.join(stages)}.")
+        return stages[layer]
+
     def predict(self, x: Any) -> np.ndarray:
         """The predicted labels, as scikit-learn's ``predict`` gives them: the class names the data had
         (integers when every name is one, e.g. digits 0-9 or a CSV's 3/5/7; else strings such as a
