@@ -37,7 +37,8 @@ def _rss_mb(pid: int, field: str = "VmRSS") -> float:
     raise RuntimeError(f"no {field} for {pid}")
 
 
-def _serve(run_dir: Path) -> tuple[subprocess.Popen, str]:
+def serve_run(run_dir: Path) -> tuple[subprocess.Popen, str]:
+    """`neuroplast serve RUN_DIR` on a free port, once it answers: the process and its URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -73,7 +74,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "digits"
         neuroplast.run("digits-mlp", out=run_dir, progress=False, overrides=["train.epochs=2", "train.threads=1"])
-        proc, url = _serve(run_dir)
+        proc, url = serve_run(run_dir)
         try:
             with httpx.Client(timeout=120) as c:
                 for _ in range(20):  # warm: the poll's route, the predict route, the allocator

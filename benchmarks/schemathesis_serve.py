@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,25 +21,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import httpx
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from image_bomb import serve_run  # noqa: E402  (one way to start a server for the benchmarks)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def _serve(run_dir: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "neuroplast", "serve", str(run_dir), "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/api/model", timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise RuntimeError("the server did not start")
 
 
 def _schemathesis(url: str, examples: int, seed: int, cwd: Path) -> tuple[int, Counter, str]:
@@ -84,7 +68,7 @@ def main() -> None:
         for name, run_dir in _runs(Path(tmp)).items():
             if name not in args.apps.split(","):
                 continue
-            proc, url = _serve(run_dir)
+            proc, url = serve_run(run_dir)
             start = time.perf_counter()
             try:
                 generated, found, out = _schemathesis(url, args.examples, args.seed, Path(tmp))
