@@ -14,6 +14,9 @@ weights (model.safetensors, byte for byte), history losses and test metrics iden
 uninterrupted run:
 
     python benchmarks/kill_resume.py digits-mlp --moments 20 --set train.epochs=30 --set train.threads=1
+
+``--span training`` draws the moments over training alone (from the claim to ``metrics.json``
+appearing in the uninterrupted run), where a kill leaves the most to resume.
 """
 
 from __future__ import annotations
@@ -58,11 +61,13 @@ def main() -> None:
     p.add_argument("--set", dest="extra", action="append", default=[])
     p.add_argument("--moments", type=int, default=0, help="kill N runs at random moments instead")
     p.add_argument("--seed", type=int, default=0, help="seeds the random moments")
+    p.add_argument("--span", choices=["all", "training"], default="all",
+                   help="draw the moments over the whole run or over its training alone")
     args = p.parse_args()
     common = [args.spec, "--quiet", *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
               *[a for kv in args.extra for a in ("--set", kv)]]
     if args.moments:
-        random_moments(common, args.moments, args.seed)
+        random_moments(common, args.moments, args.seed, args.span)
         return
     with tempfile.TemporaryDirectory() as tmp:
         whole, killed = Path(tmp) / "whole", Path(tmp) / "killed"
@@ -114,7 +119,16 @@ def wait_for_claim(proc: subprocess.Popen, run_dir: Path) -> float:
     return time.perf_counter()
 
 
-def random_moments(common: list[str], moments: int, seed: int) -> None:
+def trained_at(proc: subprocess.Popen, run_dir: Path) -> float:
+    """When training ended (metrics.json appeared), polled every 10 ms while the run goes on."""
+    while not (run_dir / "metrics.json").exists():
+        if proc.poll() is not None:
+            raise SystemExit(f"the run exited ({proc.returncode}) before writing {run_dir}/metrics.json")
+        time.sleep(0.01)
+    return time.perf_counter()
+
+
+def random_moments(common: list[str], moments: int, seed: int, span: str = "all") -> None:
     rng = random.Random(seed)
     print(f"threads: {torch.get_num_threads()} here; the runs use the spec's train.threads")
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,10 +136,12 @@ def random_moments(common: list[str], moments: int, seed: int) -> None:
         started = time.perf_counter()
         proc = subprocess.Popen(neuroplast("run", *common, "--out", str(whole)), stdout=subprocess.DEVNULL)
         claimed = wait_for_claim(proc, whole)
+        trained = trained_at(proc, whole)
         assert proc.wait() == 0, "the uninterrupted run failed"
-        lifetime = time.perf_counter() - claimed
-        print(f"uninterrupted run: {time.perf_counter() - started:.1f} s wall, of which {lifetime:.1f} s holding "
-              "its folder (the span the kills are drawn from)")
+        holding = time.perf_counter() - claimed
+        lifetime = trained - claimed if span == "training" else holding
+        print(f"uninterrupted run: {time.perf_counter() - started:.1f} s wall, {holding:.1f} s holding its folder, "
+              f"{trained - claimed:.1f} s of it training; the kills are drawn from the first {lifetime:.1f} s")
         expected = fingerprint(whole)
         print("| # | killed at (s after the claim) | state left | how it ended | identical |\n|---|---|---|---|---|")
         identical = 0
