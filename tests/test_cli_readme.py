@@ -22,7 +22,7 @@ from neuroplast.spec.experiment import spec_from_dict
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 # lines of shell blocks that are not neuroplast commands: installing, activating, other tools
-OTHER_TOOLS = ("pip ", "python ", ". .venv/bin/activate", "scripts/test", "torchrun ", "curl ", "ruff ", "-d ")
+OTHER_TOOLS = ("pip ", "python ", ". .venv/bin/activate", "scripts/test", "curl ", "ruff ")
 # neuroplast commands fast enough to run as the README writes them (seconds each, one thread)
 RUN_AS_WRITTEN = ("neuroplast configs", "neuroplast summary digits-cnn",
                   "neuroplast run --set train.lr=3e-4 --set train.epochs=5 --set model.channels=[16,32]")
@@ -67,6 +67,8 @@ def test_every_neuroplast_command_parses(line: int, command: str, tmp_path: Path
     words = shlex.split(command)
     while words and re.fullmatch(r"[A-Z_]+=\S*", words[0]):  # NEUROPLAST_DATA=... neuroplast run
         words = words[1:]
+    if words[:1] == ["torchrun"]:  # torchrun [its flags] -m neuroplast COMMAND ...: the neuroplast part
+        words = ["neuroplast", *words[words.index("-m") + 2:]]
     if command.startswith(OTHER_TOOLS) or not words or words[0] != "neuroplast":
         assert command.startswith(OTHER_TOOLS), f"README line {line}: {command!r} is neither neuroplast nor listed"
         return
