@@ -65,7 +65,9 @@ def test_the_counts_say_what_they_count_in_both_languages(lm_run: Path, tmp_path
     assert '<section id="token-space">' in zh and "詞元空間" in zh and "Token space" not in zh
 
 
-def test_a_bag_of_ngrams_shows_the_words_of_its_csv(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("config", "say"), [("csv-text", "read again from the CSV"),
+                                             ("reviews-lstm", "training texts (padding left out)")])
+def test_text_classifiers_show_the_words_of_their_csv(tmp_path: Path, config: str, say: str) -> None:
     words = {"good": ["great", "fine", "lovely"], "bad": ["awful", "poor", "dull"]}
     lines = ["text,label"]
     for i in range(60):
@@ -73,13 +75,13 @@ def test_a_bag_of_ngrams_shows_the_words_of_its_csv(tmp_path: Path) -> None:
         lines.append(f"the film was {words[label][i % 3]} and {words[label][(i + 1) % 3]},{label}")
     path = tmp_path / "reviews.csv"
     path.write_text("\n".join(lines) + "\n")
-    neuroplast.run("csv-text", out=tmp_path / "bag", progress=False,
-                   overrides=[f"data.path={path}", "data.target=label", "data.text_column=text", "train.epochs=2"])
-    page = (tmp_path / "bag" / "report.html").read_text(encoding="utf-8")
+    neuroplast.run(config, out=tmp_path / "run", progress=False,
+                   overrides=[f"data.path={path}", "data.target=label", "data.text_column=text", "train.epochs=2",
+                              "train.threads=1"])
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     rows = _rows(page)
     # every text has "the", "film", "was", "and" once: the four most frequent words of the training rows
     assert sorted(r[0] for r in rows[:4]) == ["and", "film", "the", "was"]
-    run = neuroplast.load(tmp_path / "bag")
-    train_rows = len(run.dataset().x_train)
+    train_rows = len(neuroplast.load(tmp_path / "run").dataset().x_train)
     assert all(int(r[1]) == train_rows for r in rows[:4])
-    assert "read again from the CSV" in page
+    assert say in page
