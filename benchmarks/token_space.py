@@ -2,8 +2,8 @@
 
 Trains shakespeare-lstm (small settings by default; --set changes them) or reads a run folder, and prints
 two properties of the embedding table that the report's Token space section draws, each beside the same
-figure for random tables of the same shape drawn as ``nn.Embedding`` initializes them (N(0, 1); seeds 0-4,
-median): the control a table that learned nothing scores.
+figure for random tables of the same shape drawn as ``nn.Embedding`` initializes them (N(0, 1); seeds 0-19:
+median and 95th percentile): the control, what a table that learned nothing scores, and its spread.
 
 - vowel neighbours: of the 5 nearest characters (cosine) of each of a e i o u, the share that are vowels;
 - case pairs: the share of the 26 lower-case letters whose upper case is among their 5 nearest.
@@ -31,6 +31,7 @@ from neuroplast.trust.token_space import embedding_table, nearest_neighbours
 
 VOWELS = "aeiou"
 SMALL = ["model.hidden_size=128", "model.num_layers=1"]
+CONTROLS = 20  # random tables
 
 
 def scores(table: torch.Tensor, vocab: list[str]) -> tuple[float, float]:
@@ -62,17 +63,19 @@ def main() -> None:
     trained_s = time.perf_counter() - started
     run = neuroplast.load(folder)
     vocab, table = run.preprocess["vocab"], embedding_table(run.model)
-    controls = [scores(torch.randn(*table.shape, generator=torch.Generator().manual_seed(s)), vocab) for s in range(5)]
+    controls = [scores(torch.randn(*table.shape, generator=torch.Generator().manual_seed(s)), vocab) for s in range(CONTROLS)]
     t0 = time.perf_counter()
     path = write_report(folder)
     report_s = time.perf_counter() - t0
     trained = scores(table, vocab)
     print(f"threads {a.threads}; run {folder}; val bits/char {run.metrics['val'].get('bits_per_char', float('nan')):.3f}; "
           + (f"training {trained_s:.1f} s wall" if a.run is None else "read, not trained"))
-    print(f"{'measure':<22}{'trained':>10}{'random (median of 5)':>24}{'chance':>10}")
+    print(f"{'measure':<20}{'trained':>9}{f'random median ({CONTROLS})':>21}{'random p95':>12}{'chance':>8}")
     for i, (name, chance) in enumerate((("vowel neighbours", 4 / (len(vocab) - 1)),
                                         ("case pairs", 5 / (len(vocab) - 1)))):
-        print(f"{name:<22}{trained[i]:>10.3f}{statistics.median(c[i] for c in controls):>24.3f}{chance:>10.3f}")
+        values = sorted(c[i] for c in controls)
+        p95 = values[round(0.95 * (len(values) - 1))]
+        print(f"{name:<20}{trained[i]:>9.3f}{statistics.median(values):>21.3f}{p95:>12.3f}{chance:>8.3f}")
     print(f"report.html {path.stat().st_size / 1e3:.0f} kB, written in {report_s:.2f} s")
 
 
