@@ -194,8 +194,8 @@ def reliability_points(diagram: dict[str, list[float]], min_count: int = MIN_BIN
 
 
 def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
-    """Accuracy (or RMSE) against the share of weights removed, one point per round, with the dense
-    baseline as a line; the title gives what the pruned model saves."""
+    """Accuracy (or RMSE) against the share of weights removed, one point per round labelled ``r<round>``,
+    with the dense baseline as a line; the title gives what the pruned model saves."""
     curve = pruning["curve"]
     key = "accuracy" if "test_accuracy" in curve[0] else "rmse"
     fig = figure(figsize=(6, 3.8))
@@ -205,6 +205,9 @@ def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
         if f"{split}_{key}" in curve[0]:
             ax.plot(x, [c[f"{split}_{key}"] for c in curve], style, markersize=4, label=split)
     ax.axhline(curve[0][f"test_{key}"], color="gray", lw=0.8, ls=":", label="dense test")
+    for i, c in enumerate(curve):  # each point's round (0: the dense parent)
+        ax.annotate(f"r{c.get('round', i)}", (x[i], c[f"test_{key}"]), xytext=(3, 4), textcoords="offset points",
+                    fontsize=7, color="0.3")
     ax.set_xlabel("weights removed (%)")
     ax.set_ylabel(key)
     b, lat = pruning["bytes"], pruning["latency_ms"]
