@@ -15,8 +15,10 @@ uninterrupted run:
 
     python benchmarks/kill_resume.py digits-mlp --moments 20 --set train.epochs=30 --set train.threads=1
 
-``--span training`` draws the moments over training alone (from the claim to ``metrics.json``
-appearing in the uninterrupted run), where a kill leaves the most to resume.
+``--span training`` kills during training alone, where a kill leaves the most to resume: each moment is
+a random epoch E and a random fraction f, the kill coming f of an epoch's time (measured in the
+uninterrupted run) after epoch E's checkpoint appears, so that it lands inside epoch E + 1 however
+loaded the machine is.
 """
 
 from __future__ import annotations
@@ -142,15 +144,18 @@ def random_moments(common: list[str], moments: int, seed: int, span: str = "all"
         lifetime = trained - claimed if span == "training" else holding
         print(f"uninterrupted run: {time.perf_counter() - started:.1f} s wall, {holding:.1f} s holding its folder, "
               f"{trained - claimed:.1f} s of it training; the kills are drawn from the first {lifetime:.1f} s")
-        expected = fingerprint(whole)
-        print("| # | killed at (s after the claim) | state left | how it ended | identical |\n|---|---|---|---|---|")
+        expected, epochs = fingerprint(whole), len(history(whole))
+        print("| # | killed at (s after the claim; after epoch E's checkpoint with --span training) | state left | how it ended | identical |\n|---|---|---|---|---|")
         identical = 0
         for i in range(moments):
             run_dir = Path(tmp) / f"killed-{i}"
-            at = rng.uniform(0.0, lifetime)
+            epoch, at = (rng.randrange(epochs), rng.random() * lifetime / epochs) if span == "training" \
+                else (0, rng.uniform(0.0, lifetime))
             proc = subprocess.Popen(neuroplast("run", *common, "--out", str(run_dir)), stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             wait_for_claim(proc, run_dir)
+            while checkpoint_epoch(run_dir) < epoch and proc.poll() is None:
+                time.sleep(0.01)
             time.sleep(at)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -160,7 +165,8 @@ def random_moments(common: list[str], moments: int, seed: int, span: str = "all"
             ended = finish_killed(common, run_dir)
             same = not ended.startswith(("FAILED", "run again FAILED")) and fingerprint(run_dir) == expected
             identical += same
-            print(f"| {i + 1} | {at:.2f} | {state} | {ended} | {same} |", flush=True)
+            when = f"{at:.2f}" + (f" after epoch {epoch}" if span == "training" else "")
+            print(f"| {i + 1} | {when} | {state} | {ended} | {same} |", flush=True)
         print(f"identical to the uninterrupted run: {identical} of {moments}")
 
 
