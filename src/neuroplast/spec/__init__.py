@@ -14,6 +14,7 @@ from neuroplast.spec.experiment import (
     spec_from_dict,
     text_spec,
 )
+from neuroplast.spec.forecast import CANDIDATE_MODELS, SelectSpec
 from neuroplast.spec.limits import LimitsSpec, limits_from_env
 from neuroplast.spec.sections import (
     FAMILIES,
@@ -25,6 +26,7 @@ from neuroplast.spec.sections import (
     HebbianSpec,
     LinearSpec,
     MLPSpec,
+    NBeatsSpec,
     ModelSpec,
     PerceptronSpec,
     RecurrentSpec,
@@ -44,7 +46,7 @@ from neuroplast.spec.stages import (
 )
 
 __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
-           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec",
+           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
            "ModelSpec", "PerceptronSpec", "PruneSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
            "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from neuroplast.errors import UserError, did_you_mean
+from neuroplast.spec.forecast import SelectSpec
 from neuroplast.spec.limits import LimitsSpec
 from neuroplast.spec.sections import (
     FAMILIES,
@@ -54,6 +55,9 @@ class ExperimentSpec(SpecModel):
                                         "RUN_DIR/explain-METHOD.")
     prune: PruneSpec | None = Field(None, description="Prune, fine-tune and measure after training into "
                                     "RUN_DIR/pruned-METHOD.")
+    select: SelectSpec | None = Field(None, description="Forecasts: choose the forecaster by rolling-origin "
+                                      "validation before the test period (the run's model section is replaced "
+                                      "by the chosen candidate's).")
     limits: LimitsSpec = Field(LimitsSpec(), description="Size budgets, refused before allocating.")
 
     @field_validator("name")
