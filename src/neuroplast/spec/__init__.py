@@ -11,6 +11,7 @@ from neuroplast.spec.experiment import (
     load_spec,
     parse_value,
     resolve_spec_path,
+    series_spec,
     spec_from_dict,
     text_spec,
 )
@@ -49,4 +50,4 @@ __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "
            "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
            "ModelSpec", "PerceptronSpec", "PruneSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
-           "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]
+           "load_spec", "parse_value", "resolve_spec_path", "series_spec", "spec_from_dict"]
