@@ -34,8 +34,8 @@ from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
 from neuroplast.spec import DataSpec, ExperimentSpec, TrainSpec, load_spec
 from neuroplast.trackers import Trackers, flatten
 from neuroplast.train import Callback, FitResult, distributed, evaluate, fit, seed_everything
-from neuroplast.train.lr_find import LRFinderResult, find_lr
 from neuroplast.train.evaluate import predict_outputs
+from neuroplast.train.lr_find import LRFinderResult, find_lr
 from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.progress import say
 
