@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from neuroplast.data.columns import feature_names
-from neuroplast.see.pictures import file_uri, image, plot, png, scatter
+from neuroplast.see.pictures import file_uri, forecast_lines, image, plot, png, scatter
 from neuroplast.see.report.context import Context, first_line
 from neuroplast.see.report.fonts import plot_labels, plot_translated
 from neuroplast.see.report.render import (
@@ -269,7 +269,7 @@ def _regression(ctx: Context) -> Section | None:
         return None
     s = Section("regression", ctx.t("report.regression"))
     test, baselines = ctx.metrics.get("test") or {}, ctx.metrics.get("baselines") or {}
-    keys = [k for k in ("rmse", "mae", "r2") if k in test]
+    keys = [k for k in ("rmse", "mae", "mase", "r2") if k in test]
     rows = [[ctx.t("report.this_model")] + [num(test[k]) for k in keys]]
     rows += [[ctx.word("baseline", name)] + [num(b.get(k)) for k in keys] for name, b in baselines.items()]
     s.blocks.append(table([""] + [ctx.word("metric", k) for k in keys], rows, id="regression-table"))
@@ -280,7 +280,21 @@ def _regression(ctx: Context) -> Section | None:
         y_pred = (p[2].reshape(len(p[2]), -1).numpy() * std + mean)[:, 0]
         s.blocks.append(figure(plot(lambda buf: scatter(y_true, y_pred, buf)),
                                ctx.t("report.scatter_caption", which=ctx.examples(len(y_true))), ctx.t("report.regression")))
+        if ctx.data is not None and "baseline_forecasts" in ctx.data.extra:
+            s.blocks.append(_forecast_figure(ctx, y_true, y_pred))
     return s
+
+
+def _forecast_figure(ctx: Context, y_true: np.ndarray, y_pred: np.ndarray) -> Block:
+    """The test period with this model's one-step-ahead forecasts and every baseline's, and a legend."""
+    extra = ctx.data.extra  # type: ignore[union-attr]
+    steps = np.asarray(extra["test_origins"][:len(y_true)])
+    lines = {ctx.t("report.this_model"): y_pred}
+    lines.update({ctx.word("baseline", name): np.asarray(p)[:len(y_true), 0]
+                  for name, p in extra["baseline_forecasts"].items()})
+    labels = (ctx.t("report.forecast_step"), ctx.t("report.forecast_truth"))
+    return figure(plot(lambda buf: forecast_lines(steps, y_true, lines, buf, labels)),
+                  ctx.t("report.forecast_caption", count=len(y_true)), ctx.t("report.forecast_alt"))
 
 
 def _generated(ctx: Context) -> Section | None:
