@@ -130,3 +130,9 @@ def test_a_trend_leaving_the_training_range_the_default_beats_naive(tmp_path: Pa
     assert _forecast(_monthly(tmp_path / "co2.csv", values), tmp_path / "run", "--season", "12") == 0
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["test"]["mase"] < 0.8 * m["baselines"]["naive"]["mase"], (m["test"], m["baselines"]["naive"])
+
+
+def test_column_without_a_csv_file_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["run", "digits-mlp", "--column", "sales", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--column forecasts a column of a CSV file" in err[0], err
