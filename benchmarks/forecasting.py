@@ -26,7 +26,8 @@ windows are predicted once, at the end. ``chosen`` is the product's own choice
 shipped ``csv-series`` spec's candidates, folds and training) per series, horizon and seed, by
 rolling-origin validation on ``values[:val_end]`` only (:func:`chosen_forecasts` slices the test values
 off before the choice) and prints every candidate's mean fold score; ``top2`` averages the forecasts of
-the two candidates with the best validation scores (chosen on validation too). The last lines
+the two candidates with the best validation scores, ``top3`` takes the median of the best three's
+(ranked on validation too). The last lines
 are the done item of issue 20, per forecaster:
 ``MASE <= seasonal naive on k/N cases; median ratio to min(ETS, ARIMA) = r``.
 """
@@ -196,7 +197,8 @@ def chosen_forecasts(values: np.ndarray, s: Series, horizon: int, seed: int,
     """The product's choice (:func:`neuroplast.train.select.choose`, what ``neuroplast run FILE.csv
     --column C`` calls) on ``values[:val_end]`` only (the test values are sliced off first), then the
     chosen candidate trained as ``neuroplast run`` trains it, forecasting the test windows once:
-    ``{"chosen": ..., "top2": the mean of the two best candidates' forecasts}``."""
+    ``{"chosen": ..., "top2": the mean of the two best candidates' forecasts, "top3": the median of the
+    three best's}``."""
     spec = _series_default(s, horizon, seed)
     pretest = pretest_values(values, spec)  # the choice never sees values[val_end:]
     chosen_spec, record = choose(spec, pretest, s.season, s.name)
@@ -205,9 +207,9 @@ def chosen_forecasts(values: np.ndarray, s: Series, horizon: int, seed: int,
     log_choice.append(f"{s.name} h={horizon} seed={seed} window={record['window']} folds={record['folds']}: "
                       + " ".join(f"{k}={v['val_mase']:.3f}" for k, v in cands.items()) + f" -> {ranked[0]}")
     data = series_dataset(s.name, values, chosen_spec.data, season=s.season)
-    preds = {"chosen": _train_predict(chosen_spec, data, data.x_test, seed)}
-    second = candidate_spec(spec, ranked[1], record["window"], len(pretest)) if len(ranked) > 1 else chosen_spec
-    preds["top2"] = (preds["chosen"] + _train_predict(second, data, data.x_test, seed)) / 2
+    finals = [_train_predict(candidate_spec(spec, name, record["window"], len(pretest)), data, data.x_test, seed)
+              for name in ranked[:3]]  # ranked[0]'s spec is chosen_spec
+    preds = {"chosen": finals[0], "top2": np.mean(finals[:2], axis=0), "top3": np.median(finals, axis=0)}
     return preds
 
 
@@ -226,9 +228,9 @@ def run_case(s: Series, values: np.ndarray, horizon: int, seeds: list[int],
     out: dict[str, dict[str, Any]] = {
         k: scores(p, truth, scale) for k, p in baseline_forecasts(values, origins, horizon, s).items()}
     chosen = [chosen_forecasts(values, s, horizon, seed, choices) for seed in seeds] \
-        if {"chosen", "top2"} & set(forecasters) else []
+        if {"chosen", "top2", "top3"} & set(forecasters) else []
     for name in forecasters:
-        if name in ("chosen", "top2"):
+        if name in ("chosen", "top2", "top3"):
             runs = [scores(c[name], truth, scale) for c in chosen]
         else:
             spec = FORECASTERS[name]()
@@ -240,8 +242,8 @@ def run_case(s: Series, values: np.ndarray, horizon: int, seeds: list[int],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--forecasters", nargs="+", choices=[*FORECASTERS, "chosen", "top2"],
-                        default=["chosen", "top2"])
+    parser.add_argument("--forecasters", nargs="+", choices=[*FORECASTERS, "chosen", "top2", "top3"],
+                        default=["chosen", "top2", "top3"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--series", nargs="+", choices=[s.name for s in SUITE], default=None)
     parser.add_argument("--candidates", nargs="+", choices=["dlinear", "nlinear", "lstm", "nbeats"], default=None,
