@@ -1,7 +1,8 @@
 """Forecasting on real series shipped offline in packages: neuroplast against naive, seasonal naive,
 ETS, ARIMA and Theta on exactly the same test origins.
 
-    python benchmarks/forecasting.py [--forecasters chosen lstm dlinear ...] [--seeds 0 1 2] [--series co2 ...]
+    python benchmarks/forecasting.py [--forecasters chosen top2 lstm dlinear ...] [--seeds 0 1 2] [--series co2 ...]
+        [--candidates dlinear nlinear lstm nbeats] [--threads 1]
 
 Every series is split in time order as ``neuroplast run`` splits it (the last 20% of the values is
 the test period, the 10% before it validation, the rest training; ``data.val_fraction`` and
@@ -20,9 +21,13 @@ has one), ARIMA (order by AIC) and Theta (``ThetaModel``, deseasonalized when th
 
 The forecaster never sees the test values before it is scored: :func:`neuroplast_forecast` gets the
 whole series but trains on the training part and stops early on the validation part only; the test
-windows are predicted once, at the end. ``chosen`` picks among ``CANDIDATES`` per series, horizon and
-seed by rolling-origin validation (3 folds) on ``values[:val_end]`` only (:func:`chosen_forecast`
-slices the test values off before the choice) and prints every candidate's fold score. The last lines
+windows are predicted once, at the end. ``chosen`` is the product's own choice
+(:func:`neuroplast.train.select.choose`, what ``neuroplast run FILE.csv --column C`` runs, with the
+shipped ``csv-series`` spec's candidates, folds and training) per series, horizon and seed, by
+rolling-origin validation on ``values[:val_end]`` only (:func:`chosen_forecasts` slices the test values
+off before the choice) and prints every candidate's mean fold score; ``top2`` averages the forecasts of
+the two candidates with the best validation scores, ``top3`` takes the median of the best three's
+(ranked on validation too). The last lines
 are the done item of issue 20, per forecaster:
 ``MASE <= seasonal naive on k/N cases; median ratio to min(ETS, ARIMA) = r``.
 """
@@ -47,9 +52,7 @@ import neuroplast
 from neuroplast.data import Dataset
 from neuroplast.data.series import (
     arima_forecast,
-    make_windows,
     naive_forecast,
-    rolling_origin_folds,
     seasonal_naive_forecast,
     series_dataset,
     split_bounds,
@@ -58,6 +61,7 @@ from neuroplast.data.smoothing import ets_forecast, mase_scale, theta_forecast
 from neuroplast.models import build_model
 from neuroplast.train import fit
 from neuroplast.train.evaluate import predict_outputs
+from neuroplast.train.select import candidate_spec, choose, pretest_values
 
 SITE = Path(np.__file__).resolve().parent.parent
 STATSMODELS = SITE / "statsmodels" / "datasets"
@@ -164,26 +168,6 @@ def neuroplast_forecast(values: np.ndarray, s: Series, horizon: int, seed: int,
     return _train_predict(spec, data, data.x_test, seed)
 
 
-def fold_mase(pretest: np.ndarray, s: Series, horizon: int, seed: int, spec: neuroplast.ExperimentSpec,
-              num_folds: int = 3) -> float:
-    """Mean MASE over rolling-origin folds of ``pretest`` (the values before the test period: the
-    only values this function is given). Each fold is scaled on its own training part."""
-    spec = _spec_for(spec, s, horizon, seed)
-    window, block = spec.data.window, max(horizon, round(len(pretest) / 7))
-    scale = mase_scale(pretest, len(pretest), s.period)
-    out = []
-    for train, stop, score in rolling_origin_folds(len(pretest), block, num_folds, window, horizon):
-        head = pretest[:int(stop[0])]  # the training targets (the first stop origin is its end)
-        mean, std = float(head.mean()), float(head.std()) or 1.0
-        arrays = [torch.as_tensor(a, dtype=torch.float32) for o in (train, stop, score)
-                  for a in make_windows((pretest - mean) / std, o, window, horizon)]
-        data = Dataset(s.name, "forecast", *arrays, preprocess={"mean": mean, "std": std})
-        pred = _train_predict(spec, data, data.x_test, seed)
-        truth = pretest[score[:, None] + np.arange(horizon)]
-        out.append(float(np.mean(np.abs(pred - truth))) / scale)
-    return statistics.fmean(out)
-
-
 def _base() -> neuroplast.ExperimentSpec:
     return neuroplast.load_spec("sunspots-lstm")
 
@@ -195,23 +179,38 @@ FORECASTERS: dict[str, Callable[[], neuroplast.ExperimentSpec]] = {
     "lstm-raw": lambda: _base().updated(model={"window_norm": "none"}),
     "dlinear": lambda: _base().updated(model={"family": "linear", "kernel_size": 25}),
     "nlinear": lambda: _base().updated(model={"family": "linear", "kernel_size": 1}),
+    "nbeats": lambda: _base().updated(model={"family": "nbeats"}),
 }
-# What "chosen" picks from by rolling-origin validation (--candidates; the LSTM quadruples the time).
-CANDIDATES = ["dlinear", "nlinear"]
+# What the product's choice picks from (the csv-series spec's [select] section unless --candidates).
+CANDIDATES: list[str] = []
 
 
-def chosen_forecast(values: np.ndarray, s: Series, horizon: int, seed: int,
-                    log_choice: list[str]) -> np.ndarray:
-    """Pick the candidate with the lowest mean fold MASE on the values before the test period
-    (``values[:val_end]``: the test values are cut off before the choice), then train it as
-    ``neuroplast run`` does and forecast the test windows once."""
-    val_end = int(test_origins(len(values), 1)[0])
-    pretest = values[:val_end]  # the choice never sees values[val_end:]
-    scores = {name: fold_mase(pretest, s, horizon, seed, FORECASTERS[name]()) for name in CANDIDATES}
-    best = min(scores, key=scores.__getitem__)
-    log_choice.append(f"{s.name} h={horizon} seed={seed}: " + " ".join(
-        f"{k}={v:.3f}" for k, v in scores.items()) + f" -> {best}")
-    return neuroplast_forecast(values, s, horizon, seed, FORECASTERS[best]())
+def _series_default(s: Series, horizon: int, seed: int) -> neuroplast.ExperimentSpec:
+    """The spec `neuroplast run FILE.csv --column C --season S --horizon H` trains (csv-series)."""
+    spec = neuroplast.load_spec("csv-series", ["data.path=unused.csv", "data.column=unused"])
+    return spec.updated(data={"horizon": horizon, "season": s.season}, seed=seed,
+                        select={"candidates": CANDIDATES or list(spec.select.candidates)})
+
+
+def chosen_forecasts(values: np.ndarray, s: Series, horizon: int, seed: int,
+                     log_choice: list[str]) -> dict[str, np.ndarray]:
+    """The product's choice (:func:`neuroplast.train.select.choose`, what ``neuroplast run FILE.csv
+    --column C`` calls) on ``values[:val_end]`` only (the test values are sliced off first), then the
+    chosen candidate trained as ``neuroplast run`` trains it, forecasting the test windows once:
+    ``{"chosen": ..., "top2": the mean of the two best candidates' forecasts, "top3": the median of the
+    three best's}``."""
+    spec = _series_default(s, horizon, seed)
+    pretest = pretest_values(values, spec)  # the choice never sees values[val_end:]
+    chosen_spec, record = choose(spec, pretest, s.season, s.name)
+    cands = record["candidates"]
+    ranked = sorted(cands, key=lambda k: cands[k]["val_mase"])
+    log_choice.append(f"{s.name} h={horizon} seed={seed} window={record['window']} folds={record['folds']}: "
+                      + " ".join(f"{k}={v['val_mase']:.3f}" for k, v in cands.items()) + f" -> {ranked[0]}")
+    data = series_dataset(s.name, values, chosen_spec.data, season=s.season)
+    finals = [_train_predict(candidate_spec(spec, name, record["window"], len(pretest)), data, data.x_test, seed)
+              for name in ranked[:3]]  # ranked[0]'s spec is chosen_spec
+    preds = {"chosen": finals[0], "top2": np.mean(finals[:2], axis=0), "top3": np.median(finals, axis=0)}
+    return preds
 
 
 # --------------------------------------------------------------------------- scoring
@@ -228,9 +227,11 @@ def run_case(s: Series, values: np.ndarray, horizon: int, seeds: list[int],
     scale = mase_scale(values, int(origins[0]), s.period)
     out: dict[str, dict[str, Any]] = {
         k: scores(p, truth, scale) for k, p in baseline_forecasts(values, origins, horizon, s).items()}
+    chosen = [chosen_forecasts(values, s, horizon, seed, choices) for seed in seeds] \
+        if {"chosen", "top2", "top3"} & set(forecasters) else []
     for name in forecasters:
-        if name == "chosen":
-            runs = [scores(chosen_forecast(values, s, horizon, seed, choices), truth, scale) for seed in seeds]
+        if name in ("chosen", "top2", "top3"):
+            runs = [scores(c[name], truth, scale) for c in chosen]
         else:
             spec = FORECASTERS[name]()
             runs = [scores(neuroplast_forecast(values, s, horizon, seed, spec), truth, scale) for seed in seeds]
@@ -241,17 +242,19 @@ def run_case(s: Series, values: np.ndarray, horizon: int, seeds: list[int],
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--forecasters", nargs="+", choices=[*FORECASTERS, "chosen"], default=["chosen"])
+    parser.add_argument("--forecasters", nargs="+", choices=[*FORECASTERS, "chosen", "top2", "top3"],
+                        default=["chosen", "top2", "top3"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--series", nargs="+", choices=[s.name for s in SUITE], default=None)
-    parser.add_argument("--candidates", nargs="+", choices=list(FORECASTERS), default=CANDIDATES)
+    parser.add_argument("--candidates", nargs="+", choices=["dlinear", "nlinear", "lstm", "nbeats"], default=None,
+                        help="what the choice picks from (default: the csv-series spec's [select] section)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
-    CANDIDATES[:] = args.candidates
+    CANDIDATES[:] = args.candidates or []
     torch.set_num_threads(args.threads)
     logging.disable(logging.WARNING)
     suite = [s for s in SUITE if args.series is None or s.name in args.series]
-    print(f"forecasters={args.forecasters} candidates={CANDIDATES} seeds={args.seeds} torch threads={torch.get_num_threads()}")
+    print(f"forecasters={args.forecasters} candidates={_series_default(SUITE[0], 1, 0).select.candidates} seeds={args.seeds} torch threads={torch.get_num_threads()}")
     for s in suite:
         print(f"  {s.name}: {len(s.load())} values, m={s.period}, seasonal-naive lag {s.season}; {s.origin}")
     names = ["naive", "seasonal_naive", "ets", "arima", "theta"]

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neuroplast.cli import main
@@ -30,3 +33,106 @@ def test_bad_series_is_one_line_and_exit_2(tmp_path: Path, capsys, values: list[
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("neuroplast: error: ") and re.search(pattern, lines[0]), lines[0]
+
+
+# --------------------------------------------------------------------------- neuroplast run FILE.csv --column C
+def _monthly(path: Path, values, dates: list[str] | None = None) -> Path:
+    dates = dates or [f"{2000 + i // 12}-{i % 12 + 1:02d}" for i in range(len(values))]
+    path.write_text("\n".join(["month,sales", *(f"{d},{v}" for d, v in zip(dates, values, strict=True))]) + "\n")
+    return path
+
+
+def _forecast(path: Path, out: Path, *flags: str) -> int:
+    return main(["run", str(path), "--column", "sales", "--quiet", "--out", str(out), "--set", "train.epochs=30",
+                 *flags])
+
+
+def _trend(n: int, seed: int = 0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return (300 + 0.5 * t + 2 * np.sin(2 * np.pi * t / 12) + 0.2 * rng.standard_normal(n)).tolist()
+
+
+@pytest.mark.parametrize(("dates", "pattern"), [
+    (lambda d: d[:30] + d[31:], r"column 'month' has 1 gap\(s\) in its steps of 1 month\(s\): between data rows 30 "
+                                r"\(2002-06\) and 31 \(2002-08\) 1 step\(s\) are missing.*fill the missing dates"),
+    (lambda d: d[:10] + [d[11], d[10]] + d[12:], r"column 'month' is out of order: data row 12 \(2000-11\) does not "
+                                                  r"come after row 11 \(2000-12\)\. Sort the rows by date"),
+])
+def test_bad_dates_are_one_line_and_exit_2(tmp_path: Path, capsys, dates, pattern: str) -> None:
+    months = [f"{2000 + i // 12}-{i % 12 + 1:02d}" for i in range(81)]
+    chosen = dates(months)
+    path = _monthly(tmp_path / "shop.csv", _trend(len(chosen)), chosen)
+    code = _forecast(path, tmp_path / "run", "--season", "12")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and re.search(pattern, err[0]), err
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_non_numeric_cell_names_its_row_and_column(tmp_path: Path, capsys) -> None:
+    values = [str(v) for v in _trend(72)]
+    values[40] = "12,5"
+    path = tmp_path / "shop.csv"
+    path.write_text("\n".join(["month;sales", *(f"{2000 + i // 12}-{i % 12 + 1:02d};{v}"
+                                                 for i, v in enumerate(values))]) + "\n")
+    code = _forecast(path, tmp_path / "run")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    assert re.search(r"column 'sales' must hold finite numbers; data row 41 has '12,5'", err[0]), err
+
+
+def test_a_series_too_short_for_the_choice_says_the_minimum(tmp_path: Path, capsys) -> None:
+    from neuroplast.data.series import split_bounds
+    from neuroplast.spec import load_spec
+    from neuroplast.train.select import minimum_length
+
+    minimum = minimum_length(load_spec("csv-series", ["data.horizon=12", "data.path=x.csv", "data.column=y"]))
+    path = _monthly(tmp_path / "shop.csv", _trend(minimum - 1))
+    code = _forecast(path, tmp_path / "run", "--horizon", "12")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1, err
+    _, val_end = split_bounds(minimum - 1, 0.1, 0.2)
+    assert f"{val_end} values before the test period are too few to choose a forecaster" in err[0], err
+    assert f"needs at least {minimum} values" in err[0], err
+
+
+def test_a_72_point_monthly_series_adapts_and_says_so(tmp_path: Path, capsys) -> None:
+    path = _monthly(tmp_path / "shop.csv", _trend(72))
+    assert _forecast(path, tmp_path / "run", "--season", "12", "--horizon", "2") == 0
+    err = capsys.readouterr().err
+    assert re.search(r"short series \(58 values before the test period\): data\.window 24 -> \d+", err), err
+    assert len(re.findall(r"forecaster chosen by rolling-origin validation .* -> \w+", err)) == 1, err
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    sel = m["selection"]
+    assert sel["window"] < 24 and set(sel["candidates"]) == {"dlinear", "nlinear", "lstm", "nbeats"}
+    assert sel["chosen"] == min(sel["candidates"], key=lambda k: sel["candidates"][k]["val_mase"])
+    spec = json.loads(json.dumps(tomllib.loads((tmp_path / "run" / "spec.toml").read_text())))
+    assert spec["data"]["window"] == sel["window"]
+    # metrics layout, against a hand computation of the naive baseline on the same 13 test origins
+    values = np.array(_trend(72))
+    origins = np.arange(58, 71)
+    scale = np.mean(np.abs(values[12:58] - values[:46]))  # seasonal (lag 12) naive MAE before the test period
+    err_naive = values[origins[:, None] + np.arange(2)] - values[origins - 1][:, None]
+    naive = m["baselines"]["naive"]
+    assert naive["mae"] == pytest.approx(np.abs(err_naive).mean())
+    assert naive["mase"] == pytest.approx(np.abs(err_naive).mean() / scale)
+    assert naive["steps"]["mae"] == pytest.approx(np.abs(err_naive).mean(axis=0).tolist())
+    assert set(m["baselines"]) == {"naive", "seasonal_naive", "arima", "ets", "theta"}
+    assert m["test"]["mase"] == pytest.approx(m["test"]["mae"] / scale)
+    assert len(m["test"]["steps"]["rmse"]) == 2
+
+
+def test_a_trend_leaving_the_training_range_the_default_beats_naive(tmp_path: Path, capsys) -> None:
+    # CO2-like (issue 20): every test value lies above every training value. The default (the choice
+    # among DLinear, NLinear, LSTM and N-BEATS) must beat the naive forecast, which lags one step of trend.
+    values = _trend(160)
+    assert min(values[128:]) > max(values[:112])
+    assert _forecast(_monthly(tmp_path / "co2.csv", values), tmp_path / "run", "--season", "12") == 0
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["test"]["mase"] < 0.8 * m["baselines"]["naive"]["mase"], (m["test"], m["baselines"]["naive"])
+
+
+def test_column_without_a_csv_file_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["run", "digits-mlp", "--column", "sales", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--column forecasts a column of a CSV file" in err[0], err

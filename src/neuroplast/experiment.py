@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -20,6 +21,7 @@ from neuroplast.data import Dataset, load_dataset
 from neuroplast.data.adapters import LoaderOptions
 from neuroplast.data.augment import make_augment
 from neuroplast.data.given import HeldOut, dataset_from_arrays, own_data
+from neuroplast.data.series import forecast_scores
 from neuroplast.data.text import text_default
 from neuroplast.errors import UserError, check_output, did_you_mean
 from neuroplast.io import save_json
@@ -32,6 +34,7 @@ from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
 from neuroplast.spec import DataSpec, ExperimentSpec, TrainSpec, load_spec
 from neuroplast.trackers import Trackers, flatten
 from neuroplast.train import Callback, FitResult, distributed, evaluate, fit, seed_everything
+from neuroplast.train.evaluate import predict_outputs
 from neuroplast.train.lr_find import LRFinderResult, find_lr
 from neuroplast.train.metrics import UserMetrics
 from neuroplast.train.progress import say
@@ -394,6 +397,8 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
     device = next(model.parameters()).device
     split = {s: evaluate(model, getattr(data, f"x_{s}").to(device), getattr(data, f"y_{s}").to(device),
                          result.objective, bs, data.preprocess, data.num_classes) for s in ("val", "test")}
+    if "mase_scale" in data.extra:  # a forecast: MASE and per-step scores, as the baselines have them
+        split["test"].update(_forecast_scores(model, data, bs))
     return {
         "name": spec.name if spec else type(model).__name__,
         "task": data.task,
@@ -405,6 +410,7 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
                   **{k: v for k, v in result.extra.items() if k != "data"}},
         **({"baselines": data.extra["baselines"]} if "baselines" in data.extra else {}),
         **({"arima_order": data.extra["baseline_order"]} if data.extra.get("baseline_order") else {}),
+        **({"selection": data.extra["selection"]} if "selection" in data.extra else {}),
         "best_epoch": result.best_epoch,
         "seed": seed,
         "device": result.device,
@@ -417,6 +423,15 @@ def _metrics(spec: ExperimentSpec | None, model: nn.Module, data: Dataset, resul
         "versions": rundir.versions(),
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+
+
+def _forecast_scores(model: nn.Module, data: Dataset, batch_size: int) -> dict[str, Any]:
+    """RMSE, MAE, MASE (and per step) of the test forecasts in the series' units."""
+    device = next(model.parameters()).device
+    out = predict_outputs(model, data.x_test.to(device), batch_size).double().cpu().numpy()
+    std, mean = np.asarray(data.preprocess["target_std"]), np.asarray(data.preprocess["target_mean"])
+    truth = data.y_test.double().numpy() * std + mean
+    return forecast_scores(out * std + mean, truth, data.extra["mase_scale"])
 
 
 def _ckpt(run_dir: Path | None, train: TrainSpec) -> Path | None:

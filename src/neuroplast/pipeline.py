@@ -24,6 +24,7 @@ from neuroplast.spec import ExperimentSpec, PruneSpec, section
 from neuroplast.stages import ORDER, SECTIONS
 from neuroplast.train import Callback, distributed
 from neuroplast.train.progress import say
+from neuroplast.train.select import select_forecaster
 from neuroplast.trust import MCDropout
 from neuroplast.trust.explain import gradcam_layer
 
@@ -48,7 +49,10 @@ def run(spec: str | Path | ExperimentSpec | None = None, *, out: str | Path | No
         >>> run.metrics["test"]["accuracy"]
     """
     spec = experiment.resolve_spec(spec, data_dir, overrides, changes)
+    spec, selection = select_forecaster(spec)  # a series' [select]: the test values stay unread
     data = experiment.load_data(spec)
+    if selection is not None:
+        data.extra["selection"] = selection
     run_dir = Path(out) if out is not None else rundir.new_run_dir(spec.name)
     check_output(run_dir, "folder", f"runs/{spec.name}")
     with _claimed(run_dir):  # the whole run, stages and report included: a second writer is refused

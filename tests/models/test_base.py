@@ -12,6 +12,7 @@ from neuroplast.spec import (
     HebbianSpec,
     LinearSpec,
     MLPSpec,
+    NBeatsSpec,
     PerceptronSpec,
     RecurrentSpec,
     TransformerSpec,
@@ -26,14 +27,15 @@ TINY = {"perceptron": (PerceptronSpec(), (1, 4, 4), 2),
         "transformer": (TransformerSpec(d_model=8, num_heads=2, num_layers=1), (5, 3), 3),
         "hebbian": (HebbianSpec(units=4), (1, 12, 12), 3),
         "bag": (BagSpec(embedding_dim=4, hidden=(8,)), (6,), 3),
-        "linear": (LinearSpec(kernel_size=3), (6, 1), 2)}  # forecasts 2 steps from 6  # 6 n-gram ids of 20
+        "linear": (LinearSpec(kernel_size=3), (6, 1), 2),
+        "nbeats": (NBeatsSpec(hidden_size=8, num_blocks=2), (6, 1), 2)}  # forecasts 2 steps from 6  # 6 n-gram ids of 20
 
 
 @pytest.mark.parametrize("family", MODELS.names())
 def test_every_family_builds_trains_and_has_a_gradient(family: str) -> None:
     spec, shape, classes = TINY[family]
     dtype = torch.float32 if family == "hebbian" else torch.float64  # its local rule runs in float32
-    task = "forecast" if family == "linear" else "classification"
+    task = "forecast" if family in ("linear", "nbeats") else "classification"
     model = build_model(spec, shape, classes, task, vocab_size=20 if family == "bag" else 0).to(dtype)
     x = torch.randint(1, 20, (5, *shape)) if family == "bag" else torch.randn(5, *shape, dtype=dtype)
     model.train()

@@ -16,6 +16,12 @@ def add_commands(sub: Any) -> dict[str, Any]:
     r.add_argument("spec", nargs="?", default=None, help="spec file or shipped name (default: digits-cnn), or a "
                    "CSV file with --target COLUMN")
     r.add_argument("--target", metavar="COLUMN", help="a CSV file's column to predict (sets data.target)")
+    r.add_argument("--column", metavar="COLUMN", help="a CSV file's column to forecast, one row per time step: "
+                   "the forecaster is chosen by rolling-origin validation (sets data.column)")
+    r.add_argument("--season", type=int, metavar="S", help="with --column: the season length in rows, e.g. 12 "
+                   "for monthly data (sets data.season)")
+    r.add_argument("--horizon", type=int, metavar="H", help="with --column: steps ahead to forecast "
+                   "(sets data.horizon)")
     r.add_argument("--out", type=Path, help="run folder (default: runs/<name>-<time>)")
     _spec_flags(r, "train.lr=3e-4")
     r.add_argument("--quiet", action="store_true", help="no progress output")
@@ -56,10 +62,24 @@ def spec_of(args: argparse.Namespace) -> Any:
 
     target = [f"data.target={args.target}"] if getattr(args, "target", None) else []
     overrides = [*target, *args.overrides]
-    spec = text_default(args.spec, overrides) or load_spec(args.spec, overrides)
+    if getattr(args, "column", None) is not None:
+        spec = _series_spec(args, overrides)
+    else:
+        spec = text_default(args.spec, overrides) or load_spec(args.spec, overrides)
     if getattr(args, "data_dir", None) is not None:
         spec = spec.updated(data={"dir": str(args.data_dir.resolve())})
     return spec
+
+
+def _series_spec(args: argparse.Namespace, overrides: list[str]) -> Any:
+    from neuroplast.errors import UserError
+    from neuroplast.spec import is_table_file, series_spec
+
+    if not is_table_file(args.spec) or args.target is not None:
+        raise UserError(f"--column forecasts a column of a CSV file, one row per time step: neuroplast run "
+                        f"FILE.csv --column COLUMN (without --target); received {args.spec!r}.")
+    flags = {"column": args.column, "season": args.season, "horizon": args.horizon}
+    return series_spec(Path(args.spec), [f"data.{k}={v}" for k, v in flags.items() if v is not None] + overrides)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -109,6 +129,7 @@ def print_result(result: Any) -> None:
         score = f"test accuracy {test['accuracy']:.4f}"
     else:
         score = f"test rmse {test['rmse']:.4g}, mae {test['mae']:.4g}, r2 {test['r2']:.4f}"
+        score += f", mase {test['mase']:.3f}" if "mase" in test else ""
         order = result.metrics.get("arima_order")
         for name, b in result.metrics.get("baselines", {}).items():
             label = f"arima({', '.join(map(str, order))})" if name == "arima" and order else name

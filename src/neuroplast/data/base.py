@@ -94,7 +94,7 @@ READERS: dict[str, tuple[str, ...]] = {  # the data keys only some sources read,
     "path": ("csv", "series", "text", "text-csv"), "target": ("csv", "text-csv"), "task": ("csv",),
     "image_size": ("folder",), "channels": ("folder",), "style": ("folder",), "normalize": IMAGES,
     "text_column": ("text-csv",), "tokens": ("text-csv",), "block_size": ("text", "text-csv"),
-    "column": ("series",), "window": ("series", "sunspots"), "horizon": ("series", "sunspots"),
+    "column": ("series",), "date_column": ("series",), "window": ("series", "sunspots"), "horizon": ("series", "sunspots"),
     "season": ("series", "sunspots"), "skip_bad_files": ("folder",), "chunks": ("text-csv",),
     "buckets": ("text-csv",), "max_ngrams": ("text-csv",),
 }

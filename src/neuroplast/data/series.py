@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from neuroplast.data.base import SOURCES, Dataset
+from neuroplast.data.dates import check_dates, date_column
 from neuroplast.data.smoothing import ets_forecast, mase_scale, theta_forecast
 from neuroplast.data.tabular import read_csv
 from neuroplast.errors import DataError, UserError, did_you_mean
@@ -95,8 +96,13 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
                            "target_mean": [mean] * horizon, "target_std": [std] * horizon,
                            "mean": mean, "std": std, "column": spec.column}
     season = spec.season or season
-    baselines, order = forecast_baselines(values, test, horizon, season)
-    extra = {"baselines": baselines, "baseline_order": order, "season": season}
+    preds, order = baseline_predictions(values, test, horizon, season)
+    scale = mase_scale(values, int(test[0]), season or 1)
+    _, targets = make_windows(values, test, 0, horizon)
+    extra = {"baselines": {k: forecast_scores(p, targets, scale) for k, p in preds.items()},
+             "baseline_order": list(order), "season": season, "mase_scale": scale,
+             "test_origins": test.tolist(), "baseline_forecasts": {k: p.tolist() for k, p in preds.items()},
+             "series": values.tolist()}
     return Dataset(name, "forecast", *tensors, preprocess=pre, extra=extra)
 
 
@@ -183,23 +189,17 @@ def _fit_arima(raw: bytes, orders: tuple[tuple[int, int, int], ...]) -> tuple[An
     return best[1], best[2]
 
 
-def forecast_baselines(values: np.ndarray, origins: np.ndarray, horizon: int,
-                       season: int | None = None) -> tuple[dict[str, dict[str, float]], list[int] | None]:
-    """RMSE and MAE of the baselines over the windows with these origins, in the units of ``values``.
-
-    Returns ``({"naive": {"rmse", "mae", "mase"}, "seasonal_naive": ..., "arima": ..., "ets": ...,
-    "theta": ...}, [p, d, q])``. Seasonal naive is left out without a season or when an origin has
-    less than one season of history; ARIMA is fitted on ``values[:min(origins)]`` (see
-    :func:`arima_forecast`); ETS and Theta as :mod:`neuroplast.data.smoothing` says. MASE divides the
-    MAE by the in-sample MAE of the naive forecast one season back (one step without a season) over
-    the values before the first origin.
-    """
+def baseline_predictions(values: np.ndarray, origins: np.ndarray, horizon: int, season: int | None = None
+                         ) -> tuple[dict[str, np.ndarray], tuple[int, int, int]]:
+    """Each baseline's forecasts ``(N, horizon)`` from these origins, in the units of ``values``, and
+    the ARIMA order. Seasonal naive is left out without a season or when an origin has less than one
+    season of history; ARIMA is fitted on ``values[:min(origins)]`` (see :func:`arima_forecast`); ETS
+    and Theta as :mod:`neuroplast.data.smoothing` says (left out, with a warning, if they cannot fit)."""
     values = np.asarray(values, dtype=np.float64)
     origins = np.sort(np.asarray(origins, dtype=np.int64))
     if len(origins) == 0 or origins[0] < 1 or origins[-1] + horizon > len(values):
         raise ValueError(f"Forecast origins must lie in [1, {len(values) - horizon}] for {len(values)} "
                          f"values and horizon {horizon}; received {origins.tolist()}.")
-    _, targets = make_windows(values, origins, 0, horizon)
     preds = {"naive": naive_forecast(values, origins, horizon)}
     if season is not None and origins[0] >= season:
         preds["seasonal_naive"] = seasonal_naive_forecast(values, origins, horizon, season)
@@ -213,11 +213,35 @@ def forecast_baselines(values: np.ndarray, origins: np.ndarray, horizon: int,
             preds[name] = method(values, origins, horizon, season)
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as err:  # e.g. too short to fit
             log.warning("No %s baseline: statsmodels could not fit it (%s).", name, err)
+    return preds, order
+
+
+def forecast_scores(pred: np.ndarray, truth: np.ndarray, scale: float) -> dict[str, Any]:
+    """RMSE, MAE and MASE (MAE / ``scale``) pooled over origins and steps of ``(N, H)`` forecasts; with
+    more than one step also ``steps``: ``{"rmse": [H], "mae": [H], "mase": [H]}``, one per step ahead."""
+    err = np.asarray(pred, dtype=np.float64) - np.asarray(truth, dtype=np.float64)
+    out: dict[str, Any] = {"rmse": float(np.sqrt(np.mean(err**2))), "mae": float(np.mean(np.abs(err))),
+                           "mase": float(np.mean(np.abs(err))) / scale}
+    if err.shape[1] > 1:
+        mae = np.mean(np.abs(err), axis=0)
+        out["steps"] = {"rmse": np.sqrt(np.mean(err**2, axis=0)).tolist(), "mae": mae.tolist(),
+                        "mase": (mae / scale).tolist()}
+    return out
+
+
+def forecast_baselines(values: np.ndarray, origins: np.ndarray, horizon: int,
+                       season: int | None = None) -> tuple[dict[str, dict[str, Any]], list[int] | None]:
+    """The baselines' scores (:func:`forecast_scores`) over the windows with these origins, in the
+    units of ``values``: ``({"naive": {"rmse", "mae", "mase"[, "steps"]}, "seasonal_naive": ...,
+    "arima": ..., "ets": ..., "theta": ...}, [p, d, q])`` (see :func:`baseline_predictions`). MASE
+    divides the MAE by the in-sample MAE of the naive forecast one season back (one step without a
+    season) over the values before the first origin."""
+    values = np.asarray(values, dtype=np.float64)
+    preds, order = baseline_predictions(values, origins, horizon, season)
+    origins = np.sort(np.asarray(origins, dtype=np.int64))
+    _, targets = make_windows(values, origins, 0, horizon)
     scale = mase_scale(values, int(origins[0]), season or 1)
-    scores = {k: {"rmse": float(np.sqrt(np.mean((p - targets) ** 2))),
-                  "mae": float(np.mean(np.abs(p - targets))),
-                  "mase": float(np.mean(np.abs(p - targets))) / scale} for k, p in preds.items()}
-    return scores, list(order)
+    return {k: forecast_scores(p, targets, scale) for k, p in preds.items()}, list(order)
 
 
 def _statsmodels_arima() -> Any:
@@ -231,23 +255,18 @@ def _statsmodels_arima() -> Any:
 
 
 # --------------------------------------------------------------------------- sources
-@SOURCES.register("sunspots")
-def load_sunspots(spec: DataSpec, seed: int) -> Dataset:
-    """Yearly mean sunspot numbers, 1700-2008 (309 values), as bundled with statsmodels.
+def read_series(spec: DataSpec) -> tuple[str, np.ndarray, int | None, str | None]:
+    """The raw series a source gives, before any split: ``(name, values, season, origin)``.
 
-    statsmodels bundles the *yearly* series, not the monthly one; its season is the ~11-year solar
-    cycle. The split is chronological, so ``seed`` does not change it.
+    The sunspots' season is the ~11-year solar cycle; a CSV's is ``data.season`` (None when not set).
+    A CSV's date column (``data.date_column``, or one named like a date) must be in order without gaps.
     """
     _statsmodels_arima()  # one clear message if statsmodels is missing
-    from statsmodels.datasets import sunspots
+    if spec.source == "sunspots":
+        from statsmodels.datasets import sunspots
 
-    values = sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(dtype=np.float64)
-    return series_dataset("sunspots", values, spec, season=SUNSPOTS_SEASON)
-
-
-@SOURCES.register("series")
-def load_series(spec: DataSpec, seed: int) -> Dataset:
-    """One numeric column (``data.column``) of a CSV file (``data.path``), one row per time step."""
+        values = sunspots.load_pandas().data["SUNACTIVITY"].to_numpy(dtype=np.float64)
+        return "sunspots", values, SUNSPOTS_SEASON, None
     if spec.path is None or spec.column is None:
         raise UserError("data.source = 'series' needs data.path = 'FILE.csv' and data.column = "
                         f"'COLUMN'; received path={spec.path!r}, column={spec.column!r}.")
@@ -257,8 +276,29 @@ def load_series(spec: DataSpec, seed: int) -> Dataset:
         raise DataError(f"CSV file {spec.path} has no column {spec.column!r}.{hint} "
                         f"Columns: {', '.join(header)}. Set data.column to one of them.")
     values = _numeric_column(columns[spec.column], spec.column, spec.path)
-    data = series_dataset(Path(spec.path).stem, values, spec)
-    data.origin = str(Path(spec.path).resolve())
+    dates = date_column(header, spec.date_column, spec.path)
+    if dates is not None and dates != spec.column:
+        check_dates(columns[dates], dates, spec.path, required=spec.date_column is not None)
+    return Path(spec.path).stem, values, spec.season, str(Path(spec.path).resolve())
+
+
+@SOURCES.register("sunspots")
+def load_sunspots(spec: DataSpec, seed: int) -> Dataset:
+    """Yearly mean sunspot numbers, 1700-2008 (309 values), as bundled with statsmodels.
+
+    statsmodels bundles the *yearly* series, not the monthly one; its season is the ~11-year solar
+    cycle. The split is chronological, so ``seed`` does not change it.
+    """
+    name, values, season, _ = read_series(spec)
+    return series_dataset(name, values, spec, season=season)
+
+
+@SOURCES.register("series")
+def load_series(spec: DataSpec, seed: int) -> Dataset:
+    """One numeric column (``data.column``) of a CSV file (``data.path``), one row per time step."""
+    name, values, season, origin = read_series(spec)
+    data = series_dataset(name, values, spec, season=season)
+    data.origin = origin
     return data
 
 

@@ -139,3 +139,22 @@ def space_plot(coords: np.ndarray, labels: np.ndarray, wrong: np.ndarray, buf: i
     ax.set_yticks([])
     fig.tight_layout()
     fig.savefig(buf, format="png", dpi=80)
+
+
+def forecast_lines(steps: np.ndarray, truth: np.ndarray, forecasts: dict[str, np.ndarray], buf: io.BytesIO,
+                   axis_labels: tuple[str, str] = ("time step", "value")) -> None:
+    """The test period: the true values (black) and each named forecast (the first one, this model, in
+    a thicker line), with a legend."""
+    from neuroplast.plots import figure
+
+    fig = figure(figsize=(6.4, 3.6))
+    ax = fig.subplots()
+    ax.plot(steps, truth, color="black", lw=1.6, label=axis_labels[1])
+    for i, (name, values) in enumerate(forecasts.items()):
+        ax.plot(steps[:len(values)], values, lw=1.6 if i == 0 else 0.9, alpha=1.0 if i == 0 else 0.75,
+                ls="-" if i == 0 else "--", label=name)
+    ax.set_xlabel(axis_labels[0])
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)

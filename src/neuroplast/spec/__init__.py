@@ -11,9 +11,11 @@ from neuroplast.spec.experiment import (
     load_spec,
     parse_value,
     resolve_spec_path,
+    series_spec,
     spec_from_dict,
     text_spec,
 )
+from neuroplast.spec.forecast import CANDIDATE_MODELS, SelectSpec
 from neuroplast.spec.limits import LimitsSpec, limits_from_env
 from neuroplast.spec.sections import (
     FAMILIES,
@@ -26,6 +28,7 @@ from neuroplast.spec.sections import (
     LinearSpec,
     MLPSpec,
     ModelSpec,
+    NBeatsSpec,
     PerceptronSpec,
     RecurrentSpec,
     SpecModel,
@@ -44,7 +47,7 @@ from neuroplast.spec.stages import (
 )
 
 __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
-           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec",
+           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
            "ModelSpec", "PerceptronSpec", "PruneSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
-           "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]
+           "load_spec", "parse_value", "resolve_spec_path", "series_spec", "spec_from_dict"]

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from neuroplast.errors import UserError, did_you_mean
+from neuroplast.spec.forecast import SelectSpec
 from neuroplast.spec.limits import LimitsSpec
 from neuroplast.spec.sections import (
     FAMILIES,
@@ -54,6 +55,9 @@ class ExperimentSpec(SpecModel):
                                         "RUN_DIR/explain-METHOD.")
     prune: PruneSpec | None = Field(None, description="Prune, fine-tune and measure after training into "
                                     "RUN_DIR/pruned-METHOD.")
+    select: SelectSpec | None = Field(None, description="Forecasts: choose the forecaster by rolling-origin "
+                                      "validation before the test period (the run's model section is replaced "
+                                      "by the chosen candidate's).")
     limits: LimitsSpec = Field(LimitsSpec(), description="Size budgets, refused before allocating.")
 
     @field_validator("name")
@@ -117,6 +121,7 @@ def resolve_spec_path(spec: str | Path | None) -> Path:
 
 
 TABLE_SPEC = "csv-table"  # what `neuroplast run FILE.csv --target COLUMN` trains
+SERIES_SPEC = "csv-series"  # ... with --column COLUMN: a forecast of that column (series_spec)
 TEXT_SPEC = "csv-text"  # ... when the file's only feature column is free text (neuroplast.data.text.text_default)
 
 
@@ -166,6 +171,18 @@ def text_spec(csv: Path, text_column: str, overrides: list[str] | tuple[str, ...
     raw = tomllib.loads((CONFIG_DIR / f"{TEXT_SPEC}.toml").read_text())
     raw.update(name=csv.stem, description=f"{TEXT_SPEC} on {csv.name}, column {text_column!r}")
     raw["data"].update(path=str(csv.resolve()), text_column=text_column)
+    return _validated(raw, overrides, str(csv))
+
+
+def series_spec(csv: Path, overrides: list[str] | tuple[str, ...] = ()) -> ExperimentSpec:
+    """The shipped series default (``csv-series``) on one column of a CSV file (``data.column=C`` among
+    ``overrides``), named after the file. An override of ``model.family`` drops the ``[select]``
+    section: whoever names a family gets that family."""
+    raw = tomllib.loads((CONFIG_DIR / f"{SERIES_SPEC}.toml").read_text())
+    raw.update(name=csv.stem, description=f"{SERIES_SPEC} on {csv.name}")
+    raw["data"]["path"] = str(csv.resolve())
+    if any(item.split("=", 1)[0].strip() == "model.family" for item in overrides):
+        raw.pop("select")
     return _validated(raw, overrides, str(csv))
 
 

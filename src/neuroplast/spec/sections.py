@@ -86,6 +86,9 @@ class DataSpec(SpecModel):
     column: str | None = Field(None, description="series: the CSV column holding the time series.")
     window: PositiveInt = Field(24, description="series: past steps the model sees.")
     horizon: PositiveInt = Field(1, description="series: steps ahead to forecast.")
+    date_column: str | None = Field(None, description="series: a CSV column of dates (YYYY, YYYY-MM or "
+                                    "YYYY-MM-DD), checked for order and gaps; None: a column named date, time, "
+                                    "month or year, if any.")
     season: PositiveInt | None = Field(None, description="series: season length for the seasonal-naive "
                                        "baseline (sunspots: 11 years).")
 
@@ -214,6 +217,19 @@ class LinearSpec(_ModelSpec):
         "last value or its mean, divide by its spread, and map the forecast back; 'none': off.")
 
 
+class NBeatsSpec(_ModelSpec):
+    """N-BEATS (generic): a stack of fully connected blocks, each removing its backcast from the window
+    and adding its forecast (forecasting only)."""
+
+    family: Literal["nbeats"] = "nbeats"
+    hidden_size: PositiveInt = Field(64, description="Width of each block's layers.")
+    num_blocks: PositiveInt = Field(3, description="Blocks in the stack.")
+    num_layers: PositiveInt = Field(2, description="Fully connected layers per block.")
+    window_norm: Literal["none", "last", "mean"] = Field(
+        "last", description="Forecasting: per-window normalisation (RevIN-style): shift each window by its "
+        "last value or its mean, divide by its spread, and map the forecast back; 'none': off.")
+
+
 class BagSpec(_ModelSpec):
     """fastText's classifier: the mean of a text's n-gram embeddings, then a linear layer (strong on
     small text data; needs data.tokens = 'ngrams')."""
@@ -247,8 +263,8 @@ class HebbianSpec(_ModelSpec):
 
 
 ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
-                            LinearSpec, BagSpec, HebbianSpec], Field(discriminator="family")]
-FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "linear", "bag", "hebbian")
+                            LinearSpec, NBeatsSpec, BagSpec, HebbianSpec], Field(discriminator="family")]
+FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "linear", "nbeats", "bag", "hebbian")
 
 
 # --------------------------------------------------------------------------- training

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from neuroplast.data.columns import feature_names
-from neuroplast.see.pictures import file_uri, image, plot, png, scatter
+from neuroplast.see.locale import table as strings
+from neuroplast.see.pictures import file_uri, forecast_lines, image, plot, png, scatter
 from neuroplast.see.report.context import Context, first_line
 from neuroplast.see.report.fonts import plot_labels, plot_translated
 from neuroplast.see.report.render import (
@@ -30,9 +31,6 @@ NUM_SAMPLES = 16  # sample inputs shown
 NUM_MISTAKES = 8  # most confident mistakes shown
 NUM_PREDICTIONS = 8  # first test examples shown with their predictions
 ROUND_WORDS = {"round": "round", "fine_tuning_epoch": "fine-tuning epoch, all rounds in order"}
-FORECAST_WORDS = {"actual": "actual", "forecast": "forecast", "test_step": "test step", "value": "value"}
-
-
 def _overview(ctx: Context) -> Section:
     s = Section("overview", ctx.t("report.overview"))
     m = ctx.metrics
@@ -325,7 +323,7 @@ def _regression(ctx: Context) -> Section | None:
         return None
     s = Section("regression", ctx.t("report.regression"))
     test, baselines = ctx.metrics.get("test") or {}, ctx.metrics.get("baselines") or {}
-    keys = [k for k in ("rmse", "mae", "r2") if k in test]
+    keys = [k for k in ("rmse", "mae", "mase", "r2") if k in test]
     rows = [[ctx.t("report.this_model")] + [num(test[k]) for k in keys]]
     rows += [[ctx.word("baseline", name)] + [num(b.get(k)) for k in keys] for name, b in baselines.items()]
     s.blocks.append(table([""] + [ctx.word("metric", k) for k in keys], rows, id="regression-table"))
@@ -335,32 +333,27 @@ def _regression(ctx: Context) -> Section | None:
         y_true = (p[1].reshape(len(p[1]), -1).numpy() * std + mean)[:, 0]
         y_pred = (p[2].reshape(len(p[2]), -1).numpy() * std + mean)[:, 0]
         if ctx.task == "forecast":  # the series itself first: what a person looks at
-            words = FORECAST_WORDS if plot_labels(ctx) is None else {k: ctx.t(f"report.plot_{k}") for k in FORECAST_WORDS}
-            draw = (plot if plot_labels(ctx) is None else plot_translated)
-            s.blocks.append(figure(draw(lambda buf: forecast_plot(y_true, y_pred, buf, words)),
-                                   ctx.t("report.forecast_caption", which=ctx.examples(len(y_true))),
-                                   ctx.t("report.forecast_alt"), id="forecast-img"))
+            s.blocks.append(_forecast_figure(ctx, y_true, y_pred))
         s.blocks.append(figure(plot(lambda buf: scatter(y_true, y_pred, buf)),
                                ctx.t("report.scatter_caption", which=ctx.examples(len(y_true))), ctx.t("report.regression")))
     return s
 
 
-def forecast_plot(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO, words: dict[str, str]) -> None:
-    """The test series and the model's forecast of its next value, one point per test window, in order;
-    ``words``: the legend and axis words (:data:`FORECAST_WORDS`'s keys)."""
-    from neuroplast.plots import figure as new_figure
-
-    fig = new_figure(figsize=(7.5, 3.2))
-    ax = fig.subplots()
-    steps = np.arange(1, len(y_true) + 1)
-    ax.plot(steps, y_true, color="0.3", lw=1.2, label=words["actual"])
-    ax.plot(steps, y_pred, color="C1", lw=1.2, ls="--", label=words["forecast"])
-    ax.set_xlabel(words["test_step"])
-    ax.set_ylabel(words["value"])
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=90)
+def _forecast_figure(ctx: Context, y_true: np.ndarray, y_pred: np.ndarray) -> Block:
+    """The test period: the true values, this model's one-step-ahead forecasts and, where the run has them,
+    every baseline's, with a legend (English words when no font draws the report's language)."""
+    extra = ctx.data.extra if ctx.data is not None else {}
+    steps = np.asarray(extra.get("test_origins", np.arange(1, len(y_true) + 1))[:len(y_true)])
+    english = plot_labels(ctx) is None  # no font for the report's language: the plot keeps English words
+    say = (lambda key: strings("en").get(key, key.rsplit(".", 1)[-1])) if english else ctx.t
+    lines = {say("report.this_model"): y_pred}
+    lines.update({say(f"report.baseline.{name}"): np.asarray(p)[:len(y_true), 0]
+                  for name, p in extra.get("baseline_forecasts", {}).items()})
+    draw = plot if english else plot_translated
+    labels = (say("report.forecast_step"), say("report.forecast_truth"))
+    return figure(draw(lambda buf: forecast_lines(steps, y_true, lines, buf, labels)),
+                  ctx.t("report.forecast_caption", which=ctx.examples(len(y_true))), ctx.t("report.forecast_alt"),
+                  id="forecast-img")
 
 
 def _generated(ctx: Context) -> Section | None:

@@ -1,0 +1,161 @@
+"""Choose a series' forecaster by rolling-origin validation on the values before the test period.
+
+``neuroplast run series.csv --column C`` trains every candidate of the spec's ``[select]`` section
+(DLinear, NLinear, the LSTM and N-BEATS, each with the per-window normalisation) on rolling-origin
+folds of ``values[:val_end]`` (:func:`~neuroplast.data.series.rolling_origin_folds`), keeps the one
+with the lowest mean validation MASE, and returns the spec with that candidate's model section; the
+run then trains it as usual and scores the test period once. The test values are sliced off before
+anything else happens (:func:`pretest_values`), so the choice cannot read them.
+
+On a short series the window, the number of folds and the candidates' sizes adapt to the length
+(:func:`plan`), said in one line; a series too short for even one fold is refused with the minimum.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuroplast.data.base import Dataset
+from neuroplast.data.series import make_windows, read_series, rolling_origin_folds, split_bounds
+from neuroplast.data.smoothing import mase_scale
+from neuroplast.errors import DataError
+from neuroplast.models import build_model
+from neuroplast.spec import CANDIDATE_MODELS, ExperimentSpec
+from neuroplast.train.evaluate import predict_outputs
+from neuroplast.train.loop import fit
+from neuroplast.train.progress import say
+from neuroplast.train.seed import seed_everything
+
+FOLD_BLOCKS = 7  # a fold scores one block of about 1/7 of the values before the test period
+MIN_FOLD_WINDOWS = 8  # a fold needs at least this many training windows
+MIN_WINDOW = 4  # adapting never shrinks the window below this (or data.window if smaller)
+SHORT = 150  # values before the test period below which the LSTM and N-BEATS are halved
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the choice runs on one series: the window, the fold block and the folds' origins."""
+
+    window: int
+    block: int
+    folds: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def pretest_values(values: np.ndarray, spec: ExperimentSpec) -> np.ndarray:
+    """``values[:val_end]``: the training and validation parts, the only values the choice reads."""
+    _, val_end = split_bounds(len(values), spec.data.val_fraction, spec.data.test_fraction)
+    return np.asarray(values[:val_end], dtype=np.float64)
+
+
+def plan(num_pretest: int, window: int, horizon: int, max_folds: int, adapt: bool) -> Plan | None:
+    """The folds for ``num_pretest`` values before the test period (None when not even one fits).
+
+    The block is ``max(horizon, num_pretest / 7)``; with ``adapt`` the window shrinks to
+    ``(num_pretest - 3 blocks) / 2`` when that is smaller (never below 4); folds whose training part
+    holds fewer than 8 windows are dropped.
+    """
+    block = max(horizon, round(num_pretest / FOLD_BLOCKS))
+    if adapt:
+        window = max(min(window, MIN_WINDOW), min(window, (num_pretest - 3 * block) // 2))
+    if num_pretest < window + horizon + 2 * block:
+        return None
+    try:
+        folds = rolling_origin_folds(num_pretest, block, max_folds, window, horizon)
+    except DataError:
+        return None
+    folds = [f for f in folds if len(f[0]) >= MIN_FOLD_WINDOWS]
+    return Plan(window, block, folds) if folds else None
+
+
+def minimum_length(spec: ExperimentSpec) -> int:
+    """The fewest values for which :func:`plan` finds a fold and the run's split holds its windows."""
+    d, s = spec.data, spec.select
+    for n in range(2, 100_000):
+        train_end, val_end = split_bounds(n, d.val_fraction, d.test_fraction)
+        p = plan(val_end, d.window, d.horizon, s.folds, s.adapt) if s else None
+        if p is not None and train_end >= p.window + d.horizon and n - val_end >= d.horizon:
+            return n
+    return 100_000
+
+
+def candidate_spec(spec: ExperimentSpec, name: str, window: int, num_pretest: int) -> ExperimentSpec:
+    """The run's spec with candidate ``name``'s model section (halved when the series is short)."""
+    model = dict(CANDIDATE_MODELS[name])
+    if spec.select is not None and spec.select.adapt and num_pretest < SHORT and "hidden_size" in model:
+        model["hidden_size"] //= 2
+    return spec.updated(model=model, data={"window": window})
+
+
+def fold_mase(spec: ExperimentSpec, pretest: np.ndarray, p: Plan, season: int | None) -> list[float]:
+    """Validation MASE of ``spec``'s model on each fold: trained on the fold's training windows
+    (scaled on them), stopped early on its next block, scored on the block after that."""
+    horizon = spec.data.horizon
+    scale = mase_scale(pretest, len(pretest), season or 1)
+    out = []
+    for train, stop, score in p.folds:
+        head = pretest[:int(stop[0])]
+        mean, std = float(head.mean()), float(head.std()) or 1.0
+        arrays = [torch.as_tensor(a, dtype=torch.float32) for o in (train, stop, score)
+                  for a in make_windows((pretest - mean) / std, o, p.window, horizon)]
+        data = Dataset("fold", "forecast", *arrays, preprocess={"mean": mean, "std": std})
+        torch.manual_seed(spec.seed)
+        model = build_model(spec.model, data.input_shape, horizon, "forecast")
+        fit(model, data, spec.train, seed=spec.seed, progress=False)
+        pred = predict_outputs(model, data.x_test).double().numpy() * std + mean
+        truth = pretest[score[:, None] + np.arange(horizon)]
+        out.append(float(np.mean(np.abs(pred - truth))) / scale)
+    return out
+
+
+def choose(spec: ExperimentSpec, pretest: np.ndarray, season: int | None,
+           source: str = "the series") -> tuple[ExperimentSpec, dict[str, Any]]:
+    """The spec with the candidate of lowest mean fold MASE on ``pretest`` (values before the test
+    period only), and the record for metrics.json: ``{"chosen", "candidates": {name: {"val_mase",
+    "folds"}}, "window", "folds", "block"}``."""
+    assert spec.select is not None
+    d = spec.data
+    p = plan(len(pretest), d.window, d.horizon, spec.select.folds, spec.select.adapt)
+    if p is None:
+        raise DataError(f"{source}: {len(pretest)} values before the test period are too few to choose a "
+                        f"forecaster by rolling-origin validation (window {d.window} + horizon {d.horizon} "
+                        f"+ validation origins): the series needs at least {minimum_length(spec)} values "
+                        f"with data.val_fraction = {d.val_fraction} and data.test_fraction = "
+                        f"{d.test_fraction}. Use a longer series or lower data.horizon.")
+    _say_adapted(spec, p, len(pretest))
+    candidates: dict[str, dict[str, Any]] = {}
+    for name in spec.select.candidates:
+        folds = fold_mase(candidate_spec(spec, name, p.window, len(pretest)), pretest, p, season)
+        candidates[name] = {"val_mase": statistics.fmean(folds), "folds": folds}
+    chosen = min(candidates, key=lambda k: candidates[k]["val_mase"])
+    say(f"forecaster chosen by rolling-origin validation ({len(p.folds)} fold(s) before the test period, "
+        "mean MASE): " + ", ".join(f"{k} {v['val_mase']:.3f}" for k, v in candidates.items()) + f" -> {chosen}")
+    record = {"chosen": chosen, "candidates": candidates, "window": p.window, "folds": len(p.folds),
+              "block": p.block}
+    return candidate_spec(spec, chosen, p.window, len(pretest)), record
+
+
+def _say_adapted(spec: ExperimentSpec, p: Plan, num_pretest: int) -> None:
+    changes = []
+    if p.window != spec.data.window:
+        changes.append(f"data.window {spec.data.window} -> {p.window}")
+    if len(p.folds) < spec.select.folds:
+        changes.append(f"{len(p.folds)} validation fold(s) of {p.block} values instead of {spec.select.folds}")
+    if spec.select.adapt and num_pretest < SHORT:
+        changes.append("the LSTM and N-BEATS at half width")
+    if changes:
+        say(f"short series ({num_pretest} values before the test period): " + "; ".join(changes))
+
+
+def select_forecaster(spec: ExperimentSpec) -> tuple[ExperimentSpec, dict[str, Any] | None]:
+    """:func:`choose` on the spec's series when it has a ``[select]`` section (else unchanged, None).
+    Only ``values[:val_end]`` reaches the choice."""
+    if spec.select is None or spec.data.source not in ("series", "sunspots"):
+        return spec, None
+    seed_everything(spec.seed, spec.train.threads)
+    name, values, season, _ = read_series(spec.data)
+    return choose(spec, pretest_values(values, spec), spec.data.season or season, name)

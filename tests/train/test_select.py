@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neuroplast.data.series import split_bounds
+from neuroplast.spec import series_spec
+from neuroplast.train.select import minimum_length, plan, pretest_values, select_forecaster
+
+pytest.importorskip("statsmodels")
+
+
+def _series(n: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return 50 + 0.3 * t + 4 * np.sin(2 * np.pi * t / 12) + rng.standard_normal(n)
+
+
+def _csv(path: Path, values: np.ndarray) -> Path:
+    rows = [f"{2000 + i // 12}-{i % 12 + 1:02d},{float(v)!r}" for i, v in enumerate(values)]
+    path.write_text("\n".join(["month,y", *rows]) + "\n")
+    return path
+
+
+def _spec(path: Path, *extra: str):
+    return series_spec(path, ["data.column=y", "data.season=12", "train.epochs=4",
+                              "select.candidates=['dlinear', 'nlinear']", *extra])
+
+
+def test_the_choice_never_reads_the_test_values(tmp_path: Path) -> None:
+    # Oracle: poisoning every test value (huge numbers) changes neither the choice nor any fold score.
+    values = _series(120)
+    _, val_end = split_bounds(len(values), 0.1, 0.2)
+    poisoned = values.copy()
+    poisoned[val_end:] = 1e12
+    clean_spec, clean = select_forecaster(_spec(_csv(tmp_path / "clean.csv", values)))
+    poisoned_spec, dirty = select_forecaster(_spec(_csv(tmp_path / "poisoned.csv", poisoned)))
+    assert clean == dirty  # chosen, every candidate's fold scores, window, folds: bit for bit
+    assert clean_spec.model == poisoned_spec.model
+    assert set(clean["candidates"]) == {"dlinear", "nlinear"} and clean["folds"] == 3
+    assert clean["chosen"] == min(clean["candidates"], key=lambda k: clean["candidates"][k]["val_mase"])
+
+
+@pytest.mark.parametrize("num_values", [60, 72, 80, 120, 309, 500])
+@pytest.mark.parametrize("horizon", [1, 4, 12])
+def test_folds_never_reach_the_test_period(num_values: int, horizon: int, tmp_path: Path) -> None:
+    spec = _spec(_csv(tmp_path / "s.csv", _series(num_values)), f"data.horizon={horizon}")
+    pretest = pretest_values(_series(num_values), spec)
+    _, val_end = split_bounds(num_values, 0.1, 0.2)
+    assert len(pretest) == val_end
+    p = plan(len(pretest), spec.data.window, horizon, 3, adapt=True)
+    if p is None:  # too short for one fold: the minimum is above this length
+        assert minimum_length(spec) > num_values
+        return
+    for train, stop, score in p.folds:
+        for origins in (train, stop, score):
+            assert origins.min() >= p.window  # every window has its full history
+            assert origins.max() + horizon <= val_end  # every target lies before the test period
+        assert train.max() + horizon <= stop.min() and stop.max() + horizon <= score.min()  # no overlap
+
+
+def test_the_minimum_length_is_the_shortest_that_works() -> None:
+    # Property: at the minimum a fold fits; one value fewer and none does (or the run's split fails).
+    from neuroplast.spec import load_spec
+
+    for horizon in (1, 3, 12):
+        spec = load_spec("csv-series", [f"data.horizon={horizon}", "data.path=x.csv", "data.column=y"])
+        n = minimum_length(spec)
+        for length, fits in ((n, True), (n - 1, False)):
+            train_end, val_end = split_bounds(length, 0.1, 0.2)
+            p = plan(val_end, 24, horizon, 3, adapt=True)
+            ok = p is not None and train_end >= p.window + horizon and length - val_end >= horizon
+            assert ok is fits, (horizon, length)
+
+
+def test_naming_a_family_turns_the_choice_off(tmp_path: Path) -> None:
+    path = _csv(tmp_path / "s.csv", _series(100))
+    assert series_spec(path, ["data.column=y"]).select is not None
+    named = series_spec(path, ["data.column=y", "model.family=lstm"])
+    assert named.select is None and named.model.family == "lstm"
+    assert select_forecaster(named) == (named, None)
