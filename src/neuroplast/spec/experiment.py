@@ -31,7 +31,7 @@ from neuroplast.spec.sections import (
     SpecModel,
     TrainSpec,
 )
-from neuroplast.spec.stages import ExplainSpec, PruneSpec, UncertaintySpec
+from neuroplast.spec.stages import ExplainSpec, PruneSpec, SpaceSpec, UncertaintySpec
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"
 DEFAULT_SPEC = "digits-cnn"
@@ -54,6 +54,8 @@ class ExperimentSpec(SpecModel):
                                         "RUN_DIR/explain-METHOD.")
     prune: PruneSpec | None = Field(None, description="Prune, fine-tune and measure after training into "
                                     "RUN_DIR/pruned-METHOD.")
+    space: SpaceSpec = Field(SpaceSpec(), description="The vector space stored with a classification run "
+                             "(space.safetensors) for the report and the page.")
     limits: LimitsSpec = Field(LimitsSpec(), description="Size budgets, refused before allocating.")
 
     @field_validator("name")
