@@ -2,8 +2,8 @@
 a tiny digits run and a tiny language-model run. Before issue 21: 422s sent a string where the schema
 promised a list, 404 and 422 went undocumented, the streams were documented as JSON.
 
-The one allowed finding: schemathesis's ``positive_data_acceptance`` (ST202) on ``POST /api/predict``,
-where a schema-valid ``image`` string that is not a decodable picture gets 422 (no schema can say "a
+The one allowed finding: schemathesis's ``positive_data_acceptance`` (ST202) on ``POST /api/predict``
+and ``POST /api/embed``, where a schema-valid ``image`` string that is not a decodable picture gets 422 (no schema can say "a
 PNG of a digit"); ``benchmarks/schemathesis_serve.py`` runs the same at 20,000+ requests."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from neuroplast.see.server import create_app
 
-ALLOWED = {("POST /api/predict", "ST202")}
+ALLOWED = {("POST /api/predict", "ST202"), ("POST /api/embed", "ST202")}
 
 
 def schemathesis(url: str, examples: int, cwd: Path, seed: int = 1) -> tuple[int, set[tuple[str, str]], str]:
@@ -70,3 +70,13 @@ def test_the_schema_documents_every_answer(tiny_digits_run, tiny_lm_run) -> None
     assert re.fullmatch(params["prompt"]["pattern"], "ROMEO:\nHi!") and not re.fullmatch(params["prompt"]["pattern"], "é")
     names = digits["paths"]["/api/strings/{name}"]["get"]["parameters"][0]["schema"]["enum"]
     assert names == ["en", "zh-Hant"]
+    # the vector space: the stored stages as an enum, 404 for a run without a space, the same body as predict
+    stages = digits["paths"]["/api/space"]["get"]["parameters"][0]["schema"]["enum"]
+    assert stages[0] == "input" and stages[-1] == "output" and len(stages) >= 3
+    embed = digits["paths"]["/api/embed"]["post"]
+    assert {"404", "413", "422"} <= set(embed["responses"])
+    options = embed["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [sorted(o["properties"]) for o in options] == [["image", "layer"], ["layer", "pixels"]]
+    assert options[0]["properties"]["layer"]["anyOf"][0]["enum"] == stages
+    text = lm["paths"]["/api/embed"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert text["properties"]["text"]["pattern"] == params["prompt"]["pattern"]

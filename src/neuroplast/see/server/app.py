@@ -46,6 +46,8 @@ from neuroplast.see.server.schema import (
     train_body,
     vocabulary_pattern,
 )
+from neuroplast.see.server.space import Space
+from neuroplast.see.server.space_routes import space_routes
 
 
 def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int = MAX_BODY,
@@ -82,7 +84,9 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     app.add_exception_handler(RequestValidationError, one_line_422)
     _page_routes(app, lang, token)
     _model_routes(app, predictor)
-    _predict_route(app, predictor, batcher)
+    decoding = ThreadPoolExecutor(2, thread_name_prefix="neuroplast-decode")
+    _predict_route(app, predictor, batcher, decoding)
+    space_routes(app, predictor, batcher, Space(run_dir, predictor.run, predictor.classes), decoding)
     _generate_route(app, predictor, batcher)
     _playground_routes(app, playground)
     app.state.predictor = predictor
@@ -158,8 +162,7 @@ def _invalid(e: ValidationError, example: str) -> Response:
 EXAMPLE = {"image": '{"image": "<base64 PNG>"}', "table": '{"features": {"column": 1.0}}'}
 
 
-def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) -> None:
-    decoding = ThreadPoolExecutor(2, thread_name_prefix="neuroplast-decode")
+def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher, decoding: ThreadPoolExecutor) -> None:
     body = predict_body(predictor.preprocess)
 
     @app.post("/api/predict", summary="Classify one input: classes, probabilities, confidence, "
