@@ -402,6 +402,8 @@ def read_space(run_dir: str | Path, limits: LimitsSpec | None = None,
             shapes = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
             _check_space_shapes(path, meta, shapes, limits)
             tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except UserError:
+        raise
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise _space_damaged(path, f"it cannot be read ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})") from None
     for key, t in tensors.items():

@@ -23,11 +23,14 @@ import torch
 from neuroplast.errors import UserError
 
 
-def thumbnail_uri(picture: np.ndarray, scale: int = 2) -> str:
-    """A small grayscale or RGB uint8 picture ``(C, H, W)`` as a ``data:`` PNG URI (enlarged ``scale``x)."""
+def thumbnail_uri(picture: np.ndarray, scale: int = 2, ink: bool = False) -> str:
+    """A small grayscale or RGB uint8 picture ``(C, H, W)`` as a ``data:`` PNG URI (enlarged ``scale``x);
+    ``ink``: grayscale digits (high values are ink) drawn dark on white, as the page draws them."""
     from PIL import Image
 
     a = picture[0] if picture.shape[0] == 1 else picture.transpose(1, 2, 0)[..., :3]
+    if ink and a.ndim == 2:
+        a = 255 - a
     im = Image.fromarray(np.ascontiguousarray(a))
     im = im.resize((im.width * scale, im.height * scale), Image.Resampling.NEAREST)
     buf = io.BytesIO()
@@ -72,7 +75,8 @@ class Space:
         self.names = [s["name"] for s in self.stages]
         self.default = self.names[-2] if len(self.names) >= 3 else self.names[-1]  # the last hidden stage
         thumbs = t.get("thumbnails")
-        self.thumbnails = None if thumbs is None else [thumbnail_uri(p) for p in thumbs.numpy()]
+        ink = run.preprocess.get("style") in ("mnist", "digits")
+        self.thumbnails = None if thumbs is None else [thumbnail_uri(p, ink=ink) for p in thumbs.numpy()]
 
     def _characters(self, run: Any) -> None:
         """A character language model's map: its embedding table's first two principal components (one
