@@ -194,3 +194,38 @@ def test_a_drawn_digits_nearest_test_digits_mostly_share_its_predicted_class(dig
         p = c.post("/api/predict", json={"image": base64.b64encode(buf.getvalue()).decode()}).json()
     labels = [n["label"] for n in a["neighbours"]]
     assert labels.count(p["prediction"]) >= 5, (labels, p["prediction"])
+
+
+def test_browser_a_typed_prompt_lights_up_its_characters_on_the_map(tiny_lm_run, browser) -> None:
+    proc, url = _serve(tiny_lm_run, "zh-Hant")
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1400})
+        page.goto(url)
+        page.wait_for_selector("#space:not([hidden])")
+        assert page.locator("#space h2").inner_text() == table("zh-Hant")["space.heading"]
+        page.locator("#prompt").type("To be")
+        page.wait_for_function("document.querySelector('#space-map').dataset.highlighted === ' Tbeo'")
+        assert page.locator("#space-nearest-wrap").is_hidden()  # characters have no test examples
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_a_table_run_places_a_row_among_the_test_rows(tmp_path) -> None:
+    """wine-mlp: the stored map has no thumbnails; a test row sent back lands on its own stored point."""
+    out = tmp_path / "wine"
+    neuroplast.run("wine-mlp", out=out, progress=False, overrides=["train.epochs=3", "train.threads=1"])
+    run = rundir.load(out)
+    data = run.dataset()
+    meta, t = read_space(out)
+    assert meta["kind"] == "table" and "thumbnails" not in t
+    with _client(out) as c:
+        features = c.get("/api/model").json()["features"]
+        x0 = data.x_test[0].numpy() * np.asarray(run.preprocess["std"]) + np.asarray(run.preprocess["mean"])
+        assert len(features) == len(x0)  # wine: numeric columns only, in order
+        a = c.post("/api/embed", json={"features": {f["name"]: float(v) for f, v in zip(features, x0, strict=True)},
+                                       "layer": "input"}).json()
+    assert a["neighbours"][0]["index"] == 0 and a["neighbours"][0]["distance"] == pytest.approx(0, abs=1e-3)
+    assert "thumbnail" not in a["neighbours"][0]
+    assert [a["point"]["x"], a["point"]["y"]] == pytest.approx(t["stage0.points"][0].tolist(), abs=1e-3)

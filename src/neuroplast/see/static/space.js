@@ -78,6 +78,7 @@ function spaceDraw() {
     if (p.wrong) { g.strokeStyle = "#000"; g.lineWidth = 0.8; g.beginPath(); g.arc(x, y, 4, 0, 2 * Math.PI); g.stroke(); }
   }
   c.dataset.layer = map.layer;
+  if (spaceState.lm) c.dataset.highlighted = [...typed].sort().join("");
   if (a && a.point && a.layer === map.layer) {
     const [x, y] = at(a.point);
     g.strokeStyle = "#000"; g.fillStyle = "#ffd400"; g.lineWidth = 2.5;
