@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -35,24 +36,29 @@ TARGET_MEDIAN_MS, LOAD_P99_MS = 20.0, 50.0
 
 
 def train(name: str, out: Path, data_dir: Path | None, overrides: list[str]) -> tuple[Path, float]:
+    """Train ``name`` into ``out`` (kept when ``out`` already holds a finished run of it: --root)."""
+    if (out / "finished.json").is_file():
+        return out, 0.0
     started = time.perf_counter()
     neuroplast.run(name, out=out, data_dir=data_dir, progress=False, overrides=["train.threads=1", *overrides])
     return out, time.perf_counter() - started
 
 
-def sequential(port: int, path: str, payloads: list[bytes], rounds: int) -> list[float]:
-    """Latencies (ms) of ``rounds`` passes over ``payloads``, one keep-alive client, after one warm-up pass."""
-    out = []
+def sequential(port: int, routes: list[str], payloads: list[bytes], rounds: int) -> dict[str, list[float]]:
+    """Latencies (ms) per route of ``rounds`` passes over ``payloads``, one keep-alive client, the routes
+    alternating request by request (so both meet the same load on the machine), after one warm-up pass."""
+    out: dict[str, list[float]] = {r: [] for r in routes}
     with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers={"Content-Type": "application/json"}) as c:
         for r in range(rounds + 1):
             for body in payloads:
-                t0 = time.perf_counter()
-                answer = c.post(path, content=body)
-                ms = 1000 * (time.perf_counter() - t0)
-                if answer.status_code != 200:
-                    raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
-                if r:
-                    out.append(ms)
+                for path in routes:
+                    t0 = time.perf_counter()
+                    answer = c.post(path, content=body)
+                    ms = 1000 * (time.perf_counter() - t0)
+                    if answer.status_code != 200:
+                        raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+                    if r:
+                        out[path].append(ms)
     return out
 
 
@@ -107,8 +113,8 @@ def latency_rows(runs: dict[str, Path], rounds: int) -> list[dict]:
     for name, run_dir in runs.items():
         proc, port = start(run_dir, 64)
         try:
-            for route in ("/api/embed", "/api/predict"):
-                ms = sequential(port, route, payloads, rounds)
+            found = sequential(port, ["/api/embed", "/api/predict"], payloads, rounds)
+            for route, ms in found.items():
                 rows.append({"run": name, "route": route, "requests": len(ms), "median_ms": statistics.median(ms),
                              "p99_ms": p(ms, 99), "space_bytes": (run_dir / "space.safetensors").stat().st_size})
                 print(json.dumps(rows[-1]), flush=True)
@@ -141,17 +147,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=SHARED)
     ap.add_argument("--rounds", type=int, default=10, help="passes over the 20 drawn digits per route")
-    ap.add_argument("--repeats", type=int, default=3, help="load runs per configuration")
+    ap.add_argument("--repeats", type=int, default=3, help="load runs per configuration (0: no load test)")
+    ap.add_argument("--root", type=Path, help="folder for the runs (kept; runs already there are reused)")
     args = ap.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="embed-bench-"))
+    root = args.root or Path(tempfile.mkdtemp(prefix="embed-bench-"))
+    print(f"runs in {root}; load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
     print("server: 1 torch thread (torch.set_num_threads(1), as neuroplast serve); client and server on this "
           "machine's cores; training: train.threads=1", flush=True)
     digits, t_digits = train("digits-cnn", root / "digits-cnn", None, [])
     mnist, t_mnist = train("mnist-cnn", root / "mnist-cnn", args.data_dir,
                            ["train.epochs=1", "data.max_train_samples=10000"])
-    fast, _ = train("mnist-fast", root / "mnist-fast", args.data_dir,
+    fast = None if not args.repeats else train("mnist-fast", root / "mnist-fast", args.data_dir,
                     ["data.max_train_samples=30000", "data.val_fraction=0.1", "train.epochs=2", "data.augment.shift=2",
-                     "data.augment.rotate=10", "data.augment.scale=0.15"])
+                     "data.augment.rotate=10", "data.augment.scale=0.15"])[0]
     print(f"trained digits-cnn in {t_digits:.1f} s, mnist-cnn (1 epoch, 10,000 images) in {t_mnist:.1f} s", flush=True)
     rows = latency_rows({"digits-cnn": digits, "mnist-cnn": mnist}, args.rounds)
     print("\n| run | route | requests | median ms | p99 ms | space.safetensors |")
@@ -161,12 +169,16 @@ def main() -> None:
               f"{r['space_bytes'] / 1e6:.2f} MB |")
     verdict = all(r["median_ms"] < TARGET_MEDIAN_MS for r in rows if r["route"] == "/api/embed")
     print(f"embed median < {TARGET_MEDIAN_MS:.0f} ms: {'MET' if verdict else 'NOT MET'}")
+    print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
+    if not args.repeats:
+        return
     lrows = load_rows(fast, args.repeats)
     print("\n| 50 users x 20 strokes | errors | requests | p50 ms | p99 ms | predict p99 | embed p99 |")
     print("|---|---|---|---|---|---|---|")
     for r in lrows:
         print(f"| {r['requests']} | {r['errors']} | {r['n']} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
               f"{r['predict_p99_ms']:.1f} | {r['embed_p99_ms']:.1f} |")
+    print(f"load average (1, 5, 15 min): {os.getloadavg()}", flush=True)
     with_embed = [r["p99_ms"] for r in lrows if r["requests"].startswith("predict +")]
     print(f"p99 with embed (median of {len(with_embed)}): {statistics.median(with_embed):.1f} ms; budget "
           f"{LOAD_P99_MS:.0f} ms: {'MET' if statistics.median(with_embed) <= LOAD_P99_MS else 'NOT MET'}")
