@@ -34,7 +34,7 @@ async function spaceShow(layer) {
 
 function spaceRelabel() {
   if (!spaceState.map) return;
-  for (const o of sp("space-layer").options) o.textContent = spaceStageName(o.value);
+  for (const o of sp("space-layer").options) { o.textContent = spaceStageName(o.value, o.index); o.title = o.value; }
   const s = spaceState.map.layers.find((l) => l.name === spaceState.layer);
   const knn = s && s.knn !== null ? `${(100 * s.knn).toFixed(1)}%` : "–";
   sp("space-knn").textContent = `${st("space.knn")}: ${knn} · ${s ? s.dims.toLocaleString() : "–"} ${st("space.dims")}`;
@@ -42,8 +42,10 @@ function spaceRelabel() {
   spaceNeighbours();
 }
 
-function spaceStageName(name) {
-  return { input: st("space.stage_input"), output: st("space.stage_output"), embedding: st("space.stage_embedding") }[name] ?? name;
+// a stage by its place (block 1, 2...); the module's name (e.g. features.3) is the option's tooltip
+function spaceStageName(name, index) {
+  const named = { input: st("space.stage_input"), output: st("space.stage_output"), embedding: st("space.stage_embedding") }[name];
+  return named ?? st("space.stage_block").replace("{n}", index);
 }
 
 // where the map's points go on the canvas: the stored points' box, with a margin
