@@ -3,9 +3,7 @@ stored test examples it lands among (:mod:`neuroplast.see.server.space`)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import orjson
@@ -15,6 +13,7 @@ from pydantic import Field, ValidationError
 
 from neuroplast.see.server.batcher import Batcher
 from neuroplast.see.server.constants import PROMPT_MAX
+from neuroplast.see.server.decoding import SharedDecode
 from neuroplast.see.server.predictor import BadInput, Predictor, PredictRequest, TooLarge
 from neuroplast.see.server.schema import errors, predict_body, vocabulary_pattern
 from neuroplast.see.server.space import Space
@@ -78,7 +77,7 @@ def map_schema(names: list[str]) -> dict[str, Any]:
 
 
 def space_routes(app: Any, predictor: Predictor, batcher: Batcher, space: Space,
-                 decoding: ThreadPoolExecutor) -> None:
+                 decoding: SharedDecode) -> None:
     """Add ``POST /api/embed`` and ``GET /api/space`` to ``app``; their forward passes share ``batcher``'s
     model thread (the stage hooks must not see another request's forward pass)."""
     placing = Batcher(space.answer, batcher.max_batch)
@@ -105,7 +104,7 @@ def space_routes(app: Any, predictor: Predictor, batcher: Batcher, space: Space,
             if req.image is None:
                 x = predictor.decode(req)
             else:  # an image may take a second to decode: off the event loop
-                x = await asyncio.get_running_loop().run_in_executor(decoding, predictor.decode, req)
+                x = await decoding(req)
         except ValidationError as e:
             problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'body'}: {err['msg']}" for err in e.errors()[:3])
             return _json({"detail": f"The body must be JSON as /api/predict takes it, with an optional \"layer\"; "
