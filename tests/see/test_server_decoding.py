@@ -14,6 +14,14 @@ import torch
 from neuroplast.see.server.decoding import SharedDecode
 
 
+def run(coroutine_function) -> None:
+    """``asyncio.run`` on a thread of its own (the browser tests' Playwright may hold this thread's loop)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine_function()).result()
+
+
 def test_one_picture_is_decoded_once_for_concurrent_callers_and_again_when_pushed_out() -> None:
     calls: list[str] = []
     lock = threading.Lock()
@@ -41,7 +49,7 @@ def test_one_picture_is_decoded_once_for_concurrent_callers_and_again_when_pushe
                                        return_exceptions=True)
         assert all(isinstance(r, ValueError) for r in results) and calls.count("bad") == 1
 
-    asyncio.run(main())
+    run(main)
     shared.pool.shutdown()
 
 
@@ -54,5 +62,5 @@ def test_the_kept_pictures_never_exceed_the_bound(recent: int) -> None:
             await shared(SimpleNamespace(image=str(i)))
             assert len(shared.found) <= recent
 
-    asyncio.run(main())
+    run(main)
     shared.pool.shutdown()
