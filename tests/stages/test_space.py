@@ -118,3 +118,21 @@ def test_tsne_spec_stores_a_tsne_map(tmp_path) -> None:
     meta, t = read_space(out)
     assert meta["method"] == "tsne" and t["stage0.points"].shape == (60, 2)
     assert not torch.allclose(t["stage0.points"], t["stage0.coords"][:, :2])  # a t-SNE map, not the PCA one
+
+
+def test_stages_wider_than_the_bound_are_left_out_and_said(tmp_path, monkeypatch, capsys) -> None:
+    from neuroplast.stages import space
+
+    monkeypatch.setattr(space, "MAX_FEATURES", 100)  # the 8x8 input (64) stays; wider blocks go
+    out = tmp_path / "narrow"
+    run = neuroplast.run("digits-cnn", out=out, progress=False,
+                         overrides=["train.epochs=1", "train.threads=1", "space.examples=50"])
+    capsys.readouterr()
+    space.write_space(run, run.dataset(), run.spec.space)
+    meta, _ = read_space(out)
+    kept = [s["name"] for s in meta["stages"]]
+    stages = representations(run.model, run.dataset().x_test[:50])
+    assert kept == [n for n, v in stages.items() if v.shape[1] <= 100] and "input" in kept
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not stored: wider than 100 features" in err
+    assert all(f"{n} ({v.shape[1]:,} features)" in err for n, v in stages.items() if v.shape[1] > 100)

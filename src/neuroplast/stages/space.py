@@ -6,7 +6,8 @@ page's map read it; ``neuroplast.runfiles.read_space`` reads it back, validated)
 The file holds, beside the tensors of :func:`neuroplast.trust.space.build_space`, ``indices`` (which test
 examples, ``(N,)``), for image runs ``thumbnails`` (the examples as uint8 pictures ``(N, C, H, W)`` at the
 model's input size, at most 32 pixels a side) and one JSON metadata entry ``space`` (version, method, N,
-dims and each stage's name, features and 5-NN accuracy).
+dims and each stage's name, features and 5-NN accuracy). A stage wider than :data:`MAX_FEATURES` is left
+out, in one line on stderr.
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ from neuroplast.io import atomic_write
 from neuroplast.rundir import Run
 from neuroplast.runfiles import SPACE, SPACE_VERSION, THUMBNAIL_SIDE
 from neuroplast.spec import SpaceSpec
+from neuroplast.train.progress import say
 from neuroplast.trust.space import build_space, representations
+
+MAX_FEATURES = 16_384  # wider stages are not stored: 16 components of 16,384 float32 features are 1 MB
 
 
 def stores_space(run: Run) -> bool:
@@ -51,6 +55,13 @@ def write_space(run: Run, data: Dataset, spec: SpaceSpec | None = None) -> Path 
     x, y = data.x_test[:spec.examples].cpu(), data.y_test[:spec.examples].cpu()
     stages = representations(run.model, x)
     predicted = run.objective.predict(stages["output"])
+    wide = {n: v.shape[1] for n, v in stages.items() if v.shape[1] > MAX_FEATURES}
+    if wide:  # said, not silently left out: e.g. the input of 224x224 photos
+        say(f"vector space: {', '.join(f'{n} ({d:,} features)' for n, d in wide.items())} not stored: wider than "
+            f"{MAX_FEATURES:,} features (its principal components alone would outweigh the rest of the file)")
+        stages = {n: v for n, v in stages.items() if n not in wide}
+    if not stages:
+        return None
     tensors, facts = build_space(stages, y, predicted, method=spec.method, dims=spec.dims, seed=0)
     tensors["indices"] = torch.arange(len(x), dtype=torch.int64)
     if run.preprocess.get("kind") == "image":
