@@ -378,7 +378,7 @@ class _SpaceMeta(BaseModel):
     method: Literal["pca", "tsne"]
     examples: int = Field(ge=6, le=100_000)
     dims: int = Field(ge=2, le=64)
-    kind: Literal["image", "table"]
+    kind: Literal["image", "table", "chars"]  # chars: a character model's embedding table, one row per entry
     test_examples: int = Field(ge=1, le=2**40)
     stages: list[_SpaceStage] = Field(min_length=1, max_length=8)
 

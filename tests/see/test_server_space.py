@@ -119,6 +119,9 @@ def test_a_language_models_prompt_characters_sit_on_its_embedding_map(tiny_lm_ru
     table_ = next(m.weight for m in run.model.modules() if isinstance(m, torch.nn.Embedding)).detach()
     coords = principal(table_, 2)[0]
     vocab = run.preprocess["vocab"]
+    meta, stored = read_space(tiny_lm_run)  # stored with the run: the same points
+    assert meta["kind"] == "chars" and meta["examples"] == len(vocab) and torch.equal(stored["labels"], torch.arange(len(vocab)))
+    torch.testing.assert_close(stored["stage0.points"].double(), coords, atol=1e-4, rtol=0)
     with _client(tiny_lm_run) as c:
         a = c.post("/api/embed", json={"text": "To be"}).json()
         assert [ch["char"] for ch in a["characters"]] == list("To be")

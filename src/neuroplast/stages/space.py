@@ -24,14 +24,40 @@ from neuroplast.rundir import Run
 from neuroplast.runfiles import SPACE, SPACE_VERSION, THUMBNAIL_SIDE
 from neuroplast.spec import SpaceSpec
 from neuroplast.train.progress import say
-from neuroplast.trust.space import build_space, representations
+from neuroplast.trust.space import build_space, principal, representations
 
 MAX_FEATURES = 16_384  # wider stages are not stored: 16 components of 16,384 float32 features are 1 MB
 
 
 def stores_space(run: Run) -> bool:
-    """Whether a run gets a stored vector space: a classifier on images or table rows."""
-    return run.info.get("task") == "classification" and run.preprocess.get("kind") in ("image", "table")
+    """Whether a run gets a stored vector space: a classifier on images or table rows, or a character
+    language model (its embedding table)."""
+    return (run.info.get("task") == "classification" and run.preprocess.get("kind") in ("image", "table")) \
+        or is_character_model(run.preprocess)
+
+
+def is_character_model(preprocess: dict[str, Any]) -> bool:
+    return preprocess.get("kind") == "text" and preprocess.get("mode") == "chars"
+
+
+def embedding_table(model: torch.nn.Module, vocab_size: int) -> torch.Tensor | None:
+    """The model's first embedding table with one row per vocabulary entry, or None."""
+    table = next((m.weight for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
+    return None if table is None or table.shape[0] != vocab_size else table.detach().float().cpu()
+
+
+def character_space(table: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """A character model's stored space: one stage, ``embedding``, whose examples are the vocabulary's
+    entries (``labels`` = their ids) at the first two principal components of the embedding table."""
+    coords, mean, components = principal(table, 2)
+    ids = torch.arange(len(table), dtype=torch.int64)
+    coords = (table - mean.float()) @ components.float().T
+    tensors = {"labels": ids, "predicted": ids.clone(), "indices": ids.clone(), "stage0.mean": mean.float(),
+               "stage0.components": components.float().contiguous(), "stage0.coords": coords.contiguous(),
+               "stage0.points": coords.clone()}
+    meta = {"version": SPACE_VERSION, "method": "pca", "examples": len(table), "dims": 2, "kind": "chars",
+            "test_examples": len(table), "stages": [{"name": "embedding", "dims": int(table.shape[1]), "knn": None}]}
+    return tensors, meta
 
 
 def thumbnails(x: torch.Tensor, preprocess: dict[str, Any]) -> torch.Tensor:
@@ -50,6 +76,13 @@ def write_space(run: Run, data: Dataset, spec: SpaceSpec | None = None) -> Path 
     ``spec.examples`` test examples; returns the path, or None for a run that gets none (not a
     classifier on images or tables, no folder, fewer than 6 test examples)."""
     spec = spec or SpaceSpec()
+    if run.dir is not None and is_character_model(run.preprocess):
+        table = embedding_table(run.model, len(run.preprocess["vocab"]))
+        if table is None or len(table) <= 5:
+            return None
+        path = Path(run.dir) / SPACE
+        atomic_write(path, lambda p: _save(*character_space(table), p))
+        return path
     if run.dir is None or not stores_space(run) or len(data.x_test) <= 5:
         return None
     x, y = data.x_test[:spec.examples].cpu(), data.y_test[:spec.examples].cpu()

@@ -6,7 +6,8 @@ representations`), its vector at the chosen stage is projected with the stored p
 (``(v - mean) @ components.T``), and its :data:`~neuroplast.trust.space.NEIGHBOURS` nearest stored
 examples are found in those coordinates; on the 2-D map it lands at the first two coordinates (PCA) or
 at the distance-weighted mean of its neighbours' points (t-SNE, which has no projection for new points).
-A language model's map is its character embedding table in principal components, computed at start-up.
+A character language model's map is its embedding table in principal components (stored with the run;
+computed at start-up for a run from before the file existed).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ class Space:
         self.stages: list[dict[str, Any]] = []
         self.vocab: list[str] | None = None
         if run.preprocess.get("kind") == "text" and run.preprocess.get("mode") == "chars":
-            self._characters(run)
+            self._characters(Path(run_dir), run)
             return
         if not (Path(run_dir) / SPACE).is_file():
             self.missing = (f"{Path(run_dir).name} has no stored vector space ({SPACE}): only classifiers on images "
@@ -78,24 +79,34 @@ class Space:
         ink = run.preprocess.get("style") in ("mnist", "digits")
         self.thumbnails = None if thumbs is None else [thumbnail_uri(p, ink=ink) for p in thumbs.numpy()]
 
-    def _characters(self, run: Any) -> None:
-        """A character language model's map: its embedding table's first two principal components (one
-        point per character of the vocabulary; computed here, from the weights)."""
-        from neuroplast.trust.space import principal
+    def _characters(self, run_dir: Path, run: Any) -> None:
+        """A character language model's map: its embedding table's first two principal components, one
+        point per character of the vocabulary (stored with the run; computed here for an older run)."""
+        from neuroplast.runfiles import SPACE, read_space
+        from neuroplast.stages.space import character_space, embedding_table
 
-        table = next((m.weight for m in run.model.modules() if isinstance(m, torch.nn.Embedding)), None)
-        if table is None or table.shape[0] != len(run.preprocess["vocab"]):
-            self.missing = "This language model has no character embedding table to draw."
-            return
-        coords, mean, components = principal(table.detach().float().cpu(), 2)
-        self.method, self.vocab = "pca", list(run.preprocess["vocab"])
-        self.char_points = coords.float()
-        pts = np.round(coords.numpy(), 4).tolist()
-        self.stages = [{"name": "embedding", "dims": int(table.shape[1]), "knn": None, "mean": mean,
-                        "components": components, "map": orjson.dumps({
-                            "layer": "embedding", "method": "pca", "classes": self.vocab, "layers": [],
-                            "points": [{"x": x, "y": y, "label": c, "wrong": False}
-                                       for (x, y), c in zip(pts, self.vocab, strict=True)]})}]
+        vocab = list(run.preprocess["vocab"])
+        if (Path(run_dir) / SPACE).is_file():
+            try:
+                meta, t = read_space(run_dir)
+            except UserError as e:
+                self.missing = str(e)
+                return
+            if meta["kind"] != "chars" or meta["examples"] != len(vocab):
+                self.missing = (f"{Path(run_dir) / SPACE} does not describe this model's {len(vocab)} characters; "
+                                "delete it, or re-run training.")
+                return
+        else:
+            table = embedding_table(run.model, len(vocab))
+            if table is None:
+                self.missing = "This language model has no character embedding table to draw."
+                return
+            t, meta = character_space(table)
+        self.method, self.vocab, self.char_points = "pca", vocab, t["stage0.points"]
+        pts = np.round(self.char_points.numpy().astype(float), 4).tolist()
+        self.stages = [{"name": "embedding", "dims": meta["stages"][0]["dims"], "knn": None, "map": orjson.dumps({
+            "layer": "embedding", "method": "pca", "classes": vocab, "layers": [],
+            "points": [{"x": x, "y": y, "label": c, "wrong": False} for (x, y), c in zip(pts, vocab, strict=True)]})}]
         self.names, self.default, self.thumbnails = ["embedding"], "embedding", None
 
     def characters(self, text: str) -> dict[str, Any]:
