@@ -185,23 +185,18 @@ def finish(trained: Run, data: Dataset, progress: bool = True) -> Run:
                 _report_stage_folder(folder, data)
                 if progress:
                     say(f"stage {name} done in {time.perf_counter() - started:.1f} s -> {folder}")
-    _store_space(trained, data, progress)
+    _store_space(trained, data)
     write_report_safely(trained.dir, run=trained, data=data)  # a failure only logs a warning
     return trained
 
 
-def _store_space(trained: Run, data: Dataset, progress: bool) -> None:
-    """The run's vector space (space.safetensors) for the report and the page; a failure is said in one
-    line and the report computes the space itself."""
-    started = time.perf_counter()
+def _store_space(trained: Run, data: Dataset) -> None:
+    """The run's vector space (space.safetensors) for the report and the page, quietly (a by-product, like
+    the plots); a failure is said in one line and the report computes the space itself."""
     try:
-        path = write_space(trained, data, trained.spec.space if trained.spec is not None else None)
+        write_space(trained, data, trained.spec.space if trained.spec is not None else None)
     except (UserError, RuntimeError, ValueError) as e:
         say(f"vector space not stored: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-        return
-    if path is not None and progress:
-        say(f"vector space stored in {time.perf_counter() - started:.1f} s -> {path.name} "
-            f"({path.stat().st_size / 1e6:.2f} MB)")
 
 
 def run_stage(name: str, run_dir: str | Path, section: Any, *, out: str | Path | None = None,
