@@ -1,5 +1,5 @@
 """Every damaged or hostile run-folder case (tests/hostile_folders.py) against evaluate, predict, export,
-resume and report, in one process; prints the counts and each failing case.
+resume, report and serve, in one process; prints the counts and each failing case.
 
     PYTHONPATH=src python benchmarks/hostile_folders.py [--threads 1] [--only SUBSTRING]
 

@@ -99,7 +99,8 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=10)
     print(f"bomb: {len(bomb):,} bytes PNG ({len(body['image']):,} base64), 13000x13000 1-bit; "
-          f"{args.bombs} posts; server torch threads 1; client cores {os.cpu_count()}")
+          f"{args.bombs} posts; server torch threads 1; client cores {os.cpu_count()}; "
+          f"load average (1 min) at the end {os.getloadavg()[0]:.1f}: other work on the cores lengthens latencies")
     print(f"{'measure':38s} {'value':>12s}")
     print(f"{'answer status':38s} {','.join(map(str, sorted(statuses))):>12s}")
     print(f"{'refusal latency median (ms)':38s} {1000 * statistics.median(latencies):12.1f}")

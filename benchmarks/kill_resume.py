@@ -14,6 +14,11 @@ weights (model.safetensors, byte for byte), history losses and test metrics iden
 uninterrupted run:
 
     python benchmarks/kill_resume.py digits-mlp --moments 20 --set train.epochs=30 --set train.threads=1
+
+``--span training`` kills during training alone, where a kill leaves the most to resume: each moment is
+a random epoch E and a random fraction f, the kill coming f of an epoch's time (measured in the
+uninterrupted run) after epoch E's checkpoint appears, so that it lands inside epoch E + 1 however
+loaded the machine is.
 """
 
 from __future__ import annotations
@@ -58,11 +63,13 @@ def main() -> None:
     p.add_argument("--set", dest="extra", action="append", default=[])
     p.add_argument("--moments", type=int, default=0, help="kill N runs at random moments instead")
     p.add_argument("--seed", type=int, default=0, help="seeds the random moments")
+    p.add_argument("--span", choices=["all", "training"], default="all",
+                   help="draw the moments over the whole run or over its training alone")
     args = p.parse_args()
     common = [args.spec, "--quiet", *(["--data-dir", str(args.data_dir)] if args.data_dir else []),
               *[a for kv in args.extra for a in ("--set", kv)]]
     if args.moments:
-        random_moments(common, args.moments, args.seed)
+        random_moments(common, args.moments, args.seed, args.span)
         return
     with tempfile.TemporaryDirectory() as tmp:
         whole, killed = Path(tmp) / "whole", Path(tmp) / "killed"
@@ -114,7 +121,16 @@ def wait_for_claim(proc: subprocess.Popen, run_dir: Path) -> float:
     return time.perf_counter()
 
 
-def random_moments(common: list[str], moments: int, seed: int) -> None:
+def trained_at(proc: subprocess.Popen, run_dir: Path) -> float:
+    """When training ended (metrics.json appeared), polled every 10 ms while the run goes on."""
+    while not (run_dir / "metrics.json").exists():
+        if proc.poll() is not None:
+            raise SystemExit(f"the run exited ({proc.returncode}) before writing {run_dir}/metrics.json")
+        time.sleep(0.01)
+    return time.perf_counter()
+
+
+def random_moments(common: list[str], moments: int, seed: int, span: str = "all") -> None:
     rng = random.Random(seed)
     print(f"threads: {torch.get_num_threads()} here; the runs use the spec's train.threads")
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,19 +138,24 @@ def random_moments(common: list[str], moments: int, seed: int) -> None:
         started = time.perf_counter()
         proc = subprocess.Popen(neuroplast("run", *common, "--out", str(whole)), stdout=subprocess.DEVNULL)
         claimed = wait_for_claim(proc, whole)
+        trained = trained_at(proc, whole)
         assert proc.wait() == 0, "the uninterrupted run failed"
-        lifetime = time.perf_counter() - claimed
-        print(f"uninterrupted run: {time.perf_counter() - started:.1f} s wall, of which {lifetime:.1f} s holding "
-              "its folder (the span the kills are drawn from)")
-        expected = fingerprint(whole)
-        print("| # | killed at (s after the claim) | state left | how it ended | identical |\n|---|---|---|---|---|")
+        holding = time.perf_counter() - claimed
+        lifetime = trained - claimed if span == "training" else holding
+        print(f"uninterrupted run: {time.perf_counter() - started:.1f} s wall, {holding:.1f} s holding its folder, "
+              f"{trained - claimed:.1f} s of it training; the kills are drawn from the first {lifetime:.1f} s")
+        expected, epochs = fingerprint(whole), len(history(whole))
+        print("| # | killed at (s after the claim; after epoch E's checkpoint with --span training) | state left | how it ended | identical |\n|---|---|---|---|---|")
         identical = 0
         for i in range(moments):
             run_dir = Path(tmp) / f"killed-{i}"
-            at = rng.uniform(0.0, lifetime)
+            epoch, at = (rng.randrange(epochs), rng.random() * lifetime / epochs) if span == "training" \
+                else (0, rng.uniform(0.0, lifetime))
             proc = subprocess.Popen(neuroplast("run", *common, "--out", str(run_dir)), stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
             wait_for_claim(proc, run_dir)
+            while checkpoint_epoch(run_dir) < epoch and proc.poll() is None:
+                time.sleep(0.01)
             time.sleep(at)
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -144,7 +165,8 @@ def random_moments(common: list[str], moments: int, seed: int) -> None:
             ended = finish_killed(common, run_dir)
             same = not ended.startswith(("FAILED", "run again FAILED")) and fingerprint(run_dir) == expected
             identical += same
-            print(f"| {i + 1} | {at:.2f} | {state} | {ended} | {same} |", flush=True)
+            when = f"{at:.2f}" + (f" after epoch {epoch}" if span == "training" else "")
+            print(f"| {i + 1} | {when} | {state} | {ended} | {same} |", flush=True)
         print(f"identical to the uninterrupted run: {identical} of {moments}")
 
 

@@ -4,7 +4,9 @@ tests/test_rundir_hostile.py (a seeded sample) and benchmarks/hostile_folders.py
 
 The oracle for each case: the command returns (no exception escapes ``neuroplast.cli.main``), with exit 0,
 or exit 2 and exactly one stderr line ``neuroplast: error: ...``; and the process's peak memory grows by
-less than the budget.
+less than the budget. ``serve`` runs the real command with uvicorn's loop replaced by a test client that
+asks ``/``, ``/api/model`` and ``/api/predict`` (the picture) once each: an answer of 500 or more, or an
+exception inside the app, counts as a traceback.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ import numpy as np
 import torch
 
 Mutate = Callable[[Path], None]
-COMMANDS = ("evaluate", "predict", "export", "resume", "report")
+COMMANDS = ("evaluate", "predict", "export", "resume", "report", "serve")
+SERVE_PORT = 18731  # serve checks that the port is free; the stand-in for uvicorn never binds it
 MEMORY_BUDGET_MB = 1024  # no case may grow the process's peak RSS by more
 
 
@@ -277,7 +280,38 @@ def argv(command: str, run: Path, image: Path, out: Path) -> list[str]:
             "predict": ["predict", str(run), str(image), "--uncertainty"],
             "export": ["export", str(run), "--out", str(out / "x.onnx"), "--no-check"],
             "resume": ["resume", str(run), "--quiet"],
-            "report": ["report", str(run), "--out", str(out / "r.html")]}[command]
+            "report": ["report", str(run), "--out", str(out / "r.html")],
+            "serve": ["serve", str(run), "--port", str(SERVE_PORT)]}[command]
+
+
+@contextlib.contextmanager
+def serving_once(image: Path) -> Any:
+    """uvicorn's server loop replaced, while inside, by three requests through a test client (the app that
+    ``serve`` built, as a browser on this machine would reach it); a 5xx answer raises, the prediction is
+    printed."""
+    import base64
+
+    import uvicorn
+    from starlette.testclient import TestClient
+
+    picture = base64.b64encode(image.read_bytes()).decode()
+
+    def run_once(server: Any, *_: Any, **__: Any) -> None:
+        with TestClient(server.config.app, base_url="http://127.0.0.1") as client:
+            for method, path, body in (("GET", "/", None), ("GET", "/api/model", None),
+                                       ("POST", "/api/predict", {"image": picture})):
+                answer = client.request(method, path, json=body)
+                if answer.status_code >= 500:
+                    raise RuntimeError(f"HTTP {answer.status_code} on {method} {path}: {answer.text[:200]}")
+            said = answer.json()  # the prediction, compared with the undamaged folder's by the benchmark
+            print(f"predict {answer.status_code}: {said.get('prediction', said.get('detail'))} "
+                  f"{[round(p, 4) for p in said.get('probabilities', [])]}")
+
+    real, uvicorn.Server.run = uvicorn.Server.run, run_once
+    try:
+        yield
+    finally:
+        uvicorn.Server.run = real
 
 
 def _peak_mb() -> float:
@@ -302,7 +336,8 @@ def run_case(case: Case, base: Path, image: Path, work: Path) -> Outcome | None:
     err, out_text, before = io.StringIO(), io.StringIO(), _peak_mb()
     code, trace = None, None
     try:
-        with contextlib.redirect_stdout(out_text), contextlib.redirect_stderr(err):
+        serving = serving_once(image) if case.command == "serve" else contextlib.nullcontext()
+        with contextlib.redirect_stdout(out_text), contextlib.redirect_stderr(err), serving:
             code = main(argv(case.command, folder, image, out))
     except BaseException as e:  # noqa: BLE001  (what the fuzzer counts)
         if type(e).__name__ == "CaseHung":  # the benchmark's per-case timeout: not the command's doing

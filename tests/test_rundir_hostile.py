@@ -1,6 +1,6 @@
 """Damaged and hostile run folders (issue 21 item 5): a seeded sample of the fuzzer's cases
 (tests/hostile_folders.py; all of them in benchmarks/hostile_folders.py) fed to evaluate, predict, export,
-resume and report. Oracle: no exception escapes the command line, every refusal is exit 2 with exactly one
+resume, report and serve. Oracle: no exception escapes the command line, every refusal is exit 2 with exactly one
 line, and no case grows the peak memory by more than the budget."""
 
 from __future__ import annotations

@@ -194,8 +194,8 @@ def reliability_points(diagram: dict[str, list[float]], min_count: int = MIN_BIN
 
 
 def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
-    """Accuracy (or RMSE) against the share of weights removed, one point per round, with the dense
-    baseline as a line; the title gives what the pruned model saves."""
+    """Accuracy (or RMSE) against the share of weights removed, one point per round labelled ``r<round>``,
+    with the dense baseline as a line; the title gives what the pruned model saves."""
     curve = pruning["curve"]
     key = "accuracy" if "test_accuracy" in curve[0] else "rmse"
     fig = figure(figsize=(6, 3.8))
@@ -205,6 +205,9 @@ def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
         if f"{split}_{key}" in curve[0]:
             ax.plot(x, [c[f"{split}_{key}"] for c in curve], style, markersize=4, label=split)
     ax.axhline(curve[0][f"test_{key}"], color="gray", lw=0.8, ls=":", label="dense test")
+    for i, c in enumerate(curve):  # each point's round (0: the dense parent)
+        ax.annotate(f"r{c.get('round', i)}", (x[i], c[f"test_{key}"]), xytext=(3, 4), textcoords="offset points",
+                    fontsize=7, color="0.3")
     ax.set_xlabel("weights removed (%)")
     ax.set_ylabel(key)
     b, lat = pruning["bytes"], pruning["latency_ms"]
@@ -215,3 +218,51 @@ def plot_pruning(pruning: dict[str, Any], path: Path) -> None:
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
+
+
+def embedding_figure(coords: Any, labels: Any = None, ax: Axes | None = None, names: list[str] | None = None,
+                     title: str = "") -> Figure:
+    """Points at their 2-D coordinates ``(N, 2)`` on ``ax`` (or a new figure), coloured by ``labels``
+    (class indices: one colour per class, a legend naming up to 10 classes with ``names``; other numbers:
+    a colour scale); the axes are the first two principal components. Returns the figure."""
+    import numpy as np
+
+    if ax is None:
+        ax = figure(figsize=(5, 4.4), layout="tight").subplots()
+    coords = np.asarray(coords)
+    values = None if labels is None else np.asarray(labels).reshape(-1)
+    if values is not None and len(values) != len(coords):
+        raise UserError(f"plot_embeddings: y has {len(values)} labels for {len(coords)} inputs; pass one per input.")
+    classes = values is not None and np.issubdtype(values.dtype, np.integer)
+    points = ax.scatter(coords[:, 0], coords[:, 1], s=6, alpha=0.75, c=values,
+                        cmap=("tab10" if classes and values.max() < 10 else "tab20") if classes else "viridis")
+    if classes and len(np.unique(values)) <= 10:
+        known = names if names and len(names) > int(values.max()) else None
+        ax.legend(points.legend_elements()[0], [known[int(i)] if known else str(int(i)) for i in np.unique(values)],
+                  fontsize=7, loc="best", markerscale=0.8)
+    ax.set_xlabel("PC 1")
+    ax.set_ylabel("PC 2")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax.figure
+
+
+def curve_svg(history: list[dict[str, Any]], width: int = 240, height: int = 60) -> str:
+    """The training (and validation) loss per epoch as a small inline SVG; "" for fewer than 2 epochs."""
+    series = [(k, [h[k] for h in history if isinstance(h.get(k), (int, float))], colour)
+              for k, colour in (("train_loss", "#1f77b4"), ("val_loss", "#ff7f0e"))]
+    series = [(k, v, c) for k, v, c in series if len(v) >= 2 and all(math.isfinite(x) for x in v)]
+    if not series:
+        return ""
+    low = min(min(v) for _, v, _ in series)
+    high = max(max(v) for _, v, _ in series)
+    span = high - low or 1.0
+    lines = []
+    for key, values, colour in series:
+        points = " ".join(f"{i * (width - 4) / (len(values) - 1) + 2:.1f},"
+                          f"{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(values))
+        lines.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{points}'>"
+                     f"<title>{key}</title></polyline>")
+    return (f"<svg width='{width}' height='{height}' role='img' aria-label='loss per epoch'>"
+            f"{''.join(lines)}</svg><div style='font-size:smaller'>loss per epoch: "
+            + ", ".join(f"<span style='color:{c}'>{k}</span>" for k, _, c in series) + "</div>")

@@ -31,7 +31,7 @@ from neuroplast.errors import UserError, check_output
 from neuroplast.export.plain_pytorch import plain_pytorch_source
 from neuroplast.io import atomic_write, claim_folder, save_json, save_weights
 from neuroplast.models import build_model, model_outputs
-from neuroplast.plots import learning_curve_figure
+from neuroplast.plots import curve_svg, embedding_figure, learning_curve_figure
 from neuroplast.runfiles import (  # noqa: F401  (the run folder's API)
     CHECKPOINT,
     FINISHED,
@@ -87,6 +87,7 @@ class Run:
         >>> run.predict(["seven.png"]), run.predict_proba(["seven.png"]).max()
         >>> run.history_df.tail(3)           # pandas; run.history is the same as a list of dicts
         >>> run.plot("accuracy")             # a matplotlib Figure
+        >>> run.plot_embeddings()            # the test set in the network's vector space
     """
 
     def __init__(self, model: nn.Module, info: dict[str, Any], preprocess: dict[str, Any],
@@ -126,6 +127,23 @@ class Run:
         if layer not in stages:
             raise UserError(f"layer {layer!r} is not a stage of this network; its stages: {', '.join(stages)}.")
         return stages[layer]
+
+    def plot_embeddings(self, x: Any = None, y: Any = None, layer: str | None = None, ax: Any = None) -> Any:
+        """The 2-D map of :meth:`embed`'s vectors after ``layer`` (default: the last block before the output),
+        projected by :func:`neuroplast.trust.space.project` (principal components); ``x`` defaults to the first
+        1,000 test examples coloured by their class, ``y`` colours given inputs. Draws on ``ax`` when given;
+        returns the ``matplotlib.figure.Figure`` (shown inline in Jupyter). Example: ``run.plot_embeddings()``."""
+        from neuroplast.trust.space import project
+
+        if x is None:
+            data = self.dataset()
+            x, labels = (data.x_test, data.y_test) if len(data.x_test) else (data.x_val, data.y_val)
+            x, y = x[:1000], labels[:1000] if y is None else y
+        stages = self.embed(x) if layer is None else {layer: self.embed(x, layer)}
+        name = list(stages)[-2] if layer is None and len(stages) > 2 else list(stages)[-1]
+        y = np.asarray(y) if y is not None and np.asarray(y).ndim == 1 else None  # per-position targets: no colour
+        return embedding_figure(project(stages[name])[0].numpy(), y, ax, self.class_names,
+                                f"{name}: {len(stages[name]):,} inputs")
 
     def predict(self, x: Any) -> np.ndarray:
         """The predicted labels, as scikit-learn's ``predict`` gives them: the class names the data had
@@ -252,7 +270,7 @@ class Run:
         rows.append(("folder", str(self.dir) if self.dir else "in memory (pass out= to keep it)"))
         table = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
                         for k, v in rows)
-        return (f"<div><b>neuroplast Run</b><table>{table}</table>{_curve_svg(self.history)}</div>")
+        return (f"<div><b>neuroplast Run</b><table>{table}</table>{curve_svg(self.history)}</div>")
 
     def __repr__(self) -> str:
         where = f", dir={str(self.dir)!r}" if self.dir else ""
@@ -267,27 +285,6 @@ def labels(class_names: list[str]) -> np.ndarray:
         return np.asarray(class_names, dtype=str)
     return np.asarray(as_int, dtype=np.int64) if [str(v) for v in as_int] == list(class_names) else \
         np.asarray(class_names, dtype=str)
-
-
-def _curve_svg(history: list[dict[str, Any]], width: int = 240, height: int = 60) -> str:
-    """The training (and validation) loss per epoch as a small inline SVG; "" for fewer than 2 epochs."""
-    series = [(k, [h[k] for h in history if isinstance(h.get(k), (int, float))], colour)
-              for k, colour in (("train_loss", "#1f77b4"), ("val_loss", "#ff7f0e"))]
-    series = [(k, v, c) for k, v, c in series if len(v) >= 2 and all(np.isfinite(v))]
-    if not series:
-        return ""
-    low = min(min(v) for _, v, _ in series)
-    high = max(max(v) for _, v, _ in series)
-    span = high - low or 1.0
-    lines = []
-    for key, values, colour in series:
-        points = " ".join(f"{i * (width - 4) / (len(values) - 1) + 2:.1f},"
-                          f"{height - 2 - (v - low) / span * (height - 4):.1f}" for i, v in enumerate(values))
-        lines.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' points='{points}'>"
-                     f"<title>{key}</title></polyline>")
-    return (f"<svg width='{width}' height='{height}' role='img' aria-label='loss per epoch'>"
-            f"{''.join(lines)}</svg><div style='font-size:smaller'>loss per epoch: "
-            + ", ".join(f"<span style='color:{c}'>{k}</span>" for k, _, c in series) + "</div>")
 
 
 # --------------------------------------------------------------------------- reading

@@ -1,6 +1,6 @@
-"""report.html in a real browser with the network cut off: the digits, MNIST, Shakespeare and pruned
-runs' reports open with no request leaving the file, no console error, a page that is not blank,
-and at most 5 MB each."""
+"""report.html in a real browser with the network cut off: the digits, MNIST, Shakespeare (in English and
+繁體中文, with its token space) and pruned runs' reports open with no request leaving the file, no console
+error, a page that is not blank, and at most 5 MB each."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from conftest import MNIST_DIR, SHARED_DATA, artifacts
 
 import neuroplast
 from neuroplast import prune as prune_run
+from neuroplast.see.report import write_report
 
 MAX_BYTES = 5 * 1024 * 1024
 
@@ -26,10 +27,12 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                                               "train.epochs=1", "train.max_steps_per_epoch=5", "train.threads=1"])
     prune_run(root / "digits", method="structured", sparsity=0.5, epochs=1, out=root / "pruned", progress=False,
               final_epochs=1, latency_repeats=5)
-    return {name: root / name / "report.html" for name in ("digits", "mnist", "shakespeare", "pruned")}
+    (root / "shakespeare-zh").mkdir()
+    write_report(root / "shakespeare", lang="zh-Hant", out=root / "shakespeare-zh" / "report.html")
+    return {name: root / name / "report.html" for name in ("digits", "mnist", "shakespeare", "shakespeare-zh", "pruned")}
 
 
-@pytest.mark.parametrize("name", ["digits", "mnist", "shakespeare", "pruned"])
+@pytest.mark.parametrize("name", ["digits", "mnist", "shakespeare", "shakespeare-zh", "pruned"])
 def test_report_opens_offline_without_errors(reports: dict[str, Path], name: str, browser, tmp_path: Path) -> None:
     path = reports[name]
     assert path.is_file() and path.stat().st_size <= MAX_BYTES
@@ -46,7 +49,10 @@ def test_report_opens_offline_without_errors(reports: dict[str, Path], name: str
     outside = [u for u in requests if not u.startswith(("file:", "data:"))]
     assert not outside and not errors, (outside, errors)
     broken = page.evaluate("[...document.images].filter(i => !i.complete || i.naturalWidth === 0).length")
-    assert broken == 0 and page.evaluate("document.images.length") >= (1 if name != "shakespeare" else 0)
+    assert broken == 0 and page.evaluate("document.images.length") >= 1
+    if name.startswith("shakespeare"):  # the token space: its map drawn, its neighbour table filled
+        assert page.evaluate("document.querySelector('#token-map img').naturalWidth") > 100
+        assert page.evaluate("document.querySelectorAll('#token-neighbours tbody tr').length") == 12
     assert len(page.evaluate("document.body.innerText")) > 500
     shot = artifacts(tmp_path) / f"report-{name}.png"
     page.screenshot(path=str(shot), full_page=True)

@@ -419,3 +419,22 @@ def test_language_model_streams_text_to_the_prompt_box(lm_server: Server, browse
     page.wait_for_function("document.getElementById('gen-out').textContent.length >= 67", timeout=30_000)
     assert page.locator("#gen-out").inner_text().startswith("JULIET:")
     page.close()
+
+
+def test_a_run_without_its_spec_is_served_uncalibrated_and_says_so(tiny_digits_run, tmp_path, caplog) -> None:
+    """The hostile-folder fuzzer's serve cases found a folder without spec.toml answered with other
+    probabilities and no word of why: the temperature is fitted on the validation split the spec names."""
+    import logging
+    import shutil
+
+    from neuroplast.see.server.predictor import Predictor
+
+    with_spec = Predictor(tiny_digits_run)
+    folder = tmp_path / "nospec"
+    shutil.copytree(tiny_digits_run, folder)
+    (folder / "spec.toml").unlink()
+    with caplog.at_level(logging.WARNING):
+        without = Predictor(folder)
+    assert with_spec.describe()["calibration"].startswith("temperature")
+    assert without.describe()["calibration"] == "none" and without.threshold is None
+    assert any("uncalibrated" in r.getMessage() and "spec.toml" in r.getMessage() for r in caplog.records)

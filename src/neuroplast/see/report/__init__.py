@@ -8,8 +8,9 @@ data exists. Every picture is an embedded ``data:`` PNG and the CSS is inline: t
 network. Every word on it comes from the language tables (``see/locales/<lang>.json``); plots
 carry numbers only.
 
-The modules: :mod:`.context` reads the folder once, :mod:`.sections_run`, :mod:`.sections_stages` and
-:mod:`.sections_layers` build the sections, :mod:`.fonts` finds a CJK font for translated plots and
+The modules: :mod:`.context` reads the folder once, :mod:`.sections_run`, :mod:`.sections_stages`,
+:mod:`.sections_layers`, :mod:`.sections_space` and :mod:`.sections_tokens` build the sections (put in
+reading order by :func:`in_reading_order`), :mod:`.fonts` finds a CJK font for translated plots and
 :mod:`.render` turns blocks into the page.
 
 Example:
@@ -35,7 +36,13 @@ from neuroplast.errors import UserError, check_output
 from neuroplast.io import atomic_write
 from neuroplast.rundir import Run
 from neuroplast.see.locale import table
-from neuroplast.see.report import sections_layers, sections_run, sections_space, sections_stages
+from neuroplast.see.report import (
+    sections_layers,
+    sections_run,
+    sections_space,
+    sections_stages,
+    sections_tokens,
+)
 from neuroplast.see.report.context import Context, first_line
 from neuroplast.see.report.fonts import cjk_font_missing
 from neuroplast.see.report.render import Section, fit_size, note
@@ -73,7 +80,7 @@ def write_report(run_dir: str | Path, lang: str = "en", out: str | Path | None =
         ctx = Context.read(run_dir, lang, run, data)
         if cjk_font_missing(lang):  # warns once per process; the page says it too
             ctx.notes["font"] = ctx.t("report.no_cjk_font")
-        sections = [s for build in SECTIONS if (s := _build(build, ctx)) is not None]
+        sections = in_reading_order([s for build in SECTIONS if (s := _build(build, ctx)) is not None])
     finally:
         torch.set_num_threads(threads)
     html = fit_size(ctx, sections)
@@ -111,7 +118,24 @@ def rewrite_report(run_dir: str | Path, data: Dataset | None = None) -> Path | N
 
 SECTIONS: list[Callable[[Context], Section | None]] = [
     *sections_run.SECTIONS, *sections_stages.SECTIONS, *sections_layers.SECTIONS, *sections_space.SECTIONS,
+    *sections_tokens.SECTIONS,
 ]
+# What a person looks at first leads the page: the headline metric, the learning curves, the confusion
+# matrix (or the forecast), a few predictions with their pictures; long tables come last.
+FIRST = ("overview", "learning-curves", "confusion-matrix", "regression", "predictions", "generated-text")
+LAST = ("data", "layers", "receptive-fields", "attention", "model", "spec", "environment")
+
+
+def in_reading_order(sections: list[Section]) -> list[Section]:
+    """``sections`` with the ids of :data:`FIRST` first and those of :data:`LAST` last, each in that order;
+    the others between, in the order they were built."""
+    def rank(item: tuple[int, Section]) -> tuple[int, int]:
+        built, s = item
+        if s.id in FIRST:
+            return 0, FIRST.index(s.id)
+        return (2, LAST.index(s.id)) if s.id in LAST else (1, built)
+
+    return [s for _, s in sorted(enumerate(sections), key=rank)]
 
 
 def _build(build: Callable[[Context], Section | None], ctx: Context) -> Section | None:

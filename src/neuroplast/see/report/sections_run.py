@@ -28,6 +28,9 @@ from neuroplast.see.report.render import (
 
 NUM_SAMPLES = 16  # sample inputs shown
 NUM_MISTAKES = 8  # most confident mistakes shown
+NUM_PREDICTIONS = 8  # first test examples shown with their predictions
+ROUND_WORDS = {"round": "round", "fine_tuning_epoch": "fine-tuning epoch, all rounds in order"}
+FORECAST_WORDS = {"actual": "actual", "forecast": "forecast", "test_step": "test step", "value": "value"}
 
 
 def _overview(ctx: Context) -> Section:
@@ -169,14 +172,15 @@ def _model(ctx: Context) -> Section | None:
 def _learning_curves(ctx: Context) -> Section | None:
     saved = ctx.dir / "learning_curves.png"
     labels = plot_labels(ctx)
+    if any("round" in h for h in ctx.history):  # a pruned run: each round's fine-tuning, marked
+        return _round_curves(ctx, labels)
     if saved.is_file() and labels is None:
         src = file_uri(saved)
     elif ctx.history:
         from neuroplast.plots import plot_learning_curves
 
         history = [{**h, "epoch": h.get("epoch", i)} for i, h in enumerate(ctx.history, start=1)]
-        if not saved.is_file():  # pruning rounds: one axis
-            history = [{**h, "epoch": i} for i, h in enumerate(ctx.history, start=1)]
+
         def draw(buf: io.BytesIO) -> None:
             plot_learning_curves(history, buf, labels)
 
@@ -191,6 +195,44 @@ def _learning_curves(ctx: Context) -> Section | None:
                                ctx.t("report.lr_find_caption", lr=f"{ctx.metrics['lr_find']['suggestion']:.2g}"),
                                ctx.t("report.lr_find_alt"), id="lr-find-img"))
     return s
+
+
+def _round_curves(ctx: Context, labels: dict[str, str] | None) -> Section:
+    """A pruned run's learning curves: the fine-tuning epochs of every round in order on one axis, each
+    round begun by a dotted line and its label, so that no round passes for one long training."""
+    words = ROUND_WORDS if labels is None else {k: ctx.t(f"report.plot_{k}") for k in ROUND_WORDS}
+    history = [{**h, "epoch": i} for i, h in enumerate(ctx.history, start=1)]
+    starts = [(h["epoch"], int(h["round"])) for i, h in enumerate(history)
+              if "round" in h and (i == 0 or history[i - 1].get("round") != h["round"])]
+
+    def draw(buf: io.BytesIO) -> None:
+        round_curves(history, starts, buf, {**(labels or {}), **words})
+
+    src = plot_translated(draw) if labels else plot(draw)
+    return Section("learning-curves", ctx.t("report.learning_curves"), [
+        figure(src, ctx.t("report.round_curves_caption", rounds=len(starts), epochs=len(history)),
+               ctx.t("report.learning_curves"), id="learning-curves-img")])
+
+
+def round_curves(history: list[dict[str, Any]], starts: list[tuple[int, int]], buf: io.BytesIO,
+                 labels: dict[str, str]) -> Any:
+    """Loss (and accuracy) per fine-tuning epoch, numbered across rounds; ``starts``: ``(epoch, round)``
+    where each round begins, drawn as a dotted line labelled with the round. Returns the figure."""
+    from neuroplast.plots import draw_learning_curve
+    from neuroplast.plots import figure as new_figure
+
+    panels = [m for m in ("loss", "accuracy") if any(f"{s}_{m}" in h for h in history for s in ("train", "val"))]
+    fig = new_figure(figsize=(5 * max(1, len(panels)), 3.6))
+    for ax, metric in zip(fig.subplots(1, max(1, len(panels)), squeeze=False)[0], panels or ["loss"], strict=True):
+        draw_learning_curve(ax, history, metric, labels)
+        for epoch, k in starts:
+            ax.axvline(epoch - 0.5, color="0.5", ls=":", lw=1)
+            ax.annotate(f"{labels['round']} {k}", (epoch - 0.4, 1), xycoords=("data", "axes fraction"),
+                        fontsize=7, va="top", color="0.3")
+        ax.set_xlabel(labels["fine_tuning_epoch"])
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    return fig
 
 
 def _confusion(ctx: Context) -> Section | None:
@@ -245,6 +287,20 @@ def _per_class(ctx: Context) -> Section | None:
         note(source)])
 
 
+def _predictions(ctx: Context) -> Section | None:
+    """The first few test images with what the classifier predicts for each (right or wrong)."""
+    if ctx.task != "classification" or not ctx.is_image or (p := ctx.predictions()) is None:
+        return None
+    x, y, out = p
+    conf, pred = ctx.run.objective.proba(out).max(dim=1)
+    items = [figure(png(image(x[i])), ctx.t("report.prediction_caption", predicted=_label(ctx, pred[i]),
+                                              confidence=100 * float(conf[i]), true=_label(ctx, y[i])),
+                    ctx.t("report.sample_alt"), pixelated=True) for i in range(min(NUM_PREDICTIONS, len(x)))]
+    return Section("predictions", ctx.t("report.predictions"), [
+        {"kind": "gallery", "items": items, "id": "predictions-gallery"},
+        note(ctx.t("report.predictions_caption", shown=len(items)))])
+
+
 def _mistakes(ctx: Context) -> Section | None:
     """The test images the classifier got wrong with the highest confidence."""
     if ctx.task != "classification" or not ctx.is_image or (p := ctx.predictions()) is None:
@@ -278,9 +334,33 @@ def _regression(ctx: Context) -> Section | None:
         mean = np.asarray(ctx.preprocess.get("target_mean", [0.0]))
         y_true = (p[1].reshape(len(p[1]), -1).numpy() * std + mean)[:, 0]
         y_pred = (p[2].reshape(len(p[2]), -1).numpy() * std + mean)[:, 0]
+        if ctx.task == "forecast":  # the series itself first: what a person looks at
+            words = FORECAST_WORDS if plot_labels(ctx) is None else {k: ctx.t(f"report.plot_{k}") for k in FORECAST_WORDS}
+            draw = (plot if plot_labels(ctx) is None else plot_translated)
+            s.blocks.append(figure(draw(lambda buf: forecast_plot(y_true, y_pred, buf, words)),
+                                   ctx.t("report.forecast_caption", which=ctx.examples(len(y_true))),
+                                   ctx.t("report.forecast_alt"), id="forecast-img"))
         s.blocks.append(figure(plot(lambda buf: scatter(y_true, y_pred, buf)),
                                ctx.t("report.scatter_caption", which=ctx.examples(len(y_true))), ctx.t("report.regression")))
     return s
+
+
+def forecast_plot(y_true: np.ndarray, y_pred: np.ndarray, buf: io.BytesIO, words: dict[str, str]) -> None:
+    """The test series and the model's forecast of its next value, one point per test window, in order;
+    ``words``: the legend and axis words (:data:`FORECAST_WORDS`'s keys)."""
+    from neuroplast.plots import figure as new_figure
+
+    fig = new_figure(figsize=(7.5, 3.2))
+    ax = fig.subplots()
+    steps = np.arange(1, len(y_true) + 1)
+    ax.plot(steps, y_true, color="0.3", lw=1.2, label=words["actual"])
+    ax.plot(steps, y_pred, color="C1", lw=1.2, ls="--", label=words["forecast"])
+    ax.set_xlabel(words["test_step"])
+    ax.set_ylabel(words["value"])
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=90)
 
 
 def _generated(ctx: Context) -> Section | None:
@@ -322,6 +402,6 @@ def _cell(v: float, column: str) -> str:
 
 
 SECTIONS: list[Callable[[Context], Section | None]] = [
-    _overview, _environment, _spec, _data, _model, _learning_curves, _confusion, _per_class, _mistakes,
-    _regression, _generated,
+    _overview, _environment, _spec, _data, _model, _learning_curves, _confusion, _per_class, _predictions,
+    _mistakes, _regression, _generated,
 ]

@@ -73,6 +73,9 @@ class Predictor:
                 self.calibration = f"temperature (from {folder.name})"
                 return
         if self.run.spec is None:
+            log.warning("serving uncalibrated confidence (raw softmax, no \"not sure\" threshold): %s has no "
+                        "spec.toml to reload its validation split from; restore the run's spec.toml to fit one.",
+                        self.dir.name)
             return
         try:
             from neuroplast.data import load_dataset

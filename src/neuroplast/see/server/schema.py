@@ -14,6 +14,8 @@ from pydantic import BaseModel, Field
 
 from neuroplast.see.server.constants import MAX_BODY, PLAYGROUND
 
+PICTURE = "picture-base64"  # OpenAPI's custom string format for an image field (tests/see/schemathesis_hooks.py)
+
 
 class Problem(BaseModel):
     """Every refusal: one line saying what was wrong and how to fix it."""
@@ -76,8 +78,12 @@ def predict_body(preprocess: dict[str, Any]) -> dict[str, Any]:
         height, width = shape[-2:]
         row = {"type": "array", "items": {"type": "number", "minimum": 0, "maximum": 1},
                "minItems": width, "maxItems": width}
-        options = [one("image", {"type": "string", "description": "A PNG or JPEG, base64 (a data: URL is "
-                                 "fine); at most 4096x4096 pixels."}),
+        options = [one("image", {"type": "string", "format": PICTURE, "contentEncoding": "base64",
+                                 "contentMediaType": "image/png",
+                                 "description": "A PNG or JPEG, base64 (a data: URL is fine); at most "
+                                 "4096x4096 pixels. Format picture-base64: a picture of the model's subject "
+                                 "(for a digit model, dark ink on light paper or the reverse); a blank, "
+                                 "uniform or undecodable picture gets 422 with the reason."}),
                    one("pixels", {"type": "array", "items": row, "minItems": height, "maxItems": height,
                                   "description": f"The model's own {height}x{width} grid of grayscale values "
                                   "in [0, 1], taken as is."})]
