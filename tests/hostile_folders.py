@@ -135,6 +135,40 @@ def _checkpoint(obj: Any) -> Mutate:
     return lambda d: torch.save(obj, d / "checkpoint" / "last.pt")
 
 
+def _space(change: Callable[[dict[str, torch.Tensor], dict[str, Any]], tuple[dict, Any]]) -> Mutate:
+    """Rewrite space.safetensors with its tensors and JSON metadata changed."""
+    def mutate(d: Path) -> None:
+        from safetensors import safe_open
+        from safetensors.torch import load_file, save_file
+
+        path = d / "space.safetensors"
+        with safe_open(str(path), framework="pt") as f:
+            meta = json.loads(f.metadata()["space"])
+        tensors, meta = change(load_file(str(path)), meta)
+        save_file(tensors, str(path), metadata=None if meta is None else {"space": json.dumps(meta)})
+    return mutate
+
+
+def _space_cases() -> list[tuple[str, Mutate]]:
+    huge = {"stage0.points": {"dtype": "F32", "shape": [10**6, 10**6], "data_offsets": [0, 4 * 10**12]}}
+    return [
+        ("space.safetensors:no-metadata", _space(lambda t, m: (t, None))),
+        ("space.safetensors:meta-not-object", _space(lambda t, m: (t, [1]))),
+        ("space.safetensors:examples-huge", _space(lambda t, m: (t, {**m, "examples": 10**9}))),
+        ("space.safetensors:stage-dims-huge", _space(lambda t, m: (t, {**m, "stages": [
+            {**m["stages"][0], "dims": 10**12}, *m["stages"][1:]]}))),
+        ("space.safetensors:points-wrong-shape", _space(lambda t, m: ({**t, "stage0.points": torch.zeros(2, 3)}, m))),
+        ("space.safetensors:labels-negative", _space(lambda t, m: ({**t, "labels": -t["labels"] - 1}, m))),
+        ("space.safetensors:labels-huge", _space(lambda t, m: ({**t, "labels": t["labels"] + 10**9}, m))),
+        ("space.safetensors:indices-outside", _space(lambda t, m: ({**t, "indices": t["indices"] + 10**6}, m))),
+        ("space.safetensors:mean-inf", _space(lambda t, m: ({**t, "stage0.mean": t["stage0.mean"] + float("inf")}, m))),
+        ("space.safetensors:thumbnails-huge", _space(lambda t, m: ({**t, "thumbnails": torch.zeros(
+            t["labels"].shape[0], 1, 1, 4096, dtype=torch.uint8)}, m))),
+        ("space.safetensors:header-huge-shape", lambda d: (d / "space.safetensors").write_bytes(
+            struct.pack("<Q", len(json.dumps(huge))) + json.dumps(huge).encode())),
+    ]
+
+
 def _byte_cases(name: str) -> list[tuple[str, Mutate]]:
     return [(f"{name}:empty", _bytes(name, lambda b: b"")),
             (f"{name}:1-byte", _bytes(name, lambda b: b[:1])),
@@ -164,7 +198,7 @@ def mutations() -> list[tuple[str, Mutate]]:
     """Every mutation of the tiny run folder, by name."""
     cases: list[tuple[str, Mutate]] = []
     for name in ("model.json", "preprocess.json", "metrics.json", "history.csv", "spec.toml", "model.safetensors",
-                 "checkpoint/last.pt", "finished.json"):
+                 "checkpoint/last.pt", "finished.json", "space.safetensors"):
         cases += _byte_cases(name)
     cases += _json_cases("model.json", ["family", "config", "input_shape", "num_outputs", "output_width", "task",
                                         "vocab_size", "class_names", "loss"])
@@ -222,6 +256,7 @@ def mutations() -> list[tuple[str, Mutate]]:
             struct.pack("<Q", 10**15) + b"{}")),
         ("model.safetensors:header-not-json", lambda d: (d / "model.safetensors").write_bytes(
             struct.pack("<Q", 4) + b"\xff\xfe\x00\x01")),
+        *_space_cases(),
         ("checkpoint:list", _checkpoint([1, 2, 3])),
         ("checkpoint:epoch-string", _checkpoint({"epoch": "x", "model": {}, "history": []})),
         ("checkpoint:no-model", _checkpoint({"epoch": 1, "history": []})),
@@ -235,8 +270,12 @@ def mutations() -> list[tuple[str, Mutate]]:
     return cases
 
 
+READERS = {"space.safetensors": ("report",)}  # a file only some commands read: fed to those (serve: tests/see)
+
+
 def all_cases() -> list[Case]:
-    return [Case(name, command, mutate) for name, mutate in mutations() for command in COMMANDS]
+    return [Case(name, command, mutate) for name, mutate in mutations() for command in COMMANDS
+            if command in READERS.get(name.split(":")[0], COMMANDS)]
 
 
 # --------------------------------------------------------------------------- running one case

@@ -43,6 +43,7 @@ def test_a_spec_with_every_stage_section_loads_its_data_once(tmp_path: Path, cou
     assert 'id="calibration"' in page and 'id="pruning"' in page  # the run's report shows its stages
     said = [line for line in capsys.readouterr().err.splitlines()  # stage announcements (not a calibration's
             if line.startswith("note: ") and not line.startswith("note: WARNING")]  # ECE warning, if any)
+    assert (run.dir / "space.safetensors").is_file()  # stored quietly
     assert [line.split(" (")[0].split(" done")[0].split(" of ")[0] for line in said] == [  # each announced
         "note: stage uncertainty", "note: ensemble member 2", "note: ensemble member 2", "note: stage uncertainty",
         "note: stage explain", "note: stage explain", "note: stage prune", "note: stage prune"]

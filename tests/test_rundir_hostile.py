@@ -31,7 +31,7 @@ def test_the_fuzzer_has_over_300_cases_covering_every_file_and_command() -> None
     assert len(cases) >= 300
     names = {name.split(":")[0] for name, _ in mutations()}
     assert {"model.json", "preprocess.json", "metrics.json", "history.csv", "spec.toml", "model.safetensors",
-            "checkpoint/last.pt", "finished.json"} <= names
+            "checkpoint/last.pt", "finished.json", "space.safetensors"} <= names
     assert {c.command for c in cases} == set(COMMANDS)
 
 

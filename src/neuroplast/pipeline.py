@@ -22,6 +22,7 @@ from neuroplast.rundir import Run
 from neuroplast.see.report import rewrite_report, write_report_safely
 from neuroplast.spec import ExperimentSpec, PruneSpec, section
 from neuroplast.stages import ORDER, SECTIONS
+from neuroplast.stages.space import write_space
 from neuroplast.train import Callback, distributed
 from neuroplast.train.progress import say
 from neuroplast.train.select import select_forecaster
@@ -188,8 +189,18 @@ def finish(trained: Run, data: Dataset, progress: bool = True) -> Run:
                 _report_stage_folder(folder, data)
                 if progress:
                     say(f"stage {name} done in {time.perf_counter() - started:.1f} s -> {folder}")
+    _store_space(trained, data)
     write_report_safely(trained.dir, run=trained, data=data)  # a failure only logs a warning
     return trained
+
+
+def _store_space(trained: Run, data: Dataset) -> None:
+    """The run's vector space (space.safetensors) for the report and the page, quietly (a by-product, like
+    the plots); a failure is said in one line and the report computes the space itself."""
+    try:
+        write_space(trained, data, trained.spec.space if trained.spec is not None else None)
+    except (UserError, RuntimeError, ValueError) as e:
+        say(f"vector space not stored: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
 
 
 def run_stage(name: str, run_dir: str | Path, section: Any, *, out: str | Path | None = None,

@@ -36,6 +36,9 @@ PREPROCESS = "preprocess.json"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
 CHECKPOINT = Path("checkpoint") / "last.pt"
+SPACE = "space.safetensors"  # the stored vector space of a classifier (neuroplast.stages.space)
+SPACE_VERSION = 1
+THUMBNAIL_SIDE = 32  # stored test pictures are at most this many pixels a side
 FINISHED = "finished.json"  # written last: the training is complete and the folder no longer resumable
 MAX_DIMS = 8
 DIM = Annotated[int, Field(ge=1, le=2**31 - 1)]
@@ -359,3 +362,105 @@ def read_small_json(folder: str | Path, name: str, limits: LimitsSpec | None = N
         raise UserError(f"{Path(folder) / name} holds a JSON {type(raw).__name__}, not an object of keys; the "
                         "folder is damaged. Run that stage again.")
     return raw
+
+
+# --------------------------------------------------------------------------- space.safetensors
+class _SpaceStage(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    name: str = Field(min_length=1, max_length=200)
+    dims: DIM
+    knn: float | None = Field(None, ge=0, le=1)
+
+
+class _SpaceMeta(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    version: Literal[1]
+    method: Literal["pca", "tsne"]
+    examples: int = Field(ge=6, le=100_000)
+    dims: int = Field(ge=2, le=64)
+    kind: Literal["image", "table", "chars"]  # chars: a character model's embedding table, one row per entry
+    test_examples: int = Field(ge=1, le=2**40)
+    stages: list[_SpaceStage] = Field(min_length=1, max_length=8)
+
+
+def read_space(run_dir: str | Path, limits: LimitsSpec | None = None,
+               num_classes: int | None = None) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """``space.safetensors`` (:mod:`neuroplast.stages.space`) as ``(facts, tensors)``: its JSON facts
+    validated, every tensor's dtype and shape checked on the header before any is read (each stage's
+    features within ``limits.input_values``), values finite and labels within ``num_classes``."""
+    from safetensors import SafetensorError, safe_open
+
+    limits = limits or limits_from_env()
+    path = inside(run_dir, SPACE)
+    if not path.is_file():
+        raise UserError(f"{path} is missing: this run stored no vector space (a run before it existed, or not "
+                        "a classifier on images or tables). Re-run training to store one.")
+    limits.refuse("file_bytes", path.stat().st_size, f"reading {SPACE}", str(path))
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = _space_meta(path, (f.metadata() or {}).get("space"))
+            shapes = {k: (tuple(f.get_slice(k).get_shape()), f.get_slice(k).get_dtype()) for k in f.keys()}
+            _check_space_shapes(path, meta, shapes, limits)
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except UserError:
+        raise
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
+        raise _space_damaged(path, f"it cannot be read ({str(e).splitlines()[0][:100] if str(e) else type(e).__name__})") from None
+    for key, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise _space_damaged(path, f"tensor {key!r} holds a value that is not finite")
+    for key in ("labels", "predicted"):
+        top = num_classes if num_classes is not None else 10_000_000
+        if bool((tensors[key] < 0).any()) or bool((tensors[key] >= top).any()):
+            raise _space_damaged(path, f"tensor {key!r} holds a class outside 0..{top - 1}")
+    if bool((tensors["indices"] < 0).any()) or bool((tensors["indices"] >= meta["test_examples"]).any()):
+        raise _space_damaged(path, "tensor 'indices' names a test example outside the test split")
+    return meta, tensors
+
+
+def _space_damaged(path: Path, what: str) -> UserError:
+    return UserError(f"{path}: {what}; the file is damaged. Delete it (the report then computes the vector "
+                     "space again) or re-run training.")
+
+
+def _space_meta(path: Path, text: str | None) -> dict[str, Any]:
+    if text is None:
+        raise _space_damaged(path, "its metadata has no 'space' entry")
+    try:
+        raw = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise _space_damaged(path, "its 'space' metadata is not valid JSON") from None
+    if not isinstance(raw, dict):
+        raise _space_damaged(path, f"its 'space' metadata is a JSON {type(raw).__name__}, not an object")
+    try:
+        return _SpaceMeta.model_validate(raw).model_dump()
+    except ValidationError as e:
+        raise _one_line(path, e, "Delete the file (the report then computes the vector space again) or re-run "
+                        "training.") from None
+
+
+def _check_space_shapes(path: Path, meta: dict[str, Any], shapes: dict[str, tuple[tuple, str]],
+                        limits: LimitsSpec) -> None:
+    n, stages = meta["examples"], meta["stages"]
+    expected: dict[str, tuple[tuple | None, str]] = {k: ((n,), "I64") for k in ("labels", "predicted", "indices")}
+    if meta["kind"] == "image":
+        expected["thumbnails"] = (None, "U8")
+    for i, stage in enumerate(stages):
+        limits.refuse("input_values", stage["dims"], f"stage {stage['name']!r} of {SPACE}", str(path))
+        m = min(meta["dims"], max(2, stage["dims"]))
+        expected.update({f"stage{i}.mean": ((stage["dims"],), "F32"),
+                         f"stage{i}.components": ((m, stage["dims"]), "F32"),
+                         f"stage{i}.coords": ((n, m), "F32"), f"stage{i}.points": ((n, 2), "F32")})
+    if set(shapes) != set(expected):
+        odd = sorted(set(shapes) ^ set(expected))[:3]
+        raise _space_damaged(path, f"it holds other tensors than its metadata describes ({', '.join(odd)})")
+    for key, (shape, dtype) in expected.items():
+        got_shape, got_dtype = shapes[key]
+        if key == "thumbnails":
+            ok = (len(got_shape) == 4 and got_shape[0] == n and 1 <= got_shape[1] <= 4
+                  and all(1 <= s <= THUMBNAIL_SIDE for s in got_shape[2:]))
+            shape = f"({n}, channels, <= {THUMBNAIL_SIDE}, <= {THUMBNAIL_SIDE})"
+        else:
+            ok = got_shape == shape
+        if not ok or got_dtype != dtype:
+            raise _space_damaged(path, f"tensor {key!r} is {got_dtype} {list(got_shape)}, expected {dtype} {shape}")

@@ -78,3 +78,13 @@ def test_the_schema_documents_every_answer(tiny_digits_run, tiny_lm_run) -> None
     assert re.fullmatch(params["prompt"]["pattern"], "ROMEO:\nHi!") and not re.fullmatch(params["prompt"]["pattern"], "é")
     names = digits["paths"]["/api/strings/{name}"]["get"]["parameters"][0]["schema"]["enum"]
     assert names == ["en", "zh-Hant"]
+    # the vector space: the stored stages as an enum, 404 for a run without a space, the same body as predict
+    stages = digits["paths"]["/api/space"]["get"]["parameters"][0]["schema"]["enum"]
+    assert stages[0] == "input" and stages[-1] == "output" and len(stages) >= 3
+    embed = digits["paths"]["/api/embed"]["post"]
+    assert {"404", "413", "422"} <= set(embed["responses"])
+    options = embed["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert [sorted(o["properties"]) for o in options] == [["image", "layer"], ["layer", "pixels"]]
+    assert options[0]["properties"]["layer"]["anyOf"][0]["enum"] == stages
+    text = lm["paths"]["/api/embed"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert text["properties"]["text"]["pattern"] == params["prompt"]["pattern"]

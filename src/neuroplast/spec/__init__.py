@@ -41,12 +41,13 @@ from neuroplast.spec.stages import (
     ExportSpec,
     PruneSpec,
     ReportSpec,
+    SpaceSpec,
     UncertaintySpec,
     choices,
     section,
 )
 
-__all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
+__all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "SpaceSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
            "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
            "ModelSpec", "PerceptronSpec", "PruneSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",

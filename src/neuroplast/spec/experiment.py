@@ -32,7 +32,7 @@ from neuroplast.spec.sections import (
     SpecModel,
     TrainSpec,
 )
-from neuroplast.spec.stages import ExplainSpec, PruneSpec, UncertaintySpec
+from neuroplast.spec.stages import ExplainSpec, PruneSpec, SpaceSpec, UncertaintySpec
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"
 DEFAULT_SPEC = "digits-cnn"
@@ -58,6 +58,8 @@ class ExperimentSpec(SpecModel):
     select: SelectSpec | None = Field(None, description="Forecasts: choose the forecaster by rolling-origin "
                                       "validation before the test period (the run's model section is replaced "
                                       "by the chosen candidate's).")
+    space: SpaceSpec = Field(SpaceSpec(), description="The vector space stored with a classification run "
+                             "(space.safetensors) for the report and the page.")
     limits: LimitsSpec = Field(LimitsSpec(), description="Size budgets, refused before allocating.")
 
     @field_validator("name")

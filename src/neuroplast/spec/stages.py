@@ -164,3 +164,19 @@ class ReportSpec(SpecModel):
     """The run's self-contained ``report.html`` (``neuroplast report``)."""
 
     lang: Language = Field("en", description="Language of the report: en or zh-Hant.")
+
+
+SpaceMethod = Literal["pca", "tsne"]
+
+
+class SpaceSpec(SpecModel):
+    """The vector space stored in a classification run's folder (``space.safetensors``): where the first
+    test examples land after each block, in 2-D, with what places new inputs among them."""
+
+    examples: int = Field(1000, ge=10, le=10_000, description="Test examples stored (the first ones of the test "
+                          "split): their 2-D points, labels, predictions and, for images, thumbnails.")
+    method: SpaceMethod = Field("pca", description="The 2-D map: 'pca' (principal components; a new input lands "
+                                "by the stored projection) or 'tsne' (scikit-learn's t-SNE; a new input lands at the "
+                                "distance-weighted mean of its nearest stored neighbours' points).")
+    dims: int = Field(16, ge=2, le=64, description="Principal components kept per stage to place new inputs and "
+                      "find their nearest stored neighbours (the PCA map shows the first two).")

@@ -51,18 +51,26 @@ def representations(model: nn.Module, x: torch.Tensor, batch_size: int = 256) ->
     return stages
 
 
-def project(vectors: torch.Tensor, dims: int = 2) -> tuple[torch.Tensor, dict[str, list]]:
-    """The first ``dims`` principal components of ``vectors`` ``(N, D)``, and the projection's parameters
-    (``mean``, ``components``): a new vector ``v`` lands at ``(v - mean) @ components.T``."""
+def principal(vectors: torch.Tensor, dims: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The first ``dims`` principal components of ``vectors`` ``(N, D)`` as ``(coords, mean, components)``
+    (float64): ``coords = (vectors - mean) @ components.T``, each component's sign fixed so that its entries
+    sum to a positive number (the same picture run to run); missing directions are zero."""
     v = vectors.double()
     mean = v.mean(dim=0)
     _, _, vh = torch.linalg.svd(v - mean, full_matrices=False)
     components = vh[:dims]
-    if len(components) < dims:  # fewer features than dims: pad with zero directions
+    if len(components) < dims:  # fewer features or examples than dims: pad with zero directions
         components = torch.cat([components, torch.zeros(dims - len(components), v.shape[1], dtype=v.dtype)])
     signs = torch.sign(components.sum(dim=1, keepdim=True))  # a fixed orientation, run to run
     components = components * torch.where(signs == 0, 1.0, signs)
-    return ((v - mean) @ components.T).float(), {"mean": mean.tolist(), "components": components.tolist()}
+    return (v - mean) @ components.T, mean, components
+
+
+def project(vectors: torch.Tensor, dims: int = 2) -> tuple[torch.Tensor, dict[str, list]]:
+    """The first ``dims`` principal components of ``vectors`` ``(N, D)``, and the projection's parameters
+    (``mean``, ``components``): a new vector ``v`` lands at ``(v - mean) @ components.T``."""
+    coords, mean, components = principal(vectors, dims)
+    return coords.float(), {"mean": mean.tolist(), "components": components.tolist()}
 
 
 def knn_accuracy(vectors: torch.Tensor, labels: torch.Tensor, k: int = 5) -> float:
@@ -76,3 +84,70 @@ def knn_accuracy(vectors: torch.Tensor, labels: torch.Tensor, k: int = 5) -> flo
     votes = torch.zeros(len(vectors), int(labels.max()) + 1, dtype=torch.long)
     votes.scatter_add_(1, labels[nearest].long(), torch.ones_like(nearest))
     return float((votes.argmax(dim=1) == labels.long()).double().mean())
+
+
+# --------------------------------------------------------------------------- the stored map (space.safetensors)
+MAX_STAGES = 8  # the input, the output and up to six blocks between
+NEIGHBOURS = 8  # stored examples returned beside a new input (and averaged over by t-SNE's placement)
+
+
+def chosen_stages(stages: dict[str, torch.Tensor]) -> list[tuple[str, torch.Tensor]]:
+    """At most :data:`MAX_STAGES` stages of :func:`representations`: the first ones and the output."""
+    items = list(stages.items())
+    return items if len(items) <= MAX_STAGES else [*items[:MAX_STAGES - 1], items[-1]]
+
+
+def tsne(coords: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """scikit-learn's t-SNE of ``coords`` (the stored principal coordinates) to 2-D, seeded."""
+    try:
+        from sklearn.manifold import TSNE
+    except ImportError:
+        raise UserError("space.method = 'tsne' needs scikit-learn (pip install scikit-learn); or set "
+                        "space.method = 'pca'.") from None
+    perplexity = float(min(30.0, (len(coords) - 1) / 3))
+    out = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(coords.numpy())
+    return torch.from_numpy(out).float()
+
+
+def build_space(stages: dict[str, torch.Tensor], labels: torch.Tensor, predicted: torch.Tensor, *,
+                method: str = "pca", dims: int = 16, seed: int = 0) -> tuple[dict[str, torch.Tensor], list[dict]]:
+    """The tensors and per-stage facts of a stored vector space, from :func:`representations` of N examples.
+
+    Per stage ``i`` (of :func:`chosen_stages`): ``stage{i}.mean`` ``(D,)`` and ``stage{i}.components``
+    ``(dims, D)`` (principal components, float32), ``stage{i}.coords = (vectors - mean) @ components.T``
+    ``(N, dims)`` and ``stage{i}.points`` ``(N, 2)``: the map (``coords[:, :2]`` for PCA; t-SNE of the
+    coords for ``method = "tsne"``). Beside them ``labels`` and ``predicted`` ``(N,)``. The facts: each
+    stage's ``name``, ``dims`` (features) and ``knn`` (:func:`knn_accuracy`, k = 5, on the full vectors)."""
+    tensors: dict[str, torch.Tensor] = {"labels": labels.long().cpu(), "predicted": predicted.long().cpu()}
+    facts = []
+    for i, (name, vectors) in enumerate(chosen_stages(stages)):
+        _, mean, components = principal(vectors, min(dims, max(2, vectors.shape[1])))
+        mean, components = mean.float(), components.float()
+        coords = (vectors.float() - mean) @ components.T  # exactly what a new input gets from the stored values
+        points = coords[:, :2].clone() if method == "pca" else tsne(coords, seed)
+        tensors.update({f"stage{i}.mean": mean, f"stage{i}.components": components.contiguous(),
+                        f"stage{i}.coords": coords.contiguous(), f"stage{i}.points": points.contiguous()})
+        facts.append({"name": name, "dims": int(vectors.shape[1]),
+                      "knn": knn_accuracy(vectors, labels) if len(vectors) > 5 else None})
+    return tensors, facts
+
+
+def nearest(coords: torch.Tensor, stored: torch.Tensor, k: int = NEIGHBOURS) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` stored examples nearest (Euclidean, in the principal coordinates) to each row of ``coords``:
+    ``(distances, indices)``, each ``(M, k)``, nearest first."""
+    d = torch.cdist(coords.double(), stored.double())
+    found = d.topk(min(k, stored.shape[0]), largest=False)
+    return found.values, found.indices
+
+
+def place(coords: torch.Tensor, stored_coords: torch.Tensor, stored_points: torch.Tensor, method: str,
+          k: int = NEIGHBOURS) -> torch.Tensor:
+    """Where new inputs (their principal ``coords``, ``(v - mean) @ components.T``) land on the 2-D map.
+    PCA: the first two coordinates. t-SNE has no projection for new points: each lands at the mean of its
+    ``k`` nearest stored neighbours' 2-D points, weighted by 1 / distance (on a stored point exactly: there)."""
+    if method == "pca":
+        return coords[:, :2].float()
+    distances, indices = nearest(coords, stored_coords, k)
+    weights = 1.0 / distances.clamp_min(1e-12)
+    weights = weights / weights.sum(dim=1, keepdim=True)
+    return (weights[..., None] * stored_points.double()[indices]).sum(dim=1).float()

@@ -9,7 +9,6 @@ import json
 import secrets
 import shutil
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from neuroplast.see.server.constants import (
     PROMPT_MAX,
     TOKEN_COOKIE,
 )
+from neuroplast.see.server.decoding import SharedDecode
 from neuroplast.see.server.guard import LOOPBACK_HOSTS, Guard
 from neuroplast.see.server.limits import uvicorn_config
 from neuroplast.see.server.playground import Playground, TrainRequest
@@ -46,6 +46,8 @@ from neuroplast.see.server.schema import (
     train_body,
     vocabulary_pattern,
 )
+from neuroplast.see.server.space import Space
+from neuroplast.see.server.space_routes import space_routes
 
 
 def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int = MAX_BODY,
@@ -82,7 +84,9 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     app.add_exception_handler(RequestValidationError, one_line_422)
     _page_routes(app, lang, token)
     _model_routes(app, predictor)
-    _predict_route(app, predictor, batcher)
+    decoding = SharedDecode(predictor.decode)  # the page sends each stroke to predict and embed: decoded once
+    _predict_route(app, predictor, batcher, decoding)
+    space_routes(app, predictor, batcher, Space(run_dir, predictor.run, predictor.classes), decoding)
     _generate_route(app, predictor, batcher)
     _playground_routes(app, playground)
     app.state.predictor = predictor
@@ -158,8 +162,7 @@ def _invalid(e: ValidationError, example: str) -> Response:
 EXAMPLE = {"image": '{"image": "<base64 PNG>"}', "table": '{"features": {"column": 1.0}}'}
 
 
-def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) -> None:
-    decoding = ThreadPoolExecutor(2, thread_name_prefix="neuroplast-decode")
+def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher, decoding: SharedDecode) -> None:
     body = predict_body(predictor.preprocess)
 
     @app.post("/api/predict", summary="Classify one input: classes, probabilities, confidence, "
@@ -173,7 +176,7 @@ def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher) 
             if req.image is None:
                 x = predictor.decode(req)
             else:  # an image may take a second to decode: off the event loop, so other requests go on
-                x = await asyncio.get_running_loop().run_in_executor(decoding, predictor.decode, req)
+                x = await decoding(req)
         except ValidationError as e:
             return _invalid(e, EXAMPLE.get(predictor.kind, '{"text": "..."}'))
         except TooLarge as e:

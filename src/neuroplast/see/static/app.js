@@ -25,6 +25,7 @@ async function setLanguage(lang) {
   for (const el of document.querySelectorAll("[data-i18n-placeholder]")) el.placeholder = t(el.dataset.i18nPlaceholder);
   document.title = t("page.title");
   if (state.lastAnswer) showAnswer(state.lastAnswer);
+  if (window.vectorSpace) window.vectorSpace.relabel();
 }
 
 // ------------------------------------------------------------------ the model card
@@ -55,6 +56,7 @@ async function loadModel() {
     option.value = name; option.textContent = name; option.dataset.max = bounds.max_epochs;
     select.append(option);
   }
+  if (window.vectorSpace) window.vectorSpace.load(m);  // the vector space card (static/space.js), when the run stored one
 }
 
 const pct = (v) => `${(100 * v).toFixed(1)}%`;
@@ -66,6 +68,7 @@ function clearPad() {
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, pad.width, pad.height);
   for (const id of ["seen", "saliency"]) { const c = $(id); c.getContext("2d").clearRect(0, 0, c.width, c.height); }
   state.lastAnswer = null; $("answer-body").hidden = true; $("answer-empty").hidden = false;
+  if (window.vectorSpace) window.vectorSpace.clear();
 }
 let drawing = false, last = null, lastSent = 0;
 function point(e) { const r = pad.getBoundingClientRect(); return [(e.clientX - r.left) * pad.width / r.width, (e.clientY - r.top) * pad.height / r.height]; }
@@ -97,7 +100,9 @@ $("show-saliency").addEventListener("change", (e) => { $("saliency").style.visib
 async function predictDrawing() {
   if (state.inflight) { state.pending = true; return; }
   state.inflight = true;
-  try { showAnswer(await api("/api/predict", post({ image: snapshot() }))); }
+  const image = snapshot();
+  if (window.vectorSpace) window.vectorSpace.embed({ image });  // where the drawing lands among the test digits
+  try { showAnswer(await api("/api/predict", post({ image }))); }
   catch (e) { showError(e); }
   finally { state.inflight = false; if (state.pending) { state.pending = false; predictDrawing(); } }
 }
@@ -180,6 +185,7 @@ function buildForm(features) {
 $("table-predict").addEventListener("click", async () => {
   const features = {};
   for (const el of $("features").elements) features[el.name] = el.type === "number" ? Number(el.value) : el.value;
+  if (window.vectorSpace) window.vectorSpace.embed({ features });
   try { showAnswer(await api("/api/predict", post({ features }))); } catch (e) { showError(e); }
 });
 $("text-predict").addEventListener("click", async () => {
@@ -187,6 +193,7 @@ $("text-predict").addEventListener("click", async () => {
 });
 
 // ------------------------------------------------------------------ a language model writes
+$("prompt").addEventListener("input", () => { if (window.vectorSpace) window.vectorSpace.embed({ text: $("prompt").value }); });
 $("gen-start").addEventListener("click", () => {
   const out = $("gen-out"); out.textContent = $("prompt").value;
   const q = new URLSearchParams({ prompt: $("prompt").value, tokens: $("gen-tokens").value, temperature: $("gen-temp").value });
