@@ -24,12 +24,17 @@ POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 def representations(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> dict[str, torch.Tensor]:
     """``x`` as vectors at each stage, each ``(N, features)``: ``"input"``; the output of each block (a
     pooling layer of a CNN, the activation after each fully connected layer); ``"output"`` (logits).
-    Keys other than input and output are module names, e.g. ``"features.3"``."""
+    Keys other than input and output are module names, e.g. ``"features.3"``. An ensemble of ``k``
+    members in one network (an MLP with ``ensemble = k``: activations ``(N, k, width)``) gives one vector
+    per input at each layer, the members' mean, as its prediction averages the members' outputs."""
     blocks = [(n, m) for n, m in model.named_modules() if isinstance(m, POOLS + ACTIVATIONS)]
     found: dict[str, list[torch.Tensor]] = {}
+    members = int(getattr(model, "k", 1) or 1)
 
     def keep(name: str, pool: bool):
         def hook(_m: nn.Module, _inp: Any, out: torch.Tensor) -> None:
+            if members > 1 and out.dim() == 3 and out.shape[1] == members:
+                out = out.mean(dim=1)  # the ensemble's members side by side: one vector per input
             if pool or out.dim() in (2, 3):  # activations inside conv blocks (4-D) wait for their pooling
                 found.setdefault(name, []).append(out.detach().flatten(1).float().cpu())
         return hook
