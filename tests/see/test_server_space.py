@@ -104,6 +104,25 @@ def test_space_map_is_the_stored_points(digits_cnn) -> None:
         assert c.post("/api/embed", content=b"{", headers={"Content-Type": "application/json"}).status_code == 422
 
 
+def test_predict_with_place_answers_as_predict_and_embed_do_in_one_request(digits_cnn) -> None:
+    """The page asks /api/predict to place each stroke (one request, not two): its ``space`` part equals
+    /api/embed's answer, the rest equals a plain /api/predict answer."""
+    names = [s["name"] for s in read_space(digits_cnn)[0]["stages"]]
+    with _client(digits_cnn) as c:
+        for seed, layer in [(0, None), (1, names[1])]:
+            body = {"pixels": _grid(seed)} | ({} if layer is None else {"layer": layer})
+            both = c.post("/api/predict", json=body | {"place": True}).json()
+            assert both.pop("space") == c.post("/api/embed", json=body).json()
+            assert both == c.post("/api/predict", json={"pixels": body["pixels"]}).json()
+        bad = c.post("/api/predict", json={"pixels": _grid(0), "place": True, "layer": "nope"})
+        assert bad.status_code == 422 and "stages" in bad.json()["detail"]
+        bad = c.post("/api/embed", json={"pixels": _grid(0), "place": True})
+        assert bad.status_code == 422 and "/api/predict" in bad.json()["detail"]
+        predict = c.get("/openapi.json").json()["paths"]["/api/predict"]["post"]["requestBody"]
+        options = predict["content"]["application/json"]["schema"]["oneOf"]
+        assert all(o["properties"]["layer"]["anyOf"][0]["enum"] == names for o in options)
+
+
 def test_a_run_without_a_stored_space_answers_404_in_one_line(digits_cnn, tmp_path) -> None:
     old = tmp_path / "old-run"
     shutil.copytree(digits_cnn, old)
@@ -112,6 +131,9 @@ def test_a_run_without_a_stored_space_answers_404_in_one_line(digits_cnn, tmp_pa
         for r in (c.get("/api/space"), c.post("/api/embed", json={"pixels": _grid(0)})):
             assert r.status_code == 404 and SPACE in r.json()["detail"] and "\n" not in r.json()["detail"]
         assert "/api/embed" not in c.get("/openapi.json").json()["paths"]
+        r = c.post("/api/predict", json={"pixels": _grid(0), "place": False})
+        assert r.status_code == 422 and "place" in r.json()["detail"]  # as its schema says: no such key here
+        assert c.post("/api/predict", json={"pixels": _grid(0)}).status_code == 200
 
 
 def test_a_language_models_prompt_characters_sit_on_its_embedding_map(tiny_lm_run) -> None:

@@ -9,6 +9,8 @@ draws them in 2-D (principal components, whose parameters place new inputs later
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import torch
@@ -21,12 +23,14 @@ ACTIVATIONS = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.LeakyReLU, nn.ELU, nn.S
 POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
 
 
-def representations(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> dict[str, torch.Tensor]:
-    """``x`` as vectors at each stage, each ``(N, features)``: ``"input"``; the output of each block (a
-    pooling layer of a CNN, the activation after each fully connected layer); ``"output"`` (logits).
-    Keys other than input and output are module names, e.g. ``"features.3"``. An ensemble of ``k``
-    members in one network (an MLP with ``ensemble = k``: activations ``(N, k, width)``) gives one vector
-    per input at each layer, the members' mean, as its prediction averages the members' outputs."""
+@contextlib.contextmanager
+def recording(model: nn.Module) -> Iterator[dict[str, list[torch.Tensor]]]:
+    """While inside, every forward pass of ``model`` appends its inputs' vectors at each stage to the
+    yielded dict (stage name -> one ``(batch, features)`` tensor per pass): ``"input"``; the output of
+    each block (a pooling layer of a CNN, the activation after each fully connected layer); ``"output"``.
+    An ensemble of ``k`` members in one network (an MLP with ``ensemble = k``: activations ``(N, k,
+    width)``) gives one vector per input at each layer, the members' mean, as its prediction averages the
+    members' outputs. What :func:`representations` and the server's placement of new inputs share."""
     blocks = [(n, m) for n, m in model.named_modules() if isinstance(m, POOLS + ACTIVATIONS)]
     found: dict[str, list[torch.Tensor]] = {}
     members = int(getattr(model, "k", 1) or 1)
@@ -39,21 +43,33 @@ def representations(model: nn.Module, x: torch.Tensor, batch_size: int = 256) ->
                 found.setdefault(name, []).append(out.detach().flatten(1).float().cpu())
         return hook
 
+    def ends(_m: nn.Module, inp: Any, out: Any) -> None:
+        if isinstance(out, torch.Tensor) and inp and isinstance(inp[0], torch.Tensor):
+            found.setdefault("input", []).append(inp[0].detach().flatten(1).float().cpu())
+            found.setdefault("output", []).append(out.detach().float().cpu().flatten(1))
+
     handles = [m.register_forward_hook(keep(n, isinstance(m, POOLS))) for n, m in blocks]
-    outputs = []
+    handles.append(model.register_forward_hook(ends))
     try:
-        with eval_mode(model), torch.no_grad():
-            for i in range(0, len(x), batch_size):
-                outputs.append(model(x[i:i + batch_size].to(model_device(model))).float().cpu())
+        yield found
     finally:
         for h in handles:
             h.remove()
-    if not outputs:
+
+
+def representations(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> dict[str, torch.Tensor]:
+    """``x`` as vectors at each stage, each ``(N, features)`` (:func:`recording`'s stages): ``"input"``,
+    the blocks' outputs, ``"output"`` (logits). Keys other than input and output are module names, e.g.
+    ``"features.3"``."""
+    if len(x) == 0:
         raise UserError("representations needs at least one input.")
-    stages = {"input": x.flatten(1).float().cpu()}
-    stages.update({n: torch.cat(v) for n, v in found.items() if sum(len(t) for t in v) == len(x)})
-    stages["output"] = torch.cat(outputs).flatten(1)
-    return stages
+    with recording(model) as found, eval_mode(model), torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            model(x[i:i + batch_size].to(model_device(model)))
+    inner = {n: torch.cat(v) for n, v in found.items() if n not in ("input", "output")}
+    return {"input": x.flatten(1).float().cpu(),
+            **{n: v for n, v in inner.items() if len(v) == len(x)},
+            "output": torch.cat(found["output"])}
 
 
 def principal(vectors: torch.Tensor, dims: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -47,7 +47,7 @@ from neuroplast.see.server.schema import (
     vocabulary_pattern,
 )
 from neuroplast.see.server.space import Space
-from neuroplast.see.server.space_routes import space_routes
+from neuroplast.see.server.space_routes import place_body, space_routes
 
 
 def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int = MAX_BODY,
@@ -73,7 +73,8 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
                         "that `neuroplast run` printed.")
     table(lang)  # unknown language: a clear error now
     predictor = Predictor(run_dir)
-    batcher = Batcher(predictor.answer, max_batch)
+    space = Space(run_dir, predictor.run, predictor.classes)
+    batcher = Batcher(space.answering(predictor.answer), max_batch)  # predict; with "place", the point too
     scratch = None if workdir else Path(tempfile.mkdtemp(prefix="neuroplast-serve-"))  # removed at shutdown
     playground = Playground(Path(workdir) if workdir else scratch)
 
@@ -85,8 +86,8 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     _page_routes(app, lang, token)
     _model_routes(app, predictor)
     decoding = SharedDecode(predictor.decode)  # the page sends each stroke to predict and embed: decoded once
-    _predict_route(app, predictor, batcher, decoding)
-    space_routes(app, predictor, batcher, Space(run_dir, predictor.run, predictor.classes), decoding)
+    placing = space_routes(app, predictor, batcher, space, decoding)
+    _predict_route(app, predictor, batcher, decoding, space if placing is not None else None)
     _generate_route(app, predictor, batcher)
     _playground_routes(app, playground)
     app.state.predictor = predictor
@@ -162,8 +163,12 @@ def _invalid(e: ValidationError, example: str) -> Response:
 EXAMPLE = {"image": '{"image": "<base64 PNG>"}', "table": '{"features": {"column": 1.0}}'}
 
 
-def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher, decoding: SharedDecode) -> None:
-    body = predict_body(predictor.preprocess)
+def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher, decoding: SharedDecode,
+                   placing: Space | None) -> None:
+    """``POST /api/predict``; with ``placing`` (a run with a stored vector space) a body may ask
+    ``"place": true`` to get the input's point and nearest test examples in the same answer (``space``),
+    as the page does on every stroke: one request instead of two."""
+    body = place_body(predict_body(predictor.preprocess), placing.names) if placing else predict_body(predictor.preprocess)
 
     @app.post("/api/predict", summary="Classify one input: classes, probabilities, confidence, "
               "'not sure' and the saliency map", responses=errors(413, 422), openapi_extra=body,
@@ -183,7 +188,16 @@ def _predict_route(app: FastAPIOffline, predictor: Predictor, batcher: Batcher, 
             return _json({"detail": str(e)}, 413)
         except BadInput as e:
             return _json({"detail": str(e)}, 422)
-        return _json(await batcher(x))
+        if not req.model_fields_set & {"place", "layer"}:
+            return _json(await batcher(x))
+        if placing is None:
+            return _json({"detail": "This run has no stored vector space to place inputs in (space.safetensors); "
+                          "send the body without \"place\" and \"layer\"."}, 422)
+        try:
+            placing.stage(req.layer)
+        except ValueError as e:
+            return _json({"detail": str(e)}, 422)
+        return _json(await batcher((x, req.layer) if req.place else x))
 
 
 # --------------------------------------------------------------------------- text from a language model

@@ -42,6 +42,9 @@ class PredictRequest(BaseModel):
     features: dict[str, float | str | None] | None = Field(None, description="Table models: column -> value "
                                                            "(null: a missing cell).")
     text: str | None = Field(None, description="Text classifiers: the text to classify.")
+    place: bool = Field(False, description="Also answer where the input lands in the stored vector space "
+                        "(``space``: as /api/embed answers), from the same request.")
+    layer: str | None = Field(None, description="With place (or /api/embed): the stage, default the last hidden one.")
 
 
 # --------------------------------------------------------------------------- the model behind the API

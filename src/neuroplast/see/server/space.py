@@ -142,22 +142,43 @@ class Space:
 
     def answer(self, items: list[tuple[torch.Tensor, str | None]]) -> list[dict[str, Any]]:
         """``POST /api/embed`` for a batch of decoded inputs, each with its stage: one forward pass."""
-        from neuroplast.trust.space import nearest, place, representations
+        from neuroplast.trust.space import representations
 
         vectors = representations(self.run.model, torch.cat([x for x, _ in items]))
-        out = []
-        for j, (_, layer) in enumerate(items):
-            s = self.stage(layer)
-            coords = (vectors[s["name"]][j:j + 1].double() - s["mean"]) @ s["components"].T
-            point = place(coords, s["coords"], s["points"], self.method)[0]
-            distances, found = nearest(coords, s["coords"])
-            neighbours = []
-            for d, i in zip(distances[0].tolist(), found[0].tolist(), strict=True):
-                n = {"index": int(self.indices[i]), "label": self.classes[int(self.labels[i])],
-                     "distance": round(float(d), 5)}
-                if self.thumbnails is not None:
-                    n["thumbnail"] = self.thumbnails[i]
-                neighbours.append(n)
-            out.append({"layer": s["name"], "point": {"x": round(float(point[0]), 5), "y": round(float(point[1]), 5)},
-                        "neighbours": neighbours, "layers": self.names})
-        return out
+        return [self.place(vectors, j, layer) for j, (_, layer) in enumerate(items)]
+
+    def place(self, vectors: dict[str, torch.Tensor], j: int, layer: str | None) -> dict[str, Any]:
+        """Where row ``j`` of a batch's stage ``vectors`` (:func:`~neuroplast.trust.space.recording`'s
+        stages) lands at ``layer``: its 2-D point and nearest stored examples."""
+        from neuroplast.trust.space import nearest, place
+
+        s = self.stage(layer)
+        coords = (vectors[s["name"]][j:j + 1].double() - s["mean"]) @ s["components"].T
+        point = place(coords, s["coords"], s["points"], self.method)[0]
+        distances, found = nearest(coords, s["coords"])
+        neighbours = []
+        for d, i in zip(distances[0].tolist(), found[0].tolist(), strict=True):
+            n = {"index": int(self.indices[i]), "label": self.classes[int(self.labels[i])],
+                 "distance": round(float(d), 5)}
+            if self.thumbnails is not None:
+                n["thumbnail"] = self.thumbnails[i]
+            neighbours.append(n)
+        return {"layer": s["name"], "point": {"x": round(float(point[0]), 5), "y": round(float(point[1]), 5)},
+                "neighbours": neighbours, "layers": self.names}
+
+    def answering(self, predictor_answer: Any) -> Any:
+        """The predict batcher's function: ``predictor_answer`` for plain inputs; for ``(x, layer)`` items
+        (``"place": true``) the same answers with ``space`` added, the stages recorded during the
+        prediction's own forward pass (no second one)."""
+        from neuroplast.trust.space import recording
+
+        def answer(items: list[Any]) -> list[dict[str, Any]]:
+            xs = [i[0] if isinstance(i, tuple) else i for i in items]
+            if not any(isinstance(i, tuple) for i in items):
+                return predictor_answer(xs)
+            with recording(self.run.model) as found:
+                answers = predictor_answer(xs)
+            vectors = {name: torch.cat(v) for name, v in found.items()}
+            return [{**a, "space": self.place(vectors, j, i[1])} if isinstance(i, tuple) else a
+                    for j, (a, i) in enumerate(zip(answers, items, strict=True))]
+        return answer

@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from fastapi import Query, Request
 from fastapi.responses import Response
-from pydantic import Field, ValidationError
+from pydantic import ValidationError
 
 from neuroplast.see.server.batcher import Batcher
 from neuroplast.see.server.constants import PROMPT_MAX
@@ -17,13 +17,6 @@ from neuroplast.see.server.decoding import SharedDecode
 from neuroplast.see.server.predictor import BadInput, Predictor, PredictRequest, TooLarge
 from neuroplast.see.server.schema import errors, predict_body, vocabulary_pattern
 from neuroplast.see.server.space import Space
-
-
-class EmbedRequest(PredictRequest):
-    """One input to place in the vector space (as ``/api/predict`` takes it) and the stage to place it in."""
-
-    layer: str | None = Field(None, description="The stage (default: the last hidden one); GET /api/space lists them.")
-
 
 POINT = {"type": "object", "required": ["x", "y"], "properties": {"x": {"type": "number"}, "y": {"type": "number"}}}
 NEIGHBOUR = {"type": "object", "required": ["index", "label", "distance"], "properties": {
@@ -56,6 +49,18 @@ def embed_body(preprocess: dict[str, Any], layers: list[str], vocab: list[str] |
     return body
 
 
+def place_body(body: dict[str, Any], layers: list[str]) -> dict[str, Any]:
+    """``/api/predict``'s body with the optional ``place`` and ``layer`` of a run with a stored space."""
+    body = copy.deepcopy(body)
+    schema = body["requestBody"]["content"]["application/json"]["schema"]
+    for option in schema.get("oneOf", [schema]):
+        option["properties"]["place"] = {"type": "boolean", "default": False, "description": "Also answer where "
+                                         "the input lands in the vector space (space: as /api/embed answers)."}
+        option["properties"]["layer"] = {"anyOf": [{"type": "string", "enum": layers}, {"type": "null"}],
+                                         "description": "With place: the stage (null or left out: the last hidden one)."}
+    return body
+
+
 def embed_answer_schema(names: list[str]) -> dict[str, Any]:
     layer = {"type": "string", "enum": names}
     return {"type": "object", "required": ["layer", "layers"], "properties": {
@@ -77,9 +82,10 @@ def map_schema(names: list[str]) -> dict[str, Any]:
 
 
 def space_routes(app: Any, predictor: Predictor, batcher: Batcher, space: Space,
-                 decoding: SharedDecode) -> None:
+                 decoding: SharedDecode) -> Batcher | None:
     """Add ``POST /api/embed`` and ``GET /api/space`` to ``app``; their forward passes share ``batcher``'s
-    model thread (the stage hooks must not see another request's forward pass)."""
+    model thread (the stage hooks must not see another request's forward pass). Returns the batcher that
+    places inputs (``/api/predict`` with ``place``), None when the run has no space of inputs to place in."""
     placing = Batcher(space.answer, batcher.max_batch)
     placing.pool = batcher.pool
     names = space.names if space.available else []
@@ -93,7 +99,9 @@ def space_routes(app: Any, predictor: Predictor, batcher: Batcher, space: Space,
         if not space.available:
             return _json({"detail": space.missing}, 404)
         try:
-            req = EmbedRequest.model_validate_json(await request.body())
+            req = PredictRequest.model_validate_json(await request.body())
+            if "place" in req.model_fields_set:
+                raise BadInput("/api/embed always places its input; \"place\" belongs to /api/predict.")
             space.stage(req.layer)
             if space.vocab is not None:
                 if req.text is None or req.image is not None or req.pixels is not None or req.features is not None:
@@ -126,3 +134,5 @@ def space_routes(app: Any, predictor: Predictor, batcher: Batcher, space: Space,
             return Response(space.map_json(layer), media_type="application/json")
         except ValueError as e:
             return _json({"detail": str(e)}, 422)
+
+    return placing if space.available and space.vocab is None else None

@@ -101,9 +101,13 @@ async function predictDrawing() {
   if (state.inflight) { state.pending = true; return; }
   state.inflight = true;
   const image = snapshot();
-  if (window.vectorSpace) window.vectorSpace.embed({ image });  // where the drawing lands among the test digits
-  try { showAnswer(await api("/api/predict", post({ image }))); }
-  catch (e) { showError(e); }
+  const space = window.vectorSpace && window.vectorSpace.placing();  // where the drawing lands, in the same answer
+  try {
+    const answer = await api("/api/predict", post(space ? { image, place: true, layer: space.layer } : { image }));
+    showAnswer(answer);
+    if (space) window.vectorSpace.show({ image }, answer.space);
+  }
+  catch (e) { showError(e); if (space) window.vectorSpace.show({ image }, null); }
   finally { state.inflight = false; if (state.pending) { state.pending = false; predictDrawing(); } }
 }
 

@@ -146,4 +146,12 @@ sp("space-layer").addEventListener("change", async (e) => {
   if (spaceState.lastBody) spaceEmbed(spaceState.lastBody);
 });
 
-window.vectorSpace = { load: spaceLoad, embed: spaceEmbed, clear: spaceClear, relabel: () => { spaceRelabel(); spaceLegend(); } };
+// the drawing page asks /api/predict to place the drawing too (one request per stroke): what to ask for,
+// and the answer's space part shown as an /api/embed answer would be
+function spacePlacing() { return spaceState.available && !spaceState.lm ? { layer: spaceState.layer } : null; }
+function spacePlaced(body, answer) {
+  spaceState.lastBody = body; spaceState.answer = answer || null; spaceDraw(); spaceNeighbours();
+}
+
+window.vectorSpace = { load: spaceLoad, embed: spaceEmbed, placing: spacePlacing, show: spacePlaced, clear: spaceClear,
+                       relabel: () => { spaceRelabel(); spaceLegend(); } };
