@@ -20,7 +20,7 @@ from neuroplast.errors import UserError, check_output
 from neuroplast.plasticity import structured
 from neuroplast.rundir import Run
 from neuroplast.see.report import rewrite_report, write_report_safely
-from neuroplast.spec import ExperimentSpec, PruneSpec, section
+from neuroplast.spec import ExperimentSpec, PruneSpec, QuantizeSpec, section
 from neuroplast.stages import ORDER, SECTIONS
 from neuroplast.train import Callback, distributed
 from neuroplast.train.progress import say
@@ -143,6 +143,21 @@ def prune(run_dir: str | Path, *, out: str | Path | None = None, progress: bool 
     return rundir.load(folder)
 
 
+def quantize(run_dir: str | Path, *, out: str | Path | None = None, progress: bool = True,
+             latency_repeats: int = 30, **options: Any) -> Run:
+    """Quantize a trained (usually pruned) run (the options are :class:`~neuroplast.spec.QuantizeSpec`'s:
+    ``method``, ``bits``, ``conv_bits``...) into a new run folder, default ``RUN_DIR/quantized-METHOD``,
+    with its report; returns the quantized run.
+
+    Example:
+        >>> small = neuroplast.quantize(pruned.dir, method="codebook", bits=5)
+        >>> small.metrics["compression"]["ratio"]
+    """
+    folder = run_stage("quantize", run_dir, section(QuantizeSpec, options), out=out, progress=progress,
+                       latency_repeats=latency_repeats)
+    return rundir.load(folder)
+
+
 def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
     """``[uncertainty]``, ``[explain]`` and ``[prune]`` on data or a model they cannot handle: one line
     before the training, not after it."""
@@ -173,14 +188,16 @@ def finish(trained: Run, data: Dataset, progress: bool = True) -> Run:
     if trained.dir is None or not distributed.is_main():
         return trained
     if trained.spec is not None:
+        folders: dict[str, Path] = {}
         for name in ORDER:
             section = getattr(trained.spec, name)
             if section is not None:
                 started = time.perf_counter()
                 method = getattr(section, "method", None) or getattr(section, "format", None)
+                source = folders.get("prune", trained.dir) if name == "quantize" else trained.dir
                 if progress:
-                    say(f"stage {name}" + (f" ({method})" if method else "") + f" of {trained.dir}")
-                folder = SECTIONS.get(name)(trained.dir, section, data=data, **_quiet(name))
+                    say(f"stage {name}" + (f" ({method})" if method else "") + f" of {source}")
+                folder = folders[name] = SECTIONS.get(name)(source, section, data=data, **_quiet(name))
                 _report_stage_folder(folder, data)
                 if progress:
                     say(f"stage {name} done in {time.perf_counter() - started:.1f} s -> {folder}")
@@ -222,4 +239,4 @@ def _report_stage_folder(folder: Path, data: Dataset | None) -> None:
 
 def _quiet(name: str) -> dict[str, Any]:
     """The prune stage's fine-tuning rounds print nothing inside a pipeline."""
-    return {"progress": False} if name == "prune" else {}
+    return {"progress": False} if name in ("prune", "quantize") else {}

@@ -37,6 +37,7 @@ from neuroplast.spec.stages import (
     ExplainSpec,
     ExportSpec,
     PruneSpec,
+    QuantizeSpec,
     ReportSpec,
     UncertaintySpec,
     choices,
@@ -45,6 +46,6 @@ from neuroplast.spec.stages import (
 
 __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
            "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec",
-           "ModelSpec", "PerceptronSpec", "PruneSpec",
+           "ModelSpec", "PerceptronSpec", "PruneSpec", "QuantizeSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
            "load_spec", "parse_value", "resolve_spec_path", "spec_from_dict"]

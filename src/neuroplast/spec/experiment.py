@@ -31,7 +31,7 @@ from neuroplast.spec.sections import (
     SpecModel,
     TrainSpec,
 )
-from neuroplast.spec.stages import ExplainSpec, PruneSpec, UncertaintySpec
+from neuroplast.spec.stages import ExplainSpec, PruneSpec, QuantizeSpec, UncertaintySpec
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"
 DEFAULT_SPEC = "digits-cnn"
@@ -54,6 +54,8 @@ class ExperimentSpec(SpecModel):
                                         "RUN_DIR/explain-METHOD.")
     prune: PruneSpec | None = Field(None, description="Prune, fine-tune and measure after training into "
                                     "RUN_DIR/pruned-METHOD.")
+    quantize: QuantizeSpec | None = Field(None, description="Quantize after training (after pruning when "
+                                          "[prune] is given too) into .../quantized-METHOD.")
     limits: LimitsSpec = Field(LimitsSpec(), description="Size budgets, refused before allocating.")
 
     @field_validator("name")

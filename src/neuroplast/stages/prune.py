@@ -49,6 +49,7 @@ def prune(run_dir: str | Path, spec: PruneSpec | None = None, *, out: str | Path
     spec = PruneSpec() if spec is None else spec
     run_dir = Path(run_dir)
     parent = _prunable(run_dir, spec)
+    spec = _resolved(spec, parent)
     out_dir = rundir.stage_dir(run_dir, "prune", spec.method, out)
     seed_everything(parent.spec.seed, parent.spec.train.threads)
     data = parent.dataset() if data is None else data
@@ -84,6 +85,17 @@ def _prunable(run_dir: Path, spec: PruneSpec) -> Run:
     if spec.distill and task != "classification":
         raise UserError(f"distill applies to classifiers (soft class probabilities); this run is {task!r}.")
     return parent
+
+
+def _resolved(spec: PruneSpec, parent: Run) -> PruneSpec:
+    """The options left out, chosen from the sparsity asked (:meth:`PruneSpec.resolved`), said in one line."""
+    full = spec.resolved(parent.info["task"] == "classification", parent.spec.train.epochs)
+    chosen = {k: getattr(full, k) for k in ("schedule", "rounds", "epochs", "final_epochs", "scope", "distill")
+              if getattr(spec, k) is None and getattr(full, k) is not None}
+    if chosen:
+        log.warning("prune %s at sparsity %s: chose %s (give them to override)", spec.method, spec.sparsity,
+                    ", ".join(f"{k}={v}" for k, v in chosen.items()))
+    return full
 
 
 @dataclass
