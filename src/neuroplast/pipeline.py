@@ -159,7 +159,7 @@ def quantize(run_dir: str | Path, *, out: str | Path | None = None, progress: bo
 
 
 def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
-    """``[uncertainty]``, ``[explain]`` and ``[prune]`` on data or a model they cannot handle: one line
+    """``[uncertainty]``, ``[explain]``, ``[prune]`` and ``[quantize]`` on data or a model they cannot handle: one line
     before the training, not after it."""
     images = data.task == "classification" and data.x_train.dim() == 4
     if spec.uncertainty is not None and data.task != "classification":
@@ -174,9 +174,10 @@ def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
                         "[explain] section (neuroplast.trust.attribute(model, x) explains tables and tokens).")
     if spec.explain is not None and spec.explain.method == "gradcam":
         gradcam_layer(model, tuple(data.x_train.shape))
-    if spec.prune is not None and data.task == "language-model":
-        raise UserError(f"[prune] measures and fine-tunes classifiers and regressors; data.source "
-                        f"{spec.data.source!r} is a language-model task. Remove the [prune] section.")
+    for name in ("prune", "quantize"):
+        if getattr(spec, name) is not None and data.task == "language-model":
+            raise UserError(f"[{name}] measures and fine-tunes classifiers and regressors; data.source "
+                            f"{spec.data.source!r} is a language-model task. Remove the [{name}] section.")
     if spec.prune is not None and spec.prune.method == "structured":
         structured.check_family(spec.model.family, model)  # refuses what it cannot shrink, naming the layers
 
