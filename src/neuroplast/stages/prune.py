@@ -92,7 +92,7 @@ def _resolved(spec: PruneSpec, parent: Run) -> PruneSpec:
     full = spec.resolved(parent.info["task"] == "classification", parent.spec.train.epochs)
     chosen = {k: getattr(full, k) for k in ("schedule", "rounds", "epochs", "final_epochs", "scope", "distill")
               if getattr(spec, k) is None and getattr(full, k) is not None}
-    if chosen:
+    if chosen and full.scope == "erk" and spec.scope is None:  # the high-sparsity recipe, said out loud
         log.warning("prune %s at sparsity %s: chose %s (give them to override)", spec.method, spec.sparsity,
                     ", ".join(f"{k}={v}" for k, v in chosen.items()))
     return full
