@@ -340,7 +340,8 @@ def read_compressed(path: Path, limits: LimitsSpec | None = None) -> dict[str, t
     if not path.is_file():
         raise UserError(f"Weights file {path} is missing. Quantize the run again (neuroplast quantize).")
     limits.refuse("file_bytes", path.stat().st_size, "reading the weights", str(path))
-    return decode(path.read_bytes(), str(path), limits.parameters, limits.file_bytes)
+    data = path.read_bytes()
+    return decode(data, str(path), limits.parameters, min(limits.file_bytes, 1024 * len(data) + 2**20))
 
 
 def _check_sparse(path: Path, state: dict[str, torch.Tensor], limits: LimitsSpec) -> None:
