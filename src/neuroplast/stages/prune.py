@@ -49,8 +49,8 @@ def prune(run_dir: str | Path, spec: PruneSpec | None = None, *, out: str | Path
     spec = PruneSpec() if spec is None else spec
     run_dir = Path(run_dir)
     parent = _prunable(run_dir, spec)
-    spec = _resolved(spec, parent)
     out_dir = rundir.stage_dir(run_dir, "prune", spec.method, out)
+    spec = _resolved(spec, parent)
     seed_everything(parent.spec.seed, parent.spec.train.threads)
     data = parent.dataset() if data is None else data
     dense = copy.deepcopy(parent.model)
