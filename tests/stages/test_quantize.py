@@ -97,10 +97,13 @@ def test_dynamic_is_int8_only(pruned: Path, capsys) -> None:
               "dynamic quantization is int8")
 
 
-def test_an_already_quantized_run_is_refused(pruned: Path, tmp_path: Path, capsys) -> None:
-    out = tmp_path / "once"
-    assert main(["quantize", str(pruned), "--epochs", "1", "--out", str(out), "--quiet"]) == 0
+def test_an_already_quantized_run_is_refused_and_the_report_shows_both(pruned: Path, capsys) -> None:
+    out = pruned / "quantized-codebook"  # the default folder, inside the pruned run
+    assert main(["quantize", str(pruned), "--epochs", "1", "--quiet"]) == 0
     capsys.readouterr()
+    report = (pruned / "report.html").read_text()  # rewritten with the new folder
+    c = neuroplast.load(out).metrics["compression"]
+    assert 'id="compression-table"' in report and f"{c['bytes']:,}" in report and f"{c['dense_bytes']:,}" in report
     _one_line(main(["quantize", str(out), "--quiet"]), capsys.readouterr().err, "is already quantized; quantize")
 
 
