@@ -64,6 +64,8 @@ def test_a_codebook_run_reloads_from_its_compressed_file_alone(pruned: Path, tmp
     accuracy = float((expected.argmax(1) == data.y_test.numpy()).mean())
     assert accuracy == pytest.approx(run.metrics["test"]["accuracy"], abs=1e-6)  # the recorded score is this model's
     np.testing.assert_array_equal(_outputs_in_a_fresh_process(out), expected)
+    assert main(["export", str(out), "--out", str(tmp_path / "coded.onnx")]) == 0  # checked in ONNX Runtime
+    assert "ONNX Runtime matches PyTorch" in capsys.readouterr().out
 
 
 def test_dynamic_int8_stays_within_a_stated_tolerance_of_float32(pruned: Path, tmp_path: Path) -> None:
