@@ -13,6 +13,13 @@ def test_high_sparsity_gets_the_recipe_that_kept_lenet_300_100_within_a_tenth_of
         ("gradual", 16, 2, 30, "erk", 0.5)
 
 
+def test_networks_with_convolutions_get_the_recipe_that_kept_lenet5_within_a_tenth_of_a_point() -> None:
+    # benchmarks/RESULTS.md: --schedule gradual --sparsity 0.95 --rounds 8 --epochs 3 --scope lamp (10-epoch parent)
+    full = PruneSpec(sparsity=0.95).resolved(classifier=True, train_epochs=10, convolutional=True)
+    assert (full.schedule, full.rounds, full.epochs, full.final_epochs, full.scope, full.distill) == \
+        ("gradual", 8, 3, 10, "lamp", 0.0)
+
+
 def test_what_the_user_gives_is_kept_and_regressors_are_not_distilled() -> None:
     full = PruneSpec(sparsity=0.95, scope="lamp", rounds=8, epochs=3).resolved(classifier=False, train_epochs=10)
     assert (full.schedule, full.rounds, full.epochs, full.final_epochs, full.scope, full.distill) == \

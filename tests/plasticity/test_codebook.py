@@ -79,3 +79,12 @@ def test_fine_tuning_keeps_pruned_weights_at_zero_and_weights_on_the_codebook() 
         assert torch.equal(layer.weight.detach(), books[name].weight())  # the float16 codebook, bit for bit
         assert set(layer.weight[~zero].tolist()) <= set(books[name].centroids.float().tolist())
     assert books["0.weight"].bits == 2 and books["2.weight"].bits == 3
+
+
+def test_a_layer_with_fewer_weights_than_values_gets_fewer_bits() -> None:
+    layer = nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[0.5, -0.25, 1.0]]))
+    codebook.share_weights(layer, bits=8)  # 3 weights: 3 values, which 2 bits index
+    book = codebook.finalize(layer, bits=8)["weight"]
+    assert book.bits == 2 and book.centroids.tolist() == [-0.25, 0.5, 1.0] and book.index.tolist() == [1, 0, 2]

@@ -20,6 +20,7 @@ layers, embeddings and recurrent weights stay as they are and are stored in floa
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -139,7 +140,8 @@ def share_weights(model: nn.Module, bits: int, conv_bits: int | None = None) -> 
 
 def finalize(model: nn.Module, bits: int, conv_bits: int | None = None) -> dict[str, Codebook]:
     """End the weight sharing: round each codebook to float16 values (what the file stores), fold it
-    into a plain weight (``codebook[index]``, zero where pruned) and return the codebooks by weight name."""
+    into a plain weight (``codebook[index]``, zero where pruned) and return the codebooks by weight name.
+    A codebook smaller than ``2 ** bits`` (a layer with few weights) is indexed with just enough bits."""
     books = {}
     for qual, layer in shared_layers(model):
         if not parametrize.is_parametrized(layer, "weight"):
@@ -148,6 +150,8 @@ def finalize(model: nn.Module, bits: int, conv_bits: int | None = None) -> dict[
         with torch.no_grad():
             shared.codebook.copy_(shared.codebook.half().float())
         layer_bits = conv_bits if conv_bits is not None and isinstance(layer, CONV_LAYERS) else bits
+        size = shared.codebook.numel()  # fewer kept weights than 2 ** bits: fewer bits suffice
+        layer_bits = min(layer_bits, max(1, math.ceil(math.log2(size))))
         books[qual] = Codebook(shared.codebook.detach().cpu().half(), shared.index[shared.mask].cpu(),
                                shared.mask.cpu(), layer_bits)
         parametrize.remove_parametrizations(layer, "weight", leave_parametrized=True)

@@ -99,7 +99,11 @@ class ExplainSpec(SpecModel):
     sanity: bool = Field(False, description="Also run the randomisation test and the deletion curve.")
 
 
-HIGH_SPARSITY = 0.9  # from here, pruning's defaults are the gradual, distilled ERK recipe (PruneSpec.resolved)
+HIGH_SPARSITY = 0.9  # from here, pruning's defaults are a measured recipe (PruneSpec.resolved)
+HIGH_SPARSITY_RECIPES: dict[str, dict[str, Any]] = {  # benchmarks/RESULTS.md, "Unstructured magnitude pruning"
+    "fully-connected": {"rounds": 16, "epochs": 2, "scope": "erk", "distill": 0.5, "final_times": 2},
+    "convolutional": {"rounds": 8, "epochs": 3, "scope": "lamp", "distill": 0.0, "final_times": 1},
+}
 
 
 class PruneSpec(SpecModel):
@@ -147,22 +151,26 @@ class PruneSpec(SpecModel):
                                       "magnitude or saliency. Structured pruning takes one-shot, iterative or gradual")
         return self
 
-    def resolved(self, classifier: bool, train_epochs: int) -> PruneSpec:
+    def resolved(self, classifier: bool, train_epochs: int, convolutional: bool = False) -> PruneSpec:
         """Every option the user left out, filled from the sparsity asked. From :data:`HIGH_SPARSITY`
-        (magnitude or saliency) that is the recipe measured to keep LeNet-300-100 within 0.1 point at 96%
-        (benchmarks/RESULTS.md): gradual, 16 rounds of 2 epochs, ERK shares, half of each fine-tuning loss
-        distilled from the dense network (classifiers), then twice the parent's epochs; below it, one-shot
-        global pruning with the parent's recipe."""
+        (magnitude or saliency) that is the recipe measured to keep each LeNet within 0.1 point at the
+        median of 3 seeds (benchmarks/RESULTS.md, :data:`HIGH_SPARSITY_RECIPES`): for fully connected
+        networks gradual, 16 rounds of 2 epochs, ERK shares, half of each fine-tuning loss distilled from
+        the dense network (classifiers), then twice the parent's epochs; for networks with convolutions
+        gradual, 8 rounds of 3 epochs, LAMP scores, then the parent's epochs. Below it, one-shot global
+        pruning with the parent's recipe."""
         high = self.sparsity >= HIGH_SPARSITY and self.method != "structured"
+        recipe = HIGH_SPARSITY_RECIPES["convolutional" if convolutional else "fully-connected"] if high else {}
         schedule = self.schedule or ("gradual" if high or self.rounds is not None else "one-shot")
         auto_gradual = self.schedule is None and schedule == "gradual"
         return self.model_copy(update={
             "schedule": schedule,
-            "rounds": self.rounds if self.rounds is not None or not (high and auto_gradual) else 16,
-            "epochs": self.epochs or 2,
-            "scope": self.scope or ("erk" if high else "global"),
-            "distill": self.distill if self.distill is not None else (0.5 if high and classifier else 0.0),
-            "final_epochs": self.final_epochs or (2 * train_epochs if high else train_epochs),
+            "rounds": self.rounds if self.rounds is not None or not (high and auto_gradual) else recipe["rounds"],
+            "epochs": self.epochs or recipe.get("epochs", 2),
+            "scope": self.scope or recipe.get("scope", "global"),
+            "distill": self.distill if self.distill is not None else (recipe.get("distill", 0.0) if classifier
+                                                                      else 0.0),
+            "final_epochs": self.final_epochs or recipe.get("final_times", 1) * train_epochs,
         })
 
 

@@ -29,6 +29,7 @@ from neuroplast.plasticity.measure import compare
 from neuroplast.plots import plot_confusion_matrix, plot_pruning
 from neuroplast.rundir import Run
 from neuroplast.spec import ExperimentSpec, PruneSpec, TrainSpec
+from neuroplast.spec.stages import HIGH_SPARSITY
 from neuroplast.train import Objective, evaluate, fit, seed_everything
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,13 @@ def _prunable(run_dir: Path, spec: PruneSpec) -> Run:
 
 
 def _resolved(spec: PruneSpec, parent: Run) -> PruneSpec:
-    """The options left out, chosen from the sparsity asked (:meth:`PruneSpec.resolved`), said in one line."""
-    full = spec.resolved(parent.info["task"] == "classification", parent.spec.train.epochs)
+    """The options left out, chosen from the sparsity asked (:meth:`PruneSpec.resolved`); the measured
+    high-sparsity recipe is said in one line."""
+    convolutional = any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) for m in parent.model.modules())
+    full = spec.resolved(parent.info["task"] == "classification", parent.spec.train.epochs, convolutional)
     chosen = {k: getattr(full, k) for k in ("schedule", "rounds", "epochs", "final_epochs", "scope", "distill")
               if getattr(spec, k) is None and getattr(full, k) is not None}
-    if chosen and full.scope == "erk" and spec.scope is None:  # the high-sparsity recipe, said out loud
+    if chosen and spec.sparsity >= HIGH_SPARSITY and spec.method != "structured":
         log.warning("prune %s at sparsity %s: chose %s (give them to override)", spec.method, spec.sparsity,
                     ", ".join(f"{k}={v}" for k, v in chosen.items()))
     return full
