@@ -118,3 +118,13 @@ def test_a_language_model_is_refused(tmp_path: Path, capsys) -> None:
     capsys.readouterr()
     _one_line(main(["quantize", str(tmp_path / "lm")]), capsys.readouterr().err,
               "is a language-model run")
+
+
+def test_the_quantize_section_runs_on_the_pruned_network_after_training(tmp_path: Path) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 2, "threads": 1},
+                         prune={"sparsity": 0.5, "final_epochs": 1}, quantize={"bits": 3, "epochs": 1})
+    coded = neuroplast.load(run.dir / "pruned-magnitude" / "quantized-codebook")
+    c = coded.metrics["compression"]
+    assert c["bits"] == 3 and coded.metrics["parent"] == str((run.dir / "pruned-magnitude").resolve())
+    assert c["parent_bytes"] == (run.dir / "pruned-magnitude" / "model.safetensors").stat().st_size
+    assert "quantize" not in coded.spec.model_dump(exclude_none=True)  # the folder's spec does not quantize again
