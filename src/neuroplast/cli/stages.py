@@ -144,7 +144,7 @@ def quantize(args: argparse.Namespace) -> int:
     c = read_metrics(folder)["compression"]
     key = "accuracy" if "test_accuracy" in c["baseline"] else "rmse"
     print(f"test {key}: {c['baseline']['test_' + key]:.4f} (parent) -> {c['quantized']['test_' + key]:.4f} "
-          f"({c['method']}, {c['bits']} bits)")
+          f"({c['method']}, {c['bits']} bits" + (f", {c['conv_bits']} in convolutions)" if "conv_bits" in c else ")"))
     print(f"bytes: {c['dense_bytes']:,} dense float32 -> {c['parent_bytes']:,} parent -> {c['bytes']:,} "
           f"{c['file']} ({c['ratio']:.1f}x smaller than dense)")
     for batch, t in c["latency_ms"].items():
