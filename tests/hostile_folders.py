@@ -267,7 +267,26 @@ def mutations() -> list[tuple[str, Mutate]]:
         ("run:lock-of-dead-pid", lambda d: (d / "run.lock").write_text("999999999\n")),
         ("run:leftover-tmp", lambda d: (d / ".metrics.json.abcd1234.tmp").write_text("{")),
     ]
-    return cases
+    return cases + _compressed_cases()
+
+
+def _compressed_cases() -> list[tuple[str, Mutate]]:
+    """A ``model.compressed`` planted in the folder (a quantized run's weights, which load prefers)."""
+    import zlib
+
+    from neuroplast.plasticity.coding import MAGIC, encode
+
+    def plant(make: Callable[[], bytes]) -> Mutate:
+        return lambda d: (d / "model.compressed").write_bytes(make())
+
+    return [
+        ("model.compressed:empty", plant(lambda: b"")),
+        ("model.compressed:zeros", plant(lambda: MAGIC + b"\x00" * 100)),
+        ("model.compressed:bomb", plant(lambda: MAGIC + zlib.compress(b"\x00" * 50_000_000, 1))),
+        ("model.compressed:header-huge", plant(lambda: MAGIC + zlib.compress(struct.pack("<I", 2**31) + b"[]"))),
+        ("model.compressed:wrong-tensors", plant(lambda: encode({"w": torch.zeros(3)}, {}))),
+        ("model.compressed:link-out", _link("model.compressed", "/etc/passwd")),
+    ]
 
 
 READERS = {"space.safetensors": ("report",)}  # a file only some commands read: fed to those (serve: tests/see)

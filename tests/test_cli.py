@@ -254,7 +254,8 @@ def _flags(command: str) -> dict[str, object]:
 
 
 @pytest.mark.parametrize(("command", "section"), [("calibrate", "UncertaintySpec"), ("explain", "ExplainSpec"),
-                                                  ("prune", "PruneSpec"), ("export", "ExportSpec"),
+                                                  ("prune", "PruneSpec"), ("quantize", "QuantizeSpec"),
+                                                  ("export", "ExportSpec"),
                                                   ("report", "ReportSpec"), ("predict", "ConformalSpec")])
 def test_cli_choices_and_defaults_are_the_spec_sections(command: str, section: str) -> None:
     from typing import get_args
@@ -300,7 +301,7 @@ def test_python_and_cli_refuse_the_same_prune_options_with_the_same_line(tmp_pat
     run = neuroplast.run("digits-mlp", out=tmp_path / "run", progress=False, train={"epochs": 1, "threads": 1})
     with pytest.raises(neuroplast.UserError) as python:
         neuroplast.prune(run.dir, schedule="one-shot", rounds=3)
-    code, _, err = cli(capsys, "prune", run.dir, "--rounds", "3")
+    code, _, err = cli(capsys, "prune", run.dir, "--schedule", "one-shot", "--rounds", "3")
     assert_one_line_error(code, err, "needs a schedule that prunes in rounds")
     assert err.strip() == f"neuroplast: error: {python.value}"
 

@@ -23,6 +23,7 @@ from neuroplast.version import __version__
 # The rest loads torch: imported on first use, so that `neuroplast --help` and `neuroplast configs` answer
 # at once (PEP 562).
 _LAZY = {"lr_find": "neuroplast.experiment", "fit": "neuroplast.pipeline", "prune": "neuroplast.pipeline",
+         "quantize": "neuroplast.pipeline",
          "resume": "neuroplast.pipeline", "run": "neuroplast.pipeline", "Run": "neuroplast.rundir",
          "load": "neuroplast.rundir"}
 
@@ -55,6 +56,7 @@ __all__ = [
     "load_spec",
     "lr_find",
     "prune",
+    "quantize",
     "resume",
     "run",
 ]

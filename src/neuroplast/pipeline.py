@@ -20,7 +20,7 @@ from neuroplast.errors import UserError, check_output
 from neuroplast.plasticity import structured
 from neuroplast.rundir import Run
 from neuroplast.see.report import rewrite_report, write_report_safely
-from neuroplast.spec import ExperimentSpec, PruneSpec, section
+from neuroplast.spec import ExperimentSpec, PruneSpec, QuantizeSpec, section
 from neuroplast.stages import ORDER, SECTIONS
 from neuroplast.stages.space import write_space
 from neuroplast.train import Callback, distributed
@@ -148,8 +148,23 @@ def prune(run_dir: str | Path, *, out: str | Path | None = None, progress: bool 
     return rundir.load(folder)
 
 
+def quantize(run_dir: str | Path, *, out: str | Path | None = None, progress: bool = True,
+             latency_repeats: int = 30, **options: Any) -> Run:
+    """Quantize a trained (usually pruned) run (the options are :class:`~neuroplast.spec.QuantizeSpec`'s:
+    ``method``, ``bits``, ``conv_bits``...) into a new run folder, default ``RUN_DIR/quantized-METHOD``,
+    with its report; returns the quantized run.
+
+    Example:
+        >>> small = neuroplast.quantize(pruned.dir, method="codebook", bits=5)
+        >>> small.metrics["compression"]["ratio"]
+    """
+    folder = run_stage("quantize", run_dir, section(QuantizeSpec, options), out=out, progress=progress,
+                       latency_repeats=latency_repeats)
+    return rundir.load(folder)
+
+
 def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
-    """``[uncertainty]``, ``[explain]`` and ``[prune]`` on data or a model they cannot handle: one line
+    """``[uncertainty]``, ``[explain]``, ``[prune]`` and ``[quantize]`` on data or a model they cannot handle: one line
     before the training, not after it."""
     images = data.task == "classification" and data.x_train.dim() == 4
     if spec.uncertainty is not None and data.task != "classification":
@@ -164,9 +179,10 @@ def preflight(spec: ExperimentSpec, data: Dataset, model: nn.Module) -> None:
                         "[explain] section (neuroplast.trust.attribute(model, x) explains tables and tokens).")
     if spec.explain is not None and spec.explain.method == "gradcam":
         gradcam_layer(model, tuple(data.x_train.shape))
-    if spec.prune is not None and data.task == "language-model":
-        raise UserError(f"[prune] measures and fine-tunes classifiers and regressors; data.source "
-                        f"{spec.data.source!r} is a language-model task. Remove the [prune] section.")
+    for name in ("prune", "quantize"):
+        if getattr(spec, name) is not None and data.task == "language-model":
+            raise UserError(f"[{name}] measures and fine-tunes classifiers and regressors; data.source "
+                            f"{spec.data.source!r} is a language-model task. Remove the [{name}] section.")
     if spec.prune is not None and spec.prune.method == "structured":
         structured.check_family(spec.model.family, model)  # refuses what it cannot shrink, naming the layers
 
@@ -178,14 +194,16 @@ def finish(trained: Run, data: Dataset, progress: bool = True) -> Run:
     if trained.dir is None or not distributed.is_main():
         return trained
     if trained.spec is not None:
+        folders: dict[str, Path] = {}
         for name in ORDER:
             section = getattr(trained.spec, name)
             if section is not None:
                 started = time.perf_counter()
                 method = getattr(section, "method", None) or getattr(section, "format", None)
+                source = folders.get("prune", trained.dir) if name == "quantize" else trained.dir
                 if progress:
-                    say(f"stage {name}" + (f" ({method})" if method else "") + f" of {trained.dir}")
-                folder = SECTIONS.get(name)(trained.dir, section, data=data, **_quiet(name))
+                    say(f"stage {name}" + (f" ({method})" if method else "") + f" of {source}")
+                folder = folders[name] = SECTIONS.get(name)(source, section, data=data, **_quiet(name))
                 _report_stage_folder(folder, data)
                 if progress:
                     say(f"stage {name} done in {time.perf_counter() - started:.1f} s -> {folder}")
@@ -237,4 +255,4 @@ def _report_stage_folder(folder: Path, data: Dataset | None) -> None:
 
 def _quiet(name: str) -> dict[str, Any]:
     """The prune stage's fine-tuning rounds print nothing inside a pipeline."""
-    return {"progress": False} if name == "prune" else {}
+    return {"progress": False} if name in ("prune", "quantize") else {}

@@ -34,6 +34,7 @@ from neuroplast.models import build_model, model_outputs
 from neuroplast.plots import curve_svg, embedding_figure, learning_curve_figure
 from neuroplast.runfiles import (  # noqa: F401  (the run folder's API)
     CHECKPOINT,
+    COMPRESSED,
     FINISHED,
     HISTORY,
     METRICS,
@@ -44,6 +45,7 @@ from neuroplast.runfiles import (  # noqa: F401  (the run folder's API)
     model_spec,
     read_bytes,
     read_checkpoint,
+    read_compressed,
     read_history_file,
     read_metrics_file,
     read_model_info,
@@ -62,9 +64,10 @@ SPLIT = "split.json"
 LR_FIND = "lr_find.json"
 # The folder each stage after training writes inside the run folder, by method (one rule for the
 # CLI, Python and the spec's sections; folders written beside the run before this rule still load).
-STAGE_FOLDERS = {"calibrate": "calibrated-{method}", "prune": "pruned-{method}", "explain": "explain-{method}"}
+STAGE_FOLDERS = {"calibrate": "calibrated-{method}", "prune": "pruned-{method}", "explain": "explain-{method}",
+                 "quantize": "quantized-{method}"}
 _LEGACY_BESIDE = {"calibrate": "{run}-{method}", "prune": "{run}-pruned-{method}"}
-_STAGE_METRICS = {"calibrate": "calibration", "prune": "pruning"}  # the metrics.json key each stage writes
+_STAGE_METRICS = {"calibrate": "calibration", "prune": "pruning", "quantize": "compression"}  # the metrics.json key each stage writes
 
 
 class Run:
@@ -306,11 +309,12 @@ def load(run_dir: str | Path, model: nn.Module | None = None, limits: LimitsSpec
     spec = read_run_spec(run_dir, limits) if (run_dir / SPEC).is_file() else None
     if model is None:
         model = _rebuild(run_dir, info)
-    state = read_weights(run_dir / WEIGHTS, limits)
+    weights = run_dir / (COMPRESSED if (run_dir / COMPRESSED).is_file() else WEIGHTS)
+    state = read_compressed(weights, limits) if weights.name == COMPRESSED else read_weights(weights, limits)
     try:
         model.load_state_dict(state)
     except RuntimeError as e:
-        raise UserError(f"{run_dir / WEIGHTS} does not fit the model in model.json "
+        raise UserError(f"{weights} does not fit the model in model.json "
                         f"({str(e).splitlines()[0]}). Re-run training.") from None
     return Run(model, info, preprocess, metrics, history, spec, run_dir)
 
@@ -430,12 +434,15 @@ def write_spec(run_dir: Path, spec: ExperimentSpec) -> None:
     atomic_write(run_dir / SPEC, lambda p: p.write_text(spec.to_toml()))
 
 
-def write_model(run_dir: Path, model: nn.Module, info: dict[str, Any], *, sparse: bool = False) -> None:
+def write_model(run_dir: Path, model: nn.Module, info: dict[str, Any], *, sparse: bool = False,
+                weights: bool = True) -> None:
     """``model.json``, ``model.safetensors`` (sparse: pruned weights as bitmask + values) and, for the
-    families that have one, ``model.py`` in plain PyTorch."""
+    families that have one, ``model.py`` in plain PyTorch (``weights=False``: ``model.json`` alone, for a
+    folder whose weights are ``model.compressed``)."""
     save_json(run_dir / MODEL_INFO, info)
-    save_weights(run_dir / WEIGHTS, model, sparse=sparse)
-    write_plain_pytorch(run_dir, model, info)
+    if weights:
+        save_weights(run_dir / WEIGHTS, model, sparse=sparse)
+        write_plain_pytorch(run_dir, model, info)
 
 
 def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> dict[str, Any]:

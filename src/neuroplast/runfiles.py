@@ -26,12 +26,14 @@ from neuroplast.errors import UserError
 from neuroplast.io import decode_sparse
 from neuroplast.models import model_outputs
 from neuroplast.models.budget import check_parameters
+from neuroplast.plasticity.coding import decode
 from neuroplast.spec import ExperimentSpec, LimitsSpec, ModelSpec, limits_from_env, load_spec
 from neuroplast.train.checkpoint import load_checkpoint
 
 SPEC = "spec.toml"
 MODEL_INFO = "model.json"
 WEIGHTS = "model.safetensors"
+COMPRESSED = "model.compressed"  # a quantized run's weights: coded positions, packed indices, codebooks
 PREPROCESS = "preprocess.json"
 METRICS = "metrics.json"
 HISTORY = "history.csv"
@@ -331,6 +333,18 @@ def read_weights(path: Path, limits: LimitsSpec | None = None) -> dict[str, torc
                         "checkpoint with `neuroplast resume`.") from None
     _check_sparse(path, state, limits)
     return decode_sparse(state)
+
+
+def read_compressed(path: Path, limits: LimitsSpec | None = None) -> dict[str, torch.Tensor]:
+    """A ``model.compressed`` file (no pickle), size-bounded, every count checked before a tensor is made
+    (:func:`neuroplast.plasticity.coding.decode`)."""
+    limits = limits or limits_from_env()
+    path = inside(path.parent, path.name)
+    if not path.is_file():
+        raise UserError(f"Weights file {path} is missing. Quantize the run again (neuroplast quantize).")
+    limits.refuse("file_bytes", path.stat().st_size, "reading the weights", str(path))
+    data = path.read_bytes()
+    return decode(data, str(path), limits.parameters, min(limits.file_bytes, 1024 * len(data) + 2**20))
 
 
 def _check_sparse(path: Path, state: dict[str, torch.Tensor], limits: LimitsSpec) -> None:

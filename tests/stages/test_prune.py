@@ -117,6 +117,6 @@ def test_prune_section_runs_after_training_and_bad_input_is_one_line(tmp_path: P
     assert code == 2 and "not a neuroplast run folder" in capsys.readouterr().err
     code = main(["prune", str(parent), "--out", str(parent)])
     assert code == 2 and "is the run being read; choose a new folder" in capsys.readouterr().err
-    for args, says in [(["--rounds", "3"], "needs a schedule that prunes in rounds"),
+    for args, says in [(["--schedule", "one-shot", "--rounds", "3"], "needs a schedule that prunes in rounds"),
                        (["--method", "structured", "--scope", "lamp"], "--scope lamp shares out single weights")]:
         assert main(["prune", str(parent), *args]) == 2 and says in capsys.readouterr().err

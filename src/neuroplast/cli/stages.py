@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import Any
 
 from neuroplast.cli.options import add_field, section_options
-from neuroplast.spec import ExplainSpec, ExportSpec, PruneSpec, ReportSpec, UncertaintySpec, section
+from neuroplast.spec import (
+    ExplainSpec,
+    ExportSpec,
+    PruneSpec,
+    QuantizeSpec,
+    ReportSpec,
+    UncertaintySpec,
+    section,
+)
 
 
 def add_commands(sub: Any) -> dict[str, Any]:
@@ -38,6 +46,14 @@ def add_commands(sub: Any) -> dict[str, Any]:
     pn.add_argument("--out", type=Path, help="run folder to write (default: RUN_DIR/pruned-METHOD)")
     pn.add_argument("--quiet", action="store_true")
 
+    q = sub.add_parser("quantize", help="share a run's weights through k-means codebooks and code them compactly "
+                       "(Deep Compression), or int8 through ONNX Runtime (a new run folder)")
+    q.add_argument("run_dir", type=Path)
+    for name in QuantizeSpec.model_fields:
+        add_field(q, QuantizeSpec, name, default=QuantizeSpec.model_fields[name].default is not None)
+    q.add_argument("--out", type=Path, help="run folder to write (default: RUN_DIR/quantized-METHOD)")
+    q.add_argument("--quiet", action="store_true")
+
     x = sub.add_parser("export", help="export a run's model (ONNX, checked with ONNX Runtime)")
     x.add_argument("run_dir", type=Path)
     add_field(x, ExportSpec, "format")
@@ -49,7 +65,8 @@ def add_commands(sub: Any) -> dict[str, Any]:
     rp.add_argument("run_dir", type=Path)
     add_field(rp, ReportSpec, "lang")
     rp.add_argument("--out", type=Path, help="file to write (default: RUN_DIR/report.html)")
-    return {"calibrate": calibrate, "explain": explain, "prune": prune, "export": export, "report": report}
+    return {"calibrate": calibrate, "explain": explain, "prune": prune, "quantize": quantize, "export": export,
+            "report": report}
 
 
 def calibrate(args: argparse.Namespace) -> int:
@@ -114,6 +131,28 @@ def prune(args: argparse.Namespace) -> int:
         print(f"note: {p['note']}")
     if p["not_pruned"]:
         print(f"not pruned: {', '.join(p['not_pruned'])}")
+    print(f"run folder: {folder}")
+    return 0
+
+
+def quantize(args: argparse.Namespace) -> int:
+    from neuroplast.pipeline import run_stage
+    from neuroplast.rundir import read_metrics
+
+    spec = section(QuantizeSpec, section_options(args, QuantizeSpec))
+    folder = run_stage("quantize", args.run_dir, spec, out=args.out, progress=not args.quiet)
+    c = read_metrics(folder)["compression"]
+    key = "accuracy" if "test_accuracy" in c["baseline"] else "rmse"
+    print(f"test {key}: {c['baseline']['test_' + key]:.4f} (parent) -> {c['quantized']['test_' + key]:.4f} "
+          f"({c['method']}, {c['bits']} bits" + (f", {c['conv_bits']} in convolutions)" if "conv_bits" in c else ")"))
+    print(f"bytes: {c['dense_bytes']:,} dense float32 -> {c['parent_bytes']:,} parent -> {c['bytes']:,} "
+          f"{c['file']} ({c['ratio']:.1f}x smaller than dense)")
+    for batch, t in c["latency_ms"].items():
+        before, after = (t["parent"], t["quantized"]) if "parent" in t else (t["fp32"], t["int8"])
+        print(f"latency {batch.replace('_', ' ')} ({c['runtime']}, {c['threads']} threads): {before:.3f} ms -> "
+              f"{after:.3f} ms ({t['speedup']:.2f}x, median)")
+    if c.get("note"):
+        print(f"note: {c['note']}")
     print(f"run folder: {folder}")
     return 0
 

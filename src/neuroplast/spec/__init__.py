@@ -40,6 +40,7 @@ from neuroplast.spec.stages import (
     ExplainSpec,
     ExportSpec,
     PruneSpec,
+    QuantizeSpec,
     ReportSpec,
     SpaceSpec,
     UncertaintySpec,
@@ -49,6 +50,6 @@ from neuroplast.spec.stages import (
 
 __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "SpaceSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
            "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
-           "ModelSpec", "PerceptronSpec", "PruneSpec",
+           "ModelSpec", "PerceptronSpec", "PruneSpec", "QuantizeSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
            "load_spec", "parse_value", "resolve_spec_path", "series_spec", "spec_from_dict"]

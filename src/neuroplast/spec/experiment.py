@@ -32,7 +32,7 @@ from neuroplast.spec.sections import (
     SpecModel,
     TrainSpec,
 )
-from neuroplast.spec.stages import ExplainSpec, PruneSpec, SpaceSpec, UncertaintySpec
+from neuroplast.spec.stages import ExplainSpec, PruneSpec, QuantizeSpec, SpaceSpec, UncertaintySpec
 
 CONFIG_DIR = Path(__file__).parent.parent / "configs"
 DEFAULT_SPEC = "digits-cnn"
@@ -60,6 +60,8 @@ class ExperimentSpec(SpecModel):
                                       "by the chosen candidate's).")
     space: SpaceSpec = Field(SpaceSpec(), description="The vector space stored with a classification run "
                              "(space.safetensors) for the report and the page.")
+    quantize: QuantizeSpec | None = Field(None, description="Quantize after training (after pruning when "
+                                          "[prune] is given too) into .../quantized-METHOD.")
     limits: LimitsSpec = Field(LimitsSpec(), description="Size budgets, refused before allocating.")
 
     @field_validator("name")

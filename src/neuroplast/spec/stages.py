@@ -24,6 +24,7 @@ ExplainMethod = Literal["ig", "saliency", "occlusion", "gradcam"]
 PruneMethod = Literal["magnitude", "saliency", "structured"]
 PruneSchedule = Literal["one-shot", "iterative", "gradual", "lottery"]
 PruneScope = Literal["global", "layer", "lamp", "erk"]
+QuantizeMethod = Literal["codebook", "dynamic"]
 ExportFormat = Literal["onnx"]
 Language = Literal["en", "zh-Hant"]
 
@@ -98,6 +99,13 @@ class ExplainSpec(SpecModel):
     sanity: bool = Field(False, description="Also run the randomisation test and the deletion curve.")
 
 
+HIGH_SPARSITY = 0.9  # from here, pruning's defaults are a measured recipe (PruneSpec.resolved)
+HIGH_SPARSITY_RECIPES: dict[str, dict[str, Any]] = {  # benchmarks/RESULTS.md, "Unstructured magnitude pruning"
+    "fully-connected": {"rounds": 16, "epochs": 2, "scope": "erk", "distill": 0.5, "final_times": 2},
+    "convolutional": {"rounds": 8, "epochs": 3, "scope": "lamp", "distill": 0.0, "final_times": 1},
+}
+
+
 class PruneSpec(SpecModel):
     """After training: prune, fine-tune and measure (as ``neuroplast prune``) into RUN_DIR/pruned-METHOD."""
 
@@ -107,21 +115,26 @@ class PruneSpec(SpecModel):
         "one-directional rnn/lstm/gru).")
     sparsity: float = Field(0.9, gt=0.0, lt=1.0, description="Share of the weights to remove (structured: "
                             "of each layer's neurons/channels).")
-    schedule: PruneSchedule = Field(
-        "one-shot", description="one-shot, iterative (the same share of the remaining weights per round), "
-        "gradual (cubic ramp) or lottery (rewind survivors to early weights each round).")
-    rounds: PositiveInt | None = Field(None, description="Rounds (default: ~20% of the remaining per round).")
+    schedule: PruneSchedule | None = Field(
+        None, description="one-shot, iterative (the same share of the remaining weights per round), "
+        "gradual (cubic ramp) or lottery (rewind survivors to early weights each round). Default: one-shot "
+        "below 90% sparsity; gradual from 90% (magnitude, saliency) or when --rounds is given.")
+    rounds: PositiveInt | None = Field(None, description="Rounds (default: 16 for the high-sparsity recipe, "
+                                       "else ~20% of the remaining per round).")
     epochs: PositiveInt | None = Field(None, description="Fine-tuning epochs after each round but the last "
                                        "(default 2, cosine decay from lr).")
     lr: float | None = Field(None, gt=0.0, description="Learning rate of those rounds (default: train.lr).")
     final_epochs: PositiveInt | None = Field(None, description="Retraining epochs after the last round with "
-                                             "the [train] recipe (default: train.epochs).")
-    scope: PruneScope = Field(
-        "global", description="One threshold for all layers, the same share of each layer, one threshold on "
-        "layer-adaptive (LAMP) scores, or Erdős–Rényi-Kernel shares per layer (erk).")
+                                             "the [train] recipe (default: train.epochs; twice that in the "
+                                             "high-sparsity recipe).")
+    scope: PruneScope | None = Field(
+        None, description="One threshold for all layers (global), the same share of each layer, one threshold "
+        "on layer-adaptive (LAMP) scores, or Erdős–Rényi-Kernel shares per layer (erk). Default: erk from 90% "
+        "sparsity (magnitude, saliency), else global.")
     rewind_epoch: int = Field(1, ge=0, description="lottery: rewind to the weights after this many epochs.")
-    distill: float = Field(0.0, ge=0.0, le=1.0, description="Classifiers: share of the fine-tuning loss that "
-                           "is distillation from the dense network (0: none).")
+    distill: float | None = Field(None, ge=0.0, le=1.0, description="Classifiers: share of the fine-tuning "
+                                  "loss that is distillation from the dense network (0: none). Default: 0.5 "
+                                  "from 90% sparsity (magnitude, saliency), else 0.")
 
     @model_validator(mode="after")
     def _options_fit_the_schedule(self) -> PruneSpec:
@@ -137,6 +150,71 @@ class PruneSpec(SpecModel):
             raise PydanticCustomError("prune", "schedule 'lottery' rewinds individual weights; use it with --method "
                                       "magnitude or saliency. Structured pruning takes one-shot, iterative or gradual")
         return self
+
+    def resolved(self, classifier: bool, train_epochs: int, convolutional: bool = False) -> PruneSpec:
+        """Every option the user left out, filled from the sparsity asked. From :data:`HIGH_SPARSITY`
+        (magnitude or saliency) that is the recipe measured to keep each LeNet within 0.1 point at the
+        median of 3 seeds (benchmarks/RESULTS.md, :data:`HIGH_SPARSITY_RECIPES`): for fully connected
+        networks gradual, 16 rounds of 2 epochs, ERK shares, half of each fine-tuning loss distilled from
+        the dense network (classifiers), then twice the parent's epochs; for networks with convolutions
+        gradual, 8 rounds of 3 epochs, LAMP scores, then the parent's epochs. Below it, one-shot global
+        pruning with the parent's recipe."""
+        high = self.sparsity >= HIGH_SPARSITY and self.method != "structured"
+        recipe = HIGH_SPARSITY_RECIPES["convolutional" if convolutional else "fully-connected"] if high else {}
+        schedule = self.schedule or ("gradual" if high or self.rounds is not None else "one-shot")
+        auto_gradual = self.schedule is None and schedule == "gradual"
+        return self.model_copy(update={
+            "schedule": schedule,
+            "rounds": self.rounds if self.rounds is not None or not (high and auto_gradual) else recipe["rounds"],
+            "epochs": self.epochs or recipe.get("epochs", 2),
+            "scope": self.scope or recipe.get("scope", "global"),
+            "distill": self.distill if self.distill is not None else (recipe.get("distill", 0.0) if classifier
+                                                                      else 0.0),
+            "final_epochs": self.final_epochs or recipe.get("final_times", 1) * train_epochs,
+        })
+
+
+class QuantizeSpec(SpecModel):
+    """After training (or pruning): quantize the weights and measure size, accuracy and latency (as
+    ``neuroplast quantize``) into RUN_DIR/quantized-METHOD."""
+
+    method: QuantizeMethod = Field(
+        "codebook", description="codebook: k-means weight sharing per layer (2^bits values, fine-tuned) stored "
+        "with the pruned positions coded in model.compressed (Deep Compression); dynamic: int8 weights through "
+        "ONNX Runtime's dynamic quantizer on the exported model (model.int8.onnx).")
+    bits: int | None = Field(None, description="codebook: bits per index in fully connected layers, 1 to 8 "
+                             "(default 5); dynamic: 8 (int8).")
+    conv_bits: int | None = Field(None, description="codebook: bits per index in convolutions, 1 to 8 "
+                                  "(default 8).")
+    epochs: PositiveInt | None = Field(None, description="codebook: epochs fine-tuning the codebooks "
+                                       "(default 3).")
+    lr: float | None = Field(None, gt=0.0, description="codebook: learning rate of that fine-tuning "
+                             "(default: train.lr / 10).")
+
+    @model_validator(mode="after")
+    def _options_fit_the_method(self) -> QuantizeSpec:
+        """Bit widths the method cannot use fail when the spec is read, not after work."""
+        for name in ("bits", "conv_bits"):
+            value = getattr(self, name)
+            if self.method == "codebook" and value is not None and not 1 <= value <= 8:
+                raise PydanticCustomError("quantize", "--{flag} {value} (quantize.{name}): a codebook holds 2^bits "
+                                          "values; give 1 to 8 bits (e.g. 5 for fully connected layers, 8 for "
+                                          "convolutions)", {"flag": name.replace("_", "-"), "value": value,
+                                                            "name": name})
+        if self.method == "dynamic" and self.bits not in (None, 8):
+            raise PydanticCustomError("quantize", "--bits {bits} (quantize.bits): dynamic quantization is int8; "
+                                      "leave --bits out, or use --method codebook for other widths",
+                                      {"bits": self.bits})
+        unused = [n for n in ("conv_bits", "epochs", "lr") if getattr(self, n) is not None]
+        if self.method == "dynamic" and unused:
+            raise PydanticCustomError("quantize", "{names} apply to --method codebook (dynamic quantization does "
+                                      "not fine-tune); leave them out", {"names": ", ".join(unused)})
+        return self
+
+    @property
+    def index_bits(self) -> tuple[int, int]:
+        """``(fully connected, convolution)`` bits with the defaults filled in."""
+        return (self.bits or 5, self.conv_bits or 8)
 
 
 class ConformalSpec(SpecModel):

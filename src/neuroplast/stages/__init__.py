@@ -16,11 +16,13 @@ from neuroplast.stages.conformal import conformal
 from neuroplast.stages.explain import explain
 from neuroplast.stages.export import export
 from neuroplast.stages.prune import prune
+from neuroplast.stages.quantize import quantize
 
 SECTIONS: Registry[Callable[..., Path]] = Registry("spec section with a stage")
 SECTIONS.register("uncertainty")(calibrate)
 SECTIONS.register("explain")(explain)
 SECTIONS.register("prune")(prune)
-ORDER = ("uncertainty", "explain", "prune")  # the order the pipeline runs the sections in
+SECTIONS.register("quantize")(quantize)
+ORDER = ("uncertainty", "explain", "prune", "quantize")  # the order the pipeline runs the sections in
 
-__all__ = ["ORDER", "SECTIONS", "calibrate", "conformal", "explain", "export", "prune"]
+__all__ = ["ORDER", "SECTIONS", "calibrate", "conformal", "explain", "export", "prune", "quantize"]

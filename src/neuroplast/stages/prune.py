@@ -29,6 +29,7 @@ from neuroplast.plasticity.measure import compare
 from neuroplast.plots import plot_confusion_matrix, plot_pruning
 from neuroplast.rundir import Run
 from neuroplast.spec import ExperimentSpec, PruneSpec, TrainSpec
+from neuroplast.spec.stages import HIGH_SPARSITY
 from neuroplast.train import Objective, evaluate, fit, seed_everything
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def prune(run_dir: str | Path, spec: PruneSpec | None = None, *, out: str | Path
     run_dir = Path(run_dir)
     parent = _prunable(run_dir, spec)
     out_dir = rundir.stage_dir(run_dir, "prune", spec.method, out)
+    spec = _resolved(spec, parent)
     seed_everything(parent.spec.seed, parent.spec.train.threads)
     data = parent.dataset() if data is None else data
     dense = copy.deepcopy(parent.model)
@@ -84,6 +86,19 @@ def _prunable(run_dir: Path, spec: PruneSpec) -> Run:
     if spec.distill and task != "classification":
         raise UserError(f"distill applies to classifiers (soft class probabilities); this run is {task!r}.")
     return parent
+
+
+def _resolved(spec: PruneSpec, parent: Run) -> PruneSpec:
+    """The options left out, chosen from the sparsity asked (:meth:`PruneSpec.resolved`); the measured
+    high-sparsity recipe is said in one line."""
+    convolutional = any(isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) for m in parent.model.modules())
+    full = spec.resolved(parent.info["task"] == "classification", parent.spec.train.epochs, convolutional)
+    chosen = {k: getattr(full, k) for k in ("schedule", "rounds", "epochs", "final_epochs", "scope", "distill")
+              if getattr(spec, k) is None and getattr(full, k) is not None}
+    if chosen and spec.sparsity >= HIGH_SPARSITY and spec.method != "structured":
+        log.warning("prune %s at sparsity %s: chose %s (give them to override)", spec.method, spec.sparsity,
+                    ", ".join(f"{k}={v}" for k, v in chosen.items()))
+    return full
 
 
 @dataclass

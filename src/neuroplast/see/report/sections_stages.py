@@ -66,6 +66,36 @@ def _pruning_rows(ctx: Context, p: dict[str, Any]) -> list[list[str]]:
     return rows
 
 
+def _compression(ctx: Context) -> Section | None:
+    """Dense -> parent (e.g. pruned) -> quantized: bytes, test score and latency, per quantized folder
+    of this run or of its pruned folders."""
+    found = _stage_folders(ctx, "compression", "quantize")
+    for folder in rundir.stage_dirs(ctx.dir, "prune"):
+        found += [(f, rundir.read_metrics(f)) for f in rundir.stage_dirs(folder, "quantize")]
+    found = [(f, m) for f, m in found if "compression" in m]
+    if not found:
+        return None
+    s = Section("compression", ctx.t("report.compression"))
+    for folder, metrics in found:
+        c = metrics["compression"]
+        if folder != ctx.dir:
+            s.blocks.append(link(ctx, folder))
+        key = "test_accuracy" if "test_accuracy" in c["baseline"] else "test_rmse"
+        (_, before), (_, after) = [(k, v) for k, v in c["latency_ms"]["batch_256"].items() if k != "speedup"]
+        rows = [[ctx.t("report.dense"), integer(c["dense_bytes"]), "1.00×", "", ""],
+                [ctx.t("report.compression_parent"), integer(c["parent_bytes"]),
+                 f"{c['dense_bytes'] / c['parent_bytes']:.2f}×", num(c["baseline"][key]), f"{before:.3f}"],
+                [ctx.t("report.compression_quantized"), integer(c["bytes"]), f"{c['ratio']:.2f}×",
+                 num(c["quantized"][key]), f"{after:.3f}"]]
+        s.blocks += [table(["", ctx.t("report.bytes"), "×", ctx.t("report.score"),
+                            ctx.t("report.latency", batch=256)], rows, id="compression-table"),
+                     note(ctx.t("report.compression_caption", parent=Path(metrics["parent"]).name,
+                                method=c["method"], bits=c["bits"], runtime=c["runtime"]))]
+        if c.get("note"):
+            s.blocks.append(note(c["note"]))
+    return s
+
+
 def _calibration(ctx: Context) -> Section | None:
     found = _stage_folders(ctx, "calibration", "calibrate")
     if not found:
@@ -158,4 +188,4 @@ def _stage_folders(ctx: Context, key: str, stage: str) -> list[tuple[Path, dict[
     return found
 
 
-SECTIONS: list[Callable[[Context], Section | None]] = [_pruning, _calibration, _attributions]
+SECTIONS: list[Callable[[Context], Section | None]] = [_pruning, _compression, _calibration, _attributions]

@@ -1,0 +1,192 @@
+"""The compressed weights file (``model.compressed``): pruned positions, codebook indices and
+codebooks, coded as Deep Compression stores them, then entropy-coded; read back with no pickle.
+
+Layout: the 5 bytes ``NPCZ\\x01``, then one zlib stream (DEFLATE: LZ77 + Huffman coding, with an
+Adler-32 checksum, so a damaged file is detected) holding a 4-byte little-endian header length,
+the header (compact JSON: one entry per tensor) and the body. For each weight with a codebook:
+
+- **positions** as relative indices (Han et al. 2016, §3): the number of zeros skipped before each
+  kept weight, in ``gap_bits`` bits (chosen per layer to make the layer smallest). The top code,
+  ``2 ** gap_bits - 1``, is a *filler*: "skip that many positions, no weight here" — so a longer run of
+  zeros costs one extra code, as the paper's filler zeros do, and no weight value is spent on it;
+- **indices** into the layer's codebook, ``bits`` bits each, packed;
+- the **codebook**, float16.
+
+Every other tensor (biases, normalization layers, embeddings) is stored as its raw little-endian bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from neuroplast.errors import UserError
+from neuroplast.io import atomic_write
+from neuroplast.plasticity.codebook import Codebook
+
+MAGIC = b"NPCZ\x01"
+MAX_GAP_BITS = 16
+DTYPES = {"float32": (torch.float32, np.float32), "float16": (torch.float16, np.float16),
+          "int64": (torch.int64, np.int64), "bool": (torch.bool, np.bool_)}
+
+
+def pack_bits(values: np.ndarray, bits: int) -> bytes:
+    """Unsigned integers below ``2 ** bits``, ``bits`` bits each, most significant first, padded to a byte.
+
+    >>> pack_bits(np.array([1, 2, 3]), 2).hex()  # 01 10 11 + 00 padding
+    '6c'
+    """
+    values = np.asarray(values, dtype=np.uint32)
+    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint32)
+    return np.packbits(((values[:, None] >> shifts) & 1).astype(np.uint8).ravel()).tobytes()
+
+
+def unpack_bits(raw: bytes, bits: int, count: int) -> np.ndarray:
+    """The inverse of :func:`pack_bits`: ``count`` integers of ``bits`` bits."""
+    flat = np.unpackbits(np.frombuffer(raw, dtype=np.uint8))[: count * bits].reshape(count, bits)
+    return flat.astype(np.uint32) @ (1 << np.arange(bits - 1, -1, -1, dtype=np.uint32))
+
+
+def gap_codes(positions: np.ndarray, gap_bits: int) -> np.ndarray:
+    """Relative-index codes for sorted flat ``positions``: zeros skipped before each, fillers where a run
+    of zeros is longer than ``2 ** gap_bits - 2``.
+
+    >>> gap_codes(np.array([0, 2, 9]), 2).tolist()  # skip 0; skip 1; skip 6 = filler (3) + filler (3) + 0
+    [0, 1, 3, 3, 0]
+    """
+    filler = (1 << gap_bits) - 1
+    gaps = np.diff(np.concatenate([[-1], positions])) - 1
+    fillers = gaps // filler
+    codes = np.full(int((fillers + 1).sum()), filler, dtype=np.uint32)
+    codes[np.cumsum(fillers + 1) - 1] = gaps - fillers * filler  # each gap's last code: what is left of it
+    return codes
+
+
+def positions_of(codes: np.ndarray, gap_bits: int) -> np.ndarray:
+    """The flat positions :func:`gap_codes` coded."""
+    filler = (1 << gap_bits) - 1
+    codes = codes.astype(np.int64)
+    is_filler = codes == filler
+    step = np.where(is_filler, filler, codes + 1)
+    return (np.cumsum(step) - 1)[~is_filler]
+
+
+def best_gap_bits(positions: np.ndarray) -> int:
+    """The relative-index width that makes these positions smallest (codes x bits, fillers included)."""
+    gaps = np.diff(np.concatenate([[-1], positions])) - 1
+    costs = {b: b * int(len(gaps) + (gaps // ((1 << b) - 1)).sum()) for b in range(1, MAX_GAP_BITS + 1)}
+    return min(costs, key=lambda b: (costs[b], b))
+
+
+def encode(state: dict[str, torch.Tensor], books: dict[str, Codebook]) -> bytes:
+    """The bytes of ``model.compressed`` for a state dict whose weights named in ``books`` are their
+    codebooks' dequantized weights."""
+    header: list[dict[str, Any]] = []
+    body = bytearray()
+    for name, tensor in state.items():
+        book = books.get(name)
+        if book is None:
+            dtype = str(tensor.dtype).removeprefix("torch.")
+            if dtype not in DTYPES:
+                raise UserError(f"the compressed file stores {', '.join(DTYPES)} tensors; {name!r} is {dtype}.")
+            raw = tensor.detach().cpu().contiguous().numpy().astype(DTYPES[dtype][1]).tobytes()
+            header.append({"name": name, "dtype": dtype, "shape": list(tensor.shape), "bytes": len(raw)})
+            body += raw
+            continue
+        positions = np.flatnonzero(book.mask.numpy().ravel())
+        gap_bits = best_gap_bits(positions)
+        codes = gap_codes(positions, gap_bits)
+        parts = [pack_bits(codes, gap_bits), pack_bits(book.index.numpy(), book.bits),
+                 book.centroids.numpy().astype(np.float16).tobytes()]
+        header.append({"name": name, "shape": list(book.mask.shape), "bits": book.bits, "gap_bits": gap_bits,
+                       "codes": len(codes), "kept": len(positions), "codebook": book.centroids.numel(),
+                       "bytes": [len(p) for p in parts]})
+        body += b"".join(parts)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    return MAGIC + zlib.compress(struct.pack("<I", len(text)) + text + bytes(body), 9)
+
+
+def save(path: Path, state: dict[str, torch.Tensor], books: dict[str, Codebook]) -> int:
+    """Write ``model.compressed`` atomically; returns its size in bytes."""
+    data = encode(state, books)
+    atomic_write(path, lambda p: p.write_bytes(data))
+    return len(data)
+
+
+def decode(data: bytes, where: str, max_parameters: int, max_bytes: int) -> dict[str, torch.Tensor]:
+    """The state dict in a ``model.compressed`` file's bytes; a damaged file is one :class:`UserError`
+    line naming ``where``. No tensor larger than ``max_parameters`` and no stream longer than
+    ``max_bytes`` is made."""
+    fix = "the file is damaged. Quantize the run again (neuroplast quantize)."
+    if not data.startswith(MAGIC):
+        raise UserError(f"{where} does not start with {MAGIC!r}: not a neuroplast compressed weights file; {fix}")
+    try:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(data[len(MAGIC):], max_bytes)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise zlib.error("stream truncated or longer than the file-size limit")
+        (length,) = struct.unpack_from("<I", raw)
+        header = json.loads(raw[4:4 + length])
+        state = _tensors(header, memoryview(raw)[4 + length:], max_parameters)
+    except UserError as e:
+        raise UserError(f"{where}: {e}; {fix}") from None
+    except (zlib.error, struct.error, ValueError, TypeError, KeyError, IndexError, RuntimeError) as e:
+        raise UserError(f"{where} is corrupt ({str(e)[:100] or type(e).__name__}); {fix}") from None
+    return state
+
+
+def _tensors(header: Any, body: memoryview, max_parameters: int) -> dict[str, torch.Tensor]:
+    """Each tensor the header lists, read from ``body`` with every count checked against the others."""
+    if not isinstance(header, list):
+        raise UserError("its header is not a list of tensors")
+    state, offset = {}, 0
+    for entry in header:
+        shape = [int(d) for d in entry["shape"]]
+        numel = math.prod(shape)
+        if any(d < 0 for d in shape) or len(shape) > 8 or numel > max_parameters:
+            raise UserError(f"tensor {entry['name']!r} has shape {shape} (at most {max_parameters:,} values, 8 dims)")
+        sizes = entry["bytes"] if isinstance(entry["bytes"], list) else [entry["bytes"]]
+        parts = []
+        for size in sizes:
+            if not isinstance(size, int) or size < 0 or offset + size > len(body):
+                raise UserError(f"tensor {entry['name']!r} runs past the end of the file")
+            parts.append(bytes(body[offset:offset + size]))
+            offset += size
+        state[str(entry["name"])] = (_dense(entry, shape, parts[0]) if "dtype" in entry
+                                     else _coded(entry, shape, numel, parts))
+    if offset != len(body):
+        raise UserError(f"{len(body) - offset} bytes follow the last tensor")
+    return state
+
+
+def _dense(entry: dict[str, Any], shape: list[int], raw: bytes) -> torch.Tensor:
+    torch_dtype, np_dtype = DTYPES[entry["dtype"]]
+    if len(raw) != math.prod(shape) * np.dtype(np_dtype).itemsize:
+        raise UserError(f"tensor {entry['name']!r}: {len(raw)} bytes for shape {shape}")
+    return torch.from_numpy(np.frombuffer(raw, dtype=np_dtype).copy()).reshape(shape).to(torch_dtype)
+
+
+def _coded(entry: dict[str, Any], shape: list[int], numel: int, parts: list[bytes]) -> torch.Tensor:
+    name, bits, gap_bits = entry["name"], int(entry["bits"]), int(entry["gap_bits"])
+    codes, kept, size = int(entry["codes"]), int(entry["kept"]), int(entry["codebook"])
+    if not (1 <= bits <= 8 and 1 <= gap_bits <= MAX_GAP_BITS and 0 < size <= 2 ** bits and len(parts) == 3):
+        raise UserError(f"tensor {name!r}: bits {bits}, gap_bits {gap_bits}, codebook {size} are out of range")
+    if not (0 <= kept <= codes <= 2 * numel + 1 and len(parts[0]) == math.ceil(codes * gap_bits / 8)
+            and len(parts[1]) == math.ceil(kept * bits / 8) and len(parts[2]) == 2 * size):
+        raise UserError(f"tensor {name!r}: {codes} position codes, {kept} indices and a codebook of {size} do not "
+                        "fit the bytes stored")
+    positions = positions_of(unpack_bits(parts[0], gap_bits, codes), gap_bits)
+    index = unpack_bits(parts[1], bits, kept).astype(np.int64)
+    if len(positions) != kept or (kept and (positions[-1] >= numel or int(index.max()) >= size)):
+        raise UserError(f"tensor {name!r}: its positions or indices fall outside shape {shape} or the codebook")
+    centroids = np.frombuffer(parts[2], dtype=np.float16).astype(np.float32)
+    flat = np.zeros(numel, dtype=np.float32)
+    flat[positions] = centroids[index]
+    return torch.from_numpy(flat).reshape(shape)
