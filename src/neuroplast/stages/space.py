@@ -41,9 +41,12 @@ def is_character_model(preprocess: dict[str, Any]) -> bool:
 
 
 def embedding_table(model: torch.nn.Module, vocab_size: int) -> torch.Tensor | None:
-    """The model's first embedding table with one row per vocabulary entry, or None."""
-    table = next((m.weight for m in model.modules() if isinstance(m, torch.nn.Embedding)), None)
-    return None if table is None or table.shape[0] != vocab_size else table.detach().float().cpu()
+    """The model's token embedding table (:func:`neuroplast.trust.token_space.embedding_table`) when it has
+    one row per vocabulary entry, else None."""
+    from neuroplast.trust.token_space import embedding_table as token_table
+
+    table = token_table(model)
+    return None if table is None or table.shape[0] != vocab_size else table
 
 
 def character_space(table: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
