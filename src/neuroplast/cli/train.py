@@ -75,6 +75,8 @@ def _series_spec(args: argparse.Namespace, overrides: list[str]) -> Any:
     from neuroplast.errors import UserError
     from neuroplast.spec import is_table_file, series_spec
 
+    if Path(str(args.spec)).suffix.lower() in (".csv", ".tsv") and not Path(str(args.spec)).is_file():
+        raise UserError(f"No such file: {args.spec} (looked in {Path.cwd()}). Check the path and its spelling.")
     if not is_table_file(args.spec) or args.target is not None:
         raise UserError(f"--column forecasts a column of a CSV file, one row per time step: neuroplast run "
                         f"FILE.csv --column COLUMN (without --target); received {args.spec!r}.")

@@ -119,6 +119,8 @@ def resolve_spec_path(spec: str | Path | None) -> Path:
     if path.is_dir():
         inside = path / "spec.toml"
         raise UserError(f"{path} is a folder; pass a .toml spec file" + (f" such as {inside}." if inside.is_file() else "."))
+    if path.suffix.lower() in (".csv", ".tsv", ".toml"):  # meant as a file: say so, not the shipped list
+        raise UserError(f"No such file: {path} (looked in {Path.cwd()}). Check the path and its spelling.")
     names = available_specs()
     hint = did_you_mean(str(spec), names)
     raise UserError(f"No spec file or shipped spec named {str(spec)!r}. Shipped specs: {', '.join(names)}.{hint}")
