@@ -26,7 +26,7 @@ from neuroplast import rundir
 from neuroplast.runfiles import SPACE, read_space
 from neuroplast.see.locale import table
 from neuroplast.see.server import create_app
-from neuroplast.trust.space import principal
+from neuroplast.trust.space import map_shapes, principal
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,31 @@ def test_embed_point_and_neighbours_match_the_stored_projection_by_hand(digits_c
             assert [n["distance"] for n in a["neighbours"]] == pytest.approx(d[order].tolist(), abs=1e-4)
             assert [n["label"] for n in a["neighbours"]] == [str(int(t["labels"][j])) for j in order]
             assert all(n["thumbnail"].startswith("data:image/png;base64,") for n in a["neighbours"])
+
+
+def test_a_convolutional_stage_answers_the_inputs_feature_maps(digits_cnn) -> None:
+    """At a pooling stage the answer holds the input's first 8 feature maps, each scaled to 0-255 by its own
+    range: checked against the pooling layer's output recorded by hand and scaled with numpy."""
+    run = rundir.load(digits_cnn)
+    names = [s["name"] for s in read_space(digits_cnn)[0]["stages"]]
+    pools = [n for n, m in run.model.named_modules() if isinstance(m, torch.nn.MaxPool2d | torch.nn.AvgPool2d)]
+    body = {"pixels": _grid(5)}
+    seen = []
+    handle = dict(run.model.named_modules())[pools[0]].register_forward_hook(lambda _m, _i, out: seen.append(out))
+    with torch.no_grad():
+        run.model.eval()(run.inputs(np.array([body["pixels"]], dtype=np.float32)))
+    handle.remove()
+    maps = seen[0][0, :8].double().numpy()
+    low, high = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)
+    expected = np.round(255 * (maps - low) / np.maximum(high - low, 1e-12)).astype(int)
+    with _client(digits_cnn) as c:
+        for route in ("/api/embed", "/api/predict"):
+            a = c.post(route, json=body | {"layer": pools[0]} | ({"place": True} if route == "/api/predict" else {}))
+            m = a.json()["maps"] if route == "/api/embed" else a.json()["space"]["maps"]
+            assert (m["channels"], m["height"], m["width"]) == tuple(seen[0].shape[1:])
+            assert np.abs(np.array(m["values"]).reshape(expected.shape) - expected).max() <= 1  # rounding
+        assert "maps" not in c.post("/api/embed", json=body | {"layer": names[-2]}).json()  # not a conv stage
+        assert "maps" not in c.post("/api/embed", json=body | {"layer": "input"}).json()
 
 
 def test_space_map_is_the_stored_points(digits_cnn) -> None:
@@ -190,6 +215,14 @@ def test_browser_a_drawn_digit_moves_among_the_test_digits(digits_cnn, browser, 
         page.wait_for_function("document.querySelector('#space-map').dataset.layer === 'input'")
         page.wait_for_function(f"document.querySelector('#space-map').dataset.point !== {json.dumps(f'{x},{y}')}")
         assert page.locator("#space-layer").evaluate("s => s.selectedOptions[0].textContent") == strings["space.stage_input"]
+        assert page.locator("#space-maps-wrap").is_hidden()  # the pixels are not a convolutional stage
+        conv = page.evaluate("[...document.querySelectorAll('#space-layer option')].map(o => o.value)")[1]
+        page.select_option("#space-layer", conv)  # block 1, a convolutional stage: its feature maps
+        page.wait_for_function("document.querySelectorAll('#space-maps canvas').length === 8")
+        run = rundir.load(digits_cnn)
+        channels = map_shapes(run.model, run.preprocess["shape"])[conv][0]
+        assert page.locator("#space-maps-caption").inner_text() == \
+            strings["space.maps"].replace("{shown}", "8").replace("{channels}", str(channels))
         for el in page.query_selector_all("#space [data-i18n]"):
             assert el.text_content() == strings[el.get_attribute("data-i18n")]
         if lang == "zh-Hant":

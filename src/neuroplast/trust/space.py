@@ -72,6 +72,37 @@ def representations(model: nn.Module, x: torch.Tensor, batch_size: int = 256) ->
             "output": torch.cat(found["output"])}
 
 
+MAPS_SHOWN = 8  # feature maps of a convolutional stage sent beside an input's point
+
+
+def map_shapes(model: nn.Module, input_shape: list[int] | tuple[int, ...]) -> dict[str, tuple[int, int, int]]:
+    """The ``(channels, height, width)`` of each convolutional stage (a pooling layer's output) for one
+    input of ``input_shape`` ``(C, H, W)``: one forward pass of zeros, no gradient."""
+    shapes: dict[str, tuple[int, int, int]] = {}
+    handles = [m.register_forward_hook(lambda _m, _i, out, n=n: shapes.__setitem__(n, tuple(out.shape[1:])))
+               for n, m in model.named_modules() if isinstance(m, POOLS)]
+    try:
+        with eval_mode(model), torch.no_grad():
+            model(torch.zeros(1, *input_shape, device=model_device(model)))
+    finally:
+        for h in handles:
+            h.remove()
+    return {n: s for n, s in shapes.items() if len(s) == 3}
+
+
+def feature_maps(vector: torch.Tensor, shape: tuple[int, int, int], shown: int = MAPS_SHOWN) -> dict[str, Any]:
+    """One input's flattened stage ``vector`` as its first ``shown`` feature maps, each scaled to 0-255 by
+    its own range (0 = its lowest value): ``channels``, ``height``, ``width`` and ``values`` (one flat
+    row-major list per map)."""
+    channels, height, width = shape
+    maps = vector.reshape(channels, height, width)[:shown].double()
+    low = maps.flatten(1).amin(dim=1).view(-1, 1, 1)
+    span = (maps.flatten(1).amax(dim=1).view(-1, 1, 1) - low).clamp_min(1e-12)
+    scaled = torch.round(255 * (maps - low) / span).to(torch.uint8)
+    return {"channels": channels, "height": height, "width": width,
+            "values": [m.flatten().tolist() for m in scaled]}
+
+
 def principal(vectors: torch.Tensor, dims: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The first ``dims`` principal components of ``vectors`` ``(N, D)`` as ``(coords, mean, components)``
     (float64): ``coords = (vectors - mean) @ components.T``, each component's sign fixed so that its entries

@@ -75,6 +75,11 @@ class Space:
             self.stages.append(s)
         self.names = [s["name"] for s in self.stages]
         self.default = self.names[-2] if len(self.names) >= 3 else self.names[-1]  # the last hidden stage
+        self.shapes = {}  # a convolutional stage's (channels, height, width): its feature maps are shown
+        if run.preprocess.get("kind") == "image":
+            from neuroplast.trust.space import map_shapes
+
+            self.shapes = map_shapes(run.model, run.preprocess["shape"])
         thumbs = t.get("thumbnails")
         ink = run.preprocess.get("style") in ("mnist", "digits")
         self.thumbnails = None if thumbs is None else [thumbnail_uri(p, ink=ink) for p in thumbs.numpy()]
@@ -149,7 +154,8 @@ class Space:
 
     def place(self, vectors: dict[str, torch.Tensor], j: int, layer: str | None) -> dict[str, Any]:
         """Where row ``j`` of a batch's stage ``vectors`` (:func:`~neuroplast.trust.space.recording`'s
-        stages) lands at ``layer``: its 2-D point and nearest stored examples."""
+        stages) lands at ``layer``: its 2-D point and nearest stored examples, and at a convolutional
+        stage its first feature maps (:func:`~neuroplast.trust.space.feature_maps`)."""
         from neuroplast.trust.space import nearest, place
 
         s = self.stage(layer)
@@ -163,8 +169,13 @@ class Space:
             if self.thumbnails is not None:
                 n["thumbnail"] = self.thumbnails[i]
             neighbours.append(n)
-        return {"layer": s["name"], "point": {"x": round(float(point[0]), 5), "y": round(float(point[1]), 5)},
-                "neighbours": neighbours, "layers": self.names}
+        answer = {"layer": s["name"], "point": {"x": round(float(point[0]), 5), "y": round(float(point[1]), 5)},
+                  "neighbours": neighbours, "layers": self.names}
+        if s["name"] in self.shapes:  # a convolutional stage: the input's feature maps there
+            from neuroplast.trust.space import feature_maps
+
+            answer["maps"] = feature_maps(vectors[s["name"]][j], self.shapes[s["name"]])
+        return answer
 
     def answering(self, predictor_answer: Any) -> Any:
         """The predict batcher's function: ``predictor_answer`` for plain inputs; for ``(x, layer)`` items

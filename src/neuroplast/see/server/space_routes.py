@@ -61,10 +61,17 @@ def place_body(body: dict[str, Any], layers: list[str]) -> dict[str, Any]:
     return body
 
 
+MAPS = {"type": "object", "required": ["channels", "height", "width", "values"],
+        "description": "A convolutional stage: the input's first feature maps, each scaled to 0-255 by its own range.",
+        "properties": {"channels": {"type": "integer", "minimum": 1}, "height": {"type": "integer", "minimum": 1},
+                       "width": {"type": "integer", "minimum": 1}, "values": {"type": "array", "items": {
+                           "type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 255}}}}}
+
+
 def embed_answer_schema(names: list[str]) -> dict[str, Any]:
     layer = {"type": "string", "enum": names}
     return {"type": "object", "required": ["layer", "layers"], "properties": {
-        "layer": layer, "layers": {"type": "array", "items": layer}, "point": POINT,
+        "layer": layer, "layers": {"type": "array", "items": layer}, "point": POINT, "maps": MAPS,
         "neighbours": {"type": "array", "items": NEIGHBOUR, "maxItems": 8},
         "characters": {"type": "array", "items": CHARACTER}}}
 

@@ -107,7 +107,24 @@ function spaceLegend() {
   you.append(star, document.createTextNode(st("space.you"))); box.append(you);
 }
 
+// at a convolutional stage: the input's first feature maps there, each a small grayscale picture
+function spaceMaps() {
+  const a = spaceState.answer, box = sp("space-maps");
+  box.replaceChildren();
+  sp("space-maps-wrap").hidden = !(a && a.maps);
+  if (!a || !a.maps) return;
+  const m = a.maps;
+  sp("space-maps-caption").textContent = st("space.maps").replace("{shown}", m.values.length).replace("{channels}", m.channels);
+  for (const values of m.values) {
+    const c = document.createElement("canvas"); c.width = m.width; c.height = m.height; c.className = "feature-map";
+    const g = c.getContext("2d"), img = g.createImageData(m.width, m.height);
+    values.forEach((v, i) => { img.data.set([v, v, v, 255], 4 * i); });
+    g.putImageData(img, 0, 0); box.append(c);
+  }
+}
+
 function spaceNeighbours() {
+  spaceMaps();
   const box = sp("space-neighbours"), a = spaceState.answer;
   box.replaceChildren();
   sp("space-nearest-wrap").hidden = spaceState.lm;
