@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from image_bomb import _serve  # noqa: E402  (the real command on a small digits run)
+from image_bomb import serve_run  # noqa: E402  (the real command on a small digits run)
 
 HEAD = b"GET /api/model HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"x" * 1000
 
@@ -71,7 +71,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "digits"
         neuroplast.run("digits-mlp", out=run_dir, progress=False, overrides=["train.epochs=2", "train.threads=1"])
-        proc, url = _serve(run_dir)
+        proc, url = serve_run(run_dir)
         port = int(url.rsplit(":", 1)[1])
         waits, statuses, stop = [], [], threading.Event()
 

@@ -4,34 +4,14 @@ Chromium)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 from drawn_digits import PLAIN, placed, render
+from serving import Server
 
 import neuroplast
 from neuroplast.see.locale import table
-
-
-def _serve(run_dir: Path, lang: str) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "neuroplast", "serve", str(run_dir), "--port", str(port),
-                             "--lang", lang], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/api/model", timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"neuroplast serve did not answer: {proc.stdout.read()}")
 
 
 def test_a_run_without_a_threshold_shows_no_verdict_and_says_why(tmp_path: Path, browser) -> None:
@@ -41,7 +21,8 @@ def test_a_run_without_a_threshold_shows_no_verdict_and_says_why(tmp_path: Path,
     picture = tmp_path / "four.png"
     render(placed(PLAIN[4], 150, 100, 20)).convert("RGB").save(picture)
     for lang in ("en", "zh-Hant"):
-        proc, url = _serve(run_dir, lang)
+        server = Server(run_dir, lang=lang)
+        url = server.url
         try:
             assert httpx.get(f"{url}/api/model").json()["threshold"] is None
             page = browser.new_page()
@@ -55,5 +36,4 @@ def test_a_run_without_a_threshold_shows_no_verdict_and_says_why(tmp_path: Path,
             assert page.locator("#seen-help").inner_text() == table(lang)["draw.seen_help_digits"]
             page.close()
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            server.stop()

@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 import torch
 from conftest import artifacts
 from drawn_digits import PLAIN, placed, render
+from serving import Server
 
 import neuroplast
 from neuroplast import rundir
@@ -34,24 +30,6 @@ def digits_cnn(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("space") / "digits-cnn"
     neuroplast.run("digits-cnn", out=out, progress=False, overrides=["train.epochs=3", "train.threads=1"])
     return out
-
-
-def _serve(run_dir: Path, lang: str) -> tuple[subprocess.Popen, str]:
-    """``neuroplast serve`` in a child process on a free loopback port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "neuroplast", "serve", str(run_dir), "--port", str(port),
-                             "--lang", lang], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            httpx.get(f"{url}/api/model", timeout=1)
-            return proc, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"neuroplast serve did not answer: {proc.stdout.read()}")
 
 
 def _client(run_dir: Path):
@@ -183,7 +161,8 @@ def test_a_language_models_prompt_characters_sit_on_its_embedding_map(tiny_lm_ru
 @pytest.mark.parametrize("lang", ["en", "zh-Hant"])
 def test_browser_a_drawn_digit_moves_among_the_test_digits(digits_cnn, browser, lang, tmp_path) -> None:
     strings = table(lang)
-    proc, url = _serve(digits_cnn, lang)
+    server = Server(digits_cnn, lang=lang)
+    url = server.url
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         errors: list[str] = []
@@ -234,8 +213,7 @@ def test_browser_a_drawn_digit_moves_among_the_test_digits(digits_cnn, browser, 
         page.locator("#space").screenshot(path=str(artifacts(tmp_path) / f"serve-space-{lang}.png"))
         page.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def test_a_drawn_digits_nearest_test_digits_mostly_share_its_predicted_class(digits_cnn) -> None:
@@ -255,7 +233,8 @@ def test_a_drawn_digits_nearest_test_digits_mostly_share_its_predicted_class(dig
 
 
 def test_browser_a_typed_prompt_lights_up_its_characters_on_the_map(tiny_lm_run, browser) -> None:
-    proc, url = _serve(tiny_lm_run, "zh-Hant")
+    server = Server(tiny_lm_run, lang="zh-Hant")
+    url = server.url
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1400})
         page.goto(url)
@@ -266,8 +245,7 @@ def test_browser_a_typed_prompt_lights_up_its_characters_on_the_map(tiny_lm_run,
         assert page.locator("#space-nearest-wrap").is_hidden()  # characters have no test examples
         page.close()
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
 
 
 def test_a_table_run_places_a_row_among_the_test_rows(tmp_path) -> None:
