@@ -20,12 +20,9 @@ SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
-def lm_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("tokens") / "lm"
-    neuroplast.run("shakespeare-lstm", out=out, data_dir=SHARED_DATA / "tinyshakespeare", progress=False,
-                   overrides=["model.hidden_size=32", "model.num_layers=1", "data.block_size=16", "train.epochs=1",
-                              "train.max_steps_per_epoch=10", "train.threads=1"])
-    return out
+def lm_run(tiny_lm_run: Path) -> Path:
+    """The session's tiny character LSTM (tests/see/conftest.py); these tests only read its folder."""
+    return tiny_lm_run
 
 
 def _rows(page: str) -> list[list[str]]:
