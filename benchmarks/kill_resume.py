@@ -112,20 +112,12 @@ def finish_killed(common: list[str], run_dir: Path) -> str:
     return f"FAILED: {resumed.stderr.strip()[-300:]}"
 
 
-def wait_for_claim(proc: subprocess.Popen, run_dir: Path) -> float:
-    """When the run claimed its folder (run.lock appeared), polled every 10 ms."""
-    while not (run_dir / "run.lock").exists():
+def appeared(proc: subprocess.Popen, path: Path) -> float:
+    """When ``path`` appeared while the run goes on (run.lock: the folder claimed; metrics.json: training
+    ended), polled every 10 ms."""
+    while not path.exists():
         if proc.poll() is not None:
-            raise SystemExit(f"the run exited ({proc.returncode}) before claiming {run_dir}")
-        time.sleep(0.01)
-    return time.perf_counter()
-
-
-def trained_at(proc: subprocess.Popen, run_dir: Path) -> float:
-    """When training ended (metrics.json appeared), polled every 10 ms while the run goes on."""
-    while not (run_dir / "metrics.json").exists():
-        if proc.poll() is not None:
-            raise SystemExit(f"the run exited ({proc.returncode}) before writing {run_dir}/metrics.json")
+            raise SystemExit(f"the run exited ({proc.returncode}) before writing {path}")
         time.sleep(0.01)
     return time.perf_counter()
 
@@ -137,8 +129,8 @@ def random_moments(common: list[str], moments: int, seed: int, span: str = "all"
         whole = Path(tmp) / "whole"
         started = time.perf_counter()
         proc = subprocess.Popen(neuroplast("run", *common, "--out", str(whole)), stdout=subprocess.DEVNULL)
-        claimed = wait_for_claim(proc, whole)
-        trained = trained_at(proc, whole)
+        claimed = appeared(proc, whole / "run.lock")
+        trained = appeared(proc, whole / "metrics.json")
         assert proc.wait() == 0, "the uninterrupted run failed"
         holding = time.perf_counter() - claimed
         lifetime = trained - claimed if span == "training" else holding
@@ -153,7 +145,7 @@ def random_moments(common: list[str], moments: int, seed: int, span: str = "all"
                 else (0, rng.uniform(0.0, lifetime))
             proc = subprocess.Popen(neuroplast("run", *common, "--out", str(run_dir)), stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL)
-            wait_for_claim(proc, run_dir)
+            appeared(proc, run_dir / "run.lock")
             while checkpoint_epoch(run_dir) < epoch and proc.poll() is None:
                 time.sleep(0.01)
             time.sleep(at)
