@@ -53,8 +53,8 @@ def character_space(table: torch.Tensor) -> tuple[dict[str, torch.Tensor], dict[
     """A character model's stored space: one stage, ``embedding``, whose examples are the vocabulary's
     entries (``labels`` = their ids) at the first two principal components of the embedding table."""
     coords, mean, components = principal(table, 2)
+    coords = coords.float()
     ids = torch.arange(len(table), dtype=torch.int64)
-    coords = (table - mean.float()) @ components.float().T
     tensors = {"labels": ids, "predicted": ids.clone(), "indices": ids.clone(), "stage0.mean": mean.float(),
                "stage0.components": components.float().contiguous(), "stage0.coords": coords.contiguous(),
                "stage0.points": coords.clone()}
