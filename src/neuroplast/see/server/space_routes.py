@@ -35,30 +35,36 @@ def _ok(schema: dict[str, Any], description: str) -> dict[int, dict[str, Any]]:
     return {200: {"description": description, "content": {"application/json": {"schema": schema}}}}
 
 
+def layer_field(layers: list[str]) -> dict[str, Any]:
+    """The optional ``layer`` of a body: one of ``layers``, or null for the last hidden one."""
+    return {"anyOf": [{"type": "string", "enum": layers}, {"type": "null"}],
+            "description": "The stage (null or left out: the last hidden one)."}
+
+
+def with_fields(body: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the request ``body`` whose every option also takes ``fields`` (name -> schema)."""
+    body = copy.deepcopy(body)
+    schema = body["requestBody"]["content"]["application/json"]["schema"]
+    for option in schema.get("oneOf", [schema]):
+        option["properties"].update(copy.deepcopy(fields))
+    return body
+
+
 def embed_body(preprocess: dict[str, Any], layers: list[str], vocab: list[str] | None) -> dict[str, Any]:
     """``/api/predict``'s body with an optional ``layer``, one of ``layers`` (a language model: a text in
     its vocabulary, at most :data:`PROMPT_MAX` characters)."""
-    body = copy.deepcopy(predict_body(preprocess))
-    schema = body["requestBody"]["content"]["application/json"]["schema"]
+    body = with_fields(predict_body(preprocess), {"layer": layer_field(layers)})
     if vocab is not None:
+        schema = body["requestBody"]["content"]["application/json"]["schema"]
         schema["properties"]["text"].update({"pattern": vocabulary_pattern(vocab), "maxLength": PROMPT_MAX})
-    layer = {"anyOf": [{"type": "string", "enum": layers}, {"type": "null"}],
-             "description": "The stage (null or left out: the last hidden one)."}
-    for option in schema.get("oneOf", [schema]):
-        option["properties"]["layer"] = layer
     return body
 
 
 def place_body(body: dict[str, Any], layers: list[str]) -> dict[str, Any]:
     """``/api/predict``'s body with the optional ``place`` and ``layer`` of a run with a stored space."""
-    body = copy.deepcopy(body)
-    schema = body["requestBody"]["content"]["application/json"]["schema"]
-    for option in schema.get("oneOf", [schema]):
-        option["properties"]["place"] = {"type": "boolean", "default": False, "description": "Also answer where "
-                                         "the input lands in the vector space (space: as /api/embed answers)."}
-        option["properties"]["layer"] = {"anyOf": [{"type": "string", "enum": layers}, {"type": "null"}],
-                                         "description": "With place: the stage (null or left out: the last hidden one)."}
-    return body
+    place = {"type": "boolean", "default": False,
+             "description": "Also answer where the input lands in the vector space (space: as /api/embed answers)."}
+    return with_fields(body, {"place": place, "layer": layer_field(layers)})
 
 
 MAPS = {"type": "object", "required": ["channels", "height", "width", "values"],
