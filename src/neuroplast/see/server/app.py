@@ -86,8 +86,8 @@ def create_app(run_dir: str | Path, *, token: str | None = None, max_body: int =
     _page_routes(app, lang, token)
     _model_routes(app, predictor)
     decoding = SharedDecode(predictor.decode)  # the page sends each stroke to predict and embed: decoded once
-    placing = space_routes(app, predictor, batcher, space, decoding)
-    _predict_route(app, predictor, batcher, decoding, space if placing is not None else None)
+    space_routes(app, predictor, batcher, space, decoding)
+    _predict_route(app, predictor, batcher, decoding, space if space.places_inputs else None)
     _generate_route(app, predictor, batcher)
     _playground_routes(app, playground)
     app.state.predictor = predictor

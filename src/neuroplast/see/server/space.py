@@ -128,6 +128,11 @@ class Space:
     def available(self) -> bool:
         return bool(self.stages)
 
+    @property
+    def places_inputs(self) -> bool:
+        """Whether ``/api/predict`` may ask to place its input (a stored space of inputs, not characters)."""
+        return self.available and self.vocab is None
+
     def layers(self) -> list[dict[str, Any]]:
         """Each stage's name, features and 5-NN accuracy, in order."""
         return [{"name": s["name"], "dims": s["dims"], "knn": s["knn"]} for s in self.stages]

@@ -95,10 +95,9 @@ def map_schema(names: list[str]) -> dict[str, Any]:
 
 
 def space_routes(app: Any, predictor: Predictor, batcher: Batcher, space: Space,
-                 decoding: SharedDecode) -> Batcher | None:
+                 decoding: SharedDecode) -> None:
     """Add ``POST /api/embed`` and ``GET /api/space`` to ``app``; their forward passes share ``batcher``'s
-    model thread (the stage hooks must not see another request's forward pass). Returns the batcher that
-    places inputs (``/api/predict`` with ``place``), None when the run has no space of inputs to place in."""
+    model thread (the stage hooks must not see another request's forward pass)."""
     placing = Batcher(space.answer, batcher.max_batch)
     placing.pool = batcher.pool
     names = space.names if space.available else []
@@ -147,5 +146,3 @@ def space_routes(app: Any, predictor: Predictor, batcher: Batcher, space: Space,
             return Response(space.map_json(layer), media_type="application/json")
         except ValueError as e:
             return _json({"detail": str(e)}, 422)
-
-    return placing if space.available and space.vocab is None else None
