@@ -104,8 +104,11 @@ def test_a_72_point_monthly_series_adapts_and_says_so(tmp_path: Path, capsys) ->
     assert len(re.findall(r"forecaster chosen by rolling-origin validation .* -> \w+", err)) == 1, err
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     sel = m["selection"]
-    assert sel["window"] < 24 and set(sel["candidates"]) == {"dlinear", "nlinear", "lstm", "nbeats"}
-    assert sel["chosen"] == min(sel["candidates"], key=lambda k: sel["candidates"][k]["val_mase"])
+    cands = sel["candidates"]
+    assert sel["window"] < 24 and set(cands) == {"dlinear", "nlinear", "lstm", "nbeats", "committee"}
+    assert sel["chosen"] == min(cands, key=lambda k: cands[k]["val_mase"])
+    singles = sorted((k for k in cands if k != "committee"), key=lambda k: cands[k]["val_mase"])
+    assert cands["committee"]["members"] == singles[:3]  # the best three on the same folds
     spec = json.loads(json.dumps(tomllib.loads((tmp_path / "run" / "spec.toml").read_text())))
     assert spec["data"]["window"] == sel["window"]
     # metrics layout, against a hand computation of the naive baseline on the same 13 test origins

@@ -7,7 +7,16 @@ import pytest
 
 from neuroplast.data.series import split_bounds
 from neuroplast.spec import series_spec
-from neuroplast.train.select import minimum_length, plan, pretest_values, select_forecaster
+from neuroplast.train import select
+from neuroplast.train.select import (
+    candidate_spec,
+    choose,
+    fold_forecasts,
+    minimum_length,
+    plan,
+    pretest_values,
+    select_forecaster,
+)
 
 pytest.importorskip("statsmodels")
 
@@ -39,7 +48,7 @@ def test_the_choice_never_reads_the_test_values(tmp_path: Path) -> None:
     poisoned_spec, dirty = select_forecaster(_spec(_csv(tmp_path / "poisoned.csv", poisoned)))
     assert clean == dirty  # chosen, every candidate's fold scores, window, folds: bit for bit
     assert clean_spec.model == poisoned_spec.model
-    assert set(clean["candidates"]) == {"dlinear", "nlinear"} and clean["folds"] == 3
+    assert set(clean["candidates"]) == {"dlinear", "nlinear", "committee"} and clean["folds"] == 3
     assert clean["chosen"] == min(clean["candidates"], key=lambda k: clean["candidates"][k]["val_mase"])
 
 
@@ -81,3 +90,35 @@ def test_naming_a_family_turns_the_choice_off(tmp_path: Path) -> None:
     named = series_spec(path, ["data.column=y", "model.family=lstm"])
     assert named.select is None and named.model.family == "lstm"
     assert select_forecaster(named) == (named, None)
+
+
+def test_the_committee_is_scored_on_the_median_of_the_best_members_fold_forecasts(tmp_path: Path) -> None:
+    # Oracle: the committee's fold scores recomputed here from its members' fold forecasts, with numpy's
+    # median and the MASE written out (mean absolute error / in-sample seasonal naive error).
+    spec = _spec(_csv(tmp_path / "s.csv", _series(120)), "select.candidates=['dlinear', 'nlinear', 'nbeats']",
+                 "select.committee=2")
+    pretest = pretest_values(_series(120), spec)
+    _, record = select_forecaster(spec)
+    cands = record["candidates"]
+    singles = sorted(["dlinear", "nlinear", "nbeats"], key=lambda k: cands[k]["val_mase"])
+    assert cands["committee"]["members"] == singles[:2]
+    p = plan(len(pretest), spec.data.window, 1, 3, adapt=True)
+    members = [fold_forecasts(candidate_spec(spec, m, p.window, len(pretest)), pretest, p) for m in singles[:2]]
+    scale = np.mean(np.abs(pretest[12:] - pretest[:-12]))
+    for i, (_, _, score) in enumerate(p.folds):
+        median = (members[0][i] + members[1][i]) / 2  # the median of two is their mean
+        expected = np.mean(np.abs(median[:, 0] - pretest[score])) / scale
+        assert cands["committee"]["folds"][i] == pytest.approx(expected, rel=1e-9)
+    _, off = select_forecaster(spec.updated(select={"committee": 0}))
+    assert "committee" not in off["candidates"]
+
+
+def test_a_winning_committee_becomes_the_runs_model(tmp_path: Path, monkeypatch) -> None:
+    spec = _spec(_csv(tmp_path / "s.csv", _series(120)), "select.candidates=['nlinear', 'lstm']")
+    scored = {"nlinear": {"val_mase": 0.5}, "lstm": {"val_mase": 0.4},
+              "committee": {"val_mase": 0.3, "members": ["lstm", "nlinear"]}}
+    monkeypatch.setattr(select, "score_candidates", lambda *a: scored)
+    chosen, record = choose(spec, pretest_values(_series(120), spec), 12)
+    assert record["chosen"] == "committee" and chosen.model.family == "committee"
+    lstm, nlinear = chosen.model.members
+    assert (lstm.family, lstm.hidden_size, nlinear.family, nlinear.kernel_size) == ("lstm", 16, "linear", 1)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-from neuroplast.models import bag, cnn, hebbian, linear, mlp, nbeats, perceptron, rnn, transformer  # noqa: F401  (fill MODELS)
+from neuroplast.models import (  # noqa: F401,E501  (fill MODELS)
+           bag,
+           cnn,
+           committee,
+           hebbian,
+           linear,
+           mlp,
+           nbeats,
+           perceptron,
+           rnn,
+           transformer,
+)
 from neuroplast.models.bag import BagOfNgrams
 from neuroplast.models.base import MODELS, build_model, count_parameters, model_outputs
 from neuroplast.models.cnn import CNN
+from neuroplast.models.committee import Committee
 from neuroplast.models.hebbian import HebbianNet
 from neuroplast.models.linear import LinearForecaster
 from neuroplast.models.mlp import MLP
@@ -14,5 +26,5 @@ from neuroplast.models.perceptron import Perceptron
 from neuroplast.models.rnn import Recurrent
 from neuroplast.models.transformer import Transformer
 
-__all__ = ["CNN", "BagOfNgrams", "MLP", "MODELS", "NBeats", "HebbianNet", "LinearForecaster", "Perceptron", "Recurrent", "Transformer", "build_model",
+__all__ = ["CNN", "BagOfNgrams", "Committee", "MLP", "MODELS", "NBeats", "HebbianNet", "LinearForecaster", "Perceptron", "Recurrent", "Transformer", "build_model",
            "count_parameters", "model_outputs"]

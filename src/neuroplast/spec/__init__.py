@@ -22,6 +22,7 @@ from neuroplast.spec.sections import (
     AugmentSpec,
     BagSpec,
     CNNSpec,
+    CommitteeSpec,
     DataSpec,
     EarlyStoppingSpec,
     HebbianSpec,
@@ -48,7 +49,7 @@ from neuroplast.spec.stages import (
     section,
 )
 
-__all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "SpaceSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
+__all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "CommitteeSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "SpaceSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
            "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
            "ModelSpec", "PerceptronSpec", "PruneSpec", "QuantizeSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",

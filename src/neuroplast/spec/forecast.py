@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, PositiveInt
+from pydantic import Field, NonNegativeInt, PositiveInt
 
 from neuroplast.spec.sections import SpecModel
 
@@ -23,12 +23,15 @@ CANDIDATE_MODELS: dict[str, dict[str, Any]] = {
 
 class SelectSpec(SpecModel):
     """Forecasts: train every candidate on rolling-origin folds of the values before the test period,
-    keep the one with the lowest mean validation MASE, then train it as the run's model. The test
-    values are never read by the choice. Naming ``model.family`` on the command line turns it off."""
+    keep the one (or the committee of the best ones) with the lowest mean validation MASE, then train
+    it as the run's model. The test values are never read by the choice. Naming ``model.family`` on the command line turns it off."""
 
     candidates: tuple[Candidate, ...] = Field(("dlinear", "nlinear", "lstm"), min_length=1,
                                               description="Forecasters to choose among.")
     folds: PositiveInt = Field(3, description="Rolling-origin validation folds at most (fewer on a short "
                                "series, said in one line).")
+    committee: NonNegativeInt = Field(3, description="The best k candidates on validation, combined by the "
+                                      "median of their forecasts, compete as one more candidate "
+                                      "(model.family = 'committee'); 0 or 1: off.")
     adapt: bool = Field(True, description="Fit data.window and the candidates' sizes to a short series "
                         "(said in one line); false keeps them as set.")

@@ -230,6 +230,22 @@ class NBeatsSpec(_ModelSpec):
         "last value or its mean, divide by its spread, and map the forecast back; 'none': off.")
 
 
+ForecasterSpec = Annotated[Union[RecurrentSpec, LinearSpec, NBeatsSpec], Field(discriminator="family")]  # noqa: UP007
+
+
+class CommitteeSpec(_ModelSpec):
+    """Several forecasters trained side by side on the same windows, each by its own loss, forecasting
+    together: the median (or mean) of their forecasts (forecasting only). ``[select]`` builds one from
+    the best candidates on validation when that combination validates better than any one of them."""
+
+    family: Literal["committee"] = "committee"
+    members: list[ForecasterSpec] = Field(min_length=2, description="The forecasters' [model] sections "
+                                          "(families lstm, gru, rnn, linear or nbeats).")
+    combine: Literal["median", "mean"] = Field("median", description="How the members' forecasts are "
+                                               "combined (the median of an even number is the mean of the "
+                                               "middle two).")
+
+
 class BagSpec(_ModelSpec):
     """fastText's classifier: the mean of a text's n-gram embeddings, then a linear layer (strong on
     small text data; needs data.tokens = 'ngrams')."""
@@ -263,8 +279,9 @@ class HebbianSpec(_ModelSpec):
 
 
 ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
-                            LinearSpec, NBeatsSpec, BagSpec, HebbianSpec], Field(discriminator="family")]
-FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "linear", "nbeats", "bag", "hebbian")
+                            LinearSpec, NBeatsSpec, CommitteeSpec, BagSpec, HebbianSpec], Field(discriminator="family")]
+FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "linear", "nbeats", "committee", "bag",
+            "hebbian")
 
 
 # --------------------------------------------------------------------------- training

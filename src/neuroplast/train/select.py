@@ -2,9 +2,10 @@
 
 ``neuroplast run series.csv --column C`` trains every candidate of the spec's ``[select]`` section
 (DLinear, NLinear, the LSTM and N-BEATS, each with the per-window normalisation) on rolling-origin
-folds of ``values[:val_end]`` (:func:`~neuroplast.data.series.rolling_origin_folds`), keeps the one
-with the lowest mean validation MASE, and returns the spec with that candidate's model section; the
-run then trains it as usual and scores the test period once. The test values are sliced off before
+folds of ``values[:val_end]`` (:func:`~neuroplast.data.series.rolling_origin_folds`), adds the median
+of the best three's forecasts as one more candidate (a committee), keeps the one with the lowest mean
+validation MASE, and returns the spec with its model section; the run then trains it as usual and
+scores the test period once. The test values are sliced off before
 anything else happens (:func:`pretest_values`), so the choice cannot read them.
 
 On a short series the window, the number of folds and the candidates' sizes adapt to the length
@@ -83,19 +84,31 @@ def minimum_length(spec: ExperimentSpec) -> int:
     return 100_000
 
 
-def candidate_spec(spec: ExperimentSpec, name: str, window: int, num_pretest: int) -> ExperimentSpec:
-    """The run's spec with candidate ``name``'s model section (halved when the series is short)."""
+def candidate_model(spec: ExperimentSpec, name: str, num_pretest: int) -> dict[str, Any]:
+    """Candidate ``name``'s ``[model]`` section (the LSTM's and N-BEATS' width halved on a short series)."""
     model = dict(CANDIDATE_MODELS[name])
     if spec.select is not None and spec.select.adapt and num_pretest < SHORT and "hidden_size" in model:
         model["hidden_size"] //= 2
+    return model
+
+
+def candidate_spec(spec: ExperimentSpec, name: str, window: int, num_pretest: int,
+                   members: list[str] | None = None) -> ExperimentSpec:
+    """The run's spec with candidate ``name``'s model section; ``"committee"`` is the median of
+    ``members``' forecasts (:class:`~neuroplast.models.committee.Committee`)."""
+    if name == "committee":
+        model = {"family": "committee", "combine": "median",
+                 "members": [candidate_model(spec, m, num_pretest) for m in members or []]}
+    else:
+        model = candidate_model(spec, name, num_pretest)
     return spec.updated(model=model, data={"window": window})
 
 
-def fold_mase(spec: ExperimentSpec, pretest: np.ndarray, p: Plan, season: int | None) -> list[float]:
-    """Validation MASE of ``spec``'s model on each fold: trained on the fold's training windows
-    (scaled on them), stopped early on its next block, scored on the block after that."""
+def fold_forecasts(spec: ExperimentSpec, pretest: np.ndarray, p: Plan) -> list[np.ndarray]:
+    """``spec``'s model on each fold, in the series' units, ``(scored origins, horizon)``: trained on the
+    fold's training windows (scaled on them), stopped early on its next block, forecasting the block
+    after that."""
     horizon = spec.data.horizon
-    scale = mase_scale(pretest, len(pretest), season or 1)
     out = []
     for train, stop, score in p.folds:
         head = pretest[:int(stop[0])]
@@ -106,17 +119,46 @@ def fold_mase(spec: ExperimentSpec, pretest: np.ndarray, p: Plan, season: int | 
         torch.manual_seed(spec.seed)
         model = build_model(spec.model, data.input_shape, horizon, "forecast")
         fit(model, data, spec.train, seed=spec.seed, progress=False)
-        pred = predict_outputs(model, data.x_test).double().numpy() * std + mean
-        truth = pretest[score[:, None] + np.arange(horizon)]
-        out.append(float(np.mean(np.abs(pred - truth))) / scale)
+        out.append(predict_outputs(model, data.x_test).double().numpy() * std + mean)
     return out
+
+
+def fold_mase(forecasts: list[np.ndarray], pretest: np.ndarray, p: Plan, horizon: int,
+              season: int | None) -> list[float]:
+    """Each fold's MASE: the mean absolute error over its scored block, divided by the in-sample error
+    of the seasonal naive forecast on ``pretest``."""
+    scale = mase_scale(pretest, len(pretest), season or 1)
+    return [float(np.mean(np.abs(f - pretest[score[:, None] + np.arange(horizon)]))) / scale
+            for f, (_, _, score) in zip(forecasts, p.folds, strict=True)]
+
+
+def score_candidates(spec: ExperimentSpec, pretest: np.ndarray, p: Plan,
+                     season: int | None) -> dict[str, dict[str, Any]]:
+    """``{name: {"val_mase", "folds"}}`` for every candidate of ``[select]``, then ``"committee"``: the
+    median of the best ``select.committee`` candidates' fold forecasts (``"members"``, ranked on these
+    same folds), when it has at least two. Its members are trained apart on the folds and side by side
+    in the run (:class:`~neuroplast.models.committee.Committee`); the forecasts combined are the same
+    networks' on the same windows."""
+    assert spec.select is not None
+    forecasts = {name: fold_forecasts(candidate_spec(spec, name, p.window, len(pretest)), pretest, p)
+                 for name in spec.select.candidates}
+    scored: dict[str, dict[str, Any]] = {}
+    for name, f in forecasts.items():
+        folds = fold_mase(f, pretest, p, spec.data.horizon, season)
+        scored[name] = {"val_mase": statistics.fmean(folds), "folds": folds}
+    members = sorted(scored, key=lambda k: scored[k]["val_mase"])[:spec.select.committee]
+    if len(members) >= 2:
+        combined = [np.median([forecasts[m][i] for m in members], axis=0) for i in range(len(p.folds))]
+        folds = fold_mase(combined, pretest, p, spec.data.horizon, season)
+        scored["committee"] = {"val_mase": statistics.fmean(folds), "folds": folds, "members": members}
+    return scored
 
 
 def choose(spec: ExperimentSpec, pretest: np.ndarray, season: int | None,
            source: str = "the series") -> tuple[ExperimentSpec, dict[str, Any]]:
     """The spec with the candidate of lowest mean fold MASE on ``pretest`` (values before the test
     period only), and the record for metrics.json: ``{"chosen", "candidates": {name: {"val_mase",
-    "folds"}}, "window", "folds", "block"}``."""
+    "folds"}}, "window", "folds", "block"}`` (see :func:`score_candidates`)."""
     assert spec.select is not None
     d = spec.data
     p = plan(len(pretest), d.window, d.horizon, spec.select.folds, spec.select.adapt)
@@ -127,16 +169,15 @@ def choose(spec: ExperimentSpec, pretest: np.ndarray, season: int | None,
                         f"with data.val_fraction = {d.val_fraction} and data.test_fraction = "
                         f"{d.test_fraction}. Use a longer series or lower data.horizon.")
     _say_adapted(spec, p, len(pretest))
-    candidates: dict[str, dict[str, Any]] = {}
-    for name in spec.select.candidates:
-        folds = fold_mase(candidate_spec(spec, name, p.window, len(pretest)), pretest, p, season)
-        candidates[name] = {"val_mase": statistics.fmean(folds), "folds": folds}
-    chosen = min(candidates, key=lambda k: candidates[k]["val_mase"])
+    candidates = score_candidates(spec, pretest, p, season)
+    chosen = min(candidates, key=lambda k: candidates[k]["val_mase"])  # a tie keeps the single network
+    members = candidates.get("committee", {}).get("members")
     say(f"forecaster chosen by rolling-origin validation ({len(p.folds)} fold(s) before the test period, "
-        "mean MASE): " + ", ".join(f"{k} {v['val_mase']:.3f}" for k, v in candidates.items()) + f" -> {chosen}")
+        "mean MASE): " + ", ".join(f"{k} {v['val_mase']:.3f}" for k, v in candidates.items())
+        + f" -> {chosen}" + (f" (the median of {', '.join(members)})" if chosen == "committee" else ""))
     record = {"chosen": chosen, "candidates": candidates, "window": p.window, "folds": len(p.folds),
               "block": p.block}
-    return candidate_spec(spec, chosen, p.window, len(pretest)), record
+    return candidate_spec(spec, chosen, p.window, len(pretest), members), record
 
 
 def _say_adapted(spec: ExperimentSpec, p: Plan, num_pretest: int) -> None:
@@ -145,8 +186,9 @@ def _say_adapted(spec: ExperimentSpec, p: Plan, num_pretest: int) -> None:
         changes.append(f"data.window {spec.data.window} -> {p.window}")
     if len(p.folds) < spec.select.folds:
         changes.append(f"{len(p.folds)} validation fold(s) of {p.block} values instead of {spec.select.folds}")
-    if spec.select.adapt and num_pretest < SHORT:
-        changes.append("the LSTM and N-BEATS at half width")
+    halved = [n for n in spec.select.candidates if "hidden_size" in CANDIDATE_MODELS[n]]
+    if spec.select.adapt and num_pretest < SHORT and halved:
+        changes.append(f"{' and '.join(halved)} at half width")
     if changes:
         say(f"short series ({num_pretest} values before the test period): " + "; ".join(changes))
 
