@@ -122,3 +122,21 @@ def test_a_winning_committee_becomes_the_runs_model(tmp_path: Path, monkeypatch)
     assert record["chosen"] == "committee" and chosen.model.family == "committee"
     lstm, nlinear = chosen.model.members
     assert (lstm.family, lstm.hidden_size, nlinear.family, nlinear.kernel_size) == ("lstm", 16, "linear", 1)
+
+
+def test_a_network_that_loses_to_the_naive_forecast_on_validation_says_so(tmp_path: Path, capsys) -> None:
+    # A random walk, and a DLinear barely trained (its random start): the naive forecast (the last value) is the
+    # better one on validation, and the choice says it. Oracle for the references: the naive and
+    # seasonal naive MASE per fold written out with numpy slicing.
+    walk = 100 + np.cumsum(np.random.default_rng(3).standard_normal(120))
+    spec = _spec(_csv(tmp_path / "walk.csv", walk), "train.epochs=1", "train.lr=1e-5", "select.candidates=['dlinear']")
+    _, record = select_forecaster(spec)
+    pretest = pretest_values(walk, spec)
+    p = plan(len(pretest), spec.data.window, 1, 3, adapt=True)
+    scale = np.mean(np.abs(pretest[12:] - pretest[:-12]))
+    naive = np.mean([np.mean(np.abs(pretest[s] - pretest[s - 1])) / scale for _, _, s in p.folds])
+    snaive = np.mean([np.mean(np.abs(pretest[s] - pretest[s - 12])) / scale for _, _, s in p.folds])
+    assert record["references"] == pytest.approx({"naive": naive, "seasonal_naive": snaive})
+    assert record["candidates"]["dlinear"]["val_mase"] > naive
+    err = capsys.readouterr().err
+    assert f"no network beat the naive forecast (mean MASE {naive:.3f} against" in err, err

@@ -22,7 +22,14 @@ import numpy as np
 import torch
 
 from neuroplast.data.base import Dataset
-from neuroplast.data.series import make_windows, read_series, rolling_origin_folds, split_bounds
+from neuroplast.data.series import (
+    make_windows,
+    naive_forecast,
+    read_series,
+    rolling_origin_folds,
+    seasonal_naive_forecast,
+    split_bounds,
+)
 from neuroplast.data.smoothing import mase_scale
 from neuroplast.errors import DataError
 from neuroplast.models import build_model
@@ -154,11 +161,23 @@ def score_candidates(spec: ExperimentSpec, pretest: np.ndarray, p: Plan,
     return scored
 
 
+def reference_mase(pretest: np.ndarray, p: Plan, horizon: int, season: int | None) -> dict[str, float]:
+    """Mean fold MASE of the naive forecast and (with a season every scored origin can look back on) the
+    seasonal naive one, on the blocks the candidates are scored on: what a network must beat."""
+    forecasts = {"naive": [naive_forecast(pretest, score, horizon) for _, _, score in p.folds]}
+    if season and season > 1 and all(score.min() >= season for _, _, score in p.folds):
+        forecasts["seasonal_naive"] = [seasonal_naive_forecast(pretest, score, horizon, season)
+                                       for _, _, score in p.folds]
+    return {k: statistics.fmean(fold_mase(f, pretest, p, horizon, season)) for k, f in forecasts.items()}
+
+
 def choose(spec: ExperimentSpec, pretest: np.ndarray, season: int | None,
            source: str = "the series") -> tuple[ExperimentSpec, dict[str, Any]]:
     """The spec with the candidate of lowest mean fold MASE on ``pretest`` (values before the test
     period only), and the record for metrics.json: ``{"chosen", "candidates": {name: {"val_mase",
-    "folds"}}, "window", "folds", "block"}`` (see :func:`score_candidates`)."""
+    "folds"}}, "references": {"naive", "seasonal_naive"}, "window", "folds", "block"}`` (see
+    :func:`score_candidates` and :func:`reference_mase`). When a reference validates better than the
+    choice, it says so in one line."""
     assert spec.select is not None
     d = spec.data
     p = plan(len(pretest), d.window, d.horizon, spec.select.folds, spec.select.adapt)
@@ -175,8 +194,14 @@ def choose(spec: ExperimentSpec, pretest: np.ndarray, season: int | None,
     say(f"forecaster chosen by rolling-origin validation ({len(p.folds)} fold(s) before the test period, "
         "mean MASE): " + ", ".join(f"{k} {v['val_mase']:.3f}" for k, v in candidates.items())
         + f" -> {chosen}" + (f" (the median of {', '.join(members)})" if chosen == "committee" else ""))
-    record = {"chosen": chosen, "candidates": candidates, "window": p.window, "folds": len(p.folds),
-              "block": p.block}
+    references = reference_mase(pretest, p, d.horizon, season)
+    best = min(references, key=lambda k: references[k])
+    if references[best] < candidates[chosen]["val_mase"]:
+        say(f"on validation no network beat the {best.replace('_', ' ')} forecast (mean MASE "
+            f"{references[best]:.3f} against {candidates[chosen]['val_mase']:.3f} for {chosen}): expect the "
+            "network's forecasts to be no better than it; compare them in metrics.json's baselines")
+    record = {"chosen": chosen, "candidates": candidates, "references": references, "window": p.window,
+              "folds": len(p.folds), "block": p.block}
     return candidate_spec(spec, chosen, p.window, len(pretest), members), record
 
 
