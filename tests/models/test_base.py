@@ -9,6 +9,7 @@ from neuroplast.models import CNN, MLP, MODELS, Perceptron, build_model, count_p
 from neuroplast.spec import (
     BagSpec,
     CNNSpec,
+    CommitteeSpec,
     HebbianSpec,
     LinearSpec,
     MLPSpec,
@@ -26,21 +27,25 @@ TINY = {"perceptron": (PerceptronSpec(), (1, 4, 4), 2),
         "gru": (RecurrentSpec(family="gru", hidden_size=8, bidirectional=True), (5, 3), 3),
         "transformer": (TransformerSpec(d_model=8, num_heads=2, num_layers=1), (5, 3), 3),
         "hebbian": (HebbianSpec(units=4), (1, 12, 12), 3),
-        "bag": (BagSpec(embedding_dim=4, hidden=(8,)), (6,), 3),
+        "bag": (BagSpec(embedding_dim=4, hidden=(8,)), (6,), 3),  # 6 n-gram ids of 20
         "linear": (LinearSpec(kernel_size=3), (6, 1), 2),
-        "nbeats": (NBeatsSpec(hidden_size=8, num_blocks=2), (6, 1), 2)}  # forecasts 2 steps from 6  # 6 n-gram ids of 20
+        "nbeats": (NBeatsSpec(hidden_size=8, num_blocks=2), (6, 1), 2),  # forecasts 2 steps from 6
+        "committee": (CommitteeSpec(members=[LinearSpec(kernel_size=3), NBeatsSpec(hidden_size=8, num_blocks=2)]),
+                      (6, 1), 2)}
+FORECASTERS = ("linear", "nbeats", "committee")
 
 
 @pytest.mark.parametrize("family", MODELS.names())
 def test_every_family_builds_trains_and_has_a_gradient(family: str) -> None:
     spec, shape, classes = TINY[family]
     dtype = torch.float32 if family == "hebbian" else torch.float64  # its local rule runs in float32
-    task = "forecast" if family in ("linear", "nbeats") else "classification"
+    task = "forecast" if family in FORECASTERS else "classification"
     model = build_model(spec, shape, classes, task, vocab_size=20 if family == "bag" else 0).to(dtype)
     x = torch.randint(1, 20, (5, *shape)) if family == "bag" else torch.randn(5, *shape, dtype=dtype)
     model.train()
     out = model(x)
-    assert out.shape == (5, 1 if family == "perceptron" else classes)
+    members = (2,) if family == "committee" else ()  # in training a committee forecasts once per member
+    assert out.shape == (5, *members, 1 if family == "perceptron" else classes)
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     local = [p for p in model.parameters() if not p.requires_grad]  # learned by a local rule only
