@@ -116,8 +116,9 @@ def test_a_language_model_is_refused(tmp_path: Path, capsys) -> None:
                  "--set", "data.block_size=8", "--set", "model.hidden_size=8", "--quiet", "--set", "train.epochs=1",
                  "--set", "train.threads=1"]) == 0
     capsys.readouterr()
-    _one_line(main(["quantize", str(tmp_path / "lm")]), capsys.readouterr().err,
-              "is a language-model run")
+    for method in ("codebook", "static"):
+        _one_line(main(["quantize", str(tmp_path / "lm"), "--method", method]), capsys.readouterr().err,
+                  "is a language-model run")
 
 
 def test_the_quantize_section_runs_on_the_pruned_network_after_training(tmp_path: Path) -> None:
@@ -128,3 +129,88 @@ def test_the_quantize_section_runs_on_the_pruned_network_after_training(tmp_path
     assert c["bits"] == 3 and coded.metrics["parent"] == str((run.dir / "pruned-magnitude").resolve())
     assert c["parent_bytes"] == (run.dir / "pruned-magnitude" / "model.safetensors").stat().st_size
     assert "quantize" not in coded.spec.model_dump(exclude_none=True)  # the folder's spec does not quantize again
+
+
+def _initializers(path: Path) -> tuple[dict[str, np.ndarray], list[tuple[str, str]]]:
+    """The int8 file's initializers, and per Gemm (in graph order) its weight and its input's scale names."""
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    made_by = {out: node for node in graph.node for out in node.output}
+    gemms = []
+    for node in graph.node:
+        if node.op_type == "Gemm":
+            activation = made_by[made_by[node.input[0]].input[0]]  # DequantizeLinear <- QuantizeLinear
+            weight = made_by[node.input[1]].input[0].removesuffix("_quantized")
+            gemms.append((weight, activation.input[1].removesuffix("_scale")))
+    return {i.name: numpy_helper.to_array(i) for i in graph.initializer}, gemms
+
+
+def _fake_quantized(x: np.ndarray, scale: np.ndarray, zero_point: np.ndarray) -> np.ndarray:
+    """uint8 quantize-then-dequantize by hand: round to nearest even, clip to 0..255."""
+    return (np.clip(np.round(x / scale) + zero_point.astype(np.float32), 0, 255) - zero_point) * scale
+
+
+@pytest.fixture(scope="module")
+def static_run(pruned: Path, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("static") / "int8"
+    neuroplast.quantize(pruned, method="static", calibration=256, out=out, progress=False, latency_repeats=3)
+    return out
+
+
+def test_static_int8_weights_are_the_float_weights_rounded_per_channel(static_run: Path) -> None:
+    run = neuroplast.load(static_run)  # model.safetensors: the float32 network the int8 file was made from
+    c = run.metrics["compression"]
+    assert c["method"] == "static" and c["format"] == "QDQ" and c["bytes"] == (static_run / "model.int8.onnx").stat().st_size
+    assert c["calibration"] == {"split": "train", "samples": 256, "method": "minmax", "seed": run.spec.seed}
+    init, _ = _initializers(static_run / "model.int8.onnx")
+    weights = {k: v.detach().numpy() for k, v in run.model.state_dict().items() if k.endswith("weight")}
+    assert weights and all(f"{k}_quantized" in init for k in weights)
+    for name, w in weights.items():  # symmetric per output channel: scale = max|w_c| / 127, zero point 0
+        q, scale = init[f"{name}_quantized"], init[f"{name}_scale"]
+        assert q.dtype == np.int8 and not init[f"{name}_zero_point"].any()
+        largest = np.abs(w).max(axis=1)
+        np.testing.assert_allclose(scale, np.where(largest > 0, largest / 127, 1.0), rtol=1e-5)  # pruned rows: 1
+        assert np.all(np.abs(q * scale[:, None] - w) <= scale[:, None] / 2 * (1 + 1e-4))  # round to nearest
+        assert not q[w == 0].any()  # the pruned zeros stay zero
+
+
+def test_static_int8_runs_within_one_step_of_its_dequantized_reference(static_run: Path) -> None:
+    import onnxruntime as ort
+
+    run = neuroplast.load(static_run)
+    init, gemms = _initializers(static_run / "model.int8.onnx")
+    data = load_dataset(run.spec.data, run.spec.seed)
+    # the QDQ graph in numpy: fake-quantized activations, dequantized weights, float math, ReLU between layers
+    assert len(gemms) == 3
+    h = data.x_test.numpy().reshape(len(data.x_test), -1)
+    for i, (weight, activation) in enumerate(gemms):
+        h = _fake_quantized(h, init[f"{activation}_scale"], init[f"{activation}_zero_point"])
+        w = init[f"{weight}_quantized"] * init[f"{weight}_scale"][:, None]
+        bias_name = weight.removesuffix("weight") + "bias_quantized"
+        h = h @ w.T + init[bias_name] * init[f"{bias_name}_scale"]
+        h = np.maximum(h, 0) if i < len(gemms) - 1 else h
+    reference = _fake_quantized(h, init["output_scale"], init["output_zero_point"])
+    got = ort.InferenceSession(str(static_run / "model.int8.onnx"),
+                               providers=["CPUExecutionProvider"]).run(None, {"input": data.x_test.numpy()})[0]
+    step = float(init["output_scale"])
+    # integer kernels requantize with fixed-point multipliers: a hidden unit may land one step away, so the
+    # logits agree to within two output steps, and almost all exactly
+    assert np.abs(got - reference).max() <= 2 * step + 1e-6
+    assert np.mean(np.abs(got - reference) <= 1e-6 + 0.5 * step) >= 0.95
+    float_out = run.outputs(data.x_test).numpy()
+    assert np.abs(got - float_out).max() <= 0.05 * (float_out.max() - float_out.min())  # and close to float32
+    assert (got.argmax(1) == float_out.argmax(1)).mean() >= 0.97
+    accuracy = float((got.argmax(1) == data.y_test.numpy()).mean())
+    assert accuracy == pytest.approx(run.metrics["test"]["accuracy"], abs=1e-6)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["--method", "static", "--bits", "4"], "static quantization is int8"),
+    (["--method", "static", "--epochs", "2"], "apply to --method codebook (static quantization does not"),
+    (["--method", "dynamic", "--calibration", "64"], "--calibration (quantize.calibration) applies to --method static"),
+    (["--method", "static", "--calibration", "0"], "calibration"),
+])
+def test_static_options_out_of_place_are_one_line(pruned: Path, capsys, argv: list[str], says: str) -> None:
+    _one_line(main(["quantize", str(pruned), *argv]), capsys.readouterr().err, says)

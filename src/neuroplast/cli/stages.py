@@ -47,7 +47,7 @@ def add_commands(sub: Any) -> dict[str, Any]:
     pn.add_argument("--quiet", action="store_true")
 
     q = sub.add_parser("quantize", help="share a run's weights through k-means codebooks and code them compactly "
-                       "(Deep Compression), or int8 through ONNX Runtime (a new run folder)")
+                       "(Deep Compression), or int8 (dynamic or static) through ONNX Runtime (a new run folder)")
     q.add_argument("run_dir", type=Path)
     for name in QuantizeSpec.model_fields:
         add_field(q, QuantizeSpec, name, default=QuantizeSpec.model_fields[name].default is not None)

@@ -24,7 +24,7 @@ ExplainMethod = Literal["ig", "saliency", "occlusion", "gradcam"]
 PruneMethod = Literal["magnitude", "saliency", "structured"]
 PruneSchedule = Literal["one-shot", "iterative", "gradual", "lottery"]
 PruneScope = Literal["global", "layer", "lamp", "erk"]
-QuantizeMethod = Literal["codebook", "dynamic"]
+QuantizeMethod = Literal["codebook", "dynamic", "static"]
 ExportFormat = Literal["onnx"]
 Language = Literal["en", "zh-Hant"]
 
@@ -181,15 +181,20 @@ class QuantizeSpec(SpecModel):
     method: QuantizeMethod = Field(
         "codebook", description="codebook: k-means weight sharing per layer (2^bits values, fine-tuned) stored "
         "with the pruned positions coded in model.compressed (Deep Compression); dynamic: int8 weights through "
-        "ONNX Runtime's dynamic quantizer on the exported model (model.int8.onnx).")
+        "ONNX Runtime's dynamic quantizer on the exported model (model.int8.onnx); static: int8 weights (per "
+        "channel) and activations through ONNX Runtime's static quantizer, activation ranges calibrated on "
+        "training images (model.int8.onnx).")
     bits: int | None = Field(None, description="codebook: bits per index in fully connected layers, 1 to 8 "
-                             "(default 5); dynamic: 8 (int8).")
+                             "(default 5); dynamic and static: 8 (int8).")
     conv_bits: int | None = Field(None, description="codebook: bits per index in convolutions, 1 to 8 "
                                   "(default 8).")
     epochs: PositiveInt | None = Field(None, description="codebook: epochs fine-tuning the codebooks "
                                        "(default 3).")
     lr: float | None = Field(None, gt=0.0, description="codebook: learning rate of that fine-tuning "
                              "(default: train.lr / 10).")
+    calibration: PositiveInt | None = Field(None, description="static: training inputs (drawn with the run's "
+                                            "seed, never validation or test) that set the activation ranges "
+                                            "(default 512).")
 
     @model_validator(mode="after")
     def _options_fit_the_method(self) -> QuantizeSpec:
@@ -201,20 +206,30 @@ class QuantizeSpec(SpecModel):
                                           "values; give 1 to 8 bits (e.g. 5 for fully connected layers, 8 for "
                                           "convolutions)", {"flag": name.replace("_", "-"), "value": value,
                                                             "name": name})
-        if self.method == "dynamic" and self.bits not in (None, 8):
-            raise PydanticCustomError("quantize", "--bits {bits} (quantize.bits): dynamic quantization is int8; "
+        if self.method != "codebook" and self.bits not in (None, 8):
+            raise PydanticCustomError("quantize", "--bits {bits} (quantize.bits): {method} quantization is int8; "
                                       "leave --bits out, or use --method codebook for other widths",
-                                      {"bits": self.bits})
+                                      {"bits": self.bits, "method": self.method})
         unused = [n for n in ("conv_bits", "epochs", "lr") if getattr(self, n) is not None]
-        if self.method == "dynamic" and unused:
-            raise PydanticCustomError("quantize", "{names} apply to --method codebook (dynamic quantization does "
-                                      "not fine-tune); leave them out", {"names": ", ".join(unused)})
+        if self.method != "codebook" and unused:
+            raise PydanticCustomError("quantize", "{names} apply to --method codebook ({method} quantization does "
+                                      "not fine-tune); leave them out", {"names": ", ".join(unused),
+                                                                          "method": self.method})
+        if self.method != "static" and self.calibration is not None:
+            raise PydanticCustomError("quantize", "--calibration (quantize.calibration) applies to --method static "
+                                      "(the {method} method calibrates nothing); leave it out",
+                                      {"method": self.method})
         return self
 
     @property
     def index_bits(self) -> tuple[int, int]:
         """``(fully connected, convolution)`` bits with the defaults filled in."""
         return (self.bits or 5, self.conv_bits or 8)
+
+    @property
+    def calibration_samples(self) -> int:
+        """Training inputs the static method calibrates on, with the default filled in."""
+        return self.calibration or 512
 
 
 class ConformalSpec(SpecModel):

@@ -10,6 +10,10 @@ dense and the parent network, written as a new run folder (``neuroplast quantize
   ``quantize_dynamic`` (activations quantized on the fly), saved as ``model.int8.onnx``; accuracy and
   latency are measured in ONNX Runtime against the float32 export, same session options.
   ``model.safetensors`` beside it is the parent's float32 network (what :func:`neuroplast.load` gives).
+- ``static``: as ``dynamic``, through ``quantize_static``: int8 weights per output channel (symmetric)
+  and uint8 activations whose ranges (min/max) are calibrated on ``calibration`` inputs of the run's
+  training split, in the QDQ format (QuantizeLinear/DequantizeLinear pairs that ONNX Runtime fuses into
+  integer kernels; QOperator ran at the same speed here, benchmarks/compression.py).
 
 ``metrics["compression"]`` holds ``bytes`` (the quantized file), ``dense_bytes`` (the dense float32
 ``model.safetensors`` of the same network), ``ratio``, the parent's and the quantized accuracy, and the
@@ -70,7 +74,7 @@ def quantize(run_dir: str | Path, spec: QuantizeSpec | None = None, *, out: str 
     if spec.method == "codebook":
         summary, evaluated = _codebook(parent, spec, data, out_dir, progress, latency_repeats)
     else:
-        summary, evaluated = _dynamic(parent, data, out_dir, latency_repeats)
+        summary, evaluated = _int8(parent, spec, data, out_dir, latency_repeats)
     summary.update(dense_bytes=dense_bytes, ratio=dense_bytes / summary["bytes"],
                    parent_bytes=_parent_bytes(run_dir), baseline=_scores(before), quantized=_scores(evaluated))
     _write(out_dir, run_dir, parent, summary, evaluated)
@@ -144,28 +148,28 @@ class OnnxModule(nn.Module):
         return torch.from_numpy(self.session.run(None, {"input": x.detach().cpu().numpy()})[0])
 
 
-def _dynamic(parent: Run, data: Dataset, out_dir: Path,
-             repeats: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """int8 weights through ONNX Runtime's dynamic quantizer; the summary and the int8 model's scores."""
+def _int8(parent: Run, spec: QuantizeSpec, data: Dataset, out_dir: Path,
+          repeats: int) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """int8 through ONNX Runtime's dynamic or static quantizer; the summary and the int8 model's scores."""
     try:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        import onnxruntime.quantization  # noqa: F401
     except ImportError:
-        raise UserError('--method dynamic needs onnxruntime. Run: pip install "neuroplast[onnx]"') from None
+        raise UserError(f'--method {spec.method} needs onnxruntime. Run: pip install "neuroplast[onnx]"') from None
     threads = torch.get_num_threads()
     batch = parent.spec.train.eval_batch_size
     with tempfile.TemporaryDirectory() as tmp:
         fp32_path = Path(tmp) / "model.onnx"
         export_model(parent.model.cpu().eval(), parent.info, fp32_path, check=True)
-        quantize_dynamic(str(fp32_path), str(out_dir / INT8_ONNX), weight_type=QuantType.QInt8)
+        fp32_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
+        extra = _quantize_onnx(spec, fp32_path, out_dir / INT8_ONNX, data.x_train, parent.spec.seed)
         fp32, int8 = OnnxModule(fp32_path, threads), OnnxModule(out_dir / INT8_ONNX, threads)
         fp32_scores = _scores(_evaluate(fp32, data, parent.objective, batch))
         evaluated = _evaluate(int8, data, parent.objective, batch)
         ms = _onnx_latency({"fp32": fp32, "int8": int8}, _batch(data.x_test, LATENCY_BATCH), repeats)
-        fp32_bytes = sum(p.stat().st_size for p in Path(tmp).iterdir())
     speedup = ms["fp32"] / ms["int8"]
     summary = {
-        "method": "dynamic", "bits": 8, "file": INT8_ONNX, "bytes": (out_dir / INT8_ONNX).stat().st_size,
-        "onnx_fp32_bytes": fp32_bytes, "onnx_fp32": fp32_scores,
+        "method": spec.method, "bits": 8, "file": INT8_ONNX, "bytes": (out_dir / INT8_ONNX).stat().st_size,
+        "onnx_fp32_bytes": fp32_bytes, "onnx_fp32": fp32_scores, **extra,
         "latency_ms": {f"batch_{LATENCY_BATCH}": {**ms, "speedup": speedup}},
         "runtime": "onnxruntime", "threads": threads,
     }
@@ -173,6 +177,52 @@ def _dynamic(parent: Run, data: Dataset, out_dir: Path,
         summary["note"] = (f"int8 is not faster here ({speedup:.2f}x at batch {LATENCY_BATCH} in ONNX Runtime, "
                            f"{threads} threads): the file is smaller, the time is not.")
     return summary, evaluated
+
+
+def _quantize_onnx(spec: QuantizeSpec, fp32_path: Path, out: Path, x_train: torch.Tensor,
+                   seed: int) -> dict[str, Any]:
+    """Write the int8 model of ``fp32_path`` to ``out``; what the summary records about how."""
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_dynamic,
+        quantize_static,
+    )
+
+    if spec.method == "dynamic":
+        quantize_dynamic(str(fp32_path), str(out), weight_type=QuantType.QInt8)
+        return {}
+    inputs = calibration_inputs(x_train, spec.calibration_samples, seed)
+    log.info("static int8: activation ranges calibrated (min/max) on %d training inputs", len(inputs))
+    try:
+        quantize_static(str(fp32_path), str(out), _Calibration(inputs), quant_format=QuantFormat.QDQ,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        calibrate_method=CalibrationMethod.MinMax)
+    except Exception as e:  # ONNX Runtime's quantizer refuses graphs it cannot place
+        raise UserError(f"ONNX Runtime's static quantizer failed on this network ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0] if str(e) else ''}); try --method dynamic.") from None
+    return {"format": "QDQ", "per_channel": True, "calibration": {"split": "train", "samples": len(inputs),
+                                                                  "method": "minmax", "seed": seed}}
+
+
+def calibration_inputs(x_train: torch.Tensor, samples: int, seed: int) -> torch.Tensor:
+    """``samples`` training inputs (all when fewer), drawn without replacement with ``seed``."""
+    order = torch.randperm(len(x_train), generator=torch.Generator().manual_seed(seed))
+    return x_train[order[:samples]].cpu()
+
+
+class _Calibration:
+    """ONNX Runtime's calibration reader: the inputs in batches of 64."""
+
+    def __init__(self, inputs: torch.Tensor) -> None:
+        self.batches = iter([{"input": inputs[i:i + 64].numpy()} for i in range(0, len(inputs), 64)])
+
+    def get_next(self) -> dict[str, Any] | None:
+        return next(self.batches, None)
+
+    def rewind(self) -> None:  # the MinMax calibrator reads the batches once
+        pass
 
 
 def _onnx_latency(models: dict[str, OnnxModule], example: torch.Tensor, repeats: int) -> dict[str, float]:
@@ -216,7 +266,7 @@ def _write(out_dir: Path, parent_dir: Path, parent: Run, summary: dict[str, Any]
     """The quantized run folder: spec, model files, metrics (``compression`` beside ``test``)."""
     rundir.write_spec(out_dir, parent.spec.updated(prune=None, quantize=None))
     shutil.copy2(parent_dir / rundir.PREPROCESS, out_dir / rundir.PREPROCESS)
-    if summary["method"] == "dynamic":  # the float32 network the int8 file was made from
+    if summary["method"] != "codebook":  # the float32 network the int8 file was made from
         rundir.write_model(out_dir, parent.model, parent.info, sparse=True)
     else:  # the weights are model.compressed alone
         rundir.write_model(out_dir, parent.model, parent.info, weights=False)
