@@ -1,11 +1,21 @@
-"""MNIST test accuracy of the Hebbian network (shipped spec ``hebbian-mnist``) over several seeds,
-with a check that the hidden layer learned by its local rule alone.
+"""Does Hebbian learning learn? MNIST test accuracy of two Hebbian networks beside their own random
+controls, in the same process and for every seed.
 
-For every seed the spec is run as a user runs it (``neuroplast.run``, 2 CPU threads by default),
-and the Hebbian layer is checked afterwards: its weight never required or received a gradient,
-it has learned from ``learning_samples`` images, and it differs from its initial value (recorded
-by a global forward pre-hook before the layer's first forward pass). ``--random-filters`` runs
-the same network with a Hebbian learning rate of ~0, i.e. fixed random filters, for comparison.
+* Fully connected (shipped spec ``hebbian-fc-mnist``): competing hidden units learned by the
+  Krotov-Hopfield rule (no labels, no gradients), then ``relu(I)^n`` and a linear readout. Beside
+  it, for the same seed: the identical network with its hidden weights left at their random
+  initialisation (``model.hidden=random``, the same readout training), and for reference the same
+  architecture trained end to end by backpropagation (``model.hidden=backprop``).
+* Convolutional SoftHebb (shipped spec ``hebbian-mnist``) and the same network with a Hebbian
+  learning rate of ~0, i.e. its random filters.
+
+Every run is the spec run as a user runs it (``neuroplast.run``) with ``train.threads`` set. Each
+Hebbian layer is checked afterwards: its weight never required or received a gradient, and it moved
+from its initial value (the random controls: it did not). For the fully connected network the
+script records how far the hidden weights moved in every epoch (``hebbian_fc_movement.json``) and
+draws the learned receptive fields beside the random ones. The last line is
+
+    hebbian_fc=A random_fc=B hebbian_conv=C random_conv=D     (test accuracies, medians over seeds)
 
     python benchmarks/hebbian.py --seeds 0 1 2 --data-dir ../shared/data/mnist
 """
@@ -13,79 +23,156 @@ the same network with a Hebbian learning rate of ~0, i.e. fixed random filters, 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import nn
 
 import neuroplast
-from neuroplast.plasticity.hebbian import SoftHebbConv2d
+from neuroplast.plasticity.hebbian import plot_receptive_fields
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+FC_VARIANTS = ("hebbian", "random", "backprop")
 
 
-class InitialWeights:
-    """Records each SoftHebbConv2d's weight before its first forward pass (a global hook)."""
+class WeightTrace:
+    """A callback: the hidden weight before training and its relative movement in every epoch,
+    ``‖W_epoch − W_previous‖ / ‖W_previous‖``, beside the epoch's validation accuracy, and whether
+    the weight ever required a gradient."""
 
     def __init__(self) -> None:
-        self.weights: dict[int, torch.Tensor] = {}
-        self.handle = nn.modules.module.register_module_forward_pre_hook(self._hook)
+        self.initial: torch.Tensor | None = None
+        self.previous: torch.Tensor | None = None
+        self.epochs: list[dict[str, Any]] = []
+        self.required_grad = False
 
-    def _hook(self, module: nn.Module, _inputs) -> None:
-        if isinstance(module, SoftHebbConv2d) and id(module) not in self.weights:
-            self.weights[id(module)] = module.weight.detach().clone()
+    def set_model(self, model: torch.nn.Module) -> None:
+        layer = model.hebbian
+        self.initial = layer.weight.detach().clone()
+        self.previous = self.initial
+        self.required_grad = layer.weight.requires_grad
+        self.layer = layer
 
-    def of(self, layer: SoftHebbConv2d) -> torch.Tensor:
-        return self.weights[id(layer)]
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        weight = self.layer.weight.detach().clone()
+        self.required_grad |= self.layer.weight.requires_grad
+        move = float((weight - self.previous).norm() / self.previous.norm())
+        total = float((weight - self.initial).norm() / self.initial.norm())
+        p = self.layer.p
+        p_norm = weight.abs().pow(p).sum(1).pow(1 / p).median()
+        self.epochs.append({"epoch": epoch, "relative_change": round(move, 6), "from_initial": round(total, 6),
+                            "median_p_norm": round(float(p_norm), 4), "samples_seen": int(self.layer.samples_seen),
+                            "val_accuracy": logs.get("val_accuracy")})
+        self.previous = weight
 
 
-def check_hebbian_layer(layer: SoftHebbConv2d, initial: torch.Tensor, random_filters: bool) -> str:
-    """Fail loudly unless the layer was untouched by backpropagation and (unless random) learned."""
+def check_layer(layer: torch.nn.Module, initial: torch.Tensor, moves: bool, required_grad: bool = False) -> str:
+    """Fail loudly unless the layer never had a gradient and moved (``moves``) or stayed put."""
     problems = []
-    if layer.weight.requires_grad or layer.weight.grad is not None:
+    if required_grad or layer.weight.requires_grad or layer.weight.grad is not None:
         problems.append(f"requires_grad={layer.weight.requires_grad}, grad is None: {layer.weight.grad is None}")
-    if int(layer.samples_seen) < layer.learning_samples:
-        problems.append(f"learned from {int(layer.samples_seen)} of {layer.learning_samples} images")
-    change = (layer.weight.detach().cpu() - initial.cpu()).norm() / initial.norm()
-    if not random_filters and change < 0.05:
+    change = float((layer.weight.detach().cpu() - initial.cpu()).norm() / initial.norm())
+    if moves and change < 0.05:
         problems.append(f"weights moved only {change:.3%} from their initialisation")
+    if not moves and change > 1e-6:
+        problems.append(f"the random control's weights moved by {change:.3%}")
     if problems:
-        sys.exit("Hebbian layer check failed: " + "; ".join(problems))
+        sys.exit(f"Hebbian layer check failed ({type(layer).__name__}): " + "; ".join(problems))
     return f"no_grad=ok learned_from={int(layer.samples_seen)} weight_change={change:.3f}"
+
+
+def run_one(spec: str, out: Path, args: argparse.Namespace, overrides: list[str], seed: int,
+            callbacks: tuple = ()) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    run = neuroplast.run(spec, out=out, data_dir=args.data_dir, callbacks=callbacks, progress=False,
+                         overrides=[*overrides, f"seed={seed}", f"train.threads={args.threads}"])
+    return run, time.perf_counter() - t0
+
+
+def describe(label: str, seed: int, run: Any, wall: float, check: str) -> str:
+    m = run.metrics
+    return (f"{label:<13} seed={seed} test_accuracy={m['test']['accuracy']:.4f} epochs={m['train']['epochs']} "
+            f"train_s={m['train']['seconds']:.1f} wall_s={wall:.1f} threads={m['threads']} {check}")
+
+
+def fc_seed(args: argparse.Namespace, seed: int, results: dict[str, list[float]]) -> dict[str, Any]:
+    """The fully connected network, its random control and its backprop reference for one seed."""
+    record: dict[str, Any] = {"seed": seed}
+    for variant in FC_VARIANTS:
+        trace = WeightTrace()
+        run, wall = run_one(args.fc_spec, args.out / f"fc-{variant}-seed{seed}", args,
+                            [*args.fc_set, f"model.hidden={variant}"], seed, (trace,))
+        layer = run.model.hebbian
+        if variant == "backprop":
+            check = f"weight_change={float((layer.weight.detach() - trace.initial).norm() / trace.initial.norm()):.3f}"
+        else:
+            check = check_layer(layer, trace.initial, variant == "hebbian", trace.required_grad)
+        accuracy = run.metrics["test"]["accuracy"]
+        results[f"{variant}_fc"].append(accuracy)
+        record[variant] = {"test_accuracy": accuracy, "wall_s": round(wall, 1), "epochs": trace.epochs}
+        print(describe(f"fc-{variant}", seed, run, wall, check), flush=True)
+        if variant == "hebbian":
+            (run.dir / "hebbian_fc_movement.json").write_text(json.dumps(trace.epochs, indent=1))
+            if seed == args.seeds[0]:
+                plot_receptive_fields(run.model.receptive_fields(), args.out / "fc_learned_fields.png")
+                shape = (-1, *run.model.receptive_fields().shape[1:])
+                plot_receptive_fields(trace.initial.view(shape), args.out / "fc_random_fields.png")
+    return record
+
+
+def conv_seed(args: argparse.Namespace, seed: int, results: dict[str, list[float]]) -> None:
+    """The SoftHebb network and the same network with (practically) no Hebbian learning."""
+    for variant, extra in (("hebbian", []), ("random", ["model.hebbian_lr=1e-12"])):
+        trace = WeightTrace()
+        run, wall = run_one(args.conv_spec, args.out / f"conv-{variant}-seed{seed}", args,
+                            [*args.conv_set, *extra], seed, (trace,))
+        layer = run.model.hebbian
+        moved = float((layer.weight.detach() - trace.initial).norm() / trace.initial.norm())
+        check = check_layer(layer, trace.initial, True) if variant == "hebbian" else (
+            f"no_grad={'ok' if layer.weight.grad is None and not trace.required_grad else 'FAILED'} "
+            f"weight_change={moved:.2e}")
+        results[f"{variant}_conv"].append(run.metrics["test"]["accuracy"])
+        print(describe(f"conv-{variant}", seed, run, wall, check), flush=True)
+
+
+def summary(results: dict[str, list[float]]) -> None:
+    print("\n| network | median | min | max | seeds |\n|---|---|---|---|---|")
+    for name, values in results.items():
+        if values:
+            print(f"| {name} | {statistics.median(values):.4f} | {min(values):.4f} | {max(values):.4f} | "
+                  f"{len(values)} |")
+    median = {k: f"{statistics.median(v):.4f}" if v else "nan" for k, v in results.items()}
+    print(f"hebbian_fc={median['hebbian_fc']} random_fc={median['random_fc']} "
+          f"hebbian_conv={median['hebbian_conv']} random_conv={median['random_conv']}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--conv-seeds", type=int, nargs="*", default=None,
+                   help="seeds of the convolutional pair (default: --seeds; none: skip it)")
     p.add_argument("--data-dir", type=Path, default=SHARED, help="folder with the MNIST IDX files")
-    p.add_argument("--spec", default="hebbian-mnist")
-    p.add_argument("--set", dest="overrides", action="append", default=[], help="extra KEY=VALUE")
-    p.add_argument("--random-filters", action="store_true",
-                   help="baseline: Hebbian learning rate ~0, so the readout sees fixed random filters")
+    p.add_argument("--out", type=Path, default=Path("runs/hebbian-benchmark"), help="run folders and pictures")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of every run")
+    p.add_argument("--fc-spec", default="hebbian-fc-mnist")
+    p.add_argument("--conv-spec", default="hebbian-mnist")
+    p.add_argument("--fc-set", action="append", default=[], help="extra KEY=VALUE for the FC runs")
+    p.add_argument("--conv-set", action="append", default=[], help="extra KEY=VALUE for the conv runs")
     args = p.parse_args()
-    overrides = [*args.overrides, *(["model.hebbian_lr=1e-12"] if args.random_filters else [])]
-    initial = InitialWeights()
-    accuracies = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for seed in args.seeds:
-            t0 = time.perf_counter()
-            run = neuroplast.run(args.spec, out=Path(tmp) / f"seed{seed}", data_dir=args.data_dir,
-                                 overrides=[*overrides, f"seed={seed}"], progress=False)
-            wall = time.perf_counter() - t0
-            layer = run.model.hebbian
-            check = check_hebbian_layer(layer, initial.of(layer), args.random_filters)
-            accuracy = run.metrics["test"]["accuracy"]
-            accuracies.append(accuracy)
-            print(f"{args.spec} seed={seed} test_accuracy={accuracy:.4f} "
-                  f"train_s={run.metrics['train']['seconds']:.1f} wall_s={wall:.1f} "
-                  f"epochs={run.metrics['train']['epochs']} threads={run.metrics['threads']} {check}",
-                  flush=True)
-    initial.handle.remove()
-    print(f"median_accuracy={statistics.median(accuracies):.4f} min_accuracy={min(accuracies):.4f}")
+    args.conv_seeds = args.seeds if args.conv_seeds is None else args.conv_seeds
+    args.out.mkdir(parents=True, exist_ok=True)
+    print(f"threads={args.threads} fc_spec={args.fc_spec} {args.fc_set} conv_spec={args.conv_spec} {args.conv_set}")
+    results: dict[str, list[float]] = {f"{v}_{kind}": [] for kind in ("fc", "conv") for v in FC_VARIANTS}
+    del results["backprop_conv"]
+    records = [fc_seed(args, seed, results) for seed in args.seeds]
+    (args.out / "hebbian_fc_movement.json").write_text(json.dumps(records, indent=1))
+    for seed in args.conv_seeds:
+        conv_seed(args, seed, results)
+    summary(results)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from neuroplast.registry import Registry
 
 
 def test_registry_names_are_pinned() -> None:
-    assert MODELS.names() == ["bag", "cnn", "committee", "gru", "hebbian", "linear", "lstm", "mlp", "nbeats", "perceptron", "rnn", "transformer"]
+    assert MODELS.names() == ["bag", "cnn", "committee", "gru", "hebbian", "hebbian-fc", "linear", "lstm", "mlp", "nbeats", "perceptron", "rnn", "transformer"]
     assert SOURCES.names() == ["breast_cancer", "csv", "diabetes", "digits", "fashion-mnist", "folder", "iris",
                                "mnist", "series", "sunspots", "text", "text-csv", "wine"]
 

@@ -10,6 +10,7 @@ from neuroplast.spec import (
     BagSpec,
     CNNSpec,
     CommitteeSpec,
+    HebbianFCSpec,
     HebbianSpec,
     LinearSpec,
     MLPSpec,
@@ -27,6 +28,7 @@ TINY = {"perceptron": (PerceptronSpec(), (1, 4, 4), 2),
         "gru": (RecurrentSpec(family="gru", hidden_size=8, bidirectional=True), (5, 3), 3),
         "transformer": (TransformerSpec(d_model=8, num_heads=2, num_layers=1), (5, 3), 3),
         "hebbian": (HebbianSpec(units=4), (1, 12, 12), 3),
+        "hebbian-fc": (HebbianFCSpec(units=6, k=2), (1, 4, 4), 3),
         "bag": (BagSpec(embedding_dim=4, hidden=(8,)), (6,), 3),  # 6 n-gram ids of 20
         "linear": (LinearSpec(kernel_size=3), (6, 1), 2),
         "nbeats": (NBeatsSpec(hidden_size=8, num_blocks=2), (6, 1), 2),  # forecasts 2 steps from 6
@@ -38,6 +40,7 @@ FORECASTERS = ("linear", "nbeats", "committee")
 @pytest.mark.parametrize("family", MODELS.names())
 def test_every_family_builds_trains_and_has_a_gradient(family: str) -> None:
     spec, shape, classes = TINY[family]
+    local_rule = family in ("hebbian", "hebbian-fc")
     dtype = torch.float32 if family == "hebbian" else torch.float64  # its local rule runs in float32
     task = "forecast" if family in FORECASTERS else "classification"
     model = build_model(spec, shape, classes, task, vocab_size=20 if family == "bag" else 0).to(dtype)
@@ -49,7 +52,7 @@ def test_every_family_builds_trains_and_has_a_gradient(family: str) -> None:
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters() if p.requires_grad)
     local = [p for p in model.parameters() if not p.requires_grad]  # learned by a local rule only
-    assert (family == "hebbian") == bool(local) and all(p.grad is None for p in local)
+    assert local_rule == bool(local) and all(p.grad is None for p in local)
 
 
 def test_perceptron_is_a_weighted_sum_plus_bias_by_hand() -> None:

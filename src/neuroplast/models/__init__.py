@@ -7,6 +7,7 @@ from neuroplast.models import (  # noqa: F401,E501  (fill MODELS)
            cnn,
            committee,
            hebbian,
+           hebbian_fc,
            linear,
            mlp,
            nbeats,
@@ -19,6 +20,7 @@ from neuroplast.models.base import MODELS, build_model, count_parameters, model_
 from neuroplast.models.cnn import CNN
 from neuroplast.models.committee import Committee
 from neuroplast.models.hebbian import HebbianNet
+from neuroplast.models.hebbian_fc import CompetingNet
 from neuroplast.models.linear import LinearForecaster
 from neuroplast.models.mlp import MLP
 from neuroplast.models.nbeats import NBeats
@@ -26,5 +28,5 @@ from neuroplast.models.perceptron import Perceptron
 from neuroplast.models.rnn import Recurrent
 from neuroplast.models.transformer import Transformer
 
-__all__ = ["CNN", "BagOfNgrams", "Committee", "MLP", "MODELS", "NBeats", "HebbianNet", "LinearForecaster", "Perceptron", "Recurrent", "Transformer", "build_model",
+__all__ = ["CNN", "BagOfNgrams", "Committee", "CompetingNet", "MLP", "MODELS", "NBeats", "HebbianNet", "LinearForecaster", "Perceptron", "Recurrent", "Transformer", "build_model",
            "count_parameters", "model_outputs"]

@@ -25,6 +25,7 @@ from neuroplast.spec.sections import (
     CommitteeSpec,
     DataSpec,
     EarlyStoppingSpec,
+    HebbianFCSpec,
     HebbianSpec,
     LinearSpec,
     MLPSpec,
@@ -50,7 +51,7 @@ from neuroplast.spec.stages import (
 )
 
 __all__ = ["CONFIG_DIR", "DEFAULT_SPEC", "FAMILIES", "AugmentSpec", "BagSpec", "CNNSpec", "CommitteeSpec", "ConformalSpec", "ExportSpec", "ReportSpec", "SpaceSpec", "choices", "section", "DataSpec", "EarlyStoppingSpec",
-           "ExperimentSpec", "ExplainSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
+           "ExperimentSpec", "ExplainSpec", "HebbianFCSpec", "HebbianSpec", "LimitsSpec", "limits_from_env", "LinearSpec", "MLPSpec", "NBeatsSpec", "SelectSpec", "CANDIDATE_MODELS",
            "ModelSpec", "PerceptronSpec", "PruneSpec", "QuantizeSpec",
            "RecurrentSpec", "SpecModel", "TrainSpec", "TransformerSpec", "UncertaintySpec", "available_specs", "is_table_file", "text_spec",
            "load_spec", "parse_value", "resolve_spec_path", "series_spec", "spec_from_dict"]

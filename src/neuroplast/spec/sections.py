@@ -278,10 +278,33 @@ class HebbianSpec(_ModelSpec):
                            "(slow on CPU; 0 turns it off).")
 
 
+class HebbianFCSpec(_ModelSpec):
+    """A fully connected layer of competing hidden units learned by the Krotov-Hopfield rule (no labels,
+    no backpropagation into it), then the features relu(I)^power and a linear readout trained by
+    gradient descent."""
+
+    family: Literal["hebbian-fc"] = "hebbian-fc"
+    units: PositiveInt = Field(2000, description="Competing hidden units (2000 in Krotov & Hopfield 2019).")
+    hidden: Literal["hebbian", "random", "backprop"] = Field(
+        "hebbian", description="How the hidden weights learn: by the local rule, not at all (the random "
+        "control), or by backpropagation with the readout (the reference).")
+    p: float = Field(3.0, ge=2.0, description="Lebesgue exponent of the currents I = <W, v>_p (2: dot product).")
+    k: PositiveInt = Field(7, ge=2, description="Rank of the unit that learns anti-Hebbian for each input.")
+    delta: float = Field(0.4, ge=0.0, description="Strength of the anti-Hebbian step.")
+    hebbian_lr: float = Field(0.04, gt=0.0, description="The hidden layer's initial learning rate (the largest "
+                              "change of any weight per batch); it falls linearly to 0 over learning_samples.")
+    learning_samples: PositiveInt = Field(600_000, description="Training samples the hidden layer learns from "
+                                          "(600000: ten MNIST epochs); then it is fixed and only the readout "
+                                          "keeps learning.")
+    init_std: float = Field(1.0, gt=0.0, description="Standard deviation of the random normal initial weights.")
+    power: float = Field(4.5, gt=0.0, description="Exponent n of the readout's features relu(I)^n.")
+
+
 ModelSpec = Annotated[Union[PerceptronSpec, MLPSpec, CNNSpec, RecurrentSpec, TransformerSpec,  # noqa: UP007
-                            LinearSpec, NBeatsSpec, CommitteeSpec, BagSpec, HebbianSpec], Field(discriminator="family")]
+                            LinearSpec, NBeatsSpec, CommitteeSpec, BagSpec, HebbianSpec,
+                            HebbianFCSpec], Field(discriminator="family")]
 FAMILIES = ("perceptron", "mlp", "cnn", "rnn", "lstm", "gru", "transformer", "linear", "nbeats", "committee", "bag",
-            "hebbian")
+            "hebbian", "hebbian-fc")
 
 
 # --------------------------------------------------------------------------- training

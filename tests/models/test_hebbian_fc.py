@@ -1,0 +1,84 @@
+"""The hebbian-fc family: competing hidden units (no gradient), relu(I)^n features, a linear readout."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+import neuroplast
+from neuroplast.models import CompetingNet, build_model
+from neuroplast.spec import HebbianFCSpec, load_spec
+
+
+def test_no_gradient_reaches_the_hebbian_weight_but_the_readout_trains() -> None:
+    model = CompetingNet((1, 4, 4), 3, units=6, k=2, learning_samples=100).train()
+    x, y = torch.rand(8, 1, 4, 4), torch.randint(0, 3, (8,))
+    start = model.hebbian.weight.clone()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    assert model.hebbian.weight.grad is None and not model.hebbian.weight.requires_grad
+    assert model.readout[-1].weight.grad is not None
+    assert not torch.equal(model.hebbian.weight, start)  # it learned, locally, in its forward pass
+    trained = [tuple(p.shape) for p in model.parameters() if p.requires_grad]
+    assert trained == [(3, 6), (3,)]  # the readout only (the batch norm has no parameters)
+
+
+def test_features_are_the_powered_rectified_currents() -> None:
+    model = CompetingNet((1, 2, 2), 2, units=2, k=2, power=2.0).eval()
+    with torch.no_grad():
+        model.hebbian.weight.copy_(torch.tensor([[1.0, 0.0, 0.0, 0.0], [-1.0, 0.0, 0.0, 2.0]]))
+    x = torch.tensor([[[[3.0, 0.0], [0.0, 1.0]]]])
+    # p = 3: sign(W)|W|^2 = [[1, 0, 0, 0], [-1, 0, 0, 4]] -> I = [3, -3 + 4] = [3, 1] -> relu^2 = [9, 1]
+    assert torch.allclose(model.features(x), torch.tensor([[9.0, 1.0]]))
+    x = torch.tensor([[[[3.0, 0.0], [0.0, 0.0]]]])  # I = [3, -3] -> [9, 0]
+    assert torch.allclose(model.features(x), torch.tensor([[9.0, 0.0]]))
+
+
+def test_random_control_never_moves_and_backprop_reference_trains_the_hidden_layer() -> None:
+    x, y = torch.rand(8, 1, 4, 4), torch.randint(0, 3, (8,))
+    control = CompetingNet((1, 4, 4), 3, units=6, k=2, hidden="random").train()
+    start = control.hebbian.weight.clone()
+    control(x)
+    assert torch.equal(control.hebbian.weight, start) and control.hebbian.current_lr() == 0.0
+    reference = CompetingNet((1, 4, 4), 3, units=6, k=2, hidden="backprop").train()
+    torch.nn.functional.cross_entropy(reference(x), y).backward()
+    assert reference.hebbian.weight.grad is not None
+
+
+def test_receptive_fields_are_images() -> None:
+    assert CompetingNet((1, 8, 8), 10, units=5, k=2).receptive_fields().shape == (5, 8, 8)
+    assert CompetingNet((64,), 10, units=5, k=2).receptive_fields().shape == (5, 8, 8)
+
+
+def test_family_refuses_k_above_units_and_regression() -> None:
+    with pytest.raises(neuroplast.UserError, match=r"model.k = 7 is larger than model.units = 4"):
+        build_model(HebbianFCSpec(units=4), (1, 8, 8), 10)
+    with pytest.raises(neuroplast.UserError, match="classifies"):
+        build_model(HebbianFCSpec(units=8), (13,), 1, task="regression")
+
+
+def test_run_on_digits_learns_without_gradient_and_reloads_identically(tmp_path) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "h", progress=False,
+                         data={"normalize": [0.0, 1.0]},
+                         model={"family": "hebbian-fc", "units": 64, "k": 3, "learning_samples": 1300 * 5,
+                                "hebbian_lr": 0.05, "power": 2.0},
+                         train={"epochs": 15, "lr": 3e-3, "batch_size": 64, "schedule": "onecycle"})
+    assert run.metrics["test"]["accuracy"] >= 0.85  # chance is 0.1
+    hebbian = run.model.hebbian
+    assert int(hebbian.samples_seen) >= 1300 * 5 and hebbian.weight.grad is None
+    loaded = neuroplast.load(tmp_path / "h")
+    assert torch.equal(loaded.model.hebbian.weight, hebbian.weight)
+    images = load_digits().images[:50] / 16.0
+    assert np.array_equal(loaded.predict(images), run.predict(images))
+    assert (tmp_path / "h" / "receptive_fields.png").is_file()
+
+
+def test_shipped_hebbian_fc_mnist_spec_loads_and_builds() -> None:
+    spec = load_spec("hebbian-fc-mnist")
+    assert isinstance(spec.model, HebbianFCSpec) and spec.data.source == "mnist"
+    assert spec.data.normalize == (0.0, 1.0)  # the rule expects pixels in [0, 1], background 0
+    model = build_model(spec.model, (1, 28, 28), 10)
+    assert model.receptive_fields().shape == (spec.model.units, 28, 28)
+    trained = [tuple(p.shape) for p in model.parameters() if p.requires_grad]
+    assert trained == [(10, spec.model.units), (10,)]
