@@ -47,7 +47,7 @@ class CompetingNet(nn.Module):
     """
 
     def __init__(self, input_shape: Sequence[int], num_outputs: int, units: int = 2000, hidden: str = "hebbian",
-                 p: float = 3.0, k: int = 7, delta: float = 0.4, hebbian_lr: float = 0.04,
+                 p: float = 3.0, k: int = 7, delta: float = 0.4, hebbian_lr: float = 0.2,
                  learning_samples: int = 60_000, init_std: float = 1.0, power: float = 4.5) -> None:
         super().__init__()
         self.input_shape = tuple(input_shape)

@@ -98,7 +98,7 @@ class CompetingHiddenUnits(nn.Module):
     """
 
     def __init__(self, in_features: int, units: int, p: float = 3.0, k: int = 7, delta: float = 0.4,
-                 lr: float = 0.04, learning_samples: int = 60_000, init_std: float = 1.0,
+                 lr: float = 0.2, learning_samples: int = 60_000, init_std: float = 1.0,
                  trainable: bool = False, generator: torch.Generator | None = None) -> None:
         super().__init__()
         if not 1 <= k <= units:

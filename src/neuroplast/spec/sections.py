@@ -291,7 +291,7 @@ class HebbianFCSpec(_ModelSpec):
     p: float = Field(3.0, ge=2.0, description="Lebesgue exponent of the currents I = <W, v>_p (2: dot product).")
     k: PositiveInt = Field(7, ge=2, description="Rank of the unit that learns anti-Hebbian for each input.")
     delta: float = Field(0.4, ge=0.0, description="Strength of the anti-Hebbian step.")
-    hebbian_lr: float = Field(0.04, gt=0.0, description="The hidden layer's initial learning rate (the largest "
+    hebbian_lr: float = Field(0.2, gt=0.0, description="The hidden layer's initial learning rate (the largest "
                               "change of any weight per batch); it falls linearly to 0 over learning_samples.")
     learning_samples: PositiveInt = Field(600_000, description="Training samples the hidden layer learns from "
                                           "(600000: ten MNIST epochs); then it is fixed and only the readout "
