@@ -28,7 +28,7 @@ from neuroplast.io import save_json
 from neuroplast.models import build_model, count_parameters, model_outputs
 from neuroplast.models.budget import check_parameters
 from neuroplast.models.mlp import start_at_linear
-from neuroplast.plasticity.hebbian import plot_receptive_fields
+from neuroplast.plasticity.hebbian import movement_callbacks, plot_receptive_fields
 from neuroplast.plots import plot_confusion_matrix, plot_learning_curves
 from neuroplast.rundir import CHECKPOINT, LR_FIND, Run
 from neuroplast.spec import DataSpec, ExperimentSpec, TrainSpec, load_spec
@@ -118,10 +118,12 @@ def _train_into(run_dir: Path, spec: ExperimentSpec, data: Dataset, main: bool, 
         rundir.write_spec(run_dir, spec)
         save_json(run_dir / rundir.PREPROCESS, data.preprocess)
         save_json(run_dir / rundir.MODEL_INFO, info)
+        if hasattr(model, "receptive_fields"):  # a Hebbian layer before it learns: the random control's fields
+            plot_receptive_fields(model.receptive_fields(), run_dir / "receptive_fields_initial.png")
     trackers = _trackers(spec, run_dir) if main else None
     result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
-                 callbacks=[*callbacks, *([trackers] if trackers else [])], progress=progress,
-                 augment=make_augment(spec.data.augment))
+                 callbacks=[*callbacks, *movement_callbacks(model), *([trackers] if trackers else [])],
+                 progress=progress, augment=make_augment(spec.data.augment))
     return _write_results(run_dir, spec, model, data, result, info, trackers, tuned=tuned)
 
 
@@ -160,7 +162,8 @@ def resume(run_dir: str | Path, data: Dataset | None = None, *, callbacks: Seque
         tuned = finetune.prepare(model, spec.train, data, spec.model.family, load=False)  # freeze again
         trackers = _trackers(spec, run_dir) if distributed.is_main() else None
         result = fit(model, data, spec.train, seed=spec.seed, checkpoint_path=_ckpt(run_dir, spec.train),
-                     resume=state, callbacks=[*callbacks, *([trackers] if trackers else [])],
+                     resume=state, callbacks=[*callbacks, *movement_callbacks(model),
+                                              *([trackers] if trackers else [])],
                      progress=progress, augment=make_augment(spec.data.augment))
         return _write_results(run_dir, spec, model, data, result, info, trackers, tuned=tuned)
 

@@ -72,6 +72,23 @@ def test_run_on_digits_learns_without_gradient_and_reloads_identically(tmp_path)
     images = load_digits().images[:50] / 16.0
     assert np.array_equal(loaded.predict(images), run.predict(images))
     assert (tmp_path / "h" / "receptive_fields.png").is_file()
+    assert (tmp_path / "h" / "receptive_fields_initial.png").is_file()  # the same units before learning
+    moved = [row["hebbian_change"] for row in run.history]
+    assert moved[0] > 0.05  # the first epoch moves the weights
+    assert moved[-1] == 0.0  # after learning_samples (about 5 epochs) the layer is fixed
+    report = (tmp_path / "h" / "report.html").read_text(encoding="utf-8")
+    assert "random initial weights" in report and "moved in each epoch" in report
+
+
+def test_weight_movement_is_the_relative_change_over_an_epoch() -> None:
+    from neuroplast.plasticity.hebbian import WeightMovement
+
+    w = torch.tensor([[3.0, 0.0], [0.0, 4.0]])  # norm 5
+    trace, logs = WeightMovement(w), {}
+    trace.on_epoch_begin(1, {})
+    w[0, 0] = 0.0  # the change is [[-3, 0], [0, 0]]: norm 3
+    trace.on_epoch_end(1, logs)
+    assert logs["hebbian_change"] == pytest.approx(3 / 5)
 
 
 def test_shipped_hebbian_fc_mnist_spec_loads_and_builds() -> None:

@@ -245,6 +245,47 @@ class Triangle(nn.Module):
         return f"power={self.power}"
 
 
+# --------------------------------------------------------------------------- what moved
+class WeightMovement:
+    """A training callback: how far a Hebbian layer's weights moved in each epoch, the relative change
+    ``‖W_end − W_start‖ / ‖W_start‖``, added to the epoch's logs (and so to ``history.csv``) as
+    ``hebbian_change``. It is 0 once the layer has stopped learning, and 0 throughout for a random
+    control.
+
+    Args:
+        weight: the Hebbian layer's weight (updated in place by its rule).
+
+    Example:
+        >>> w = torch.ones(2, 2)
+        >>> trace = WeightMovement(w)
+        >>> trace.on_epoch_begin(1, {})
+        >>> _ = w.mul_(1.5)
+        >>> logs = {}
+        >>> trace.on_epoch_end(1, logs)
+        >>> logs["hebbian_change"]
+        0.5
+    """
+
+    def __init__(self, weight: torch.Tensor) -> None:
+        self.weight = weight
+        self.start: torch.Tensor | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
+        self.start = self.weight.detach().clone()  # here, not at construction: a resume loads weights later
+
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        if self.start is not None:
+            moved = (self.weight.detach() - self.start).norm() / self.start.norm().clamp_min(1e-12)
+            logs["hebbian_change"] = round(float(moved), 6)
+
+
+def movement_callbacks(model: nn.Module) -> list[WeightMovement]:
+    """``[WeightMovement]`` for a network with a Hebbian layer (``model.hebbian.weight``), else ``[]``."""
+    layer = getattr(model, "hebbian", None)
+    weight = getattr(layer, "weight", None)
+    return [WeightMovement(weight)] if hasattr(model, "receptive_fields") and weight is not None else []
+
+
 # --------------------------------------------------------------------------- pictures
 def plot_receptive_fields(fields: torch.Tensor, path: str | Path, max_units: int = 100) -> Path:
     """Write the learned filters ``(units, H, W)`` as a PNG grid (each scaled to its own range).

@@ -52,12 +52,21 @@ def _layers(ctx: Context) -> Section | None:
 
 
 def _receptive_fields(ctx: Context) -> Section | None:
+    """A Hebbian layer's fields after learning, beside the same units' random initial weights, and how
+    far the weights moved in each epoch."""
     saved = ctx.dir / "receptive_fields.png"
     if not saved.is_file():
         return None
-    return Section("receptive-fields", ctx.t("report.receptive_fields"),
-                   [figure(file_uri(saved), ctx.t("report.receptive_fields_caption"),
-                           ctx.t("report.receptive_fields"))])
+    blocks = [figure(file_uri(saved), ctx.t("report.receptive_fields_caption"), ctx.t("report.receptive_fields"))]
+    initial = ctx.dir / "receptive_fields_initial.png"
+    if initial.is_file():
+        blocks.append(figure(file_uri(initial), ctx.t("report.receptive_fields_initial_caption"),
+                             ctx.t("report.receptive_fields")))
+    moved = [(row.get("epoch", i + 1), row["hebbian_change"]) for i, row in enumerate(ctx.history)
+             if isinstance(row.get("hebbian_change"), (int, float))]
+    if moved:
+        blocks.append(note(ctx.t("report.hebbian_change", values=", ".join(f"{e}: {c:.3g}" for e, c in moved))))
+    return Section("receptive-fields", ctx.t("report.receptive_fields"), blocks)
 
 
 def _attention(ctx: Context) -> Section | None:
