@@ -152,7 +152,8 @@ def summary(results: dict[str, list[float]]) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2],
+                   help="seeds of the fully connected networks (none: skip them)")
     p.add_argument("--conv-seeds", type=int, nargs="*", default=None,
                    help="seeds of the convolutional pair (default: --seeds; none: skip it)")
     p.add_argument("--data-dir", type=Path, default=SHARED, help="folder with the MNIST IDX files")
