@@ -62,7 +62,7 @@ class WeightTrace:
         self.required_grad |= self.layer.weight.requires_grad
         move = float((weight - self.previous).norm() / self.previous.norm())
         total = float((weight - self.initial).norm() / self.initial.norm())
-        p = self.layer.p
+        p = getattr(self.layer, "p", 2.0)  # the Lebesgue exponent of competing units; SoftHebb's norm is 2
         p_norm = weight.abs().pow(p).sum(1).pow(1 / p).median()
         self.epochs.append({"epoch": epoch, "relative_change": round(move, 6), "from_initial": round(total, 6),
                             "median_p_norm": round(float(p_norm), 4), "samples_seen": int(self.layer.samples_seen),
