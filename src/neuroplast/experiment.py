@@ -100,9 +100,27 @@ def train(spec: ExperimentSpec, data: Dataset | None = None, *, out: str | Path 
         return _train_into(run_dir, spec, data, main, callbacks, progress, check)
 
 
+def hebbian_schedule(spec: ExperimentSpec, data: Dataset) -> ExperimentSpec:
+    """How long a Hebbian layer learns: ``model.learning_samples`` left out is the first half of training;
+    a number that keeps the layer learning to the last batch is said in one line (the readout would
+    train on moving features)."""
+    given = getattr(spec.model, "learning_samples", 0)
+    n = data.num_train
+    if given == 0 or n is None:  # not a Hebbian network, or a stream that does not say its size
+        return spec
+    if given is None:
+        return spec.updated(model={"learning_samples": max(1, spec.train.epochs // 2) * n})
+    if given >= n * spec.train.epochs:
+        say(f"model.learning_samples = {given:,}, but training shows {n * spec.train.epochs:,} samples ({n:,} x "
+            f"{spec.train.epochs} epochs): the Hebbian layer learns until the end and the readout trains on "
+            f"features that still move. Leave model.learning_samples out (half of training) or raise train.epochs.")
+    return spec
+
+
 def _train_into(run_dir: Path, spec: ExperimentSpec, data: Dataset, main: bool, callbacks: Sequence[Callback],
                 progress: bool, check: Callable[[nn.Module], None] | None) -> Run:
     """:func:`train`'s work once the folder is claimed: build, write the spec and model.json, fit, write."""
+    spec = hebbian_schedule(spec, data)
     model = build(spec, data)  # before any file: a model that cannot be built leaves no folder
     tuned = finetune.prepare(model, spec.train, data, spec.model.family)  # init_from, freeze
     if check is not None:

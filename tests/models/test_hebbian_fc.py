@@ -99,3 +99,21 @@ def test_shipped_hebbian_fc_mnist_spec_loads_and_builds() -> None:
     assert model.receptive_fields().shape == (spec.model.units, 28, 28)
     trained = [tuple(p.shape) for p in model.parameters() if p.requires_grad]
     assert trained == [(10, spec.model.units), (10,)]
+
+
+def test_left_out_the_layer_learns_during_the_first_half_of_training(tmp_path) -> None:
+    run = neuroplast.run("digits-mlp", out=tmp_path / "h", progress=False, data={"normalize": [0.0, 1.0]},
+                         model={"family": "hebbian-fc", "units": 16, "k": 2}, train={"epochs": 4})
+    written = load_spec(tmp_path / "h" / "spec.toml").model.learning_samples
+    assert written is not None and written % 2 == 0  # two whole epochs of the training split, said in spec.toml
+    assert int(run.model.hebbian.samples_seen) == written
+    moved = [row["hebbian_change"] for row in run.history]
+    assert moved[0] > 0 and moved[1] > 0 and moved[2:] == [0.0, 0.0]
+
+
+def test_a_layer_still_learning_at_the_last_batch_is_said(tmp_path, capsys) -> None:
+    neuroplast.run("digits-mlp", out=tmp_path / "h", progress=False, data={"normalize": [0.0, 1.0]},
+                   model={"family": "hebbian-fc", "units": 16, "k": 2, "learning_samples": 600_000},
+                   train={"epochs": 1})
+    err = capsys.readouterr().err
+    assert "model.learning_samples = 600,000" in err and "learns until the end" in err

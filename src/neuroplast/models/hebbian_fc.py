@@ -83,4 +83,5 @@ def _build(spec, input_shape: tuple[int, ...], num_outputs: int, task: str = "cl
         raise UserError(f"model.k = {spec.k} is larger than model.units = {spec.units}: the k-th strongest "
                         "unit must exist. Use k <= units (k = 2 is the runner-up).")
     return CompetingNet(input_shape, num_outputs, spec.units, spec.hidden, spec.p, spec.k, spec.delta,
-                        spec.hebbian_lr, spec.learning_samples, spec.init_std, spec.power)
+                        spec.hebbian_lr, spec.learning_samples or 60_000,  # None: a run sets half its training
+                        spec.init_std, spec.power)

@@ -293,9 +293,10 @@ class HebbianFCSpec(_ModelSpec):
     delta: float = Field(0.4, ge=0.0, description="Strength of the anti-Hebbian step.")
     hebbian_lr: float = Field(0.2, gt=0.0, description="The hidden layer's initial learning rate (the largest "
                               "change of any weight per batch); it falls linearly to 0 over learning_samples.")
-    learning_samples: PositiveInt = Field(600_000, description="Training samples the hidden layer learns from "
-                                          "(600000: ten MNIST epochs); then it is fixed and only the readout "
-                                          "keeps learning.")
+    learning_samples: PositiveInt | None = Field(
+        None, description="Training samples the hidden layer learns from; then it is fixed and only the readout "
+        "keeps learning. Default: the first half of training (train.epochs // 2 epochs of the training split, "
+        "at least one), written into the run's spec.toml.")
     init_std: float = Field(1.0, gt=0.0, description="Standard deviation of the random normal initial weights.")
     power: float = Field(4.5, gt=0.0, description="Exponent n of the readout's features relu(I)^n.")
 
