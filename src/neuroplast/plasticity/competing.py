@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from neuroplast.errors import UserError
+from neuroplast.plasticity.hebbian import LocalRule
 
 
 def lebesgue_currents(weight: torch.Tensor, x: torch.Tensor, p: float) -> torch.Tensor:
@@ -73,7 +74,7 @@ def competing_update(weight: torch.Tensor, x: torch.Tensor, p: float = 3.0, k: i
     return g.T @ x - (g * currents).sum(0)[:, None] * weight
 
 
-class CompetingHiddenUnits(nn.Module):
+class CompetingHiddenUnits(LocalRule):
     """A fully connected layer of units that compete for the inputs and learn by the Krotov-Hopfield
     rule (see the module docstring); its output is the currents ``I = <W, v>_p``, ``(N, units)``.
 
@@ -100,25 +101,12 @@ class CompetingHiddenUnits(nn.Module):
     def __init__(self, in_features: int, units: int, p: float = 3.0, k: int = 7, delta: float = 0.4,
                  lr: float = 0.2, learning_samples: int = 60_000, init_std: float = 1.0,
                  trainable: bool = False, generator: torch.Generator | None = None) -> None:
-        super().__init__()
         if not 1 <= k <= units:
             raise UserError(f"CompetingHiddenUnits: k = {k} must lie between 1 and units = {units}.")
-        self.p, self.k, self.delta, self.lr = p, k, delta, lr
-        self.learning_samples, self.trainable = 0 if trainable else learning_samples, trainable
+        super().__init__(lr, 0 if trainable else learning_samples)
+        self.p, self.k, self.delta, self.trainable = p, k, delta, trainable
         init = init_std * torch.randn(units, in_features, generator=generator)
         self.weight = nn.Parameter(init, requires_grad=trainable)
-        self.register_buffer("samples_seen", torch.zeros((), dtype=torch.long))
-
-    @property
-    def learning(self) -> bool:
-        """Whether a training-mode forward pass will still update the weights."""
-        return self.training and int(self.samples_seen) < self.learning_samples
-
-    def current_lr(self) -> float:
-        """The learning rate of the next update."""
-        if self.learning_samples == 0:
-            return 0.0
-        return self.lr * max(0.0, 1.0 - int(self.samples_seen) / self.learning_samples)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The currents ``(N, units)`` of the flattened inputs; learns first while training (above)."""

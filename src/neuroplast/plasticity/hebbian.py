@@ -111,8 +111,32 @@ class OjaNeuron(nn.Module):
         return self
 
 
+# --------------------------------------------------------------------------- annealed local rules
+class LocalRule(nn.Module):
+    """What every layer that learns by a local rule shares: it counts the training inputs it has seen
+    (the ``samples_seen`` buffer, saved with the model so a resumed run knows how far it got), learns
+    only in training mode and only for its first ``learning_samples`` inputs, with a rate falling
+    linearly from ``lr`` to 0 (``learning_samples = 0``: it never learns)."""
+
+    def __init__(self, lr: float, learning_samples: int) -> None:
+        super().__init__()
+        self.lr, self.learning_samples = lr, learning_samples
+        self.register_buffer("samples_seen", torch.zeros((), dtype=torch.long))
+
+    @property
+    def learning(self) -> bool:
+        """Whether a training-mode forward pass will still update the weights."""
+        return self.training and int(self.samples_seen) < self.learning_samples
+
+    def current_lr(self) -> float:
+        """The learning rate of the next update."""
+        if self.learning_samples == 0:
+            return 0.0
+        return self.lr * max(0.0, 1.0 - int(self.samples_seen) / self.learning_samples)
+
+
 # --------------------------------------------------------------------------- SoftHebb
-class SoftHebbConv2d(nn.Module):
+class SoftHebbConv2d(LocalRule):
     """A convolutional layer of competing units that learns by the SoftHebb rule, without backprop.
 
     At every image position the units' pre-activations ``u_k = w_k·x`` (``x`` the patch) compete
@@ -149,22 +173,11 @@ class SoftHebbConv2d(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 5, padding: int = 2,
                  lr: float = 0.05, inverse_temperature: float = 5.0, learning_samples: int = 60_000,
                  generator: torch.Generator | None = None) -> None:
-        super().__init__()
-        self.kernel_size, self.padding = kernel_size, padding
-        self.lr, self.inverse_temperature, self.learning_samples = lr, inverse_temperature, learning_samples
+        super().__init__(lr, learning_samples)
+        self.kernel_size, self.padding, self.inverse_temperature = kernel_size, padding, inverse_temperature
         init = torch.randn(out_channels, in_channels * kernel_size * kernel_size, generator=generator)
         init = _zero_mean_unit_norm(init).view(out_channels, in_channels, kernel_size, kernel_size)
         self.weight = nn.Parameter(init, requires_grad=False)
-        self.register_buffer("samples_seen", torch.zeros((), dtype=torch.long))
-
-    @property
-    def learning(self) -> bool:
-        """Whether a training-mode forward pass will still update the filters."""
-        return self.training and int(self.samples_seen) < self.learning_samples
-
-    def current_lr(self) -> float:
-        """The Hebbian learning rate of the next update."""
-        return self.lr * max(0.0, 1.0 - int(self.samples_seen) / self.learning_samples)
 
     def forward(self, x: torch.Tensor, center: bool = False) -> torch.Tensor:
         """The pre-activations ``u = W·patch`` at every position, ``(N, units, H', W')``, detached
