@@ -77,7 +77,7 @@ def test_run_on_digits_learns_without_gradient_and_reloads_identically(tmp_path)
     assert moved[0] > 0.05  # the first epoch moves the weights
     assert moved[-1] == 0.0  # after learning_samples (about 5 epochs) the layer is fixed
     report = (tmp_path / "h" / "report.html").read_text(encoding="utf-8")
-    assert "random initial weights" in report and "moved in each epoch" in report
+    assert "random initial weights" in report and "moved in each epoch" in report and "then 0 from epoch" in report
 
 
 def test_weight_movement_is_the_relative_change_over_an_epoch() -> None:

@@ -65,7 +65,11 @@ def _receptive_fields(ctx: Context) -> Section | None:
     moved = [(row.get("epoch", i + 1), row["hebbian_change"]) for i, row in enumerate(ctx.history)
              if isinstance(row.get("hebbian_change"), (int, float))]
     if moved:
-        blocks.append(note(ctx.t("report.hebbian_change", values=", ".join(f"{e}: {c:.3g}" for e, c in moved))))
+        last = max((i for i, (_, c) in enumerate(moved) if c != 0), default=-1)  # after it: the layer is fixed
+        values = ", ".join(f"{e}: {c:.3g}" for e, c in moved[:last + 1])
+        if last + 1 < len(moved):
+            values = ", ".join(v for v in (values, ctx.t("report.hebbian_fixed", epoch=moved[last + 1][0])) if v)
+        blocks.append(note(ctx.t("report.hebbian_change", values=values)))
     return Section("receptive-fields", ctx.t("report.receptive_fields"), blocks)
 
 
