@@ -103,7 +103,7 @@ def _int8_latency(dense_dir: Path, runs: dict, args: argparse.Namespace) -> tupl
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     from neuroplast.export.onnx import export_model
-    from neuroplast.stages.quantize import OnnxModule, calibration_inputs
+    from neuroplast.stages.quantize import CalibrationReader, OnnxModule, calibration_inputs
 
     dense = neuroplast.load(dense_dir)
     data = dense.dataset()
@@ -111,16 +111,9 @@ def _int8_latency(dense_dir: Path, runs: dict, args: argparse.Namespace) -> tupl
         fp32 = Path(tmp) / "model.onnx"
         export_model(dense.model.cpu().eval(), dense.info, fp32, check=True)
 
-        class Reader:
-            def __init__(self) -> None:
-                x = calibration_inputs(data.x_train, 512, dense.spec.seed).numpy()
-                self.batches = iter([{"input": x[i:i + 64]} for i in range(0, len(x), 64)])
-
-            def get_next(self):
-                return next(self.batches, None)
-
         qop = Path(tmp) / "qoperator.onnx"
-        quantize_static(str(fp32), str(qop), Reader(), quant_format=QuantFormat.QOperator, per_channel=True,
+        reader = CalibrationReader(calibration_inputs(data.x_train, 512, dense.spec.seed))  # as the stage's
+        quantize_static(str(fp32), str(qop), reader, quant_format=QuantFormat.QOperator, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)
         files = {"fp32": fp32, "dynamic": runs["dynamic"].dir / "model.int8.onnx",

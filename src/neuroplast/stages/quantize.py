@@ -196,7 +196,7 @@ def _quantize_onnx(spec: QuantizeSpec, fp32_path: Path, out: Path, x_train: torc
     inputs = calibration_inputs(x_train, spec.calibration_samples, seed)
     log.info("static int8: activation ranges calibrated (min/max) on %d training inputs", len(inputs))
     try:
-        quantize_static(str(fp32_path), str(out), _Calibration(inputs), quant_format=QuantFormat.QDQ,
+        quantize_static(str(fp32_path), str(out), CalibrationReader(inputs), quant_format=QuantFormat.QDQ,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)
     except Exception as e:  # ONNX Runtime's quantizer refuses graphs it cannot place
@@ -212,8 +212,8 @@ def calibration_inputs(x_train: torch.Tensor, samples: int, seed: int) -> torch.
     return x_train[order[:samples]].cpu()
 
 
-class _Calibration:
-    """ONNX Runtime's calibration reader: the inputs in batches of 64."""
+class CalibrationReader:
+    """ONNX Runtime's calibration reader: the inputs in batches of 64 (``calibration_inputs`` gives them)."""
 
     def __init__(self, inputs: torch.Tensor) -> None:
         self.batches = iter([{"input": inputs[i:i + 64].numpy()} for i in range(0, len(inputs), 64)])
