@@ -13,7 +13,7 @@ Every run is the spec run as a user runs it (``neuroplast.run``) with ``train.th
 Hebbian layer is checked afterwards: its weight never required or received a gradient, and it moved
 from its initial value (the random controls: it did not). For the fully connected network the
 script records how far the hidden weights moved in every epoch (``hebbian_fc_movement.json``) and
-draws the learned receptive fields beside the random ones. The last line is
+keeps the learned receptive fields beside the random ones (copied from the first seed's run folder). The last line is
 
     hebbian_fc=A random_fc=B hebbian_conv=C random_conv=D     (test accuracies, medians over seeds)
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import statistics
 import sys
 import time
@@ -33,41 +34,36 @@ from typing import Any
 import torch
 
 import neuroplast
-from neuroplast.plasticity.hebbian import plot_receptive_fields
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
 FC_VARIANTS = ("hebbian", "random", "backprop")
 
 
 class WeightTrace:
-    """A callback: the hidden weight before training and its relative movement in every epoch,
-    ``‖W_epoch − W_previous‖ / ‖W_previous‖``, beside the epoch's validation accuracy, and whether
-    the weight ever required a gradient."""
+    """A callback: the hidden weight before training, how far it is from it after every epoch and its
+    median p-norm, beside the epoch's validation accuracy, and whether the weight ever required a
+    gradient. (The movement within each epoch is the run's own ``hebbian_change`` in its history.)"""
 
     def __init__(self) -> None:
         self.initial: torch.Tensor | None = None
-        self.previous: torch.Tensor | None = None
         self.epochs: list[dict[str, Any]] = []
         self.required_grad = False
 
     def set_model(self, model: torch.nn.Module) -> None:
         layer = model.hebbian
         self.initial = layer.weight.detach().clone()
-        self.previous = self.initial
         self.required_grad = layer.weight.requires_grad
         self.layer = layer
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        weight = self.layer.weight.detach().clone()
+        weight = self.layer.weight.detach()
         self.required_grad |= self.layer.weight.requires_grad
-        move = float((weight - self.previous).norm() / self.previous.norm())
         total = float((weight - self.initial).norm() / self.initial.norm())
         p = getattr(self.layer, "p", 2.0)  # the Lebesgue exponent of competing units; SoftHebb's norm is 2
         p_norm = weight.abs().pow(p).sum(1).pow(1 / p).median()
-        self.epochs.append({"epoch": epoch, "relative_change": round(move, 6), "from_initial": round(total, 6),
+        self.epochs.append({"epoch": epoch, "from_initial": round(total, 6),
                             "median_p_norm": round(float(p_norm), 4), "samples_seen": int(self.layer.samples_seen),
                             "val_accuracy": logs.get("val_accuracy")})
-        self.previous = weight
 
 
 def check_layer(layer: torch.nn.Module, initial: torch.Tensor, moves: bool, required_grad: bool = False) -> str:
@@ -111,16 +107,17 @@ def fc_seed(args: argparse.Namespace, seed: int, results: dict[str, list[float]]
             check = f"weight_change={float((layer.weight.detach() - trace.initial).norm() / trace.initial.norm()):.3f}"
         else:
             check = check_layer(layer, trace.initial, variant == "hebbian", trace.required_grad)
+        for row, logged in zip(trace.epochs, run.history, strict=True):  # the run measured it: history.csv
+            row["relative_change"] = logged.get("hebbian_change")
         accuracy = run.metrics["test"]["accuracy"]
         results[f"{variant}_fc"].append(accuracy)
         record[variant] = {"test_accuracy": accuracy, "wall_s": round(wall, 1), "epochs": trace.epochs}
         print(describe(f"fc-{variant}", seed, run, wall, check), flush=True)
         if variant == "hebbian":
             (run.dir / "hebbian_fc_movement.json").write_text(json.dumps(trace.epochs, indent=1))
-            if seed == args.seeds[0]:
-                plot_receptive_fields(run.model.receptive_fields(), args.out / "fc_learned_fields.png")
-                shape = (-1, *run.model.receptive_fields().shape[1:])
-                plot_receptive_fields(trace.initial.view(shape), args.out / "fc_random_fields.png")
+            if seed == args.seeds[0]:  # the run drew both: the fields it learned and the same units at the start
+                shutil.copyfile(run.dir / "receptive_fields.png", args.out / "fc_learned_fields.png")
+                shutil.copyfile(run.dir / "receptive_fields_initial.png", args.out / "fc_random_fields.png")
     return record
 
 
