@@ -15,7 +15,9 @@ and the body. For each weight with a codebook:
 Positions and indices are each entropy-coded with asymmetric numeral systems (``constriction``'s ANS
 coder) under the stream's own symbol counts, which the header stores — the Huffman stage of Deep
 Compression, within a fraction of a percent of the streams' entropy. Every other tensor (biases,
-normalization layers, embeddings) is stored as its raw little-endian bytes.
+normalization layers, embeddings) is stored as its raw little-endian bytes; a float32 one as float16 (as
+the codebooks are) when every value is finite and within float16's range, marked ``"stored": "float16"``
+and read back as float32 — the file holds the network that is scored, rounded.
 
 Files of format 1 (``NPCZ\\x01``: positions and indices bit-packed at ``gap_bits`` and ``bits`` bits, no
 entropy coder) are still read.
@@ -42,6 +44,7 @@ MAGIC = b"NPCZ\x02"
 MAGIC_V1 = b"NPCZ\x01"  # read only: bit-packed codes, no entropy coder
 MAX_GAP_BITS = 12  # the header stores a count for each of the 2 ** gap_bits codes
 MAX_GAP_BITS_V1 = 16
+HALF_MAX = float(np.finfo(np.float16).max)
 DTYPES = {"float32": (torch.float32, np.float32), "float16": (torch.float16, np.float16),
           "int64": (torch.int64, np.int64), "bool": (torch.bool, np.bool_)}
 
@@ -149,8 +152,10 @@ def encode(state: dict[str, torch.Tensor], books: dict[str, Codebook]) -> bytes:
             dtype = str(tensor.dtype).removeprefix("torch.")
             if dtype not in DTYPES:
                 raise UserError(f"the compressed file stores {', '.join(DTYPES)} tensors; {name!r} is {dtype}.")
-            raw = tensor.detach().cpu().contiguous().numpy().astype(DTYPES[dtype][1]).tobytes()
-            header.append({"name": name, "dtype": dtype, "shape": list(tensor.shape), "bytes": len(raw)})
+            stored = "float16" if dtype == "float32" and _fits_half(tensor) else dtype
+            raw = tensor.detach().cpu().contiguous().numpy().astype(DTYPES[stored][1]).tobytes()
+            entry = {"name": name, "dtype": dtype, "shape": list(tensor.shape), "bytes": len(raw)}
+            header.append(entry if stored == dtype else {**entry, "stored": stored})
             body += raw
             continue
         positions = np.flatnonzero(book.mask.numpy().ravel())
@@ -165,6 +170,12 @@ def encode(state: dict[str, torch.Tensor], books: dict[str, Codebook]) -> bytes:
         body += b"".join(parts)
     text = json.dumps(header, separators=(",", ":")).encode()
     return MAGIC + zlib.compress(struct.pack("<I", len(text)) + text + bytes(body), 9)
+
+
+def _fits_half(tensor: torch.Tensor) -> bool:
+    """Every value finite and inside float16's range (so rounding, never overflow)."""
+    values = tensor.detach()
+    return bool(torch.isfinite(values).all()) and (values.numel() == 0 or float(values.abs().max()) <= HALF_MAX)
 
 
 def save(path: Path, state: dict[str, torch.Tensor], books: dict[str, Codebook]) -> int:
@@ -221,7 +232,8 @@ def _tensors(header: Any, body: memoryview, max_parameters: int, version: int) -
 
 
 def _dense(entry: dict[str, Any], shape: list[int], raw: bytes) -> torch.Tensor:
-    torch_dtype, np_dtype = DTYPES[entry["dtype"]]
+    torch_dtype = DTYPES[entry["dtype"]][0]
+    np_dtype = DTYPES[entry.get("stored", entry["dtype"])][1]
     if len(raw) != math.prod(shape) * np.dtype(np_dtype).itemsize:
         raise UserError(f"tensor {entry['name']!r}: {len(raw)} bytes for shape {shape}")
     return torch.from_numpy(np.frombuffer(raw, dtype=np_dtype).copy()).reshape(shape).to(torch_dtype)

@@ -114,8 +114,9 @@ def _codebook(parent: Run, spec: QuantizeSpec, data: Dataset, out_dir: Path, pro
                  augment=make_augment(parent.spec.data.augment))
     model.cpu().eval()
     books = codebook.finalize(model, bits, conv_bits)
-    evaluated = _evaluate(model, data, parent.objective, train.eval_batch_size)
     size = coding.save(out_dir / rundir.COMPRESSED, model.state_dict(), books)
+    model.load_state_dict(rundir.read_compressed(out_dir / rundir.COMPRESSED))  # score what the file holds
+    evaluated = _evaluate(model, data, parent.objective, train.eval_batch_size)
     example = _batch(data.x_test, LATENCY_BATCH)
     ms = latency_ms({"parent": reference, "quantized": model}, example, repeats=repeats)
     summary = {
