@@ -10,7 +10,8 @@ Per seed (1 torch thread unless --threads):
   least 40x smaller once entropy-coded, see RESULTS.md, "Compression");
 - LeNet-5 (mnist-lenet5): dense -> prune 0.95 (same short command) -> codebook, 5 bits (fc) / 5 bits (conv):
   with the spec's default 8-bit conv codebooks seed 0 gave 34.3x (5,210 bytes: the two conv codebooks of 103
-  and 256 float16 values and their 7-8-bit indices are 1,260 bytes of it); 5 bits gave 40.3x at the same accuracy;
+  and 256 float16 values and their 7-8-bit indices are 1,260 bytes of it); 5 bits gave 40.3x at the same accuracy
+  (those in file format 1; entropy-coded with float16 biases, format 2, 44.9x);
 - int8 on the MNIST CNN (`mnist-cnn`, --cnn-epochs of training): `--method dynamic` and `--method static`
   (QDQ, per-channel, calibrated on 512 training images), accuracy in ONNX Runtime; then the float32 export,
   both int8 files and a QOperator-format static file (same calibration, for the format choice) run side by
