@@ -12,7 +12,6 @@ batch norm, 384 SoftHebb 3x3 units (lr 0.05, inverse temperature 5, triangle pow
 from __future__ import annotations
 
 import argparse
-import gzip
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from neuroplast.data.idx import read_idx
 from neuroplast.models.hebbian import HebbianNet
 from neuroplast.plasticity.hebbian import SoftHebbConv2d, Triangle
 
@@ -46,10 +46,9 @@ class TwoLayerSoftHebb(nn.Module):
 
 
 def mnist_train(folder: Path) -> tuple[torch.Tensor, torch.Tensor]:
-    def idx(name: str, offset: int) -> np.ndarray:
-        return np.frombuffer(gzip.open(folder / name).read(), np.uint8, offset=offset)
-    x = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28).astype(np.float32) / 255
-    return torch.from_numpy(x), torch.from_numpy(idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64))
+    """The 60,000 training images (N, 1, 28, 28) in [0, 1] and their labels, read by the product's IDX reader."""
+    x = read_idx(folder / "train-images-idx3-ubyte.gz")[:, None].astype(np.float32) / 255
+    return torch.from_numpy(x), torch.from_numpy(read_idx(folder / "train-labels-idx1-ubyte.gz").astype(np.int64))
 
 
 def study(variant: str, x: torch.Tensor, y: torch.Tensor, epochs: int = 5, batch: int = 128) -> list[float]:
