@@ -93,9 +93,9 @@ def positions_of(codes: np.ndarray, gap_bits: int) -> np.ndarray:
 def coded_bits(symbols: np.ndarray, alphabet: int) -> float:
     """What :func:`entropy_code` spends on ``symbols`` under their own counts, within a fraction of a
     percent: their entropy, plus 16 bits for each count the header stores."""
-    counts = np.bincount(symbols, minlength=alphabet)
-    p = counts[counts > 0] / max(len(symbols), 1)
-    return float(-(counts[counts > 0] * np.log2(p)).sum()) + 16 * int((counts > 0).sum())
+    used = np.bincount(symbols, minlength=alphabet)
+    used = used[used > 0]
+    return float(-(used * np.log2(used / max(len(symbols), 1))).sum()) + 16 * len(used)
 
 
 def best_gap_bits(positions: np.ndarray) -> int:
