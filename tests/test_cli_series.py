@@ -23,7 +23,7 @@ def _run(tmp_path: Path, capsys, values: list[str]) -> tuple[int, str]:
 
 
 @pytest.mark.parametrize(("values", "pattern"), [
-    (["1", "2", "", *["5"] * 60], r"column 'sales' has 1 empty values \(data rows 3\).*Fill or drop"),
+    (["1", "2", "", *["5"] * 60], r"column 'sales' has 1 empty value\(s\) \(data rows 3\).*Fill or drop"),
     (["1", "2", "n/a", *["5"] * 60], r"data row 3 has 'n/a'\. Fix that value"),
     ([str(i) for i in range(30)], r"window 24 \+ horizon 1 needs at least 25 values in the training part; "
                                   r"the series has 30 values.*Lower data\.window"),
@@ -139,3 +139,55 @@ def test_column_without_a_csv_file_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["run", "digits-mlp", "--column", "sales", "--out", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--column forecasts a column of a CSV file" in err[0], err
+
+
+# --------------------------------------------------------------------------- neuroplast predict RUN past.csv
+@pytest.fixture(scope="module")
+def series_run(tmp_path_factory) -> tuple[Path, list[float]]:
+    tmp = tmp_path_factory.mktemp("predict")
+    values = _trend(72)
+    path = _monthly(tmp / "shop.csv", values)
+    assert main(["run", "sunspots-lstm", "--set", "data.source=series", "--set", f"data.path={path}",
+                 "--set", "data.column=sales", "--set", "data.window=12", "--set", "train.epochs=1", "--quiet",
+                 "--out", str(tmp / "run")]) == 0
+    return tmp / "run", values
+
+
+def _predict(run: Path, path: Path, capsys) -> tuple[int, str, str]:
+    code = main(["predict", str(run), str(path)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_predict_reads_the_trained_column_or_a_files_only_one(series_run, tmp_path: Path, capsys) -> None:
+    run, values = series_run
+    code, same, _ = _predict(run, _monthly(tmp_path / "past.csv", values), capsys)
+    assert code == 0
+    (tmp_path / "only.csv").write_text("units\n" + "\n".join(map(str, values)) + "\n")  # named otherwise
+    code, only, _ = _predict(run, tmp_path / "only.csv", capsys)
+    assert code == 0 and only.split(":")[-1] == same.split(":")[-1], (only, same)
+
+
+@pytest.mark.parametrize(("text", "pattern"), [
+    # two number columns, neither the trained one: which one is meant is not guessed
+    (lambda v: "month,x,y\n" + "".join(f"2000-{i + 1:02d},{a},{a * 1000}\n" for i, a in enumerate(v[:12])),
+     r"has no column 'sales'\. Columns: month, x, y\. Name the series column 'sales'"),
+    # a bad cell before the last window is still the file's error, as `run` makes it
+    (lambda v: "sales\n" + "\n".join(["NA", *map(str, v)]) + "\n", r"data row 1 has 'NA'"),
+    # an empty cell inside the window is not skipped (that would shift the window by one step)
+    (lambda v: "".join(f"{i},{'' if i == 69 else a}\n" for i, a in enumerate(v)).join(["t,sales\n", ""]),
+     r"1 empty value\(s\) \(data rows 70\)"),
+])
+def test_predict_refuses_a_bad_series_file_in_one_line(series_run, tmp_path: Path, capsys, text, pattern) -> None:
+    run, values = series_run
+    (tmp_path / "past.csv").write_text(text(values))
+    code, _, err = _predict(run, tmp_path / "past.csv", capsys)
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and re.search(pattern, lines[0]), err
+
+
+def test_predict_checks_the_dates_of_the_past_values(series_run, tmp_path: Path, capsys) -> None:
+    run, values = series_run
+    dates = [f"{2000 + i // 12}-{i % 12 + 1:02d}" for i in range(len(values))]
+    code, _, err = _predict(run, _monthly(tmp_path / "past.csv", values[:-1], dates[:-2] + dates[-1:]), capsys)
+    assert code == 2 and "1 step(s) are missing" in err and err.count("\n") == 1, err

@@ -177,7 +177,7 @@ def test_window_longer_than_the_training_part(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("bad", "message"), [
     ("abc", r"column 'sales' must hold finite numbers; data row 4 has 'abc'"),
     ("inf", r"data row 4 has 'inf'"),
-    ("", r"column 'sales' has 1 empty values \(data rows 4\).*Fill or drop those rows"),
+    ("", r"column 'sales' has 1 empty value\(s\) \(data rows 4\).*Fill or drop those rows"),
 ])
 def test_non_numeric_or_empty_values(tmp_path: Path, bad: str, message: str) -> None:
     path = _csv(tmp_path, ["1", "2", "3", bad, *["5"] * 30])

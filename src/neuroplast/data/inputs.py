@@ -171,20 +171,35 @@ def encode_chars(text: str, vocab: list[str]) -> torch.Tensor:
 
 def _series_inputs(x: Any, preprocess: dict[str, Any]) -> torch.Tensor:
     """Past values -> standardized windows (N, window, 1). A CSV file gives one window: the last
-    ``window`` values of its series column (or of its only column)."""
+    ``window`` values of the column the run was trained on (or of a file's only column), checked as
+    ``neuroplast run`` checks a series (numbers in every row, dates in order without gaps)."""
     window = preprocess["window"]
     if isinstance(x, Sequence) and x and all(isinstance(v, (str, Path)) for v in x):
-        from neuroplast.data.tabular import read_csv
-
-        rows = []
-        for path in x:
-            header, columns = read_csv(Path(path))
-            name = preprocess.get("column") if preprocess.get("column") in columns else header[-1]
-            rows.append([float(v) for v in columns[name] if v != ""][-window:])
-        x = rows
+        x = [_csv_series(Path(path), preprocess)[-window:] for path in x]
     arr = np.asarray(x, dtype=np.float64)
     arr = arr[None] if arr.ndim == 1 else arr.reshape(len(arr), -1)
     if arr.shape[1] != window:
         raise UserError(f"This forecaster reads the last {window} values of the series; received "
                         f"{arr.shape[1]} per input. Pass at least {window} past values.")
     return torch.from_numpy((arr - preprocess["mean"]) / preprocess["std"]).float()[..., None]
+
+
+def _csv_series(path: Path, preprocess: dict[str, Any]) -> np.ndarray:
+    """The series of a CSV file for a forecasting run: its trained column (``data.column``), or, in a file
+    without it, the only column beside the date column."""
+    from neuroplast.data.dates import date_column
+    from neuroplast.data.series import read_csv_series
+    from neuroplast.data.tabular import read_csv
+
+    if not path.is_file():
+        raise UserError(f"Input file {path} does not exist. Pass a CSV file whose rows are the series' past "
+                        "values, one per time step.")
+    header, _ = read_csv(path)
+    column, given_dates = preprocess.get("column"), preprocess.get("date_column")
+    given_dates = given_dates if given_dates in header else None  # a file of values alone is fine
+    others = [h for h in header if h != date_column(header, given_dates, path)]
+    if column not in header and len(others) == 1:
+        column = others[0]
+    fix = (f"Name the series column {column!r}, as in the file the run was trained on." if column else
+           "Pass a file with one column of values (and optionally a date column).")
+    return read_csv_series(path, str(column), given_dates, fix=fix)

@@ -94,7 +94,7 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
         tensors += [torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y, dtype=torch.float32)]
     pre: dict[str, Any] = {"kind": "series", "window": window, "horizon": horizon,
                            "target_mean": [mean] * horizon, "target_std": [std] * horizon,
-                           "mean": mean, "std": std, "column": spec.column}
+                           "mean": mean, "std": std, "column": spec.column, "date_column": spec.date_column}
     season = spec.season or season
     preds, order = baseline_predictions(values, test, horizon, season)
     scale = mase_scale(values, int(test[0]), season or 1)
@@ -270,16 +270,25 @@ def read_series(spec: DataSpec) -> tuple[str, np.ndarray, int | None, str | None
     if spec.path is None or spec.column is None:
         raise UserError("data.source = 'series' needs data.path = 'FILE.csv' and data.column = "
                         f"'COLUMN'; received path={spec.path!r}, column={spec.column!r}.")
-    header, columns = read_csv(Path(spec.path))
-    if spec.column not in columns:
-        hint = did_you_mean(spec.column, header)
-        raise DataError(f"CSV file {spec.path} has no column {spec.column!r}.{hint} "
-                        f"Columns: {', '.join(header)}. Set data.column to one of them.")
-    values = _numeric_column(columns[spec.column], spec.column, spec.path)
-    dates = date_column(header, spec.date_column, spec.path)
-    if dates is not None and dates != spec.column:
-        check_dates(columns[dates], dates, spec.path, required=spec.date_column is not None)
+    values = read_csv_series(Path(spec.path), spec.column, spec.date_column)
     return Path(spec.path).stem, values, spec.season, str(Path(spec.path).resolve())
+
+
+def read_csv_series(path: Path, column: str, given_date_column: str | None = None,
+                    fix: str = "Set data.column to one of them.") -> np.ndarray:
+    """The numbers of ``column`` in CSV file ``path``, one per time step, checked as a run checks them:
+    every cell a finite number, and the date column (``given_date_column``, or one named like a date) in
+    order without gaps. Anything else is a one-line :class:`DataError` naming the rows and ``fix``
+    (for a missing column)."""
+    header, columns = read_csv(path)
+    if column not in columns:
+        raise DataError(f"CSV file {path} has no column {column!r}.{did_you_mean(column, header)} "
+                        f"Columns: {', '.join(header)}. {fix}")
+    values = _numeric_column(columns[column], column, path)
+    dates = date_column(header, given_date_column, path)
+    if dates is not None and dates != column:
+        check_dates(columns[dates], dates, path, required=given_date_column is not None)
+    return values
 
 
 @SOURCES.register("sunspots")
@@ -306,7 +315,7 @@ def _numeric_column(raw: list[str], column: str, path: Path) -> np.ndarray:
     empty = [i + 1 for i, v in enumerate(raw) if v == ""]
     if empty:
         rows = ", ".join(map(str, empty[:5])) + (", ..." if len(empty) > 5 else "")
-        raise DataError(f"CSV file {path}: column {column!r} has {len(empty)} empty values (data rows "
+        raise DataError(f"CSV file {path}: column {column!r} has {len(empty)} empty value(s) (data rows "
                         f"{rows}); a series needs one number per time step. Fill or drop those rows.")
     values = np.empty(len(raw))
     for i, v in enumerate(raw):
