@@ -41,3 +41,25 @@ def test_mase_scale_by_hand() -> None:
     assert mase_scale(np.array([1.0, 3, 2, 4, 9]), 4) == pytest.approx(5 / 3)
     assert mase_scale(np.array([1.0, 3, 2, 4]), 4, lag=2) == pytest.approx(1.0)
     assert mase_scale(np.array([2.0, 2, 2]), 3) == 1.0  # flat: no division by zero
+
+
+def test_mase_scale_falls_back_and_says_so() -> None:
+    from neuroplast.data.smoothing import mase_caveat
+
+    values = np.array([1.0, 3, 2, 4])
+    assert mase_scale(values, 4, lag=4) == pytest.approx(mase_scale(values, 4, lag=1))  # |2|,|1|,|2| -> 5/3
+    assert "scaled by the one-step naive error" in mase_caveat(values, 4, lag=4)
+    assert "MASE is undefined" in mase_caveat(np.array([2.0, 2, 2]), 3)
+    assert mase_caveat(values, 4, lag=2) is None
+
+
+def test_theta_on_a_flat_history_and_a_negative_seasonal_series() -> None:
+    flat = np.full(40, 5.0)
+    assert np.allclose(theta_forecast(flat, np.array([30, 35]), 3, 12), 5.0)
+    t = np.arange(96)
+    wave = 4 * np.sin(2 * np.pi * t / 12)
+    # the same seasonal series shifted below zero keeps its season (additive) instead of losing it
+    up, down = (theta_forecast(wave + c, np.array([84]), 12, 12) - c for c in (100.0, -100.0))
+    truth = wave[84:96]
+    assert np.abs(down - truth).mean() < 0.5 * np.abs(np.full(12, wave[83]) - truth).mean()
+    assert np.abs(up - truth).mean() < 0.5 * np.abs(np.full(12, wave[83]) - truth).mean()

@@ -31,7 +31,13 @@ import torch
 
 from neuroplast.data.base import SOURCES, Dataset
 from neuroplast.data.dates import check_dates, date_column
-from neuroplast.data.smoothing import ets_forecast, mase_scale, theta_forecast
+from neuroplast.data.smoothing import (
+    ets_forecast,
+    fit_unit,
+    mase_caveat,
+    mase_scale,
+    theta_forecast,
+)
 from neuroplast.data.tabular import read_csv
 from neuroplast.errors import DataError, UserError, did_you_mean
 from neuroplast.spec import DataSpec
@@ -98,6 +104,9 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
     season = spec.season or season
     preds, order = baseline_predictions(values, test, horizon, season)
     scale = mase_scale(values, int(test[0]), season or 1)
+    caveat = mase_caveat(values, int(test[0]), season or 1)
+    if caveat:
+        log.warning("%s: %s.", name, caveat)
     _, targets = make_windows(values, test, 0, horizon)
     extra = {"baselines": {k: forecast_scores(p, targets, scale) for k, p in preds.items()},
              "baseline_order": list(order), "season": season, "mase_scale": scale,
@@ -146,16 +155,18 @@ def arima_forecast(values: np.ndarray, origins: np.ndarray,
                    horizon: int) -> tuple[np.ndarray, tuple[int, int, int]]:
     """ARIMA forecasts ``(N, horizon)`` from each origin, and the order chosen by AIC.
 
-    The model is fitted once, on ``values[:origins.min()]`` (train + validation), by exact Gaussian
+    The model is fitted once, on ``values[:origins.min()]`` (train + validation) divided by their spread
+    (:func:`~neuroplast.data.smoothing.fit_unit`, forecasts scaled back), by exact Gaussian
     maximum likelihood (``method="innovations_mle"``: ~5x faster than the state-space optimizer
     here, same optima on sunspots). For each origin ``t`` the fitted results are *extended* with
     ``values[t0:t]`` (``ARIMAResults.extend``): the Kalman filter runs on from the end of the fitted
     sample with the same parameters, so each forecast is conditioned on all data before ``t``
     without refitting (identical to ``res.apply(values[:t])`` to ~1e-10, at a fraction of the cost).
     """
-    values = np.asarray(values, dtype=np.float64)
     origins = np.sort(np.asarray(origins, dtype=np.int64))
     first = int(origins[0])
+    unit = fit_unit(values, first)
+    values = np.asarray(values, dtype=np.float64) / unit
     res, order = _fit_arima(values[:first].tobytes(), tuple(ARIMA_ORDERS))
     preds = np.empty((len(origins), horizon))
     with warnings.catch_warnings():
@@ -163,7 +174,7 @@ def arima_forecast(values: np.ndarray, origins: np.ndarray,
         for i, t in enumerate(origins):
             current = res.extend(values[first:t]) if t > first else res
             preds[i] = current.forecast(horizon)
-    return preds, order
+    return preds * unit, order
 
 
 @functools.lru_cache(maxsize=8)  # a run loads its data more than once; the search costs seconds
