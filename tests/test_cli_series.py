@@ -191,3 +191,13 @@ def test_predict_checks_the_dates_of_the_past_values(series_run, tmp_path: Path,
     dates = [f"{2000 + i // 12}-{i % 12 + 1:02d}" for i in range(len(values))]
     code, _, err = _predict(run, _monthly(tmp_path / "past.csv", values[:-1], dates[:-2] + dates[-1:]), capsys)
     assert code == 2 and "1 step(s) are missing" in err and err.count("\n") == 1, err
+
+
+def test_a_horizon_the_split_cannot_hold_is_refused_before_the_choice(tmp_path: Path, capsys) -> None:
+    # 72 monthly values: a fold fits, but the run's validation part (10%: 7 values) holds no 12-step window
+    path = _monthly(tmp_path / "shop.csv", _trend(72))
+    assert _forecast(path, tmp_path / "run", "--season", "12", "--horizon", "12") == 2
+    err = capsys.readouterr().err
+    assert "forecaster chosen" not in err and err.count("\n") == 1, err
+    assert re.search(r"^neuroplast: error: shop: 58 values before the test period are too few to choose a "
+                     r"forecaster .* needs at least 115 values", err), err

@@ -166,7 +166,7 @@ def test_missing_column_suggests_the_nearest(tmp_path: Path) -> None:
 def test_window_longer_than_the_training_part(tmp_path: Path) -> None:
     path = _csv(tmp_path, [str(v) for v in range(40)])
     # 40 values: test 8, val 4, train 28 < 24 + 5
-    with pytest.raises(DataError, match=r"series: window 24 \+ horizon 5 needs at least 29 values in "
+    with pytest.raises(DataError, match=r"shop: window 24 \+ horizon 5 needs at least 29 values in "
                                         r"the training part; the series has 40 values, 28 of them.*"
                                         r"Lower data\.window or data\.horizon\."):
         load_dataset(DataSpec(source="series", path=path, column="sales", window=24, horizon=5), seed=0)

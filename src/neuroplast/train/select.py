@@ -86,9 +86,20 @@ def minimum_length(spec: ExperimentSpec) -> int:
     for n in range(2, 100_000):
         train_end, val_end = split_bounds(n, d.val_fraction, d.test_fraction)
         p = plan(val_end, d.window, d.horizon, s.folds, s.adapt) if s else None
-        if p is not None and train_end >= p.window + d.horizon and n - val_end >= d.horizon:
+        if (p is not None and train_end >= p.window + d.horizon and n - val_end >= d.horizon
+                and (d.val_fraction == 0 or val_end - train_end >= d.horizon)):
             return n
     return 100_000
+
+
+def too_short(source: str, num_pretest: int, spec: ExperimentSpec) -> DataError:
+    """The one line for a series shorter than :func:`minimum_length`."""
+    d = spec.data
+    return DataError(f"{source}: {num_pretest} values before the test period are too few to choose a "
+                     f"forecaster by rolling-origin validation (window {d.window} + horizon {d.horizon} "
+                     f"+ validation origins): the series needs at least {minimum_length(spec)} values "
+                     f"with data.val_fraction = {d.val_fraction} and data.test_fraction = "
+                     f"{d.test_fraction}. Use a longer series or lower data.horizon.")
 
 
 def candidate_model(spec: ExperimentSpec, name: str, num_pretest: int) -> dict[str, Any]:
@@ -182,11 +193,7 @@ def choose(spec: ExperimentSpec, pretest: np.ndarray, season: int | None,
     d = spec.data
     p = plan(len(pretest), d.window, d.horizon, spec.select.folds, spec.select.adapt)
     if p is None:
-        raise DataError(f"{source}: {len(pretest)} values before the test period are too few to choose a "
-                        f"forecaster by rolling-origin validation (window {d.window} + horizon {d.horizon} "
-                        f"+ validation origins): the series needs at least {minimum_length(spec)} values "
-                        f"with data.val_fraction = {d.val_fraction} and data.test_fraction = "
-                        f"{d.test_fraction}. Use a longer series or lower data.horizon.")
+        raise too_short(source, len(pretest), spec)
     _say_adapted(spec, p, len(pretest))
     candidates = score_candidates(spec, pretest, p, season)
     chosen = min(candidates, key=lambda k: candidates[k]["val_mase"])  # a tie keeps the single network
@@ -225,4 +232,6 @@ def select_forecaster(spec: ExperimentSpec) -> tuple[ExperimentSpec, dict[str, A
         return spec, None
     seed_everything(spec.seed, spec.train.threads)
     name, values, season, _ = read_series(spec.data)
+    if len(values) < minimum_length(spec):  # a run split without a window in some part: before the choice
+        raise too_short(name, len(pretest_values(values, spec)), spec)
     return choose(spec, pretest_values(values, spec), spec.data.season or season, name)
