@@ -22,6 +22,9 @@ def test_dates_parse_at_three_resolutions() -> None:
     (["2001-01", "2001-04", "2001-07", "2001-10", "2002-01"], "3 month(s)"),  # quarterly
     (["2020-01-31", "2020-02-29", "2020-03-31", "2020-04-30"], "1 month(s)"),  # month ends
     (["2020-02-27", "2020-02-28", "2020-02-29", "2020-03-01"], "1 day(s)"),
+    # Thursday to the next Wednesday, weekends left out, as stock prices come
+    (["2024-02-29", "2024-03-01", "2024-03-04", "2024-03-05", "2024-03-06"], "1 business day(s)"),
+    (["2024-02-29", "2024-03-07", "2024-03-14", "2024-03-21", "2024-03-28", "2024-04-04"], "7 day(s)"),  # weekly
 ])
 def test_regular_dates_pass_with_their_step(dates: list[str], step: str) -> None:
     assert check_dates(dates, "date", P, required=True) == step
@@ -40,3 +43,11 @@ def test_a_named_column_must_hold_dates_a_guessed_one_is_skipped_with_a_warning(
     assert check_dates(["2001-01", "week 3"], "date", P, required=False) is None
     assert "taken in file order" in caplog.text
     assert date_column(["Date", "y"], None, P) == "Date" and date_column(["t", "y"], None, P) is None
+
+
+def test_a_missing_business_day_is_a_gap() -> None:
+    # Friday 2024-03-08 is missing between Thursday and Monday
+    dates = ["2024-03-05", "2024-03-06", "2024-03-07", "2024-03-11", "2024-03-12", "2024-03-13"]
+    with pytest.raises(DataError, match=r"steps of 1 business day\(s\): between data rows 3 \(2024-03-07\) and 4 "
+                                        r"\(2024-03-11\) 1 step\(s\) are missing"):
+        check_dates(dates, "date", P, required=True)

@@ -89,7 +89,11 @@ def _step_index(parsed: list[tuple[int, int | None, int | None]]) -> tuple[list[
     days = {p[2] for p in parsed}
     if len(days) <= 1 or all(p[2] == _month_end(p) for p in parsed):  # monthly (or quarterly) dates, all on the same day of the month
         return [p[0] * 12 + (p[1] or 1) - 1 for p in parsed], "month(s)"
-    return [datetime.date(p[0], p[1] or 1, p[2] or 1).toordinal() for p in parsed], "day(s)"
+    dates = [datetime.date(p[0], p[1] or 1, p[2] or 1) for p in parsed]
+    daily = any((b - a).days == 1 for a, b in zip(dates, dates[1:], strict=False))
+    if daily and all(d.weekday() < 5 for d in dates):  # daily on weekdays only: business days (pandas' "B")
+        return [(d.toordinal() - d.weekday()) // 7 * 5 + d.weekday() for d in dates], "business day(s)"
+    return [d.toordinal() for d in dates], "day(s)"
 
 
 def _month_end(p: tuple[int, int | None, int | None]) -> int:
