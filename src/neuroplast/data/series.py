@@ -89,7 +89,7 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
     values = np.asarray(values, dtype=np.float64)
     window, horizon = spec.window, spec.horizon
     train_end, val_end = split_bounds(len(values), spec.val_fraction, spec.test_fraction)
-    check_lengths(name, len(values), spec)
+    _check_lengths(name, len(values), spec)
     train, val, test = split_origins(len(values), train_end, val_end, window, horizon)
     mean = float(values[:train_end].mean())
     std = float(values[:train_end].std()) or 1.0
@@ -115,7 +115,7 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
     return Dataset(name, "forecast", *tensors, preprocess=pre, extra=extra)
 
 
-def check_lengths(source: str, num_values: int, spec: DataSpec) -> None:
+def _check_lengths(source: str, num_values: int, spec: DataSpec) -> None:
     """One line naming ``source`` when ``num_values`` split by ``spec`` leaves a part without a window."""
     window, horizon = spec.window, spec.horizon
     train_end, val_end = split_bounds(num_values, spec.val_fraction, spec.test_fraction)

@@ -16,8 +16,9 @@ def ets_forecast(values: np.ndarray, origins: np.ndarray, horizon: int, season: 
     """Damped additive Holt-Winters forecasts ``(N, horizon)`` from each origin.
 
     Fitted once on ``values[:origins.min()]`` divided by their spread (:func:`fit_unit`; additive season
-    when ``season`` > 1 and two seasons fit in that part); for each origin ``t`` the fitted parameters and initial states are filtered on
-    through ``values[:t]`` without refitting, so a forecast never uses values from ``t`` on.
+    when ``season`` > 1 and two seasons fit in that part); for each origin ``t`` the fitted parameters
+    and initial states are filtered on through ``values[:t]`` without refitting, so a forecast never
+    uses values from ``t`` on.
     """
     from statsmodels.tsa.holtwinters import ExponentialSmoothing
 
@@ -54,8 +55,8 @@ def theta_forecast(values: np.ndarray, origins: np.ndarray, horizon: int, season
     """Theta-method forecasts ``(N, horizon)`` (statsmodels ``ThetaModel``: SES with half the linear
     trend's slope, Assimakopoulos & Nikolopoulos 2000), refitted on ``values[:t]`` for each origin
     ``t``; deseasonalized when ``season`` > 1 and two seasons are known (statsmodels' "auto":
-    multiplicatively for positive values, additively otherwise). A flat history forecasts its value (the method's limit; statsmodels'
-    fit is not defined there)."""
+    multiplicatively for positive values, additively otherwise). A flat history forecasts its value
+    (the method's limit; statsmodels' fit is not defined there)."""
     from statsmodels.tsa.forecasting.theta import ThetaModel
 
     values = np.asarray(values, dtype=np.float64)
