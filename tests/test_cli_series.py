@@ -201,3 +201,18 @@ def test_a_horizon_the_split_cannot_hold_is_refused_before_the_choice(tmp_path: 
     assert "forecaster chosen" not in err and err.count("\n") == 1, err
     assert re.search(r"^neuroplast: error: shop: 58 values before the test period are too few to choose a "
                      r"forecaster .* needs at least 115 values", err), err
+
+
+def test_monthly_dates_imply_season_12_said_once(tmp_path: Path, caplog) -> None:
+    # No --season: the month column says 12 (as AutoGluon and Darts infer it), in one line, once, although the
+    # choice and the run both read the file; the seasonal-naive baseline is then scored.
+    path = _monthly(tmp_path / "shop.csv", _trend(96))
+    assert _forecast(path, tmp_path / "run", "--set", "select.candidates=[\"nlinear\"]") == 0
+    said = [r.getMessage() for r in caplog.records if "the season is" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("shop.csv: the dates step by 1 month(s), so the season is 12"), said
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert "seasonal_naive" in m["baselines"] and "seasonal_naive" in m["selection"]["references"]
+    # a season given wins, and nothing is said
+    caplog.clear()
+    assert _forecast(path, tmp_path / "run4", "--season", "4", "--set", "select.candidates=[\"nlinear\"]") == 0
+    assert not [r for r in caplog.records if "the season is" in r.getMessage()]

@@ -44,6 +44,9 @@ from neuroplast.spec import DataSpec
 
 log = logging.getLogger(__name__)
 
+# The season a date column's step implies when data.season is not set (AutoGluon's get_seasonality).
+SEASON_OF_STEP = {"1 month(s)": 12, "3 month(s)": 4, "1 day(s)": 7, "1 business day(s)": 5}
+
 SUNSPOTS_SEASON = 11  # years: the Schwabe solar cycle
 # ARIMA orders searched by AIC: p in 0..3, d in 0..1, q in 0..2 (24 fits, a few seconds).
 ARIMA_ORDERS = list(itertools.product(range(4), range(2), range(3)))
@@ -283,25 +286,47 @@ def read_series(spec: DataSpec) -> tuple[str, np.ndarray, int | None, str | None
     if spec.path is None or spec.column is None:
         raise UserError("data.source = 'series' needs data.path = 'FILE.csv' and data.column = "
                         f"'COLUMN'; received path={spec.path!r}, column={spec.column!r}.")
-    values = read_csv_series(Path(spec.path), spec.column, spec.date_column)
-    return Path(spec.path).stem, values, spec.season, str(Path(spec.path).resolve())
+    path = Path(spec.path)
+    stat = path.stat() if path.is_file() else None
+    version = stat and (stat.st_mtime_ns, stat.st_size)
+    values, season = _read_once(path, version, spec.column, spec.date_column, spec.season)
+    return path.stem, np.array(values), season, str(path.resolve())
+
+
+@functools.lru_cache(maxsize=4)  # selection and loading read the same file: check it (and say so) once
+def _read_once(path: Path, version: Any, column: str, date_column: str | None, season: int | None
+               ) -> tuple[tuple[float, ...], int | None]:
+    values, step = read_csv_series(path, column, date_column, with_step=True)
+    return tuple(values.tolist()), season or _season_of(step, path)
+
+
+def _season_of(step: str | None, path: Path) -> int | None:
+    """The season the dates imply (AutoGluon's and Darts' defaults), said in one line; None for yearly,
+    weekly or undated rows."""
+    season = SEASON_OF_STEP.get(step or "")
+    if season is not None:
+        log.warning("%s: the dates step by %s, so the season is %d (seasonal naive, seasonal ETS and "
+                    "Theta, MASE scaled one season back); set data.season (--season) to change it.",
+                    path.name, step, season)
+    return season
 
 
 def read_csv_series(path: Path, column: str, given_date_column: str | None = None,
-                    fix: str = "Set data.column to one of them.") -> np.ndarray:
+                    fix: str = "Set data.column to one of them.", with_step: bool = False) -> Any:
     """The numbers of ``column`` in CSV file ``path``, one per time step, checked as a run checks them:
     every cell a finite number, and the date column (``given_date_column``, or one named like a date) in
     order without gaps. Anything else is a one-line :class:`DataError` naming the rows and ``fix``
-    (for a missing column)."""
+    (for a missing column). ``with_step``: ``(values, the dates' step such as "1 month(s)", or None)``."""
     header, columns = read_csv(path)
     if column not in columns:
         raise DataError(f"CSV file {path} has no column {column!r}.{did_you_mean(column, header)} "
                         f"Columns: {', '.join(header)}. {fix}")
     values = _numeric_column(columns[column], column, path)
     dates = date_column(header, given_date_column, path)
+    step = None
     if dates is not None and dates != column:
-        check_dates(columns[dates], dates, path, required=given_date_column is not None)
-    return values
+        step = check_dates(columns[dates], dates, path, required=given_date_column is not None)
+    return (values, step) if with_step else values
 
 
 @SOURCES.register("sunspots")

@@ -89,8 +89,10 @@ class DataSpec(SpecModel):
     date_column: str | None = Field(None, description="series: a CSV column of dates (YYYY, YYYY-MM or "
                                     "YYYY-MM-DD), checked for order and gaps; None: a column named date, time, "
                                     "month or year, if any.")
-    season: PositiveInt | None = Field(None, description="series: season length for the seasonal-naive "
-                                       "baseline (sunspots: 11 years).")
+    season: PositiveInt | None = Field(None, description="series: season length of the seasonal-naive "
+                                       "baseline, seasonal ETS and Theta and the MASE scale (sunspots: 11 "
+                                       "years). Unset: what a date column's step implies (months 12, "
+                                       "quarters 4, days 7, business days 5), said in one line, else none.")
 
 
 # --------------------------------------------------------------------------- models
