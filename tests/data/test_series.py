@@ -284,3 +284,15 @@ def test_the_statistical_baselines_do_not_depend_on_the_units() -> None:
         assert scaled_order == order
         assert np.abs(scaled / unit - base).max() < 0.05
         assert np.abs(ets_forecast(x * unit, origins, 2, 12) / unit - ets_forecast(x, origins, 2, 12)).max() < 0.01
+
+
+def test_a_series_run_without_a_column_reads_a_one_column_file_only(tmp_path: Path) -> None:
+    # a sunspots run names no column: a file of values (with or without dates) is read, two columns are refused
+    from neuroplast.data.inputs import to_inputs
+
+    pre = {"kind": "series", "window": 3, "mean": 1.0, "std": 2.0, "column": None}
+    (tmp_path / "one.csv").write_text("year,spots\n2001,1\n2002,3\n2003,5\n2004,7\n")
+    assert to_inputs(tmp_path / "one.csv", pre)[0, :, 0].tolist() == [1.0, 2.0, 3.0]  # (3, 5, 7 - 1) / 2
+    (tmp_path / "two.csv").write_text("a,b\n1,2\n3,4\n5,6\n")
+    with pytest.raises(DataError, match=r"has 2 columns besides the dates \(a, b\); this run forecasts one series"):
+        to_inputs(tmp_path / "two.csv", pre)

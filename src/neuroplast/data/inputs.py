@@ -200,6 +200,8 @@ def _csv_series(path: Path, preprocess: dict[str, Any]) -> np.ndarray:
     others = [h for h in header if h != date_column(header, given_dates, path)]
     if column not in header and len(others) == 1:
         column = others[0]
-    fix = (f"Name the series column {column!r}, as in the file the run was trained on." if column else
-           "Pass a file with one column of values (and optionally a date column).")
-    return read_csv_series(path, str(column), given_dates, fix=fix)
+    if column is None:  # a run on a bundled series (sunspots) names no column
+        raise DataError(f"CSV file {path} has {len(others)} columns besides the dates ({', '.join(others)}); "
+                        "this run forecasts one series: pass a file with one column of values.")
+    return read_csv_series(path, column, given_dates,
+                           fix=f"Name the series column {column!r}, as in the file the run was trained on.")
