@@ -216,3 +216,15 @@ def test_monthly_dates_imply_season_12_said_once(tmp_path: Path, caplog) -> None
     caplog.clear()
     assert _forecast(path, tmp_path / "run4", "--season", "4", "--set", "select.candidates=[\"nlinear\"]") == 0
     assert not [r for r in caplog.records if "the season is" in r.getMessage()]
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--column", "sales", "--horizon", "0"], "--horizon must be a whole number of rows, at least 1; received 0."),
+    (["--column", "sales", "--season", "-3"], "--season must be a whole number of rows, at least 1; received -3."),
+    (["--season", "12"], "--season 12 shapes a forecast and needs --column: neuroplast run FILE.csv --column COLUMN"),
+])
+def test_series_flags_are_checked_as_typed(tmp_path: Path, capsys, flags: list[str], message: str) -> None:
+    path = _monthly(tmp_path / "shop.csv", _trend(96))
+    assert main(["run", str(path), *flags, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err

@@ -62,6 +62,13 @@ def spec_of(args: argparse.Namespace) -> Any:
 
     target = [f"data.target={args.target}"] if getattr(args, "target", None) else []
     overrides = [*target, *args.overrides]
+    series_flags = {k: getattr(args, k, None) for k in ("season", "horizon")}
+    if getattr(args, "column", None) is None and any(v is not None for v in series_flags.values()):
+        from neuroplast.errors import UserError
+
+        given = " ".join(f"--{k} {v}" for k, v in series_flags.items() if v is not None)
+        raise UserError(f"{given} shapes a forecast and needs --column: neuroplast run FILE.csv --column COLUMN "
+                        f"{given}.")
     if getattr(args, "column", None) is not None:
         spec = _series_spec(args, overrides)
     else:
@@ -80,6 +87,9 @@ def _series_spec(args: argparse.Namespace, overrides: list[str]) -> Any:
     if not is_table_file(args.spec) or args.target is not None:
         raise UserError(f"--column forecasts a column of a CSV file, one row per time step: neuroplast run "
                         f"FILE.csv --column COLUMN (without --target); received {args.spec!r}.")
+    for flag in ("season", "horizon"):
+        if getattr(args, flag) is not None and getattr(args, flag) < 1:
+            raise UserError(f"--{flag} must be a whole number of rows, at least 1; received {getattr(args, flag)}.")
     flags = {"column": args.column, "season": args.season, "horizon": args.horizon}
     return series_spec(Path(args.spec), [f"data.{k}={v}" for k, v in flags.items() if v is not None] + overrides)
 
