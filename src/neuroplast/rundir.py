@@ -416,6 +416,15 @@ def stage_dir(run_dir: str | Path, stage: str, method: str, out: str | Path | No
     return out_dir
 
 
+def open_stage_folder(out_dir: Path) -> Path:
+    """Create ``out_dir`` (see :func:`stage_dir`) without a previous result's metrics (first) and network
+    files, so no other method's weights are left to be loaded in place of the new ones."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in (METRICS, MODEL_INFO, WEIGHTS, COMPRESSED, "model.int8.onnx", "model.onnx", "model.py"):
+        (out_dir / name).unlink(missing_ok=True)
+    return out_dir
+
+
 def stage_dirs(run_dir: str | Path, stage: str) -> list[Path]:
     """The folders a stage wrote for this run: inside it, and (for runs made before the one rule of
     :func:`stage_dir`) beside it."""

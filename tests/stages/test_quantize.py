@@ -214,3 +214,20 @@ def test_static_int8_runs_within_one_step_of_its_dequantized_reference(static_ru
 ])
 def test_static_options_out_of_place_are_one_line(pruned: Path, capsys, argv: list[str], says: str) -> None:
     _one_line(main(["quantize", str(pruned), *argv]), capsys.readouterr().err, says)
+
+
+def test_a_new_method_into_the_same_folder_leaves_no_stale_weights(pruned: Path, tmp_path: Path) -> None:
+    # A 1-bit codebook, then dynamic int8 into the same --out: the folder must load the float network the
+    # int8 file was made from, not the old model.compressed (which was left behind and loaded first).
+    out = tmp_path / "q"
+    neuroplast.quantize(pruned, method="codebook", bits=1, epochs=1, out=out, progress=False, latency_repeats=1)
+    coded = neuroplast.load(out).outputs(load_dataset(neuroplast.load(out).spec.data, 0).x_test[:50]).numpy()
+    run = neuroplast.quantize(pruned, method="dynamic", out=out, progress=False, latency_repeats=1)
+    assert not (out / "model.compressed").exists() and (out / "model.int8.onnx").is_file()
+    x = load_dataset(run.spec.data, run.spec.seed).x_test[:50]
+    got = neuroplast.load(out).outputs(x).numpy()
+    np.testing.assert_allclose(got, neuroplast.load(pruned).outputs(x).numpy(), rtol=1e-5, atol=1e-5)
+    assert not np.allclose(got, coded)
+    # and back: a codebook into the int8 folder leaves neither the int8 file nor a dense model.safetensors
+    neuroplast.quantize(pruned, method="codebook", bits=4, epochs=1, out=out, progress=False, latency_repeats=1)
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith("model")) == ["model.compressed", "model.json"]

@@ -249,7 +249,7 @@ def _write(out_dir: Path, parent_dir: Path, parent: Run, spec: ExperimentSpec, i
            model: nn.Module, data: Dataset, pruning: dict[str, Any], history: list[dict[str, Any]],
            evaluated: dict[str, dict[str, Any]]) -> None:
     """The pruned run folder: spec, model (sparse unless structured), metrics, history and plots."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    rundir.open_stage_folder(out_dir)
     rundir.write_spec(out_dir, spec)
     shutil.copy2(parent_dir / rundir.PREPROCESS, out_dir / rundir.PREPROCESS)
     rundir.write_model(out_dir, model, info, sparse=pruning["method"] != "structured")

@@ -70,7 +70,7 @@ def quantize(run_dir: str | Path, spec: QuantizeSpec | None = None, *, out: str 
     model = parent.model.cpu().eval()
     before = _evaluate(model, data, parent.objective, parent.spec.train.eval_batch_size)
     dense_bytes = weights_bytes(model, sparse=False)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    rundir.open_stage_folder(out_dir)
     if spec.method == "codebook":
         summary, evaluated = _codebook(parent, spec, data, out_dir, progress, latency_repeats)
     else:
