@@ -231,3 +231,14 @@ def test_a_new_method_into_the_same_folder_leaves_no_stale_weights(pruned: Path,
     # and back: a codebook into the int8 folder leaves neither the int8 file nor a dense model.safetensors
     neuroplast.quantize(pruned, method="codebook", bits=4, epochs=1, out=out, progress=False, latency_repeats=1)
     assert sorted(p.name for p in out.iterdir() if p.name.startswith("model")) == ["model.compressed", "model.json"]
+
+
+def test_pruning_below_the_parents_sparsity_or_a_quantized_run_is_one_line(pruned: Path, tmp_path: Path,
+                                                                            capsys) -> None:
+    # the parent is 80% sparse: 0.5 would fine-tune weights back and report it as a saving over dense
+    _one_line(main(["prune", str(pruned), "--sparsity", "0.5", "--out", str(tmp_path / "p")]),
+              capsys.readouterr().err, "is already 80.0% sparse; pruning it to --sparsity 0.5")
+    coded = tmp_path / "coded"
+    neuroplast.quantize(pruned, method="codebook", bits=4, epochs=1, out=coded, progress=False, latency_repeats=1)
+    _one_line(main(["prune", str(coded), "--sparsity", "0.9", "--out", str(tmp_path / "p2")]),
+              capsys.readouterr().err, "is a quantized run; prune the run it was quantized from")

@@ -81,8 +81,15 @@ def _prunable(run_dir: Path, spec: PruneSpec) -> Run:
     if task == "language-model":
         raise UserError(f"prune measures and fine-tunes classifiers and regressors; {run_dir} is a language-model "
                         "run. Prune a sequence classifier or a forecaster instead.")
+    if "compression" in parent.metrics:
+        raise UserError(f"{run_dir} is a quantized run; prune the run it was quantized from "
+                        f"({parent.metrics.get('parent', 'its parent')}), then quantize the pruned run.")
     if spec.method == "structured":
         structured.check_family(parent.info["family"], parent.model)
+    elif _zero_fraction(parent.model) >= spec.sparsity:
+        raise UserError(f"{run_dir} is already {_zero_fraction(parent.model):.1%} sparse; pruning it to "
+                        f"--sparsity {spec.sparsity} would let fine-tuning grow weights back. Ask for more, or "
+                        "prune the dense run it came from.")
     if spec.distill and task != "classification":
         raise UserError(f"distill applies to classifiers (soft class probabilities); this run is {task!r}.")
     return parent
@@ -235,6 +242,13 @@ def _evaluate(model: nn.Module, data: Dataset, objective: Objective, batch_size:
 def _scores(evaluated: dict[str, dict[str, Any]]) -> dict[str, float]:
     """One curve point: ``val_accuracy``/``test_accuracy`` (``_rmse`` for regression)."""
     return {f"{split}_{key}": m[key] for split, m in evaluated.items() for key in ("accuracy", "rmse") if key in m}
+
+
+def _zero_fraction(model: nn.Module) -> float:
+    """The fraction of the prunable weights that are exactly zero (a pruned parent's sparsity)."""
+    weights = [unstructured.weight(m, n) for _, m, n in unstructured.prunable_weights(model)]
+    total = sum(w.numel() for w in weights)
+    return sum(int((w == 0).sum()) for w in weights) / total if total else 0.0
 
 
 def _prunable_count(model: nn.Module) -> int:
