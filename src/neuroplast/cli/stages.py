@@ -126,7 +126,7 @@ def prune(args: argparse.Namespace) -> int:
           f"MACs {macs['dense']:,} -> {macs['pruned']:,} ({macs['pruned_nonzero']:,} with non-zero weights)")
     for batch, t in p["latency_ms"].items():
         print(f"latency {batch.replace('_', ' ')}: {t['dense']:.3f} ms -> {t['pruned']:.3f} ms "
-              f"({t['speedup']:.2f}x, median, {p['threads']} threads)")
+              f"({t['speedup']:.2f}x, median, {p['threads']} thread{'s' if p['threads'] != 1 else ''})")
     if p.get("note"):
         print(f"note: {p['note']}")
     if p["not_pruned"]:
@@ -149,7 +149,7 @@ def quantize(args: argparse.Namespace) -> int:
           f"{c['file']} ({c['ratio']:.1f}x smaller than dense)")
     for batch, t in c["latency_ms"].items():
         before, after = (t["parent"], t["quantized"]) if "parent" in t else (t["fp32"], t["int8"])
-        print(f"latency {batch.replace('_', ' ')} ({c['runtime']}, {c['threads']} threads): {before:.3f} ms -> "
+        print(f"latency {batch.replace('_', ' ')} ({c['runtime']}, {c['threads']} thread{'s' if c['threads'] != 1 else ''}): {before:.3f} ms -> "
               f"{after:.3f} ms ({t['speedup']:.2f}x, median)")
     if c.get("note"):
         print(f"note: {c['note']}")

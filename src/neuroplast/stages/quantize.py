@@ -176,7 +176,7 @@ def _int8(parent: Run, spec: QuantizeSpec, data: Dataset, out_dir: Path,
     }
     if speedup < 1.1:
         summary["note"] = (f"int8 is not faster here ({speedup:.2f}x at batch {LATENCY_BATCH} in ONNX Runtime, "
-                           f"{threads} threads): the file is smaller, the time is not.")
+                           f"{threads} thread{'s' if threads != 1 else ''}): the file is smaller, the time is not.")
     return summary, evaluated
 
 
