@@ -341,7 +341,8 @@ def read_compressed(path: Path, limits: LimitsSpec | None = None) -> dict[str, t
     limits = limits or limits_from_env()
     path = inside(path.parent, path.name)
     if not path.is_file():
-        raise UserError(f"Weights file {path} is missing. Quantize the run again (neuroplast quantize).")
+        raise UserError(f"Weights file {path} is missing. Quantize the run it came from again (neuroplast "
+                        "quantize PARENT; metrics.json's 'parent' names it).")
     limits.refuse("file_bytes", path.stat().st_size, "reading the weights", str(path))
     data = path.read_bytes()
     return decode(data, str(path), limits.parameters, min(limits.file_bytes, 1024 * len(data) + 2**20))

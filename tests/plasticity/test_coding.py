@@ -147,4 +147,4 @@ def test_a_damaged_file_is_one_line(case: int) -> None:
     with pytest.raises(UserError) as error:
         coding.decode(data, "run/model.compressed", 10**6, 10**8)
     message = str(error.value)
-    assert "\n" not in message and message.startswith("run/model.compressed") and "Quantize the run again" in message
+    assert "\n" not in message and message.startswith("run/model.compressed") and "Quantize the run it came from again" in message

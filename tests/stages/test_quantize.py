@@ -242,3 +242,9 @@ def test_pruning_below_the_parents_sparsity_or_a_quantized_run_is_one_line(prune
     neuroplast.quantize(pruned, method="codebook", bits=4, epochs=1, out=coded, progress=False, latency_repeats=1)
     _one_line(main(["prune", str(coded), "--sparsity", "0.9", "--out", str(tmp_path / "p2")]),
               capsys.readouterr().err, "is a quantized run; prune the run it was quantized from")
+
+
+def test_prune_rounds_are_bounded(pruned: Path, tmp_path: Path, capsys) -> None:
+    code = main(["prune", str(pruned), "--sparsity", "0.9", "--rounds", "100000", "--out", str(tmp_path / "p")])
+    _one_line(code, capsys.readouterr().err, "rounds")
+    assert not (tmp_path / "p").exists()

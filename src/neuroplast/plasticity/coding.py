@@ -189,7 +189,8 @@ def decode(data: bytes, where: str, max_parameters: int, max_bytes: int) -> dict
     """The state dict in a ``model.compressed`` file's bytes; a damaged file is one :class:`UserError`
     line naming ``where``. No tensor larger than ``max_parameters`` and no stream longer than
     ``max_bytes`` is made."""
-    fix = "the file is damaged. Quantize the run again (neuroplast quantize)."
+    fix = ("the file is damaged. Quantize the run it came from again (neuroplast quantize PARENT; metrics.json's "
+           "'parent' names it).")
     if data[:len(MAGIC)] not in (MAGIC, MAGIC_V1):
         raise UserError(f"{where} does not start with {MAGIC!r}: not a neuroplast compressed weights file; {fix}")
     try:

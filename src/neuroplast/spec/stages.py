@@ -119,8 +119,8 @@ class PruneSpec(SpecModel):
         None, description="one-shot, iterative (the same share of the remaining weights per round), "
         "gradual (cubic ramp) or lottery (rewind survivors to early weights each round). Default: one-shot "
         "below 90% sparsity; gradual from 90% (magnitude, saliency) or when --rounds is given.")
-    rounds: PositiveInt | None = Field(None, description="Rounds (default: 16 for the high-sparsity recipe, "
-                                       "else ~20% of the remaining per round).")
+    rounds: PositiveInt | None = Field(None, le=1000, description="Rounds, at most 1000 (default: 16 for the "
+                                       "high-sparsity recipe, else ~20% of the remaining per round).")
     epochs: PositiveInt | None = Field(None, description="Fine-tuning epochs after each round but the last "
                                        "(default 2, cosine decay from lr).")
     lr: float | None = Field(None, gt=0.0, description="Learning rate of those rounds (default: train.lr).")
