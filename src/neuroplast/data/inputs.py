@@ -188,13 +188,13 @@ def _csv_series(path: Path, preprocess: dict[str, Any]) -> np.ndarray:
     """The series of a CSV file for a forecasting run: its trained column (``data.column``), or, in a file
     without it, the only column beside the date column."""
     from neuroplast.data.dates import date_column
-    from neuroplast.data.series import read_csv_series
+    from neuroplast.data.series import series_column
     from neuroplast.data.tabular import read_csv
 
     if not path.is_file():
         raise UserError(f"Input file {path} does not exist. Pass a CSV file whose rows are the series' past "
                         "values, one per time step.")
-    header, _ = read_csv(path)
+    header, columns = read_csv(path)
     column, given_dates = preprocess.get("column"), preprocess.get("date_column")
     given_dates = given_dates if given_dates in header else None  # a file of values alone is fine
     others = [h for h in header if h != date_column(header, given_dates, path)]
@@ -203,5 +203,6 @@ def _csv_series(path: Path, preprocess: dict[str, Any]) -> np.ndarray:
     if column is None:  # a run on a bundled series (sunspots) names no column
         raise DataError(f"CSV file {path} has {len(others)} columns besides the dates ({', '.join(others)}); "
                         "this run forecasts one series: pass a file with one column of values.")
-    return read_csv_series(path, column, given_dates,
-                           fix=f"Name the series column {column!r}, as in the file the run was trained on.")
+    values, _ = series_column(path, header, columns, column, given_dates,
+                              fix=f"Name the series column {column!r}, as in the file the run was trained on.")
+    return values

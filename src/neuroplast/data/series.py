@@ -92,7 +92,7 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
     values = np.asarray(values, dtype=np.float64)
     window, horizon = spec.window, spec.horizon
     train_end, val_end = split_bounds(len(values), spec.val_fraction, spec.test_fraction)
-    _check_lengths(name, len(values), spec)
+    _check_lengths(name, len(values), train_end, val_end, spec)
     train, val, test = split_origins(len(values), train_end, val_end, window, horizon)
     mean = float(values[:train_end].mean())
     std = float(values[:train_end].std()) or 1.0
@@ -118,10 +118,9 @@ def series_dataset(name: str, values: np.ndarray, spec: DataSpec,
     return Dataset(name, "forecast", *tensors, preprocess=pre, extra=extra)
 
 
-def _check_lengths(source: str, num_values: int, spec: DataSpec) -> None:
-    """One line naming ``source`` when ``num_values`` split by ``spec`` leaves a part without a window."""
+def _check_lengths(source: str, num_values: int, train_end: int, val_end: int, spec: DataSpec) -> None:
+    """One line naming ``source`` when the split at ``train_end``, ``val_end`` leaves a part without a window."""
     window, horizon = spec.window, spec.horizon
-    train_end, val_end = split_bounds(num_values, spec.val_fraction, spec.test_fraction)
     parts = (f"the series has {num_values} values, {train_end} of them in the training part "
              f"(data.val_fraction = {spec.val_fraction}, data.test_fraction = {spec.test_fraction})")
     if train_end < window + horizon:
@@ -296,7 +295,7 @@ def read_series(spec: DataSpec) -> tuple[str, np.ndarray, int | None, str | None
 @functools.lru_cache(maxsize=4)  # selection and loading read the same file: check it (and say so) once
 def _read_once(path: Path, version: Any, column: str, date_column: str | None, season: int | None
                ) -> tuple[tuple[float, ...], int | None]:
-    values, step = read_csv_series(path, column, date_column, with_step=True)
+    values, step = series_column(path, *read_csv(path), column, date_column)
     return tuple(values.tolist()), season or _season_of(step, path)
 
 
@@ -311,13 +310,13 @@ def _season_of(step: str | None, path: Path) -> int | None:
     return season
 
 
-def read_csv_series(path: Path, column: str, given_date_column: str | None = None,
-                    fix: str = "Set data.column to one of them.", with_step: bool = False) -> Any:
-    """The numbers of ``column`` in CSV file ``path``, one per time step, checked as a run checks them:
-    every cell a finite number, and the date column (``given_date_column``, or one named like a date) in
-    order without gaps. Anything else is a one-line :class:`DataError` naming the rows and ``fix``
-    (for a missing column). ``with_step``: ``(values, the dates' step such as "1 month(s)", or None)``."""
-    header, columns = read_csv(path)
+def series_column(path: Path, header: list[str], columns: dict[str, list[str]], column: str,
+                  given_date_column: str | None = None, fix: str = "Set data.column to one of them."
+                  ) -> tuple[np.ndarray, str | None]:
+    """The numbers of ``column`` of CSV file ``path`` (read as ``header``, ``columns``), one per time step,
+    checked as a run checks them: every cell a finite number, and the date column (``given_date_column``,
+    or one named like a date) in order without gaps; with the dates' step (``"1 month(s)"``, or None).
+    Anything else is a one-line :class:`DataError` naming the rows and ``fix`` (for a missing column)."""
     if column not in columns:
         raise DataError(f"CSV file {path} has no column {column!r}.{did_you_mean(column, header)} "
                         f"Columns: {', '.join(header)}. {fix}")
@@ -326,7 +325,7 @@ def read_csv_series(path: Path, column: str, given_date_column: str | None = Non
     step = None
     if dates is not None and dates != column:
         step = check_dates(columns[dates], dates, path, required=given_date_column is not None)
-    return (values, step) if with_step else values
+    return values, step
 
 
 @SOURCES.register("sunspots")

@@ -86,8 +86,8 @@ def _prunable(run_dir: Path, spec: PruneSpec) -> Run:
                         f"({parent.metrics.get('parent', 'its parent')}), then quantize the pruned run.")
     if spec.method == "structured":
         structured.check_family(parent.info["family"], parent.model)
-    elif _zero_fraction(parent.model) >= spec.sparsity:
-        raise UserError(f"{run_dir} is already {_zero_fraction(parent.model):.1%} sparse; pruning it to "
+    elif (already := _zero_fraction(parent.model)) >= spec.sparsity:
+        raise UserError(f"{run_dir} is already {already:.1%} sparse; pruning it to "
                         f"--sparsity {spec.sparsity} would let fine-tuning grow weights back. Ask for more, or "
                         "prune the dense run it came from.")
     if spec.distill and task != "classification":
